@@ -1,0 +1,202 @@
+"""Settings. Everything comes from environment variables; defaults are for the local stack.
+
+In AWS (Zappa stages) the endpoint variables are unset, so boto3 talks to the real services.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return env(name, str(default)).lower() in ("1", "true", "yes", "on")
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [v.strip() for v in env(name, default).split(",") if v.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+LOCAL_STACK = env_bool("SAAS_LOCAL_STACK", False)  # set by scripts/stack.py for local servers
+SECRET_KEY = env("DJANGO_SECRET_KEY") or ("local-development-only-secret" if (DEBUG or LOCAL_STACK) else "")
+if not SECRET_KEY:
+    raise RuntimeError("DJANGO_SECRET_KEY must be set outside local development")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "mozilla_django_oidc",
+    "saas",
+    "tenants",
+    "products",
+    "orders",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "saas.tenancy.middleware.TenantContextMiddleware",
+]
+
+ROOT_URLCONF = "saas.urls"
+APPEND_SLASH = False
+TENANT_RESOLVER = "tenants.resolution.resolve_request"
+WSGI_APPLICATION = "saas.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# Django's relational database holds nothing durable: users are built from verified tokens and
+# sessions are signed cookies. An in-memory SQLite satisfies contrib.auth's imports.
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not (DEBUG or LOCAL_STACK)
+SESSION_COOKIE_AGE = 8 * 3600
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = env("DJANGO_STATIC_ROOT", "/tmp/static")
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "saas"}}
+if env("REDIS_CACHE_URL"):
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_CACHE_URL")}
+
+# --- AWS --------------------------------------------------------------------------------------------
+AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
+AWS_ENDPOINT_URLS = {
+    "dynamodb": env("DYNAMODB_ENDPOINT_URL"),
+    "sns": env("SNS_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "sqs": env("SQS_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "s3": env("S3_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "ssm": env("SSM_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "secretsmanager": env("SECRETSMANAGER_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "cognito-idp": env("COGNITO_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+}
+AWS_CONNECT_TIMEOUT = float(env("AWS_CONNECT_TIMEOUT", "2"))
+AWS_READ_TIMEOUT = float(env("AWS_READ_TIMEOUT", "5"))
+AWS_MAX_ATTEMPTS = int(env("AWS_MAX_ATTEMPTS", "3"))
+if LOCAL_STACK:
+    # Dummy credentials for local servers only; in AWS the Lambda role provides real ones.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+
+DYNAMODB_TABLE = env("DYNAMODB_TABLE", "saas-local-pooled")
+DYNAMODB_SILO_TABLE_PREFIX = env("DYNAMODB_SILO_TABLE_PREFIX", "saas-local-silo-")
+
+# Files: S3 via django-storages under a per-tenant prefix (see saas.tenancy.keys.storage_key).
+STORAGES = {
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("S3_BUCKET", "saas-local-files"),
+            "endpoint_url": AWS_ENDPOINT_URLS["s3"] or None,
+            "region_name": AWS_REGION,
+            "file_overwrite": False,
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Identity (Cognito) -----------------------------------------------------------------------------
+COGNITO_USER_POOL_ID = env("COGNITO_USER_POOL_ID")
+COGNITO_APP_CLIENT_IDS = env_list("COGNITO_APP_CLIENT_IDS")
+COGNITO_ISSUER = env(
+    "COGNITO_ISSUER",
+    f"https://cognito-idp.{AWS_REGION}.amazonaws.com/{COGNITO_USER_POOL_ID}" if COGNITO_USER_POOL_ID else "",
+)
+# The JWKS URL differs from the issuer only locally (the emulator serves it on its own endpoint).
+COGNITO_JWKS_URL = env("COGNITO_JWKS_URL", f"{COGNITO_ISSUER}/.well-known/jwks.json" if COGNITO_ISSUER else "")
+COGNITO_JWKS_MIN_REFRESH_SECONDS = float(env("COGNITO_JWKS_MIN_REFRESH_SECONDS", "60"))
+COGNITO_SYSTEM_ADMIN_GROUP = env("COGNITO_SYSTEM_ADMIN_GROUP", "system_admin")
+MEMBERSHIP_CACHE_TTL_SECONDS = float(env("MEMBERSHIP_CACHE_TTL_SECONDS", "30"))
+
+# Browser sign-in (mozilla-django-oidc): the Cognito hosted UI in AWS, a local provider locally.
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT")
+OIDC_OP_LOGOUT_URL = env("OIDC_OP_LOGOUT_URL")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_STORE_ID_TOKEN = True
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# --- API ---------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.VerifiedIdentityAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "saas.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SaaS Commerce API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery ---------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+CELERY_TASK_ALWAYS_EAGER = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

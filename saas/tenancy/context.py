@@ -1,0 +1,103 @@
+"""The tenant context: one frozen value in a ContextVar, fail-closed.
+
+``tenant_context(...)`` sets it for a block and resets it with the token from ``set()``.
+``system_context(reason=...)`` is the only way to do cross-tenant work, and it is logged.
+Reading the tenant when nothing is set raises ``NoTenantContext``; ``None`` never means "all".
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
+
+logger = logging.getLogger("saas.tenancy")
+
+# Tenant ids are lowercase letters/digits/hyphens: no '#' or other key delimiter can be injected.
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+ROLES = ("admin", "manager", "member", "viewer")
+
+
+class NoTenantContext(RuntimeError):
+    """Tenant-scoped work was attempted with no tenant context set."""
+
+
+class InvalidTenantId(ValueError):
+    pass
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    if not isinstance(tenant_id, str) or not TENANT_ID_PATTERN.fullmatch(tenant_id):
+        raise InvalidTenantId(f"invalid tenant id: {tenant_id!r}")
+    return tenant_id
+
+
+@dataclass(frozen=True, slots=True)
+class TenantContext:
+    tenant_id: str
+    user_id: str | None = None
+    roles: frozenset[str] = frozenset()
+    tier: str = "basic"
+
+    def __post_init__(self) -> None:
+        validate_tenant_id(self.tenant_id)
+        object.__setattr__(self, "roles", frozenset(self.roles))
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+@dataclass(frozen=True, slots=True)
+class SystemContext:
+    """Explicit cross-tenant scope (platform admin, migrations, relays)."""
+
+    reason: str
+
+
+_current: ContextVar[TenantContext | SystemContext | None] = ContextVar("tenant_context", default=None)
+
+
+def current_context() -> TenantContext | SystemContext | None:
+    return _current.get()
+
+
+def get_context() -> TenantContext:
+    """The current tenant context; raises when none is set (including under system_context)."""
+    ctx = _current.get()
+    if not isinstance(ctx, TenantContext):
+        raise NoTenantContext("no tenant context is set")
+    return ctx
+
+
+def current_tenant_id() -> str:
+    return get_context().tenant_id
+
+
+def is_system_context() -> bool:
+    return isinstance(_current.get(), SystemContext)
+
+
+@contextlib.contextmanager
+def tenant_context(
+    tenant_id: str, *, user_id: str | None = None, roles: frozenset[str] | set[str] | tuple = (), tier: str = "basic"
+) -> Iterator[TenantContext]:
+    ctx = TenantContext(tenant_id=tenant_id, user_id=user_id, roles=frozenset(roles), tier=tier)
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def system_context(*, reason: str) -> Iterator[SystemContext]:
+    if not reason or not reason.strip():
+        raise ValueError("system_context needs a reason")
+    logger.info("system context entered: %s", reason)
+    token = _current.set(SystemContext(reason=reason))
+    try:
+        yield _current.get()  # type: ignore[misc]
+    finally:
+        _current.reset(token)

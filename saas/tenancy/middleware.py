@@ -1,0 +1,36 @@
+"""Sets the TenantContext for each request and always resets it afterwards.
+
+Who the caller is and which tenant is active is decided by the resolver named in
+``settings.TENANT_RESOLVER`` (identity from a verified token or session, then the membership
+record). The resolver never reads the tenant from headers, query string or body.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils.module_loading import import_string
+
+from .context import _current
+from .store import StoreUnavailable
+
+
+class TenantContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.resolve = import_string(settings.TENANT_RESOLVER)
+
+    def __call__(self, request):
+        # Start every request from "no context", whatever the thread carried before.
+        token = _current.set(None)
+        try:
+            try:
+                context = self.resolve(request)
+            except StoreUnavailable:
+                return JsonResponse({"code": "service_unavailable", "dependency": "dynamodb",
+                                     "message": "The data store is unavailable; try again shortly."},
+                                    status=503, headers={"Retry-After": "5"})
+            if context is not None:
+                _current.set(context)
+            return self.get_response(request)
+        finally:
+            _current.reset(token)

@@ -1,0 +1,520 @@
+"""The DynamoDB store: tenant-scoped managers that build every key themselves.
+
+Rules enforced here (DESIGN.md, "The tenant boundary"):
+
+* every read and write needs a ``TenantContext``; platform items need ``system_context``;
+* keys are built by the manager: ``PK = TENANT#<tenant>#<ENTITY>``, ``SK = <id>``, and every GSI
+  partition is ``TENANT#<tenant>#<ENTITY>#<index value>``; callers never pass a key;
+* every item stores ``tenant_id`` and every item read is checked against the context;
+* only GetItem / BatchGetItem / Query / TransactWriteItems are issued – there is no scan;
+* every write is conditional: create = ``attribute_not_exists``, update/delete check
+  ``tenant_id`` and ``version``; ``tenant_id`` and ``id`` can never change;
+* pagination cursors are opaque, signed, and bound to tenant + query.
+
+The physical table comes from ``table_for(tenant_id)``: the pooled table unless the tenant is
+routed to a silo table.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable, ClassVar, Iterable, Mapping
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core import signing
+
+from saas import aws
+
+from .context import SystemContext, TenantContext, current_context, get_context, validate_tenant_id
+
+logger = logging.getLogger("saas.tenancy")
+
+KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+PROTECTED_FIELDS = frozenset(("id", "tenant_id", "version", "created_at", "entity", *KEY_ATTRIBUTES))
+MAX_PAGE = 100
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_builder = ConditionExpressionBuilder()
+
+
+# --- errors: one exception per failure kind -----------------------------------------------------
+class StoreError(Exception):
+    pass
+
+
+class DoesNotExist(StoreError):
+    """No such item in the current tenant (another tenant's item also lands here)."""
+
+
+class ConflictError(StoreError):
+    pass
+
+
+class AlreadyExists(ConflictError):
+    pass
+
+
+class VersionConflict(ConflictError):
+    pass
+
+
+class TransactionCancelled(ConflictError):
+    def __init__(self, reasons: list[str]):
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+
+class InvalidCursor(StoreError):
+    pass
+
+
+class TenantMismatch(StoreError):
+    """An item read does not belong to the tenant in context. Never returned to callers."""
+
+
+class StoreUnavailable(StoreError):
+    """DynamoDB could not be reached or is throttling us."""
+
+
+class ScopeError(StoreError):
+    pass
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def serialize(item: Mapping[str, Any]) -> dict:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def deserialize(raw: Mapping[str, Any]) -> dict:
+    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+
+
+def _build(condition: ConditionBase, *, is_key: bool = False) -> dict:
+    expr = _builder.build_expression(condition, is_key_condition=is_key)
+    return {
+        "expression": expr.condition_expression,
+        "names": expr.attribute_name_placeholders,
+        "values": {k: _serializer.serialize(v) for k, v in expr.attribute_value_placeholders.items()},
+    }
+
+
+def _call(operation: str, **kwargs) -> dict:
+    """One DynamoDB round trip; transport failures become StoreUnavailable."""
+    try:
+        return getattr(aws.client("dynamodb"), operation)(**kwargs)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                    "InternalServerError", "ServiceUnavailable"):
+            raise StoreUnavailable(code) from exc
+        raise
+    except BotoCoreError as exc:  # connection refused, timeouts, DNS...
+        raise StoreUnavailable(type(exc).__name__) from exc
+
+
+# --- routing: tenant -> physical table ----------------------------------------------------------
+class TableRouter:
+    """Resolves a tenant's table. Silo tenants are recorded in the pooled table's routing partition.
+
+    Positive entries never change once written (a silo is never moved), so they are cached for the
+    life of the process; "pooled" answers are cached briefly so a freshly provisioned silo is seen.
+    """
+
+    ROUTING_PK = "PLATFORM#ROUTING"
+    NEGATIVE_TTL = 30.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._clock = clock
+
+    @property
+    def pooled_table(self) -> str:
+        return settings.DYNAMODB_TABLE
+
+    def table_for(self, tenant_id: str) -> str:
+        hit = self._cache.get(tenant_id)
+        if hit and (hit[1] == float("inf") or hit[1] > self._clock()):
+            return hit[0]
+        raw = _call("get_item", TableName=self.pooled_table,
+                    Key=serialize({"PK": self.ROUTING_PK, "SK": tenant_id})).get("Item")
+        if raw:
+            table = deserialize(raw)["table"]
+            self._cache[tenant_id] = (table, float("inf"))
+        else:
+            table = self.pooled_table
+            self._cache[tenant_id] = (table, self._clock() + self.NEGATIVE_TTL)
+        return table
+
+    def route_op(self, tenant_id: str, table: str) -> dict:
+        """A transaction item that records a silo route (used by onboarding)."""
+        return {"Put": {"TableName": self.pooled_table,
+                        "Item": serialize({"PK": self.ROUTING_PK, "SK": validate_tenant_id(tenant_id),
+                                           "tenant_id": tenant_id, "table": table, "created_at": now_iso()}),
+                        "ConditionExpression": "attribute_not_exists(PK)"}}
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        if tenant_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(tenant_id, None)
+
+
+router = TableRouter()
+
+
+# --- cursors --------------------------------------------------------------------------------------
+_CURSOR_SALT = "saas.tenancy.cursor"
+
+
+def _encode_cursor(last_key: dict, *, tenant: str, query_id: str) -> str:
+    return signing.dumps({"t": tenant, "q": query_id, "k": last_key}, salt=_CURSOR_SALT, compress=True)
+
+
+def _decode_cursor(cursor: str, *, tenant: str, query_id: str) -> dict:
+    try:
+        data = signing.loads(cursor, salt=_CURSOR_SALT)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise InvalidCursor("cursor is invalid") from exc
+    if data.get("t") != tenant or data.get("q") != query_id:
+        raise InvalidCursor("cursor does not belong to this query")
+    return data["k"]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict]
+    next_cursor: str | None
+
+
+# --- indexes and models --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Index:
+    """A GSI projection: ``key(item) -> (partition value, sort value)`` or None to leave it out."""
+
+    gsi: str  # "GSI1" | "GSI2"
+    key: Callable[[Mapping[str, Any]], tuple[str, str] | None]
+
+
+class TenantManager:
+    """Manager for items that live inside one tenant's partitions."""
+
+    def __init__(self) -> None:
+        self.model: type[TenantModel] | None = None
+
+    def __set_name__(self, owner, name):
+        self.model = owner
+
+    # context and keys -------------------------------------------------------------------------
+    def _scope(self) -> tuple[str, str]:
+        ctx = get_context()  # raises NoTenantContext: fail closed
+        return ctx.tenant_id, router.table_for(ctx.tenant_id)
+
+    def _pk(self, tenant_id: str) -> str:
+        return f"TENANT#{tenant_id}#{self.model.entity}"
+
+    def _key(self, tenant_id: str, item_id: str) -> dict:
+        if not isinstance(item_id, str) or not item_id or len(item_id) > 200:
+            raise DoesNotExist(f"{self.model.entity} not found")
+        return {"PK": self._pk(tenant_id), "SK": item_id}
+
+    def _index_keys(self, tenant_id: str, item: Mapping[str, Any]) -> dict:
+        keys: dict[str, str] = {}
+        for index in self.model.indexes.values():
+            value = index.key(item)
+            if value is not None:
+                part, sort = value
+                keys[f"{index.gsi}PK"] = f"{self._pk(tenant_id)}#{part}"
+                keys[f"{index.gsi}SK"] = sort
+        return keys
+
+    def _check(self, raw: Mapping[str, Any] | None, tenant_id: str) -> dict:
+        if not raw:
+            raise DoesNotExist(f"{self.model.entity} not found")
+        item = deserialize(raw)
+        if item.get("tenant_id") != tenant_id:
+            logger.error("tenant mismatch on read: entity=%s context=%s", self.model.entity, tenant_id)
+            raise TenantMismatch("item does not belong to the tenant in context")
+        return self.model.public(item)
+
+    # reads ----------------------------------------------------------------------------------
+    def get(self, item_id: str, *, consistent: bool = False) -> dict:
+        tenant_id, table = self._scope()
+        raw = _call("get_item", TableName=table, Key=serialize(self._key(tenant_id, item_id)),
+                    ConsistentRead=consistent).get("Item")
+        return self._check(raw, tenant_id)
+
+    def batch_get(self, item_ids: Iterable[str]) -> dict[str, dict]:
+        tenant_id, table = self._scope()
+        ids = list(dict.fromkeys(item_ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), 100):
+            keys = [serialize(self._key(tenant_id, i)) for i in ids[start:start + 100]]
+            request = {table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = _call("batch_get_item", RequestItems=request)
+                for raw in response["Responses"].get(table, []):
+                    item = self._check(raw, tenant_id)
+                    found[item["id"]] = item
+                request = response.get("UnprocessedKeys") or None
+        return found
+
+    def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
+              limit: int = 20, ascending: bool = True) -> Page:
+        tenant_id, table = self._scope()
+        limit = max(1, min(int(limit), MAX_PAGE))
+        if index is None:
+            key_name, partition = "PK", self._pk(tenant_id)
+            kwargs: dict[str, Any] = {}
+        else:
+            spec = self.model.indexes[index]
+            key_name, partition = f"{spec.gsi}PK", f"{self._pk(tenant_id)}#{value}"
+            kwargs = {"IndexName": spec.gsi}
+        query_id = hashlib.sha256(f"{table}|{self.model.entity}|{index}|{value}|{ascending}".encode()).hexdigest()[:16]
+        if cursor:
+            kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant=tenant_id, query_id=query_id))
+        condition = _build(Key(key_name).eq(partition), is_key=True)
+        response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
+                         ExpressionAttributeNames=condition["names"],
+                         ExpressionAttributeValues=condition["values"], Limit=limit,
+                         ScanIndexForward=ascending, **kwargs)
+        items = [self._check(raw, tenant_id) for raw in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        next_cursor = _encode_cursor(deserialize(last), tenant=tenant_id, query_id=query_id) if last else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    # writes: each returns the operation it performs so services can compose transactions --------
+    def create_op(self, **fields: Any) -> tuple[dict, dict]:
+        tenant_id, table = self._scope()
+        stamp = now_iso()
+        item = {**fields, "id": fields.get("id") or new_id(), "tenant_id": tenant_id, "version": 1,
+                "created_at": stamp, "updated_at": stamp}
+        raw = {**item, **self._key(tenant_id, item["id"]), **self._index_keys(tenant_id, item),
+               "entity": self.model.entity}
+        op = {"Put": {"TableName": table, "Item": serialize(raw), "ConditionExpression": "attribute_not_exists(PK)"}}
+        return op, self.model.public(item)
+
+    def update_op(self, item_id: str, *, expected_version: int, current: Mapping[str, Any] | None = None,
+                  **changes: Any) -> tuple[dict, dict | None]:
+        """An update guarded by tenant and version. Pass ``current`` to also refresh index keys."""
+        tenant_id, table = self._scope()
+        bad = PROTECTED_FIELDS.intersection(changes)
+        if bad:
+            raise ValueError(f"fields cannot be changed: {sorted(bad)}")
+        changes = {**changes, "updated_at": now_iso(), "version": int(expected_version) + 1}
+        merged = None
+        if current is not None:
+            merged = {**current, **changes}
+            changes.update(self._index_keys(tenant_id, merged))
+        sets, removes, names, values = [], [], {}, {}
+        for n, (name, value) in enumerate(changes.items()):
+            names[f"#f{n}"] = name
+            if value is None:
+                removes.append(f"#f{n}")
+            else:
+                sets.append(f"#f{n} = :v{n}")
+                values[f":v{n}"] = _serializer.serialize(value)
+        guard = _build(Attr("tenant_id").eq(tenant_id) & Attr("version").eq(int(expected_version)))
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        op = {"Update": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
+                         "UpdateExpression": expression, "ConditionExpression": guard["expression"],
+                         "ExpressionAttributeNames": {**names, **guard["names"]},
+                         "ExpressionAttributeValues": {**values, **guard["values"]}}}
+        return op, (self.model.public(merged) if merged is not None else None)
+
+    def delete_op(self, item_id: str, *, expected_version: int) -> dict:
+        tenant_id, table = self._scope()
+        guard = _build(Attr("tenant_id").eq(tenant_id) & Attr("version").eq(int(expected_version)))
+        return {"Delete": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
+                           "ConditionExpression": guard["expression"],
+                           "ExpressionAttributeNames": guard["names"],
+                           "ExpressionAttributeValues": guard["values"]}}
+
+    def condition_op(self, item_id: str, condition: ConditionBase) -> dict:
+        """A transaction-only check on another item of this tenant (e.g. stock >= quantity)."""
+        tenant_id, table = self._scope()
+        built = _build(Attr("tenant_id").eq(tenant_id) & condition)
+        return {"ConditionCheck": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
+                                   "ConditionExpression": built["expression"],
+                                   "ExpressionAttributeNames": built["names"],
+                                   "ExpressionAttributeValues": built["values"]}}
+
+    # single-item writes --------------------------------------------------------------------------
+    def create(self, **fields: Any) -> dict:
+        op, item = self.create_op(**fields)
+        try:
+            _call("put_item", **op["Put"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"{self.model.entity} already exists") from exc
+            raise
+        return item
+
+    def update(self, item_id: str, *, expected_version: int, **changes: Any) -> dict:
+        op, _ = self.update_op(item_id, expected_version=expected_version, **changes)
+        try:
+            raw = _call("update_item", **op["Update"], ReturnValues="ALL_NEW",
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+        except ClientError as exc:
+            self._raise_write_failure(exc)
+        return self._check(raw, get_context().tenant_id)
+
+    def delete(self, item_id: str, *, expected_version: int) -> None:
+        op = self.delete_op(item_id, expected_version=expected_version)
+        try:
+            _call("delete_item", **op["Delete"], ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            self._raise_write_failure(exc)
+
+    def _raise_write_failure(self, exc: ClientError):
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise exc
+        old = exc.response.get("Item")
+        if not old or deserialize(old).get("tenant_id") != get_context().tenant_id:
+            raise DoesNotExist(f"{self.model.entity} not found") from exc
+        raise VersionConflict(f"{self.model.entity} was changed by someone else") from exc
+
+
+class TenantModel:
+    """Base for tenant-scoped item types. Subclasses set ``entity`` and optionally ``indexes``."""
+
+    entity: ClassVar[str]
+    indexes: ClassVar[dict[str, Index]] = {}
+    objects: ClassVar[TenantManager]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.objects = TenantManager()
+        cls.objects.model = cls
+
+    @staticmethod
+    def public(item: Mapping[str, Any]) -> dict:
+        return {k: v for k, v in item.items() if k not in KEY_ATTRIBUTES and k != "entity"}
+
+
+# --- platform items (tenant directory, user memberships): system context only ------------------
+class PlatformManager:
+    """Items outside any tenant: readable and writable only inside ``system_context``.
+
+    Keys are ``PK = <ENTITY>#<partition>``, ``SK = <id>``; partitions are validated like tenant ids
+    or are fixed names, so no caller text can reach a key delimiter.
+    """
+
+    def __init__(self) -> None:
+        self.model: type[PlatformModel] | None = None
+
+    def _table(self) -> str:
+        if not isinstance(current_context(), SystemContext):
+            raise ScopeError(f"{self.model.entity} items need system_context")
+        return settings.DYNAMODB_TABLE
+
+    def _key(self, partition: str, item_id: str) -> dict:
+        if "#" in partition or "#" in item_id or not item_id:
+            raise DoesNotExist(f"{self.model.entity} not found")
+        return {"PK": f"{self.model.entity}#{partition}", "SK": item_id}
+
+    def get(self, partition: str, item_id: str, *, consistent: bool = False) -> dict:
+        raw = _call("get_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)),
+                    ConsistentRead=consistent).get("Item")
+        if not raw:
+            raise DoesNotExist(f"{self.model.entity} not found")
+        return TenantModel.public(deserialize(raw))
+
+    def query(self, partition: str, *, cursor: str | None = None, limit: int = 20) -> Page:
+        table = self._table()
+        limit = max(1, min(int(limit), MAX_PAGE))
+        query_id = f"{self.model.entity}|{partition}"
+        kwargs: dict[str, Any] = {}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant="*platform*", query_id=query_id))
+        condition = _build(Key("PK").eq(f"{self.model.entity}#{partition}"), is_key=True)
+        response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
+                         ExpressionAttributeNames=condition["names"],
+                         ExpressionAttributeValues=condition["values"], Limit=limit, **kwargs)
+        last = response.get("LastEvaluatedKey")
+        return Page(items=[TenantModel.public(deserialize(r)) for r in response.get("Items", [])],
+                    next_cursor=_encode_cursor(deserialize(last), tenant="*platform*", query_id=query_id)
+                    if last else None)
+
+    def put_op(self, partition: str, item_id: str, *, expected_version: int | None = None,
+               **fields: Any) -> tuple[dict, dict]:
+        """Create (expected_version=None) or replace a platform item, conditionally."""
+        stamp = now_iso()
+        item = {**fields, "id": item_id, "version": (expected_version or 0) + 1, "updated_at": stamp,
+                "created_at": fields.get("created_at") or stamp}
+        raw = {**item, **self._key(partition, item_id), "entity": self.model.entity}
+        if expected_version is None:
+            guard = {"ConditionExpression": "attribute_not_exists(PK)"}
+        else:
+            built = _build(Attr("version").eq(int(expected_version)))
+            guard = {"ConditionExpression": built["expression"], "ExpressionAttributeNames": built["names"],
+                     "ExpressionAttributeValues": built["values"]}
+        return {"Put": {"TableName": self._table(), "Item": serialize(raw), **guard}}, TenantModel.public(item)
+
+    def delete_op(self, partition: str, item_id: str) -> dict:
+        return {"Delete": {"TableName": self._table(), "Key": serialize(self._key(partition, item_id)),
+                           "ConditionExpression": "attribute_exists(PK)"}}
+
+    def put(self, partition: str, item_id: str, *, expected_version: int | None = None, **fields: Any) -> dict:
+        op, item = self.put_op(partition, item_id, expected_version=expected_version, **fields)
+        try:
+            _call("put_item", **op["Put"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise (AlreadyExists if expected_version is None else VersionConflict)(self.model.entity) from exc
+            raise
+        return item
+
+
+class PlatformModel:
+    entity: ClassVar[str]
+    objects: ClassVar[PlatformManager]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.objects = PlatformManager()
+        cls.objects.model = cls
+
+
+# --- transactions ---------------------------------------------------------------------------------
+def transact_write(operations: list[dict], *, token: str | None = None) -> None:
+    """All or nothing. Cancelled transactions raise TransactionCancelled with one reason per item."""
+    if not operations:
+        return
+    if not isinstance(current_context(), (TenantContext, SystemContext)):
+        get_context()  # raises NoTenantContext
+    kwargs = {"ClientRequestToken": token} if token else {}
+    try:
+        _call("transact_write_items", TransactItems=operations, **kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            raise TransactionCancelled(reasons) from exc
+        raise
+
+
+def random_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def dumps(item: Mapping[str, Any]) -> str:
+    """JSON for items (Decimals as strings); used for ETags and outbox payloads."""
+    return json.dumps(item, sort_keys=True, default=str, separators=(",", ":"))

@@ -1,0 +1,71 @@
+"""Table declarations and the idempotent create/update used by ``manage.py ensure_tables``."""
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+from saas import aws
+
+GSIS = ("GSI1", "GSI2")
+TTL_ATTRIBUTE = "expires_at"
+
+
+def table_spec(name: str) -> dict:
+    """Every table (pooled or silo) has the same shape: PK/SK, two overloaded GSIs, TTL."""
+    attributes = ["PK", "SK"] + [f"{g}{k}" for g in GSIS for k in ("PK", "SK")]
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+        "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [
+            {"IndexName": g,
+             "KeySchema": [{"AttributeName": f"{g}PK", "KeyType": "HASH"},
+                           {"AttributeName": f"{g}SK", "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "ALL"}}
+            for g in GSIS
+        ],
+    }
+
+
+def ensure_table(name: str, *, wait: bool = True) -> list[str]:
+    """Create the table or add missing GSIs / TTL. Returns a line per action taken."""
+    ddb = aws.client("dynamodb")
+    spec = table_spec(name)
+    actions: list[str] = []
+    try:
+        existing = ddb.describe_table(TableName=name)["Table"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        ddb.create_table(**spec)
+        if wait:
+            ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        actions.append(f"created table {name}")
+        existing = None
+    if existing is not None:
+        present = {g["IndexName"] for g in existing.get("GlobalSecondaryIndexes", [])}
+        for gsi in spec["GlobalSecondaryIndexes"]:
+            if gsi["IndexName"] not in present:
+                ddb.update_table(TableName=name, AttributeDefinitions=spec["AttributeDefinitions"],
+                                 GlobalSecondaryIndexUpdates=[{"Create": gsi}])
+                actions.append(f"added index {gsi['IndexName']} to {name}")
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                        "AttributeName": TTL_ATTRIBUTE})
+        actions.append(f"enabled TTL on {name}.{TTL_ATTRIBUTE}")
+    return actions or [f"table {name} is up to date"]
+
+
+def delete_table(name: str) -> None:
+    ddb = aws.client("dynamodb")
+    try:
+        ddb.delete_table(TableName=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+
+
+def ensure_all() -> list[str]:
+    return ensure_table(settings.DYNAMODB_TABLE)

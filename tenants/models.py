@@ -1,0 +1,33 @@
+"""Tenants, memberships and user profiles.
+
+* ``Tenant``          platform directory item (one per tenant), read under system_context.
+* ``UserMembership``  platform item in the user's partition: which tenants a user belongs to.
+* ``UserProfile``     platform item: the user's active tenant.
+* ``Member``          tenant-scoped mirror of a membership, for listing a tenant's members.
+
+A membership is always written as the pair (UserMembership, Member) in one transaction.
+"""
+from saas.tenancy.store import PlatformModel, TenantModel
+
+TIERS = ("basic", "standard", "premium", "platinum")
+POOLED_TIERS = ("basic", "standard", "premium")
+ROLES = ("admin", "manager", "member", "viewer")  # highest first
+ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer=0 ... admin=3
+TENANT_STATUSES = ("provisioning", "active", "failed", "deactivated")
+TENANT_DIRECTORY = "ALL"
+
+
+class Tenant(PlatformModel):
+    entity = "TENANT"  # partition TENANT_DIRECTORY, id = tenant id
+
+
+class UserMembership(PlatformModel):
+    entity = "MEMBERSHIP"  # partition = user sub, id = tenant id
+
+
+class UserProfile(PlatformModel):
+    entity = "PROFILE"  # partition = user sub, id = "profile"
+
+
+class Member(TenantModel):
+    entity = "MEMBER"  # id = user sub

@@ -1,0 +1,74 @@
+"""Role checks matching the contract's role table.
+
+viewer reads; member also places/cancels own orders; manager also manages products and all
+orders; admin also members, webhooks and tenant settings. Roles are ranked, so a higher role
+includes everything below it.
+"""
+from __future__ import annotations
+
+from rest_framework import exceptions, permissions
+
+from saas.tenancy.context import TenantContext, current_context
+
+from .models import ROLE_RANK
+
+SAFE_METHODS = permissions.SAFE_METHODS
+
+
+def role_rank(ctx: TenantContext) -> int:
+    return max((ROLE_RANK.get(r, -1) for r in ctx.roles), default=-1)
+
+
+def _active_context(request) -> TenantContext:
+    ctx = current_context()
+    if isinstance(ctx, TenantContext):
+        return ctx
+    resolution = getattr(request._request, "resolution", None)
+    if resolution is not None and resolution.problem == "tenant_inactive":
+        raise exceptions.PermissionDenied("This tenant is deactivated.", "tenant_inactive")
+    raise exceptions.PermissionDenied("You have no active tenant.", "no_active_tenant")
+
+
+class HasActiveTenant(permissions.BasePermission):
+    """Authenticated and resolved to an active tenant."""
+
+    min_role = "viewer"
+    write_role: str | None = None  # role needed for unsafe methods, if higher than min_role
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        ctx = _active_context(request)
+        needed = self.min_role
+        if self.write_role and request.method not in SAFE_METHODS:
+            needed = self.write_role
+        if role_rank(ctx) < ROLE_RANK[needed]:
+            raise exceptions.PermissionDenied(f"This needs the {needed} role.", "role_required")
+        return True
+
+
+def require_role(min_role: str, *, write_role: str | None = None) -> type[HasActiveTenant]:
+    return type(f"Requires{min_role.title()}", (HasActiveTenant,), {"min_role": min_role, "write_role": write_role})
+
+
+IsViewer = require_role("viewer")
+IsMember = require_role("member")
+IsManager = require_role("manager")
+IsAdmin = require_role("admin")
+ReadViewerWriteManager = require_role("viewer", write_role="manager")
+ReadViewerWriteMember = require_role("viewer", write_role="member")
+ReadViewerWriteAdmin = require_role("viewer", write_role="admin")
+
+
+class IsSystemAdmin(permissions.BasePermission):
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if not getattr(user, "is_system_admin", False):
+            raise exceptions.PermissionDenied("Platform operators only.", "system_admin_required")
+        return True
+
+
+def has_role(ctx: TenantContext, role: str) -> bool:
+    return role_rank(ctx) >= ROLE_RANK[role]

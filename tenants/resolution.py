@@ -1,0 +1,153 @@
+"""Active-tenant resolution: verified identity -> membership record -> TenantContext.
+
+The tenant is never read from a header, the query string or the body. A warm process resolves
+from an in-process cache (0 DynamoDB calls); entries live ``MEMBERSHIP_CACHE_TTL_SECONDS`` and are
+dropped at once in the process that changes a membership, a profile or a tenant's status, so such
+changes reach every other process within the TTL.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from django.conf import settings
+
+from saas.tenancy import TenantContext, system_context
+from saas.tenancy.store import DoesNotExist
+
+from .identity import Identity, InvalidToken, verify_token
+from .models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
+
+logger = logging.getLogger("tenants.resolution")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    context: TenantContext | None
+    # Why there is no context: "no_membership" | "tenant_inactive" | None
+    problem: str | None = None
+    tenant_status: str | None = None
+
+
+class ResolutionCache:
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._entries: dict[str, tuple[Resolution, float]] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, sub: str) -> Resolution | None:
+        entry = self._entries.get(sub)
+        if entry is None or entry[1] <= self._clock():
+            return None
+        return entry[0]
+
+    def put(self, sub: str, resolution: Resolution) -> None:
+        with self._lock:
+            self._entries[sub] = (resolution, self._clock() + settings.MEMBERSHIP_CACHE_TTL_SECONDS)
+
+    def invalidate_user(self, sub: str) -> None:
+        with self._lock:
+            self._entries.pop(sub, None)
+
+    def invalidate_tenant(self, tenant_id: str) -> None:
+        with self._lock:
+            for sub in [s for s, (r, _) in self._entries.items()
+                        if r.context is not None and r.context.tenant_id == tenant_id]:
+                self._entries.pop(sub, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+cache = ResolutionCache()
+
+
+def _load(identity: Identity) -> Resolution:
+    with system_context(reason=f"resolve active tenant for {identity.sub}"):
+        try:
+            profile = UserProfile.objects.get(identity.sub, "profile", consistent=True)
+            active = profile.get("active_tenant_id")
+        except DoesNotExist:
+            active = None
+        membership = None
+        if active:
+            try:
+                membership = UserMembership.objects.get(identity.sub, active, consistent=True)
+            except DoesNotExist:
+                membership = None
+        if membership is None:
+            membership = _seed_active_membership(identity)
+        if membership is None:
+            return Resolution(context=None, problem="no_membership")
+        tenant = Tenant.objects.get(TENANT_DIRECTORY, membership["tenant_id"], consistent=True)
+    if tenant.get("status") != "active":
+        return Resolution(context=None, problem="tenant_inactive", tenant_status=tenant.get("status"))
+    return Resolution(context=TenantContext(tenant_id=tenant["id"], user_id=identity.sub,
+                                            roles=frozenset([membership["role"]]), tier=tenant.get("tier", "basic")))
+
+
+def _seed_active_membership(identity: Identity) -> dict | None:
+    """First sign-in (or the active membership is gone): the custom:tenant_id claim if the user is a
+    member there, else the user's oldest membership. The choice is stored on the profile."""
+    memberships = UserMembership.objects.query(identity.sub, limit=100).items
+    if not memberships:
+        return None
+    by_tenant = {m["tenant_id"]: m for m in memberships}
+    chosen = by_tenant.get(identity.seed_tenant_id or "") or min(memberships, key=lambda m: m["created_at"])
+    set_active_tenant_record(identity.sub, chosen["tenant_id"])
+    return chosen
+
+
+def set_active_tenant_record(sub: str, tenant_id: str) -> None:
+    """Upsert the user's profile (system context required)."""
+    try:
+        profile = UserProfile.objects.get(sub, "profile", consistent=True)
+        UserProfile.objects.put(sub, "profile", expected_version=profile["version"],
+                                **{**profile, "active_tenant_id": tenant_id})
+    except DoesNotExist:
+        UserProfile.objects.put(sub, "profile", active_tenant_id=tenant_id)
+    cache.invalidate_user(sub)
+
+
+def resolve(identity: Identity) -> Resolution:
+    hit = cache.get(identity.sub)
+    if hit is not None:
+        return hit
+    resolution = _load(identity)
+    cache.put(identity.sub, resolution)
+    return resolution
+
+
+def identity_from_request(request) -> Identity | None:
+    """Bearer token if present, else the browser session. Records a bearer failure for DRF (401)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            request.auth_error = "Authorization header must be 'Bearer <token>'."
+            return None
+        try:
+            return verify_token(token.strip())
+        except InvalidToken as exc:
+            request.auth_error = str(exc)
+            return None
+    session = getattr(request, "session", None)
+    if session is not None and session.get("identity_sub"):
+        return Identity(sub=session["identity_sub"], email=session.get("identity_email", ""),
+                        groups=frozenset(session.get("identity_groups", [])), source="session")
+    return None
+
+
+def resolve_request(request) -> TenantContext | None:
+    """The TENANT_RESOLVER used by saas.tenancy.middleware."""
+    request.auth_error = None
+    request.identity = identity = identity_from_request(request)
+    request.resolution = None
+    if identity is None:
+        return None
+    request.resolution = resolve(identity)
+    return request.resolution.context

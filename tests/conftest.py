@@ -1,0 +1,139 @@
+"""Suite-wide fixtures. The servers (DynamoDB Local, Redis, moto, the OIDC provider) are started by
+``python -m devstack test`` (scripts/test.sh), which passes their endpoints in the environment."""
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+REQUIRED_ENV = ("DYNAMODB_ENDPOINT_URL", "MOTO_ENDPOINT_URL", "CELERY_BROKER_URL", "COGNITO_USER_POOL_ID")
+
+
+class ScanAttempted(AssertionError):
+    pass
+
+
+def _forbid_scan(**kwargs):
+    raise ScanAttempted("DynamoDB Scan issued; application code must only get/query inside a tenant partition")
+
+
+def pytest_configure(config):
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise pytest.UsageError(f"missing {missing}: run the suite with `bash scripts/test.sh` (it starts the servers)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_guard_and_tables():
+    # Every client we create comes from this botocore session, so the hook sees all DynamoDB calls.
+    from saas import aws
+    from saas.tenancy import tables
+
+    aws.botocore_session().register("before-call.dynamodb.Scan", _forbid_scan)
+    aws.reset_clients()
+    tables.ensure_all()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    from saas.tenancy.store import router
+    from tenants import resolution
+
+    resolution.cache.clear()
+    router.forget()
+    yield
+
+
+def unique(prefix: str = "") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class User:
+    sub: str
+    email: str
+    password: str
+    id_token: str
+    access_token: str
+
+    def client(self, token: str | None = None):
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token or self.id_token}")
+        return client
+
+
+@pytest.fixture(scope="session")
+def cognito():
+    from saas import aws
+
+    return aws.client("cognito-idp")
+
+
+@pytest.fixture
+def make_user(cognito, settings):
+    """Create a real user in the (local) Cognito pool and sign in with USER_PASSWORD_AUTH."""
+
+    def _make(*, email: str | None = None, groups: tuple[str, ...] = (), tenant_id: str | None = None) -> User:
+        email = email or f"{unique('user-')}@example.test"
+        password = "Pw-" + secrets.token_urlsafe(12) + "1a!"
+        attributes = [{"Name": "email", "Value": email}]
+        if tenant_id:
+            attributes.append({"Name": "custom:tenant_id", "Value": tenant_id})
+        created = cognito.admin_create_user(UserPoolId=settings.COGNITO_USER_POOL_ID, Username=email,
+                                            UserAttributes=attributes, MessageAction="SUPPRESS")
+        sub = next(a["Value"] for a in created["User"]["Attributes"] if a["Name"] == "sub")
+        cognito.admin_set_user_password(UserPoolId=settings.COGNITO_USER_POOL_ID, Username=email,
+                                        Password=password, Permanent=True)
+        for group in groups:
+            cognito.admin_add_user_to_group(UserPoolId=settings.COGNITO_USER_POOL_ID, Username=email, GroupName=group)
+        auth = cognito.initiate_auth(ClientId=settings.COGNITO_APP_CLIENT_IDS[0], AuthFlow="USER_PASSWORD_AUTH",
+                                     AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]
+        return User(sub=sub, email=email, password=password, id_token=auth["IdToken"],
+                    access_token=auth["AccessToken"])
+
+    return _make
+
+
+@dataclass
+class TenantFixture:
+    id: str
+    admin: User
+
+    def add(self, make_user, role: str) -> User:
+        from tenants.services import membership_ops
+        from saas.tenancy import system_context
+        from saas.tenancy.store import transact_write
+
+        user = make_user()
+        with system_context(reason="test fixture: add member"):
+            transact_write(membership_ops(tenant_id=self.id, user_id=user.sub, email=user.email, role=role))
+        return user
+
+
+@pytest.fixture
+def make_tenant(make_user):
+    from tenants.services import create_pooled_tenant
+
+    def _make(*, tier: str = "basic", name: str | None = None) -> TenantFixture:
+        admin = make_user()
+        tenant = create_pooled_tenant(name=name or unique("Tenant "), tier=tier, owner_id=admin.sub,
+                                      owner_email=admin.email)
+        return TenantFixture(id=tenant["id"], admin=admin)
+
+    return _make
+
+
+@pytest.fixture
+def tenant_a(make_tenant):
+    return make_tenant(name="Tenant A")
+
+
+@pytest.fixture
+def tenant_b(make_tenant):
+    return make_tenant(name="Tenant B")

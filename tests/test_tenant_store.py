@@ -1,0 +1,235 @@
+"""The tenant-scoped DynamoDB store against DynamoDB Local: fail-closed, isolated, conditional."""
+from __future__ import annotations
+
+import pytest
+from boto3.dynamodb.conditions import Attr
+
+from saas import aws
+from saas.tenancy import NoTenantContext, system_context, tenant_context
+from saas.tenancy.context import InvalidTenantId
+from saas.tenancy.store import (
+    AlreadyExists,
+    DoesNotExist,
+    Index,
+    InvalidCursor,
+    TenantMismatch,
+    TenantModel,
+    TransactionCancelled,
+    VersionConflict,
+    router,
+    serialize,
+    transact_write,
+)
+from saas.tenancy import tables
+from tests.conftest import unique
+
+
+class Widget(TenantModel):
+    entity = "TESTWIDGET"
+    indexes = {"by_colour": Index(gsi="GSI1", key=lambda item: (f"COLOUR#{item['colour']}", item["id"]))}
+
+
+@pytest.fixture
+def tenants():
+    return unique("ta-"), unique("tb-")
+
+
+def test_no_context_read_and_write_both_raise():
+    with pytest.raises(NoTenantContext):
+        Widget.objects.get("anything")
+    with pytest.raises(NoTenantContext):
+        Widget.objects.create(name="x", colour="red")
+    with pytest.raises(NoTenantContext):
+        Widget.objects.query()
+    with pytest.raises(NoTenantContext):
+        transact_write([{"Put": {"TableName": "x", "Item": {}}}])
+
+
+def test_system_context_is_not_a_tenant_context():
+    with system_context(reason="test"):
+        with pytest.raises(NoTenantContext):
+            Widget.objects.query()
+
+
+def test_system_context_needs_a_reason():
+    with pytest.raises(ValueError):
+        with system_context(reason=" "):
+            pass
+
+
+@pytest.mark.parametrize("bad", ["", "A#B", "t#1", "ab", "x" * 80, "UPPER", "a/b"])
+def test_tenant_ids_with_delimiters_or_bad_shape_are_refused(bad):
+    with pytest.raises(InvalidTenantId):
+        with tenant_context(bad):
+            pass
+
+
+def test_tenant_a_cannot_get_update_or_delete_tenant_b_item(tenants):
+    a, b = tenants
+    with tenant_context(b):
+        item = Widget.objects.create(name="b's", colour="red")
+    with tenant_context(a):
+        with pytest.raises(DoesNotExist):
+            Widget.objects.get(item["id"])
+        with pytest.raises(DoesNotExist):
+            Widget.objects.update(item["id"], expected_version=1, name="stolen")
+        with pytest.raises(DoesNotExist):
+            Widget.objects.delete(item["id"], expected_version=1)
+        assert Widget.objects.query().items == []
+        assert Widget.objects.batch_get([item["id"]]) == {}
+    with tenant_context(b):
+        assert Widget.objects.get(item["id"])["name"] == "b's"
+
+
+def test_item_whose_stored_tenant_differs_from_context_is_refused(tenants):
+    a, b = tenants
+    # Plant an item in A's partition that claims to belong to B (e.g. a buggy migration).
+    aws.client("dynamodb").put_item(
+        TableName=router.pooled_table,
+        Item=serialize({"PK": f"TENANT#{a}#TESTWIDGET", "SK": "planted", "tenant_id": b, "id": "planted",
+                        "version": 1}),
+    )
+    with tenant_context(a):
+        with pytest.raises(TenantMismatch):
+            Widget.objects.get("planted")
+        with pytest.raises(TenantMismatch):
+            Widget.objects.query()
+        with pytest.raises(DoesNotExist):
+            Widget.objects.update("planted", expected_version=1, name="x")
+
+
+def test_duplicate_create_conflicts(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        Widget.objects.create(id="w1", name="one", colour="red")
+        with pytest.raises(AlreadyExists):
+            Widget.objects.create(id="w1", name="two", colour="blue")
+        assert Widget.objects.get("w1")["name"] == "one"
+
+
+def test_stale_version_conflicts_and_versions_advance(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        item = Widget.objects.create(name="v1", colour="red")
+        updated = Widget.objects.update(item["id"], expected_version=1, name="v2")
+        assert updated["version"] == 2 and updated["name"] == "v2"
+        with pytest.raises(VersionConflict):
+            Widget.objects.update(item["id"], expected_version=1, name="lost update")
+        with pytest.raises(VersionConflict):
+            Widget.objects.delete(item["id"], expected_version=1)
+        assert Widget.objects.get(item["id"])["name"] == "v2"
+        Widget.objects.delete(item["id"], expected_version=2)
+        with pytest.raises(DoesNotExist):
+            Widget.objects.get(item["id"])
+
+
+def test_tenant_and_id_can_never_change(tenants):
+    a, b = tenants
+    with tenant_context(a):
+        item = Widget.objects.create(name="x", colour="red")
+        for field in ("tenant_id", "id", "version", "PK"):
+            with pytest.raises(ValueError):
+                Widget.objects.update(item["id"], expected_version=1, **{field: b})
+        assert Widget.objects.get(item["id"])["tenant_id"] == a
+
+
+def test_250_items_page_through_completely_without_duplicates_or_gaps(tenants):
+    a, b = tenants
+    with tenant_context(a):
+        ids = set()
+        ops = []
+        for n in range(250):
+            op, item = Widget.objects.create_op(name=f"w{n}", colour="red" if n % 2 else "blue")
+            ops.append(op)
+            ids.add(item["id"])
+        for start in range(0, 250, 25):
+            transact_write(ops[start:start + 25])
+    with tenant_context(b):
+        Widget.objects.create(name="noise", colour="red")
+    with tenant_context(a):
+        seen, cursor, pages = [], None, 0
+        while True:
+            page = Widget.objects.query(cursor=cursor, limit=40)
+            seen.extend(i["id"] for i in page.items)
+            pages += 1
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        assert len(seen) == 250 and set(seen) == ids
+        assert pages == 7
+        reds = []
+        cursor = None
+        while True:
+            page = Widget.objects.query(index="by_colour", value="COLOUR#red", cursor=cursor, limit=50)
+            reds.extend(page.items)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        assert len(reds) == 125 and all(i["colour"] == "red" for i in reds)
+
+
+def test_tampered_and_foreign_cursors_are_rejected(tenants):
+    a, b = tenants
+    for tenant in (a, b):
+        with tenant_context(tenant):
+            for n in range(3):
+                Widget.objects.create(name=f"w{n}", colour="red")
+    with tenant_context(a):
+        cursor = Widget.objects.query(limit=1).next_cursor
+        assert cursor
+        tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+        with pytest.raises(InvalidCursor):
+            Widget.objects.query(cursor=tampered, limit=1)
+        with pytest.raises(InvalidCursor):
+            Widget.objects.query(cursor="not-a-cursor", limit=1)
+        # a cursor for one query cannot be replayed against another (index) query
+        with pytest.raises(InvalidCursor):
+            Widget.objects.query(index="by_colour", value="COLOUR#red", cursor=cursor, limit=1)
+    with tenant_context(b):
+        with pytest.raises(InvalidCursor):
+            Widget.objects.query(cursor=cursor, limit=1)
+
+
+def test_failing_transaction_writes_nothing(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        existing = Widget.objects.create(name="exists", colour="red")
+        fresh_op, fresh = Widget.objects.create_op(name="fresh", colour="blue")
+        update_op, _ = Widget.objects.update_op(existing["id"], expected_version=1, name="changed")
+        stale_check = Widget.objects.condition_op(existing["id"], Attr("version").eq(99))
+        with pytest.raises(TransactionCancelled) as info:
+            transact_write([fresh_op, update_op, stale_check])
+        assert "ConditionalCheckFailed" in info.value.reasons
+        with pytest.raises(DoesNotExist):
+            Widget.objects.get(fresh["id"])
+        assert Widget.objects.get(existing["id"])["name"] == "exists"
+
+
+def test_silo_tenant_items_land_in_its_own_table(tenants):
+    a, silo = tenants
+    silo_table = f"saas-test-silo-{silo}"
+    tables.ensure_table(silo_table)
+    try:
+        with system_context(reason="test: route silo tenant"):
+            transact_write([router.route_op(silo, silo_table)])
+        router.forget()
+        with tenant_context(silo):
+            item = Widget.objects.create(name="in silo", colour="red")
+            assert Widget.objects.get(item["id"])["name"] == "in silo"
+        raw = aws.client("dynamodb").get_item(TableName=silo_table,
+                                               Key=serialize({"PK": f"TENANT#{silo}#TESTWIDGET", "SK": item["id"]}))
+        assert "Item" in raw
+        pooled = aws.client("dynamodb").get_item(TableName=router.pooled_table,
+                                                  Key=serialize({"PK": f"TENANT#{silo}#TESTWIDGET", "SK": item["id"]}))
+        assert "Item" not in pooled
+        with tenant_context(a):
+            assert router.table_for(a) == router.pooled_table
+    finally:
+        tables.delete_table(silo_table)
+
+
+def test_scan_guard_fails_any_scan():
+    from tests.conftest import ScanAttempted
+
+    with pytest.raises(ScanAttempted):
+        aws.client("dynamodb").scan(TableName=router.pooled_table, Limit=1)
