@@ -200,3 +200,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# --- Webhooks ---------------------------------------------------------------------------------------
+# Locally, subscribers are test receivers on 127.0.0.1 over http; never allowed outside local stacks.
+WEBHOOKS_ALLOW_INSECURE_LOCAL = env_bool("WEBHOOKS_ALLOW_INSECURE_LOCAL", LOCAL_STACK)
+WEBHOOKS_TOPIC_PREFIX = env("WEBHOOKS_TOPIC_PREFIX", "saas-local")

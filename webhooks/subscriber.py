@@ -128,7 +128,7 @@ class InvalidSNSMessage(ValueError):
         self.detail = detail
         self.reason = reason or self.default_reason
 
-    def __str__(self) -> str:  # pragma: no cover - trivial
+    def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"
 
 
@@ -321,6 +321,9 @@ class SNSMessageVerifier:
     :param clock: returns the current aware ``datetime`` (defaults to UTC now).
     :param max_cached_certificates: bound on the per-URL certificate cache.
     :param http_timeout: timeout (seconds) for the subscription confirmation GET.
+    :param http_session: object with ``get(url, timeout=..., allow_redirects=...)``
+        used to confirm subscriptions (e.g. a ``requests.Session``); defaults
+        to the ``requests`` module.
     """
 
     def __init__(
@@ -334,6 +337,7 @@ class SNSMessageVerifier:
         clock: Callable[[], datetime] | None = None,
         max_cached_certificates: int = 32,
         http_timeout: float = 10.0,
+        http_session: Any = None,
     ) -> None:
         if isinstance(expected_topic_arns, str):
             raise TypeError("expected_topic_arns must be a set of ARNs, not a string")
@@ -351,6 +355,7 @@ class SNSMessageVerifier:
         self._fetch = fetch_certificate or default_fetch_certificate
         self._clock = clock or _utcnow
         self._http_timeout = http_timeout
+        self._http_session = http_session
         self._max_cached = max(1, int(max_cached_certificates))
         self._cache: OrderedDict[str, x509.Certificate] = OrderedDict()
         self._lock = threading.Lock()
@@ -400,7 +405,8 @@ class SNSMessageVerifier:
         """Verify a SubscriptionConfirmation and GET its SubscribeURL.
 
         ``session`` is anything with ``get(url, timeout=..., allow_redirects=...)``
-        (e.g. a ``requests.Session``); defaults to ``requests``.  Returns the
+        (e.g. a ``requests.Session``); defaults to the verifier's
+        ``http_session``, else ``requests``.  Returns the
         SubscriptionArn from AWS's XML answer, or ``None`` if it can't be found.
         """
         return self._confirm(self.verify(message), session=session)
@@ -540,6 +546,8 @@ class SNSMessageVerifier:
         self._check_aws_url(
             url, require_pem=False, error=SubscriptionConfirmationError, what="SubscribeURL"
         )
+        if session is None:
+            session = self._http_session
         if session is None:
             import requests
 
