@@ -116,10 +116,10 @@ def address_problem(address: str | IPAddress, *, allow_loopback: bool = False) -
         return "a unique-local address"
     if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
         return "a site-local address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if not ip.is_global:
         return "a non-public address"
     return None

@@ -237,13 +237,13 @@ class TenantManager:
         return {"PK": self._pk(tenant_id), "SK": item_id}
 
     def _index_keys(self, tenant_id: str, item: Mapping[str, Any]) -> dict:
-        keys: dict[str, str] = {}
+        """GSI key attributes for ``item``; None for an index the item has left (sparse indexes)."""
+        keys: dict[str, str | None] = {}
         for index in self.model.indexes.values():
             value = index.key(item)
-            if value is not None:
-                part, sort = value
-                keys[f"{index.gsi}PK"] = f"{self._pk(tenant_id)}#{part}"
-                keys[f"{index.gsi}SK"] = sort
+            part, sort = value if value is not None else (None, None)
+            keys[f"{index.gsi}PK"] = f"{self._pk(tenant_id)}#{part}" if value is not None else None
+            keys[f"{index.gsi}SK"] = sort
         return keys
 
     def _check(self, raw: Mapping[str, Any] | None, tenant_id: str) -> dict:
