@@ -173,6 +173,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "saas.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["saas.throttling.TenantRateThrottle"],
+}
+# Requests per tenant (all of its users together), by tier.
+TENANT_THROTTLE_RATES = {
+    "basic": env("THROTTLE_RATE_BASIC", "1200/min"),
+    "standard": env("THROTTLE_RATE_STANDARD", "3000/min"),
+    "premium": env("THROTTLE_RATE_PREMIUM", "6000/min"),
+    "platinum": env("THROTTLE_RATE_PLATINUM", "20000/min"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Commerce API",
@@ -205,3 +213,8 @@ LOGGING = {
 # Locally, subscribers are test receivers on 127.0.0.1 over http; never allowed outside local stacks.
 WEBHOOKS_ALLOW_INSECURE_LOCAL = env_bool("WEBHOOKS_ALLOW_INSECURE_LOCAL", LOCAL_STACK)
 WEBHOOKS_TOPIC_PREFIX = env("WEBHOOKS_TOPIC_PREFIX", "saas-local")
+WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT = int(env("WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT", "50"))
+# How long another process may keep using a (tenant, event type) -> topic lookup, found or not.
+WEBHOOKS_TOPIC_CACHE_SECONDS = float(env("WEBHOOKS_TOPIC_CACHE_SECONDS", "5"))
+# A topic stuck in "deleting" this long (its deleter died) may be finished off by a new subscriber.
+WEBHOOKS_TOPIC_DELETE_STALE_SECONDS = float(env("WEBHOOKS_TOPIC_DELETE_STALE_SECONDS", "60"))

@@ -1,0 +1,72 @@
+"""Shared bench helpers: Django setup under the local stack's env, timing, round-trip counting."""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django() -> None:
+    if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
+        sys.exit("run under the local stack: .venv/bin/python -m devstack test -- .venv/bin/python bench/<script>.py")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
+    import django
+
+    django.setup()
+
+
+class CallCounter:
+    """Counts AWS API calls per operation through a botocore hook on the shared session."""
+
+    def __init__(self, service: str = "dynamodb"):
+        from saas import aws
+
+        self.calls: list[str] = []
+        aws.botocore_session().register(f"before-call.{service}", self._hook)
+        aws.reset_clients()  # clients copy the session's hooks when created
+
+    def _hook(self, model, **kwargs):
+        self.calls.append(model.name)
+
+    @contextmanager
+    def counting(self):
+        start = len(self.calls)
+        box: list[str] = []
+        yield box
+        box.extend(self.calls[start:])
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50": statistics.median(ordered), "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]}
+
+
+def timed(fn, iterations: int, warmup: int = 30) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def interleaved(fns: dict, iterations: int, warmup: int = 30) -> dict[str, list[float]]:
+    """Time several variants in alternation so machine noise hits them equally."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(iterations):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - started)
+    return samples
