@@ -1,3 +1,8 @@
 from django.urls import path
 
-urlpatterns: list = []
+from . import apis
+
+urlpatterns = [
+    path("", apis.ProductListApi.as_view(), name="product-list"),
+    path("/<str:product_id>", apis.ProductDetailApi.as_view(), name="product-detail"),
+]

@@ -20,6 +20,9 @@ ORDER_CONFIRMED = "order.confirmed"
 ORDER_FULFILLED = "order.fulfilled"
 ORDER_CANCELLED = "order.cancelled"
 
+# Sent only by "POST /webhooks/subscriptions/{id}/test" to one subscription; not subscribable.
+WEBHOOK_TEST = "webhook.test"
+
 
 def is_event_type(name: str) -> bool:
     return name in EVENT_TYPES

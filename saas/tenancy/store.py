@@ -41,11 +41,11 @@ logger = logging.getLogger("saas.tenancy")
 
 KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
 PROTECTED_FIELDS = frozenset(("id", "tenant_id", "version", "created_at", "entity", *KEY_ATTRIBUTES))
+HIDDEN_ATTRIBUTES = frozenset((*KEY_ATTRIBUTES, "entity"))  # stored, never returned
 MAX_PAGE = 100
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_builder = ConditionExpressionBuilder()
 
 
 # --- errors: one exception per failure kind -----------------------------------------------------
@@ -109,7 +109,9 @@ def deserialize(raw: Mapping[str, Any]) -> dict:
 
 
 def _build(condition: ConditionBase, *, is_key: bool = False) -> dict:
-    expr = _builder.build_expression(condition, is_key_condition=is_key)
+    # A fresh builder per call: its placeholder counters are not thread-safe, and its placeholders
+    # (#n0, :v0, ...) must not depend on earlier calls; update_op's own use other prefixes.
+    expr = ConditionExpressionBuilder().build_expression(condition, is_key_condition=is_key)
     return {
         "expression": expr.condition_expression,
         "names": expr.attribute_name_placeholders,
@@ -249,11 +251,10 @@ class TenantManager:
     def _check(self, raw: Mapping[str, Any] | None, tenant_id: str) -> dict:
         if not raw:
             raise DoesNotExist(f"{self.model.entity} not found")
-        item = deserialize(raw)
-        if item.get("tenant_id") != tenant_id:
+        if raw.get("tenant_id", {}).get("S") != tenant_id:
             logger.error("tenant mismatch on read: entity=%s context=%s", self.model.entity, tenant_id)
             raise TenantMismatch("item does not belong to the tenant in context")
-        return self.model.public(item)
+        return {k: _deserializer.deserialize(v) for k, v in raw.items() if k not in HIDDEN_ATTRIBUTES}
 
     # reads ----------------------------------------------------------------------------------
     def get(self, item_id: str, *, consistent: bool = False) -> dict:
@@ -330,8 +331,8 @@ class TenantManager:
             if value is None:
                 removes.append(f"#f{n}")
             else:
-                sets.append(f"#f{n} = :v{n}")
-                values[f":v{n}"] = _serializer.serialize(value)
+                sets.append(f"#f{n} = :c{n}")
+                values[f":c{n}"] = _serializer.serialize(value)
         guard = _build(Attr("tenant_id").eq(tenant_id) & Attr("version").eq(int(expected_version)))
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         op = {"Update": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
@@ -347,6 +348,29 @@ class TenantManager:
                            "ConditionExpression": guard["expression"],
                            "ExpressionAttributeNames": guard["names"],
                            "ExpressionAttributeValues": guard["values"]}}
+
+    def increment_op(self, item_id: str, *, deltas: Mapping[str, int], condition: ConditionBase | None = None) -> dict:
+        """Atomic counter change (``stock = stock + delta``) guarded by tenant and ``condition``.
+
+        Unlike update_op it needs no expected version, so concurrent reservations of one item do
+        not conflict; it still bumps ``version`` so a write based on the old version fails."""
+        tenant_id, table = self._scope()
+        if not deltas or PROTECTED_FIELDS.intersection(deltas):
+            raise ValueError(f"cannot increment {sorted(deltas)}")
+        names = {"#version": "version", "#updated_at": "updated_at"}
+        values = {":one": _serializer.serialize(1), ":now": _serializer.serialize(now_iso())}
+        sets = ["#version = #version + :one", "#updated_at = :now"]
+        for n, (name, delta) in enumerate(deltas.items()):
+            names[f"#d{n}"] = name
+            values[f":d{n}"] = _serializer.serialize(int(delta))
+            sets.append(f"#d{n} = #d{n} + :d{n}")
+        guard = Attr("tenant_id").eq(tenant_id)
+        built = _build(guard & condition if condition is not None else guard)
+        return {"Update": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
+                           "UpdateExpression": "SET " + ", ".join(sets),
+                           "ConditionExpression": built["expression"],
+                           "ExpressionAttributeNames": {**names, **built["names"]},
+                           "ExpressionAttributeValues": {**values, **built["values"]}}}
 
     def condition_op(self, item_id: str, condition: ConditionBase) -> dict:
         """A transaction-only check on another item of this tenant (e.g. stock >= quantity)."""
@@ -368,8 +392,9 @@ class TenantManager:
             raise
         return item
 
-    def update(self, item_id: str, *, expected_version: int, **changes: Any) -> dict:
-        op, _ = self.update_op(item_id, expected_version=expected_version, **changes)
+    def update(self, item_id: str, *, expected_version: int, current: Mapping[str, Any] | None = None,
+               **changes: Any) -> dict:
+        op, _ = self.update_op(item_id, expected_version=expected_version, current=current, **changes)
         try:
             raw = _call("update_item", **op["Update"], ReturnValues="ALL_NEW",
                         ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
@@ -407,7 +432,7 @@ class TenantModel:
 
     @staticmethod
     def public(item: Mapping[str, Any]) -> dict:
-        return {k: v for k, v in item.items() if k not in KEY_ATTRIBUTES and k != "entity"}
+        return {k: v for k, v in item.items() if k not in HIDDEN_ATTRIBUTES}
 
 
 # --- platform items (tenant directory, user memberships): system context only ------------------

@@ -1,0 +1,149 @@
+"""Webhook delivery: publish -> delivery latency, and events per second through the outbox relay.
+
+Locally SNS is the moto server, which POSTs to the subscriber inside the Publish call (and signs
+each message with a freshly generated RSA key), so latency here is mostly the emulator's; against
+real SNS delivery is asynchronous. The receiver is an HTTP server on 127.0.0.1 in this process.
+
+    .venv/bin/python -m devstack test -- .venv/bin/python bench/bench_webhooks.py
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from _common import CallCounter, percentiles, setup_django
+
+setup_django()
+
+from saas import outbox  # noqa: E402
+from saas.tenancy import tables, tenant_context  # noqa: E402
+from saas.tenancy.store import now_iso, transact_write  # noqa: E402
+from webhooks import services  # noqa: E402
+from webhooks.events import ORDER_CREATED  # noqa: E402
+
+LATENCY_EVENTS = 300
+RELAY_EVENTS = 300
+TRANSACTION_SIZE = 25
+
+
+class Receiver:
+    """Records the arrival time (perf_counter) of each envelope id."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = 10
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.perf_counter()
+                envelope = json.loads(json.loads(body)["Message"])
+                with receiver.lock:
+                    receiver.arrivals[envelope["id"]] = arrived
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/bench"
+
+    def wait_for(self, ids: set[str], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if ids <= self.arrivals.keys():
+                    return
+            time.sleep(0.01)
+        raise SystemExit(f"only {len(ids & self.arrivals.keys())}/{len(ids)} deliveries arrived")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def event(tenant_id: str, seq: int) -> dict:
+    return {"id": outbox.new_event_id(), "type": ORDER_CREATED, "tenant_id": tenant_id, "data": {"seq": seq},
+            "event_created_at": now_iso()}
+
+
+def main() -> None:
+    tables.ensure_all()
+    tenant_id = f"bench-webhooks-{uuid.uuid4().hex[:8]}"
+    receiver = Receiver()
+    sns_calls = CallCounter("sns")
+    ddb_calls = CallCounter("dynamodb")
+    try:
+        with tenant_context(tenant_id):
+            subscription = services.subscribe(event_type=ORDER_CREATED, url=receiver.url)
+            for n in range(20):  # warm clients, connection pools and the topic cache
+                services.publish_event(event=event(tenant_id, n))
+
+            # 1. publish -> delivery latency, one event at a time
+            started: dict[str, float] = {}
+            call_times = []
+            for n in range(LATENCY_EVENTS):
+                item = event(tenant_id, n)
+                started[item["id"]] = time.perf_counter()
+                services.publish_event(event=item)
+                call_times.append(time.perf_counter() - started[item["id"]])
+            receiver.wait_for(set(started))
+            latency = percentiles([receiver.arrivals[i] - t for i, t in started.items()])
+            call = percentiles(call_times)
+
+            # 2. events per second through the outbox relay (saas.outbox.relay, in-process)
+            ids = []
+            for start in range(0, RELAY_EVENTS, TRANSACTION_SIZE):
+                ops = []
+                for seq in range(start, min(start + TRANSACTION_SIZE, RELAY_EVENTS)):
+                    op, written = outbox.event_op(ORDER_CREATED, {"seq": seq})
+                    ops.append(op)
+                    ids.append(written["id"])
+                transact_write(ops)
+            with sns_calls.counting() as sns_during, ddb_calls.counting() as ddb_during:
+                relay_started = time.perf_counter()
+                outcomes = outbox.relay(ids)
+                relay_seconds = time.perf_counter() - relay_started
+            receiver.wait_for(set(ids))
+            delivered_seconds = max(receiver.arrivals[i] for i in ids) - relay_started
+
+            # 3. the same with nobody subscribed: the skip path
+            services.unsubscribe(subscription_id=subscription["id"])
+            skip_started = time.perf_counter()
+            for n in range(RELAY_EVENTS):
+                services.publish_event(event=event(tenant_id, n))
+            skip_seconds = time.perf_counter() - skip_started
+    finally:
+        receiver.stop()
+
+    print(f"webhooks bench (tenant {tenant_id}; SNS = moto server, subscriber = HTTP on 127.0.0.1)")
+    print(f"  publish -> delivery latency ({LATENCY_EVENTS} events): p50 {ms(latency['p50'])}  p99 {ms(latency['p99'])}")
+    print(f"  publish_event call time:                  p50 {ms(call['p50'])}  p99 {ms(call['p99'])}")
+    print(f"  outbox relay, {RELAY_EVENTS} pending events in-process (saas.outbox.relay): "
+          f"{RELAY_EVENTS / relay_seconds:.0f} events/s, all delivered in {delivered_seconds:.2f} s  {outcomes}")
+    print(f"    per event: {len(sns_during) / RELAY_EVENTS:.2f} SNS calls, {len(ddb_during) / RELAY_EVENTS:.2f} DynamoDB calls")
+    print(f"  publish_event with no subscriber (skip, cached lookup): {RELAY_EVENTS / skip_seconds:.0f} events/s  "
+          f"(skipped so far in this process: {sum(n for (o, _), n in services.publish_outcomes.items() if o == 'skipped')})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The catalogue's DynamoDB items.
+
+``Product`` (entity ``PRODUCT``, id = 32-hex uuid) is stored with these attributes; other apps
+(orders reserves ``stock``) may rely on them:
+
+=============  ==========================================================================
+id             str, the product id (the item's sort key)
+sku            str, ``^[A-Z0-9][A-Z0-9._-]{0,63}$`` — unique per tenant (see ProductSku)
+name           str, 1–200 characters
+description    str, 0–2000 characters ("" when not given)
+price          DynamoDB Number, read back as ``decimal.Decimal``; 0 ≤ price ≤ 10^9, ≤ 2 places.
+               The API shows it as a string with exactly two places ("19.90").
+currency       str, ISO 4217 code (``CURRENCIES``)
+stock          DynamoDB Number (read back as Decimal; use ``int(...)``), ≥ 0
+category       str slug ``^[a-z0-9][a-z0-9-]{0,63}$``; attribute absent when the product has none
+created_at, updated_at   ISO-8601 UTC strings, set by the store
+version        int, starts at 1, +1 on every update (optimistic locking)
+tenant_id      str, set by the store
+=============  ==========================================================================
+
+``ProductSku`` (entity ``PRODUCTSKU``, id = the SKU, attribute ``product_id``) is the uniqueness
+record: it is created, swapped and deleted in the same transaction as the product, so two products
+of one tenant can never share a SKU (other tenants have their own partitions).
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Mapping
+
+from saas.tenancy.store import Index, TenantModel
+
+SKU_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,63}$")
+CATEGORY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2000
+PRICE_MAX = Decimal(10) ** 9
+STOCK_MAX = 10**9
+
+# Active ISO 4217 currency codes usable for prices (funds, metals and test codes left out).
+CURRENCIES = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT
+LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR
+NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD
+XCG XOF XPF YER ZAR ZMW ZWG
+""".split())
+
+# The fields a client sees, in order.
+PUBLIC_FIELDS = ("id", "sku", "name", "description", "price", "currency", "stock", "category",
+                 "created_at", "updated_at", "version")
+
+
+class Product(TenantModel):
+    entity = "PRODUCT"
+    indexes = {
+        # Sparse: only products with a category are in it. Partition TENANT#<t>#PRODUCT#<category>.
+        "by_category": Index(gsi="GSI1", key=lambda p: (p["category"], p["id"]) if p.get("category") else None),
+    }
+
+
+class ProductSku(TenantModel):
+    entity = "PRODUCTSKU"  # id = sku, product_id = the owner
+
+
+def format_price(price: Decimal | str | int) -> str:
+    return f"{Decimal(price):.2f}"
+
+
+def public_product(item: Mapping[str, Any]) -> dict:
+    """The API (and event payload) shape of a stored product: price as a 2-place string."""
+    return {
+        "id": item["id"],
+        "sku": item["sku"],
+        "name": item["name"],
+        "description": item.get("description", ""),
+        "price": format_price(item["price"]),
+        "currency": item["currency"],
+        "stock": int(item["stock"]),
+        "category": item.get("category"),
+        "created_at": item["created_at"],
+        "updated_at": item["updated_at"],
+        "version": int(item["version"]),
+    }
+
+
+def product_etag(item: Mapping[str, Any]) -> str:
+    """Strong ETag ``"<id>:<version>"``: changes with every write, so If-Match can use it."""
+    return f'"{item["id"]}:{int(item["version"])}"'

@@ -1,0 +1,97 @@
+"""Input validation for the products API (every error names its field).
+
+Rules: text fields must be JSON strings (no numbers or booleans coerced); ``stock`` and
+``version`` must be JSON integers (booleans, decimals and strings refused); ``price`` may be a
+string or a number but must be a non-negative decimal with at most 2 places and at most 10^9.
+Unknown fields are a 400 naming them (a typo such as ``"prise"`` must not be silently dropped);
+the read-only fields of the representation (``id``, ``created_at``, ``updated_at``) are ignored so
+a client can send back what it read, and ``version`` there is the optimistic-lock version.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from .models import (
+    CATEGORY_PATTERN,
+    CURRENCIES,
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PRICE_MAX,
+    SKU_PATTERN,
+    STOCK_MAX,
+)
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CurrencyField(StrictCharField):
+    default_error_messages = {"unknown_currency": "Must be an ISO 4217 currency code such as USD or EUR."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in CURRENCIES:
+            self.fail("unknown_currency")
+        return value
+
+
+class ProductSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    sku = StrictCharField(max_length=64, trim_whitespace=False, validators=[RegexValidator(
+        SKU_PATTERN, "Use 1-64 characters: uppercase letters, digits, '.', '_' or '-', starting with a letter or digit.")])
+    name = StrictCharField(min_length=1, max_length=NAME_MAX_LENGTH)
+    description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, max_value=PRICE_MAX,
+                                     coerce_to_string=True)
+    currency = CurrencyField()
+    stock = StrictIntegerField(min_value=0, max_value=STOCK_MAX, required=False, default=0)
+    category = StrictCharField(max_length=64, allow_null=True, required=False, default=None,
+                               trim_whitespace=False, validators=[RegexValidator(
+                                   CATEGORY_PATTERN, "Use a lowercase slug: letters, digits and '-', up to 64.")])
+    created_at = serializers.CharField(read_only=True)
+    updated_at = serializers.CharField(read_only=True)
+    # Write: the version the client last read (used when no If-Match is sent). Read: the current one.
+    version = StrictIntegerField(min_value=1, max_value=2**53, required=False)
+
+    def to_internal_value(self, data: Any):
+        if isinstance(data, dict):
+            unknown = sorted(k for k in data if k not in self.fields)
+            if unknown:
+                # Names are echoed back: escape lone surrogates so the error itself can be rendered.
+                raise serializers.ValidationError(
+                    {k.encode("utf-8", "backslashreplace").decode()[:100]: ["Unknown field."] for k in unknown})
+        return super().to_internal_value(data)
+
+
+class DeleteSerializer(serializers.Serializer):
+    """An optional body on DELETE: ``{"version": n}`` (used when no If-Match is sent)."""
+
+    version = StrictIntegerField(min_value=1, max_value=2**53, required=False)
+
+
+class ListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
+    cursor = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+    category = serializers.CharField(max_length=64, required=False, validators=[RegexValidator(
+        CATEGORY_PATTERN, "Use a lowercase slug: letters, digits and '-', up to 64.")])
+
+
+class ProductListSerializer(serializers.Serializer):
+    """Schema only: the list response."""
+
+    results = ProductSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

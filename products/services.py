@@ -1,0 +1,171 @@
+"""Catalogue writes. Each change is one DynamoDB transaction holding the product, its SKU
+uniqueness record (``ProductSku``) and its outbox event, so the three can never disagree.
+
+Concurrency: every update/delete is guarded by the product's version. The version checked is
+the one named by ``If-Match`` (its ETag ``"<id>:<version>"``, 412 when it is not current), else
+``expected_version`` (the ``version`` a client sent in the body), else the version just read.
+If-Match-less writes are allowed for convenience (scripts, admin tools); they still never
+overwrite a change committed between our read and our write (409 ``version_conflict``), and
+clients that need protection across their own read-modify-write cycle send If-Match.
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any, Mapping
+
+from django.utils.http import parse_etags
+
+from saas.exceptions import Conflict, PreconditionFailed
+from saas.outbox import dispatch, event_op
+from saas.tenancy import tenant_context
+from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
+from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+
+from .models import Product, ProductSku, product_etag, public_product
+from .selectors import get_product
+
+logger = logging.getLogger("products")
+
+WRITABLE_FIELDS = ("sku", "name", "description", "price", "currency", "stock", "category")
+
+
+class DuplicateSku(Conflict):
+    default_code = "duplicate_sku"
+
+    def __init__(self, sku: str):
+        super().__init__(f"A product with SKU {sku} already exists.", "duplicate_sku",
+                         extra={"fields": {"sku": ["A product with this SKU already exists."]}})
+
+
+def _stored(fields: Mapping[str, Any]) -> dict:
+    """Normalise validated fields for storage: price as a 2-place Decimal, stock as int."""
+    out = dict(fields)
+    if "price" in out:
+        out["price"] = Decimal(out["price"]).quantize(Decimal("0.01")).copy_abs()  # copy_abs: no "-0.00"
+    if "stock" in out:
+        out["stock"] = int(out["stock"])
+    return out
+
+
+def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None) -> None:
+    """Run labelled operations in one transaction and translate a cancellation.
+
+    Labels: "product", "new_sku", "old_sku", "event". A failed new-SKU condition is a duplicate SKU;
+    any other failure (version guard, a concurrent transaction) means someone else changed it.
+    """
+    try:
+        transact_write([op for _, op in operations])
+    except TransactionCancelled as exc:
+        failed = {label for (label, _), reason in zip(operations, exc.reasons) if reason == "ConditionalCheckFailed"}
+        if "new_sku" in failed:
+            raise DuplicateSku(sku) from exc
+        raise VersionConflict("product was changed by someone else") from exc
+
+
+def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected_version: int | None) -> int:
+    """The version the write must find. If-Match wins; a stale one is 412 (RFC 9110 strong match)."""
+    if if_match is not None:
+        etags = parse_etags(if_match)
+        if etags != ["*"] and product_etag(current) not in etags:
+            raise PreconditionFailed()
+        return int(current["version"])
+    return int(expected_version) if expected_version is not None else int(current["version"])
+
+
+def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, stock: int = 0,
+                   description: str = "", category: str | None = None) -> dict:
+    """Create a product and claim its SKU. Raises DuplicateSku (409)."""
+    product_id = new_id()
+    fields = _stored({"sku": sku, "name": name, "description": description, "price": price,
+                      "currency": currency, "stock": stock, "category": category})
+    sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
+    product_op, product = Product.objects.create_op(id=product_id, **fields)
+    event_put, event = event_op(PRODUCT_CREATED, public_product(product))
+    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put)], sku=sku)
+    dispatch([event])
+    return product
+
+
+def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str | None = None,
+                   expected_version: int | None = None) -> dict:
+    """Apply ``changes`` (validated writable fields; ``category=None`` removes it).
+
+    A change of SKU releases the old one and claims the new one in the same transaction.
+    Unchanged values are not written; a request that changes nothing writes nothing (no event).
+    """
+    unknown = set(changes) - set(WRITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not writable: {sorted(unknown)}")
+    current = get_product(product_id, consistent=True)
+    version = _guard_version(current, if_match=if_match, expected_version=expected_version)
+    diff = {k: v for k, v in _stored(changes).items() if current.get(k) != v}
+    if not diff:
+        if version != int(current["version"]):
+            raise VersionConflict("product was changed by someone else")
+        return current
+
+    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **diff)
+    operations = [("product", update_op)]
+    if "sku" in diff:
+        new_sku_op, _ = ProductSku.objects.create_op(id=diff["sku"], product_id=product_id)
+        operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
+                       ("new_sku", new_sku_op)]
+    event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
+    operations.append(("event", event_put))
+    _commit(operations, sku=diff.get("sku"))
+    dispatch([event])
+    return product
+
+
+def delete_product(*, product_id: str, if_match: str | None = None, expected_version: int | None = None) -> None:
+    """Delete a product and release its SKU."""
+    current = get_product(product_id, consistent=True)
+    version = _guard_version(current, if_match=if_match, expected_version=expected_version)
+    event_put, event = event_op(PRODUCT_DELETED, public_product(current))
+    _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
+             ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
+             ("event", event_put)])
+    dispatch([event])
+
+
+# --- demo data ---------------------------------------------------------------------------------
+_DEMO_CATALOGUE = (
+    ("House Blend Coffee 1 kg", "coffee", "24.90", 120),
+    ("Single Origin Ethiopia 250 g", "coffee", "12.50", 80),
+    ("Decaf Colombia 500 g", "coffee", "14.00", 40),
+    ("Sencha Green Tea 100 g", "tea", "8.75", 60),
+    ("Earl Grey Tea 100 g", "tea", "7.20", 75),
+    ("Chamomile Infusion 50 g", "tea", "5.90", 30),
+    ("Pour-over Kettle", "equipment", "49.00", 15),
+    ("Burr Grinder", "equipment", "129.00", 8),
+    ("Glass Dripper", "equipment", "22.00", 25),
+    ("Paper Filters x100", "supplies", "4.50", 300),
+    ("Stoneware Mug", "supplies", "11.00", 90),
+    ("Barista Gift Card", None, "50.00", 1000),
+)
+
+
+def seed_demo_products(*, tenant_id: str, count: int = 12) -> list[dict]:
+    """Idempotent demo catalogue (SKUs DEMO-0001...): existing demo products are kept as they are."""
+    products = []
+    with tenant_context(tenant_id, roles={"admin"}):
+        for n in range(count):
+            name, category, price, stock = _DEMO_CATALOGUE[n % len(_DEMO_CATALOGUE)]
+            sku = f"DEMO-{n + 1:04d}"
+            if n >= len(_DEMO_CATALOGUE):
+                name = f"{name} ({n // len(_DEMO_CATALOGUE) + 1})"
+            try:
+                owner = ProductSku.objects.get(sku, consistent=True)
+                products.append(get_product(owner["product_id"], consistent=True))
+                continue
+            except DoesNotExist:
+                pass
+            try:
+                products.append(create_product(sku=sku, name=name, price=price, currency="USD", stock=stock,
+                                               description=f"Demo product: {name}.", category=category))
+            except DuplicateSku:  # seeded concurrently by another process
+                owner = ProductSku.objects.get(sku, consistent=True)
+                products.append(get_product(owner["product_id"], consistent=True))
+    logger.info("demo catalogue ready for tenant %s (%d products)", tenant_id, len(products))
+    return products

@@ -1,0 +1,47 @@
+"""Fixtures for the catalogue tests: a tenant with a user per role, and product helpers."""
+from __future__ import annotations
+
+import pytest
+
+from saas.outbox import OutboxEvent
+from saas.tenancy import tenant_context
+from tests.conftest import unique
+
+
+def product_payload(**overrides) -> dict:
+    return {"sku": unique("SKU-").upper(), "name": "Blue Widget", "description": "A widget.", "price": "9.99",
+            "currency": "USD", "stock": 5, "category": "widgets", **overrides}
+
+
+def create_product(client, **overrides) -> dict:
+    response = client.post("/api/v1/products", product_payload(**overrides), format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def outbox_events(tenant_id: str, product_id: str | None = None) -> list[dict]:
+    """Every outbox event in the tenant (optionally only those about one product), oldest first."""
+    events, cursor = [], None
+    with tenant_context(tenant_id):
+        while True:
+            page = OutboxEvent.objects.query(cursor=cursor, limit=100)
+            events += page.items
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    return [e for e in events if product_id is None or e["data"].get("id") == product_id]
+
+
+@pytest.fixture
+def manager(tenant_a, make_user):
+    return tenant_a.add(make_user, "manager")
+
+
+@pytest.fixture
+def member(tenant_a, make_user):
+    return tenant_a.add(make_user, "member")
+
+
+@pytest.fixture
+def viewer(tenant_a, make_user):
+    return tenant_a.add(make_user, "viewer")

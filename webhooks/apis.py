@@ -1,0 +1,74 @@
+"""Thin views: parse, call a selector or service, serialize."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.permissions import IsAdmin, IsViewer
+
+from . import selectors, services
+from .serializers import (
+    EventTypeSerializer,
+    ListQuerySerializer,
+    SubscriptionCreateSerializer,
+    SubscriptionSerializer,
+    TestDeliverySerializer,
+)
+
+
+def _page_schema(name: str, item):
+    return inline_serializer(name, {"results": item(many=True), "next_cursor": serializers.CharField(allow_null=True)})
+
+
+class EventTypesApi(APIView):
+    permission_classes = [IsViewer]
+
+    @extend_schema(responses={200: _page_schema("EventTypePage", EventTypeSerializer)})
+    def get(self, request):
+        return Response({"results": EventTypeSerializer(selectors.event_types(), many=True).data, "next_cursor": None})
+
+
+class SubscriptionListApi(APIView):
+    # Webhooks are managed by tenant admins only; subscriber URLs can carry secrets, so even reads.
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=[ListQuerySerializer], responses={200: _page_schema("SubscriptionPage", SubscriptionSerializer)})
+    def get(self, request):
+        query = ListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = selectors.subscription_page(**query.validated_data)
+        results = services.refresh_statuses(subscriptions=page.items)
+        return Response({"results": SubscriptionSerializer(results, many=True).data, "next_cursor": page.next_cursor})
+
+    @extend_schema(request=SubscriptionCreateSerializer, responses={201: SubscriptionSerializer})
+    def post(self, request):
+        body = SubscriptionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        subscription = services.subscribe(**body.validated_data)
+        return Response(SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+
+class SubscriptionDetailApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: SubscriptionSerializer})
+    def get(self, request, subscription_id: str):
+        subscription = selectors.subscription(subscription_id=subscription_id)
+        subscription, = services.refresh_statuses(subscriptions=[subscription])
+        return Response(SubscriptionSerializer(subscription).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, subscription_id: str):
+        services.unsubscribe(subscription_id=subscription_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SubscriptionTestApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={202: TestDeliverySerializer})
+    def post(self, request, subscription_id: str):
+        message = services.send_test_event(subscription_id=subscription_id)
+        return Response(TestDeliverySerializer(message).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,113 @@
+"""The SNS calls webhooks make, and how their failures surface.
+
+Unreachable or failing SNS (transport errors, 5xx, throttling) becomes ``SNSUnavailable`` (a 503
+with Retry-After in the API; an exception the outbox relay retries). A missing topic or
+subscription is ``NotFound``; callers decide whether that matters.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from typing import Iterator
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+from django.conf import settings
+
+from saas import aws
+from saas.exceptions import ServiceUnavailable
+
+# SNS topic names: 1-256 characters of letters, digits, hyphens and underscores.
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Every publish carries these; subscriptions filter on them.
+ATTR_TENANT, ATTR_EVENT_TYPE, ATTR_AUDIENCE = "tenant_id", "event_type", "audience"
+AUDIENCE_ALL = "all"
+
+
+class SNSUnavailable(ServiceUnavailable):
+    def __init__(self, detail: str | None = None):
+        super().__init__("sns", detail)
+
+
+class NotFound(Exception):
+    """The topic or subscription does not exist (any more)."""
+
+
+_UNAVAILABLE_CODES = {"Throttling", "ThrottlingException", "ThrottledException", "InternalError",
+                      "InternalFailure", "ServiceUnavailable", "KMSThrottling"}
+
+
+@contextlib.contextmanager
+def _sns_errors(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("NotFound", "NotFoundException", "ResourceNotFound"):
+            raise NotFound(f"{operation}: {exc.response['Error'].get('Message', code)}") from exc
+        if code in _UNAVAILABLE_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise SNSUnavailable(f"SNS {operation} failed ({code}); try again shortly.") from exc
+        raise
+    except (BotoCoreError, ResponseParserError) as exc:  # connection refused, timeouts, HTML 5xx pages
+        raise SNSUnavailable(f"SNS {operation} failed ({type(exc).__name__}); try again shortly.") from exc
+
+
+def topic_name(tenant_id: str, event_type: str) -> str:
+    """Deterministic per (tenant, event type). Tenant ids are [a-z0-9-] and event types contain no
+    hyphen once dots become underscores, so the last hyphen splits the name unambiguously."""
+    name = f"{settings.WEBHOOKS_TOPIC_PREFIX}-{tenant_id}-{event_type.replace('.', '_')}"
+    if not TOPIC_NAME.fullmatch(name):
+        raise ValueError(f"not a valid SNS topic name: {name!r}")
+    return name
+
+
+def create_topic(name: str) -> str:
+    """Idempotent by name: a racing second create returns the same ARN."""
+    with _sns_errors("CreateTopic"):
+        return aws.client("sns").create_topic(Name=name)["TopicArn"]
+
+
+def delete_topic(topic_arn: str) -> None:
+    """Deletes the topic and all its subscriptions; deleting a missing topic is not an error."""
+    with contextlib.suppress(NotFound), _sns_errors("DeleteTopic"):
+        aws.client("sns").delete_topic(TopicArn=topic_arn)
+
+
+def filter_policy(*, tenant_id: str, event_type: str, audience: str) -> dict:
+    """Defence in depth: a subscription accepts only its tenant's messages of its type (or the test
+    type), sent to everyone or to this subscription alone (see ``send_test_event``)."""
+    from .events import WEBHOOK_TEST
+
+    return {ATTR_TENANT: [tenant_id], ATTR_EVENT_TYPE: [event_type, WEBHOOK_TEST],
+            ATTR_AUDIENCE: [AUDIENCE_ALL, audience]}
+
+
+def subscribe(*, topic_arn: str, url: str, policy: dict) -> str:
+    protocol = url.split(":", 1)[0].lower()  # "https" (or "http" on local stacks), already validated
+    with _sns_errors("Subscribe"):
+        return aws.client("sns").subscribe(
+            TopicArn=topic_arn, Protocol=protocol, Endpoint=url, ReturnSubscriptionArn=True,
+            Attributes={"FilterPolicyScope": "MessageAttributes", "FilterPolicy": json.dumps(policy)},
+        )["SubscriptionArn"]
+
+
+def unsubscribe(subscription_arn: str) -> None:
+    with contextlib.suppress(NotFound), _sns_errors("Unsubscribe"):
+        aws.client("sns").unsubscribe(SubscriptionArn=subscription_arn)
+
+
+def is_pending_confirmation(subscription_arn: str) -> bool:
+    """True until the endpoint confirms (real SNS); raises NotFound once SNS dropped it
+    (an unconfirmed subscription expires after three days)."""
+    with _sns_errors("GetSubscriptionAttributes"):
+        attributes = aws.client("sns").get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
+    return str(attributes.get("PendingConfirmation", "false")).lower() == "true"
+
+
+def publish(*, topic_arn: str, message: str, attributes: dict[str, str]) -> str:
+    with _sns_errors("Publish"):
+        return aws.client("sns").publish(
+            TopicArn=topic_arn, Message=message,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )["MessageId"]
