@@ -144,25 +144,51 @@ COGNITO_ISSUER = env(
 # The JWKS URL differs from the issuer only locally (the emulator serves it on its own endpoint).
 COGNITO_JWKS_URL = env("COGNITO_JWKS_URL", f"{COGNITO_ISSUER}/.well-known/jwks.json" if COGNITO_ISSUER else "")
 COGNITO_JWKS_MIN_REFRESH_SECONDS = float(env("COGNITO_JWKS_MIN_REFRESH_SECONDS", "60"))
+COGNITO_JWKS_RETRY_SECONDS = float(env("COGNITO_JWKS_RETRY_SECONDS", "5"))  # after a failed JWKS fetch
 COGNITO_SYSTEM_ADMIN_GROUP = env("COGNITO_SYSTEM_ADMIN_GROUP", "system_admin")
 MEMBERSHIP_CACHE_TTL_SECONDS = float(env("MEMBERSHIP_CACHE_TTL_SECONDS", "30"))
 
 # Browser sign-in (mozilla-django-oidc): the Cognito hosted UI in AWS, a local provider locally.
+# In AWS set COGNITO_DOMAIN (the hosted UI, e.g. https://<prefix>.auth.<region>.amazoncognito.com) and
+# the web app client's OIDC_RP_CLIENT_ID / OIDC_RP_CLIENT_SECRET; the endpoints follow from it.
+# Locally devstack sets the OIDC_OP_* endpoints of its provider process; its issuer is its origin.
+COGNITO_DOMAIN = env("COGNITO_DOMAIN").rstrip("/")
+_hosted_ui = {
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": f"{COGNITO_DOMAIN}/oauth2/authorize",
+    "OIDC_OP_TOKEN_ENDPOINT": f"{COGNITO_DOMAIN}/oauth2/token",
+    "OIDC_OP_USER_ENDPOINT": f"{COGNITO_DOMAIN}/oauth2/userInfo",
+    "OIDC_OP_JWKS_ENDPOINT": COGNITO_JWKS_URL,
+    "OIDC_OP_LOGOUT_URL": f"{COGNITO_DOMAIN}/logout",
+} if COGNITO_DOMAIN else {}
 OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID")
 OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET")
 OIDC_RP_SIGN_ALGO = "RS256"
-OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT")
-OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT")
-OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT")
-OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT")
-OIDC_OP_LOGOUT_URL = env("OIDC_OP_LOGOUT_URL")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", _hosted_ui.get("OIDC_OP_AUTHORIZATION_ENDPOINT", ""))
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", _hosted_ui.get("OIDC_OP_TOKEN_ENDPOINT", ""))
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", _hosted_ui.get("OIDC_OP_USER_ENDPOINT", ""))
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", _hosted_ui.get("OIDC_OP_JWKS_ENDPOINT", ""))
+OIDC_OP_LOGOUT_URL = env("OIDC_OP_LOGOUT_URL", _hosted_ui.get("OIDC_OP_LOGOUT_URL", ""))
+# The ID token's iss must equal this (tenants.backends checks it; mozilla-django-oidc does not).
+OIDC_OP_ISSUER = env(
+    "OIDC_OP_ISSUER",
+    COGNITO_ISSUER if COGNITO_DOMAIN else "/".join(OIDC_OP_AUTHORIZATION_ENDPOINT.split("/")[:3]),
+)
 OIDC_RP_SCOPES = "openid email profile"
-OIDC_STORE_ID_TOKEN = True
+OIDC_STORE_ID_TOKEN = False  # the session keeps only sub/email/groups: a small signed cookie
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", False)
+OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "5"))
+OIDC_OP_LOGOUT_URL_METHOD = "tenants.backends.provider_logout_url"
+# The local provider lives in a separate process that does not know Cognito's users: seed_demo
+# registers the demo users there under their Cognito subs (see tenants/demo.py).
+OIDC_LOCAL_PROVIDER_URL = env("OIDC_LOCAL_PROVIDER_URL", OIDC_OP_ISSUER if LOCAL_STACK else "")
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?error=1"
 LOGOUT_REDIRECT_URL = "/login/"
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The browser backend returns a lightweight user from verified claims; no database user exists.
+AUTHENTICATION_BACKENDS = ["tenants.backends.CognitoOIDCBackend"]
 
 # --- API ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -198,8 +224,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
+                                   "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = False
+# The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "15"))},
+}
+# Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
+BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
+BROKER_CHECK_CACHE_SECONDS = float(env("BROKER_CHECK_CACHE_SECONDS", "1.5"))
+# How long a worker trusts a tenant's status before re-reading it (saas.tenancy.jobs).
+TENANT_JOB_CACHE_SECONDS = float(env("TENANT_JOB_CACHE_SECONDS", "5"))
+# Outbox retry back-off: base * 2^(attempt-1), capped; events are never given up on.
+OUTBOX_RETRY_BASE_SECONDS = float(env("OUTBOX_RETRY_BASE_SECONDS", "30"))
+OUTBOX_RETRY_MAX_SECONDS = float(env("OUTBOX_RETRY_MAX_SECONDS", "900"))
+# Order pipeline: simulated fulfilment time, and when the sweep treats an open order as stuck.
+ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "0"))
+ORDERS_STUCK_AFTER_SECONDS = float(env("ORDERS_STUCK_AFTER_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

@@ -2,47 +2,180 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas.tenancy.context import TenantContext, current_context
+from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
-from . import selectors, services
-from .serializers import ActiveTenantSerializer
+from . import resolution, schema, selectors, services  # noqa: F401  (schema: OpenAPI auth extension)
+from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
+from .serializers import (
+    ActiveTenantSerializer,
+    AdminTenantPageSerializer,
+    AdminTenantSerializer,
+    ListParamsSerializer,
+    MemberInviteSerializer,
+    MemberPageSerializer,
+    MemberRoleSerializer,
+    MemberSerializer,
+    MeSerializer,
+    TenantCreateSerializer,
+    TenantSerializer,
+    TenantTierSerializer,
+    TenantUpdateSerializer,
+)
 
 
-def me_payload(request) -> dict:
-    ctx = current_context()
-    active = None
-    if isinstance(ctx, TenantContext):
-        summary = selectors.tenant_summary(ctx.tenant_id) or {"id": ctx.tenant_id}
-        active = {**summary, "tier": ctx.tier, "roles": sorted(ctx.roles)}
-    user = request.user
-    return {
-        "user": {"id": user.sub, "email": user.email, "system_admin": user.is_system_admin},
-        "active_tenant": active,
-        "memberships": selectors.memberships_of(user.sub),
-    }
+class _ServiceError(exceptions.APIException):
+    def __init__(self, error: services.TenancyError):
+        super().__init__(error.message, error.code)
+        self.status_code = error.status_code
 
 
-class MeApi(APIView):
+class TenancyApi(APIView):
+    """Maps the services' errors to the contract's status codes and codes."""
+
+    def handle_exception(self, exc):
+        original = exc
+        if isinstance(exc, services.TenancyError):
+            exc = _ServiceError(exc)
+        response = super().handle_exception(exc)
+        if isinstance(original, services.ProvisioningFailed) and isinstance(response.data, dict):
+            response.data.update(tenant_id=original.tenant_id, reason=original.reason)
+        return response
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page(page) -> dict:
+    return {"results": page.items, "next_cursor": page.next_cursor}
+
+
+def _tenant_id(value: str) -> str:
+    try:
+        return validate_tenant_id(value)
+    except InvalidTenantId:
+        raise exceptions.NotFound() from None
+
+
+class MeApi(TenancyApi):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        return Response(me_payload(request))
+        return Response(selectors.me(identity=request.user.identity, resolution=request._request.resolution))
 
 
-class ActiveTenantApi(APIView):
+class ActiveTenantApi(TenancyApi):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=ActiveTenantSerializer, responses={200: dict})
+    @extend_schema(request=ActiveTenantSerializer, responses={200: MeSerializer})
     def put(self, request):
-        serializer = ActiveTenantSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            services.switch_active_tenant(user_id=request.user.sub, tenant_id=serializer.validated_data["tenant_id"])
-        except services.NotAMember:
-            raise exceptions.PermissionDenied("You are not a member of that tenant.", "not_a_member")
-        return Response({"active_tenant_id": serializer.validated_data["tenant_id"]})
+        data = _valid(ActiveTenantSerializer, request.data)
+        identity = request.user.identity
+        services.switch_active_tenant(user_id=identity.sub, tenant_id=data["tenant_id"])
+        return Response(selectors.me(identity=identity, resolution=resolution.resolve(identity)))
+
+
+class TenantsApi(TenancyApi):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=TenantCreateSerializer, responses={201: TenantSerializer})
+    def post(self, request):
+        data = _valid(TenantCreateSerializer, request.data)
+        identity = request.user.identity
+        tenant = services.register_tenant(name=data["name"], tier=data["tier"], owner_id=identity.sub,
+                                          owner_email=selectors.email_of(identity))
+        return Response(selectors.public_tenant(tenant), status=status.HTTP_201_CREATED)
+
+
+class CurrentTenantApi(TenancyApi):
+    permission_classes = [ReadViewerWriteAdmin]
+
+    @extend_schema(responses={200: TenantSerializer})
+    def get(self, request):
+        return Response(selectors.current_tenant())
+
+    @extend_schema(request=TenantUpdateSerializer, responses={200: TenantSerializer})
+    def patch(self, request):
+        data = _valid(TenantUpdateSerializer, request.data)
+        return Response(selectors.public_tenant(services.update_current_tenant(name=data["name"])))
+
+
+class MembersApi(TenancyApi):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(operation_id="tenants_current_members_list", parameters=[ListParamsSerializer],
+                   responses={200: MemberPageSerializer})
+    def get(self, request):
+        params = _valid(ListParamsSerializer, request.query_params)
+        return Response(_page(selectors.list_members(cursor=params.get("cursor"), limit=params["limit"])))
+
+    @extend_schema(request=MemberInviteSerializer, responses={201: MemberSerializer})
+    def post(self, request):
+        data = _valid(MemberInviteSerializer, request.data)
+        member = services.invite_member(email=data["email"], role=data["role"])
+        return Response(selectors.public_member(member), status=status.HTTP_201_CREATED)
+
+
+class MemberApi(TenancyApi):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=MemberRoleSerializer, responses={200: MemberSerializer})
+    def patch(self, request, user_id: str):
+        data = _valid(MemberRoleSerializer, request.data)
+        return Response(selectors.public_member(services.change_member_role(user_id=user_id, role=data["role"])))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, user_id: str):
+        services.remove_member(user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminTenantsApi(TenancyApi):
+    permission_classes = [IsSystemAdmin]
+
+    @extend_schema(operation_id="admin_tenants_list", parameters=[ListParamsSerializer],
+                   responses={200: AdminTenantPageSerializer})
+    def get(self, request):
+        params = _valid(ListParamsSerializer, request.query_params)
+        return Response(_page(selectors.list_tenants(cursor=params.get("cursor"), limit=params["limit"])))
+
+
+class AdminTenantApi(TenancyApi):
+    permission_classes = [IsSystemAdmin]
+
+    @extend_schema(responses={200: AdminTenantSerializer})
+    def get(self, request, tenant_id: str):
+        return Response(selectors.admin_tenant(selectors.get_tenant(_tenant_id(tenant_id))))
+
+    @extend_schema(request=TenantTierSerializer, responses={200: AdminTenantSerializer})
+    def patch(self, request, tenant_id: str):
+        data = _valid(TenantTierSerializer, request.data)
+        tenant = services.change_tenant_tier(tenant_id=_tenant_id(tenant_id), tier=data["tier"],
+                                             actor_id=request.user.sub)
+        return Response(selectors.admin_tenant(tenant))
+
+
+class AdminTenantStatusApi(TenancyApi):
+    permission_classes = [IsSystemAdmin]
+    target_status: str = ""
+
+    @extend_schema(request=None, responses={200: AdminTenantSerializer})
+    def post(self, request, tenant_id: str):
+        tenant = services.set_tenant_status(tenant_id=_tenant_id(tenant_id), status=self.target_status,
+                                            actor_id=request.user.sub)
+        return Response(selectors.admin_tenant(tenant))
+
+
+class AdminTenantDeactivateApi(AdminTenantStatusApi):
+    target_status = "deactivated"
+
+
+class AdminTenantActivateApi(AdminTenantStatusApi):
+    target_status = "active"

@@ -2,10 +2,22 @@
 
 mozilla-django-oidc's DRF class sends tokens to userinfo and checks neither issuer nor audience,
 so bearer tokens are verified here with PyJWT. The JWKS is fetched once and cached in-process;
-an unknown ``kid`` triggers at most one refresh per ``COGNITO_JWKS_MIN_REFRESH_SECONDS``.
+an unknown ``kid`` triggers at most one refresh per ``COGNITO_JWKS_MIN_REFRESH_SECONDS`` (a failed
+fetch may be retried sooner, after ``COGNITO_JWKS_RETRY_SECONDS``). A warm process verifies a
+token with no network call.
+
+API clients send the same token on every request until it expires, so a token that verified is
+remembered (bounded, in-process) with its ``exp``/``nbf``: the next request with the very same token
+re-checks only the time window and skips parsing and the RSA check. Only tokens that passed every
+check are remembered, keyed by the exact token text and the settings they were checked against.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +26,11 @@ from typing import Callable
 import jwt
 import requests
 from django.conf import settings
+
+logger = logging.getLogger("tenants.identity")
+
+ALGORITHM = "RS256"
+TOKEN_USES = ("id", "access")
 
 
 class InvalidToken(Exception):
@@ -34,14 +51,23 @@ class Identity:
         return settings.COGNITO_SYSTEM_ADMIN_GROUP in self.groups
 
 
+def _http_fetch(url: str) -> dict:
+    response = requests.get(url, timeout=3)
+    response.raise_for_status()
+    return response.json()
+
+
 class JWKSCache:
+    """The pool's signing keys by ``kid``. Thread-safe; refreshes are rate-limited."""
+
     def __init__(self, url_getter: Callable[[], str], *, clock: Callable[[], float] = time.monotonic,
                  fetch: Callable[[str], dict] | None = None):
         self._url_getter = url_getter
         self._clock = clock
-        self._fetch = fetch or (lambda url: requests.get(url, timeout=3).json())
+        self._fetch = fetch or _http_fetch
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._last_failed = False
         self._lock = threading.Lock()
         self.fetch_count = 0
 
@@ -59,8 +85,10 @@ class JWKSCache:
         return key
 
     def _may_refresh(self) -> bool:
-        return self._fetched_at is None or (
-            self._clock() - self._fetched_at >= settings.COGNITO_JWKS_MIN_REFRESH_SECONDS)
+        if self._fetched_at is None:
+            return True
+        wait = settings.COGNITO_JWKS_RETRY_SECONDS if self._last_failed else settings.COGNITO_JWKS_MIN_REFRESH_SECONDS
+        return self._clock() - self._fetched_at >= wait
 
     def _refresh(self) -> None:
         self._fetched_at = self._clock()
@@ -69,26 +97,94 @@ class JWKSCache:
             data = self._fetch(self._url_getter())
             keys = {}
             for raw in data.get("keys", []):
-                if raw.get("kty") == "RSA" and raw.get("kid"):
-                    keys[raw["kid"]] = jwt.PyJWK(raw, algorithm="RS256")
-        except (requests.RequestException, ValueError, jwt.PyJWKError):
+                if raw.get("kty") == "RSA" and raw.get("kid") and raw.get("use", "sig") == "sig":
+                    keys[raw["kid"]] = jwt.PyJWK(raw, algorithm=ALGORITHM)
+        except (requests.RequestException, ValueError, TypeError, AttributeError, jwt.PyJWKError) as exc:
+            self._last_failed = True
+            logger.warning("JWKS fetch failed: %s", exc)
             return  # keep the keys we had; the token is refused as unknown kid
+        self._last_failed = False
         self._keys = keys
 
     def clear(self) -> None:
         with self._lock:
-            self._keys, self._fetched_at = {}, None
+            self._keys, self._fetched_at, self._last_failed = {}, None, False
+        verified.clear()
 
 
+class VerifiedTokens:
+    """Tokens that passed verification, until their ``exp`` (FIFO-bounded)."""
+
+    def __init__(self, max_entries: int = 4096, clock: Callable[[], float] = time.time):
+        self._entries: dict[str, tuple[Identity, float, float, tuple]] = {}
+        self._max = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, token: str, config: tuple) -> Identity | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        identity, exp, nbf, checked_with = entry
+        now = self._clock()
+        if checked_with != config or now >= exp or now < nbf:
+            self._entries.pop(token, None)
+            return None
+        return identity
+
+    def put(self, token: str, identity: Identity, config: tuple) -> None:
+        claims = identity.claims
+        exp, nbf = float(claims["exp"]), float(claims.get("nbf") or 0)
+        with self._lock:
+            while len(self._entries) >= self._max:
+                self._entries.pop(next(iter(self._entries)), None)
+            self._entries[token] = (identity, exp, nbf, config)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+verified = VerifiedTokens()
 jwks = JWKSCache(lambda: settings.COGNITO_JWKS_URL)
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _unverified_header(token: str) -> dict:
+    """The JOSE header, read once (PyJWT parses the whole token again, strictly, when verifying)."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise InvalidToken("malformed token")
+    segment = token[:token.index(".")]
+    if not _SEGMENT.fullmatch(segment):
+        raise InvalidToken("malformed token")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidToken("malformed token") from exc
+    if not isinstance(header, dict):
+        raise InvalidToken("malformed token")
+    return header
+
+
+def _config() -> tuple:
+    return settings.COGNITO_ISSUER, tuple(settings.COGNITO_APP_CLIENT_IDS), settings.COGNITO_JWKS_URL
 
 
 def verify_token(token: str) -> Identity:
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise InvalidToken("malformed token") from exc
-    if header.get("alg") != "RS256":
+    """The identity in a Cognito ID or access token, or ``InvalidToken``."""
+    config = _config()
+    known = verified.get(token, config) if isinstance(token, str) else None
+    if known is not None:
+        return known
+    identity = _verify(token)
+    verified.put(token, identity, config)
+    return identity
+
+
+def _verify(token: str) -> Identity:
+    header = _unverified_header(token)
+    if header.get("alg") != ALGORITHM:
         raise InvalidToken("unsupported algorithm")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
@@ -96,8 +192,9 @@ def verify_token(token: str) -> Identity:
     key = jwks.key_for(kid)
     try:
         claims = jwt.decode(
-            token, key=key.key, algorithms=["RS256"], issuer=settings.COGNITO_ISSUER,
-            options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
+            token, key=key.key, algorithms=[ALGORITHM], issuer=settings.COGNITO_ISSUER,
+            options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False,
+                     "verify_exp": True, "verify_nbf": True, "verify_iss": True, "verify_signature": True},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc
@@ -111,7 +208,7 @@ def verify_token(token: str) -> Identity:
     token_use = claims.get("token_use")
     if token_use == "id":
         audience = claims.get("aud")
-        audiences = {audience} if isinstance(audience, str) else set(audience or [])
+        audiences = {audience} if isinstance(audience, str) else set(audience or []) if isinstance(audience, list) else set()
         if not audiences & clients:
             raise InvalidToken("wrong audience")
     elif token_use == "access":
@@ -119,11 +216,16 @@ def verify_token(token: str) -> Identity:
             raise InvalidToken("wrong client")
     else:
         raise InvalidToken("wrong token_use")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 128 or "#" in sub:
+        raise InvalidToken("invalid subject")
+    groups = claims.get("cognito:groups") or []
+    seed = claims.get("custom:tenant_id")
     return Identity(
-        sub=claims["sub"],
-        email=claims.get("email", ""),
-        groups=frozenset(claims.get("cognito:groups") or []),
-        seed_tenant_id=claims.get("custom:tenant_id"),
+        sub=sub,
+        email=claims.get("email", "") if isinstance(claims.get("email"), str) else "",
+        groups=frozenset(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else frozenset(),
+        seed_tenant_id=seed if isinstance(seed, str) else None,
         source="bearer",
         claims=claims,
     )

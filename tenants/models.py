@@ -1,16 +1,20 @@
 """Tenants, memberships and user profiles.
 
 * ``Tenant``          platform directory item (one per tenant), read under system_context.
+                      Fields: name, tier, status, deployment ("pooled" | "silo"), table (silo only),
+                      failure_reason (failed only), created_by, owner_email.
 * ``UserMembership``  platform item in the user's partition: which tenants a user belongs to.
 * ``UserProfile``     platform item: the user's active tenant.
-* ``Member``          tenant-scoped mirror of a membership, for listing a tenant's members.
+* ``Member``          tenant-scoped mirror of a membership, for listing a tenant's members and for
+                      the "last admin" guard (index ``by_role``).
 
 A membership is always written as the pair (UserMembership, Member) in one transaction.
 """
-from saas.tenancy.store import PlatformModel, TenantModel
+from saas.tenancy.store import Index, PlatformModel, TenantModel
 
 TIERS = ("basic", "standard", "premium", "platinum")
 POOLED_TIERS = ("basic", "standard", "premium")
+SILO_TIERS = ("platinum",)
 ROLES = ("admin", "manager", "member", "viewer")  # highest first
 ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer=0 ... admin=3
 TENANT_STATUSES = ("provisioning", "active", "failed", "deactivated")
@@ -31,3 +35,4 @@ class UserProfile(PlatformModel):
 
 class Member(TenantModel):
     entity = "MEMBER"  # id = user sub
+    indexes = {"by_role": Index(gsi="GSI1", key=lambda item: (f"ROLE#{item['role']}", item["id"]))}

@@ -25,7 +25,7 @@ def _active_context(request) -> TenantContext:
         return ctx
     resolution = getattr(request._request, "resolution", None)
     if resolution is not None and resolution.problem == "tenant_inactive":
-        raise exceptions.PermissionDenied("This tenant is deactivated.", "tenant_inactive")
+        raise exceptions.PermissionDenied(f"Your active tenant is {resolution.tenant_status}.", "tenant_inactive")
     raise exceptions.PermissionDenied("You have no active tenant.", "no_active_tenant")
 
 

@@ -2,8 +2,9 @@
 
 The tenant is never read from a header, the query string or the body. A warm process resolves
 from an in-process cache (0 DynamoDB calls); entries live ``MEMBERSHIP_CACHE_TTL_SECONDS`` and are
-dropped at once in the process that changes a membership, a profile or a tenant's status, so such
-changes reach every other process within the TTL.
+dropped at once in the process that changes a membership, a profile or a tenant's status
+(``cache.invalidate_user`` / ``cache.invalidate_tenant``), so such changes reach every other
+process within the TTL.
 """
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ from typing import Callable
 from django.conf import settings
 
 from saas.tenancy import TenantContext, system_context
-from saas.tenancy.store import DoesNotExist
+from saas.tenancy.store import AlreadyExists, DoesNotExist, VersionConflict
 
 from .identity import Identity, InvalidToken, verify_token
 from .models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
 
 logger = logging.getLogger("tenants.resolution")
+
+# Keys of the signed-cookie session written by the browser sign-in (tenants.backends).
+SESSION_SUB, SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED = (
+    "identity_sub", "identity_email", "identity_groups", "identity_seed_tenant")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Resolution:
     # Why there is no context: "no_membership" | "tenant_inactive" | None
     problem: str | None = None
     tenant_status: str | None = None
+    tenant_id: str | None = None  # the active tenant, also when it is not usable
 
 
 class ResolutionCache:
@@ -54,8 +60,7 @@ class ResolutionCache:
 
     def invalidate_tenant(self, tenant_id: str) -> None:
         with self._lock:
-            for sub in [s for s, (r, _) in self._entries.items()
-                        if r.context is not None and r.context.tenant_id == tenant_id]:
+            for sub in [s for s, (r, _) in self._entries.items() if r.tenant_id == tenant_id]:
                 self._entries.pop(sub, None)
 
     def clear(self) -> None:
@@ -83,11 +88,16 @@ def _load(identity: Identity) -> Resolution:
             membership = _seed_active_membership(identity)
         if membership is None:
             return Resolution(context=None, problem="no_membership")
-        tenant = Tenant.objects.get(TENANT_DIRECTORY, membership["tenant_id"], consistent=True)
+        try:
+            tenant = Tenant.objects.get(TENANT_DIRECTORY, membership["tenant_id"], consistent=True)
+        except DoesNotExist:
+            return Resolution(context=None, problem="no_membership")
     if tenant.get("status") != "active":
-        return Resolution(context=None, problem="tenant_inactive", tenant_status=tenant.get("status"))
+        return Resolution(context=None, problem="tenant_inactive", tenant_status=tenant.get("status"),
+                          tenant_id=tenant["id"])
     return Resolution(context=TenantContext(tenant_id=tenant["id"], user_id=identity.sub,
-                                            roles=frozenset([membership["role"]]), tier=tenant.get("tier", "basic")))
+                                            roles=frozenset([membership["role"]]), tier=tenant.get("tier", "basic")),
+                      tenant_status="active", tenant_id=tenant["id"])
 
 
 def _seed_active_membership(identity: Identity) -> dict | None:
@@ -103,13 +113,21 @@ def _seed_active_membership(identity: Identity) -> dict | None:
 
 
 def set_active_tenant_record(sub: str, tenant_id: str) -> None:
-    """Upsert the user's profile (system context required)."""
-    try:
-        profile = UserProfile.objects.get(sub, "profile", consistent=True)
-        UserProfile.objects.put(sub, "profile", expected_version=profile["version"],
-                                **{**profile, "active_tenant_id": tenant_id})
-    except DoesNotExist:
-        UserProfile.objects.put(sub, "profile", active_tenant_id=tenant_id)
+    """Upsert the user's profile (system context required). Concurrent writers: last one wins."""
+    for attempt in range(3):
+        try:
+            try:
+                profile = UserProfile.objects.get(sub, "profile", consistent=True)
+            except DoesNotExist:
+                UserProfile.objects.put(sub, "profile", active_tenant_id=tenant_id)
+            else:
+                if profile.get("active_tenant_id") != tenant_id:
+                    UserProfile.objects.put(sub, "profile", expected_version=profile["version"],
+                                            **{**profile, "active_tenant_id": tenant_id})
+            break
+        except (AlreadyExists, VersionConflict):
+            if attempt == 2:
+                raise
     cache.invalidate_user(sub)
 
 
@@ -120,6 +138,14 @@ def resolve(identity: Identity) -> Resolution:
     resolution = _load(identity)
     cache.put(identity.sub, resolution)
     return resolution
+
+
+def identity_from_session(session) -> Identity | None:
+    if session is None or not session.get(SESSION_SUB):
+        return None
+    return Identity(sub=session[SESSION_SUB], email=session.get(SESSION_EMAIL, ""),
+                    groups=frozenset(session.get(SESSION_GROUPS, [])),
+                    seed_tenant_id=session.get(SESSION_SEED), source="session")
 
 
 def identity_from_request(request) -> Identity | None:
@@ -135,11 +161,7 @@ def identity_from_request(request) -> Identity | None:
         except InvalidToken as exc:
             request.auth_error = str(exc)
             return None
-    session = getattr(request, "session", None)
-    if session is not None and session.get("identity_sub"):
-        return Identity(sub=session["identity_sub"], email=session.get("identity_email", ""),
-                        groups=frozenset(session.get("identity_groups", [])), source="session")
-    return None
+    return identity_from_session(getattr(request, "session", None))
 
 
 def resolve_request(request) -> TenantContext | None:
@@ -149,5 +171,10 @@ def resolve_request(request) -> TenantContext | None:
     request.resolution = None
     if identity is None:
         return None
+    if identity.source == "session":
+        # Django views and templates see the signed-in browser user (no database user exists).
+        from .authentication import ApiUser
+
+        request.user = ApiUser(identity=identity)
     request.resolution = resolve(identity)
     return request.resolution.context

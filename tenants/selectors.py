@@ -1,19 +1,37 @@
 """Reads for tenants and memberships."""
 from __future__ import annotations
 
-from saas.tenancy import system_context
-from saas.tenancy.store import DoesNotExist
+from saas.tenancy import get_context, system_context
+from saas.tenancy.store import DoesNotExist, Page
 
-from .models import TENANT_DIRECTORY, Tenant, UserMembership
+from .models import TENANT_DIRECTORY, Member, Tenant, UserMembership
+
+TENANT_FIELDS = ("id", "name", "tier", "status", "deployment", "created_at", "updated_at", "version")
+ADMIN_TENANT_FIELDS = TENANT_FIELDS + ("failure_reason", "created_by", "owner_email", "status_changed_at")
+MEMBER_FIELDS = ("user_id", "email", "role", "invited_by", "created_at", "updated_at", "version")
+
+
+def _pick(item: dict, fields: tuple[str, ...]) -> dict:
+    return {f: item.get(f) for f in fields}
+
+
+def get_tenant(tenant_id: str) -> dict:
+    """The tenant's directory record; raises DoesNotExist."""
+    with system_context(reason=f"read tenant {tenant_id}"):
+        return Tenant.objects.get(TENANT_DIRECTORY, tenant_id)
 
 
 def tenant_summary(tenant_id: str) -> dict | None:
-    with system_context(reason=f"read tenant {tenant_id}"):
-        try:
-            tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id)
-        except DoesNotExist:
-            return None
+    try:
+        tenant = get_tenant(tenant_id)
+    except DoesNotExist:
+        return None
     return {"id": tenant["id"], "name": tenant["name"], "tier": tenant["tier"], "status": tenant["status"]}
+
+
+def current_tenant() -> dict:
+    """The tenant in context, as its members see it."""
+    return _pick(get_tenant(get_context().tenant_id), TENANT_FIELDS)
 
 
 def memberships_of(user_id: str) -> list[dict]:
@@ -24,3 +42,65 @@ def memberships_of(user_id: str) -> list[dict]:
         summary = tenant_summary(membership["tenant_id"]) or {"id": membership["tenant_id"]}
         result.append({"tenant": summary, "role": membership["role"]})
     return result
+
+
+def list_members(*, cursor: str | None = None, limit: int = 20) -> Page:
+    page = Member.objects.query(cursor=cursor, limit=limit)
+    return Page(items=[_pick(m, MEMBER_FIELDS) for m in page.items], next_cursor=page.next_cursor)
+
+
+def get_member(user_id: str) -> dict:
+    return _pick(Member.objects.get(user_id), MEMBER_FIELDS)
+
+
+def public_member(member: dict) -> dict:
+    return _pick(member, MEMBER_FIELDS)
+
+
+def list_tenants(*, cursor: str | None = None, limit: int = 20) -> Page:
+    """Every tenant on the platform, a page at a time (platform admins only)."""
+    with system_context(reason="platform admin: list tenants"):
+        page = Tenant.objects.query(TENANT_DIRECTORY, cursor=cursor, limit=limit)
+    return Page(items=[admin_tenant(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+def admin_tenant(tenant: dict) -> dict:
+    return _pick(tenant, ADMIN_TENANT_FIELDS)
+
+
+def public_tenant(tenant: dict) -> dict:
+    return _pick(tenant, TENANT_FIELDS)
+
+
+def me(*, identity, resolution) -> dict:
+    """GET /me: the person, their active tenant (also when it is not usable, with its status) and
+    every membership."""
+    memberships = memberships_of(identity.sub)
+    active = None
+    if resolution is not None and resolution.tenant_id:
+        found = next((m for m in memberships if m["tenant"]["id"] == resolution.tenant_id), None)
+        if found is not None:
+            roles = sorted(resolution.context.roles) if resolution.context is not None else [found["role"]]
+            active = {**found["tenant"], "roles": roles}
+    return {
+        "user": {"id": identity.sub, "email": identity.email, "system_admin": identity.is_system_admin},
+        "active_tenant": active,
+        "memberships": memberships,
+    }
+
+
+def email_of(identity) -> str:
+    """The person's email: from the token, else (access tokens carry none) from the user pool."""
+    if identity.email:
+        return identity.email
+    username = identity.claims.get("username") if identity.claims else None
+    if isinstance(username, str) and username:
+        from . import cognito
+
+        try:
+            user = cognito.find_user(username)
+        except cognito.CognitoUnavailable:
+            user = None
+        if user is not None:
+            return user.email
+    return ""

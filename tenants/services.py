@@ -1,29 +1,145 @@
-"""Writes for tenants, memberships and the active tenant. Keyword-only, typed."""
+"""Writes for tenants, memberships and the active tenant. Keyword-only, typed.
+
+Tenant-scoped operations (members, the current tenant's settings) act on the tenant in context:
+the request's ``TenantContext`` is the only authority on which tenant is being changed. Platform
+operations (tenant status and tier) run under an explicit ``system_context``. Every change that
+affects who may act where drops the resolution cache entries it makes stale in this process.
+"""
 from __future__ import annotations
 
 import logging
 import secrets
 
-from saas.tenancy import system_context, tenant_context
-from saas.tenancy.store import DoesNotExist, transact_write
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 
-from . import resolution
-from .models import POOLED_TIERS, ROLES, TENANT_DIRECTORY, TIERS, Member, Tenant, UserMembership
+from saas.tenancy import get_context, system_context, tenant_context
+from saas.tenancy.store import (
+    DoesNotExist,
+    StoreError,
+    TransactionCancelled,
+    now_iso,
+    router,
+    transact_write,
+)
+from saas.tenancy import tables
+
+from . import cognito, resolution
+from .models import (
+    POOLED_TIERS,
+    ROLE_RANK,
+    ROLES,
+    SILO_TIERS,
+    TENANT_DIRECTORY,
+    TIERS,
+    Member,
+    Tenant,
+    UserMembership,
+)
 
 logger = logging.getLogger("tenants")
 
 
-class NotAMember(Exception):
-    pass
+# --- errors: one per failure kind; the API maps ``status_code`` / ``code`` ---------------------
+class TenancyError(Exception):
+    status_code = 400
+    code = "invalid"
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
 
 
+class NotAMember(TenancyError):
+    status_code, code = 403, "not_a_member"
+    default_message = "You are not a member of that tenant."
+
+
+class TenantInactive(TenancyError):
+    status_code, code = 403, "tenant_inactive"
+    default_message = "That tenant is not active."
+
+
+class NotAllowed(TenancyError):
+    status_code, code = 403, "role_required"
+    default_message = "You are not allowed to do this."
+
+
+class CannotRaiseOwnRole(TenancyError):
+    status_code, code = 403, "cannot_raise_own_role"
+    default_message = "Nobody can raise their own role."
+
+
+class AlreadyMember(TenancyError):
+    status_code, code = 409, "already_member"
+    default_message = "That user is already a member of this tenant."
+
+
+class LastAdmin(TenancyError):
+    status_code, code = 409, "last_admin"
+    default_message = "The last admin of a tenant cannot be removed or demoted."
+
+
+class ConcurrentChange(TenancyError):
+    status_code, code = 409, "conflict"
+    default_message = "The memberships changed at the same time; try again."
+
+
+class InvalidTransition(TenancyError):
+    status_code, code = 409, "invalid_status"
+    default_message = "The tenant's status does not allow this."
+
+
+class TierChangeNotSupported(TenancyError):
+    status_code, code = 409, "tier_change_requires_migration"
+    default_message = "Moving a tenant between the pooled and the silo deployment needs a data migration."
+
+
+class ProvisioningFailed(TenancyError):
+    status_code, code = 503, "provisioning_failed"
+    default_message = "The tenant's resources could not be provisioned."
+
+    def __init__(self, *, tenant_id: str, reason: str):
+        super().__init__(f"Provisioning tenant {tenant_id} failed: {reason}")
+        self.tenant_id = tenant_id
+        self.reason = reason
+
+
+class InvalidInput(TenancyError):
+    status_code, code = 400, "invalid"
+
+
+class IdentityProviderUnavailable(TenancyError):
+    status_code, code = 503, "service_unavailable"
+    default_message = "The identity provider is unavailable; try again shortly."
+
+
+# --- helpers ----------------------------------------------------------------------------------
 def new_tenant_id() -> str:
-    """Random and unguessable; only [a-z0-9-] so it can never inject a key delimiter."""
+    """Random and unguessable (80 bits); only [a-z0-9-] so it can never inject a key delimiter."""
     return "t-" + secrets.token_hex(10)
 
 
-def membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invited_by: str | None = None) -> list[dict]:
-    """The pair of items that make one membership; both created in the caller's transaction."""
+def silo_table_name(tenant_id: str) -> str:
+    return f"{settings.DYNAMODB_SILO_TABLE_PREFIX}{tenant_id}"
+
+
+def _get_tenant(tenant_id: str) -> dict:
+    with system_context(reason=f"read tenant {tenant_id}"):
+        return Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+
+
+def _replace_tenant(tenant: dict, *, reason: str, **changes) -> dict:
+    """Version-guarded replace of a tenant directory item (VersionConflict on a concurrent change)."""
+    with system_context(reason=reason):
+        return Tenant.objects.put(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
+                                  **{**tenant, **changes})
+
+
+def _membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invited_by: str | None = None,
+                    member_table: str | None = None) -> list[dict]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     fields = {"tenant_id": tenant_id, "user_id": user_id, "email": email, "role": role}
@@ -32,7 +148,27 @@ def membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invit
     with tenant_context(tenant_id):
         member_op, _ = Member.objects.create_op(id=user_id, user_id=user_id, email=email, role=role,
                                                 invited_by=invited_by)
+    if member_table is not None:
+        # A silo tenant's first items are written in the very transaction that records its route, so
+        # the (manager-built) item is pointed at the silo table explicitly.
+        member_op["Put"]["TableName"] = member_table
     return [user_op, member_op]
+
+
+def membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invited_by: str | None = None) -> list[dict]:
+    """The pair of items that make one membership; both created in the caller's transaction."""
+    return _membership_ops(tenant_id=tenant_id, user_id=user_id, email=email, role=role, invited_by=invited_by)
+
+
+# --- onboarding -------------------------------------------------------------------------------
+def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+    """Self-service registration: pooled tiers at once, platinum through silo provisioning."""
+    if tier in POOLED_TIERS:
+        return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+    if tier in SILO_TIERS:
+        tenant = start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+        return provision_silo_tenant(tenant_id=tenant["id"])
+    raise ValueError(f"unknown tier {tier!r}")
 
 
 def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
@@ -43,7 +179,7 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
     with system_context(reason=f"create tenant {tenant_id}"):
         tenant_op, tenant = Tenant.objects.put_op(
             TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="active", deployment="pooled",
-            created_by=owner_id)
+            created_by=owner_id, owner_email=owner_email)
     ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
     with system_context(reason=f"create tenant {tenant_id}"):
         transact_write(ops)
@@ -52,15 +188,258 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
     return tenant
 
 
+def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str) -> dict:
+    """Record a silo tenant as ``provisioning`` (no members, no route, no table yet)."""
+    if tier not in SILO_TIERS:
+        raise ValueError(f"tier {tier!r} is not a silo tier")
+    tenant_id = new_tenant_id()
+    with system_context(reason=f"start silo tenant {tenant_id}"):
+        tenant = Tenant.objects.put(TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="provisioning",
+                                    deployment="silo", table=silo_table_name(tenant_id), created_by=owner_id,
+                                    owner_email=owner_email)
+    logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
+    return tenant
+
+
+def provision_silo_tenant(*, tenant_id: str) -> dict:
+    """Create the silo table, then in ONE transaction: route -> table, status active, owner's admin
+    membership. On failure the table is deleted and the tenant is marked ``failed`` with a reason;
+    no route and no membership exist, so nothing half-made is left behind."""
+    tenant = _get_tenant(tenant_id)
+    if tenant.get("status") != "provisioning":
+        raise InvalidTransition(f"Tenant {tenant_id} is {tenant.get('status')}, not provisioning.")
+    table = tenant["table"]
+    try:
+        tables.ensure_table(table)
+        with system_context(reason=f"activate silo tenant {tenant_id}"):
+            activate_op, _ = Tenant.objects.put_op(TENANT_DIRECTORY, tenant_id, expected_version=tenant["version"],
+                                                   **{**tenant, "status": "active"})
+            ops = [activate_op, router.route_op(tenant_id, table),
+                   *_membership_ops(tenant_id=tenant_id, user_id=tenant["created_by"], email=tenant["owner_email"],
+                                    role="admin", member_table=table)]
+            transact_write(ops)
+    except Exception as exc:  # a cleanup boundary: whatever failed, leave nothing half-made
+        router.forget(tenant_id)
+        if _committed(tenant_id):  # the commit happened but its answer was lost
+            return _activated(tenant)
+        reason = _failure_reason(exc)
+        logger.exception("silo tenant %s failed: %s", tenant_id, reason)
+        _discard_table(table)
+        try:
+            _replace_tenant(tenant, reason=f"mark tenant {tenant_id} failed", status="failed",
+                            failure_reason=reason, table=None)
+        except StoreError:
+            logger.exception("could not mark tenant %s failed; it stays 'provisioning'", tenant_id)
+        resolution.cache.invalidate_tenant(tenant_id)
+        raise ProvisioningFailed(tenant_id=tenant_id, reason=reason) from exc
+    router.forget(tenant_id)  # this process looked the route up (and cached "pooled") while building ops
+    return _activated(tenant)
+
+
+def _activated(tenant: dict) -> dict:
+    resolution.cache.invalidate_user(tenant["created_by"])
+    resolution.cache.invalidate_tenant(tenant["id"])
+    logger.info("silo tenant %s active in %s", tenant["id"], tenant["table"])
+    return _get_tenant(tenant["id"])
+
+
+def _committed(tenant_id: str) -> bool:
+    try:
+        return _get_tenant(tenant_id).get("status") == "active"
+    except StoreError:
+        return False
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".strip()[:500]
+    if isinstance(exc, TransactionCancelled):
+        return f"transaction cancelled: {exc.reasons}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _discard_table(table: str) -> None:
+    try:
+        tables.delete_table(table)
+    except (ClientError, BotoCoreError):
+        logger.exception("could not delete silo table %s", table)
+
+
+# --- the current tenant -------------------------------------------------------------------------
+def update_current_tenant(*, name: str) -> dict:
+    ctx = get_context()
+    tenant = _get_tenant(ctx.tenant_id)
+    updated = _replace_tenant(tenant, reason=f"rename tenant {ctx.tenant_id}", name=name)
+    logger.info("tenant %s renamed by %s", ctx.tenant_id, ctx.user_id)
+    return updated
+
+
+# --- memberships (the tenant in context) ----------------------------------------------------------
+def _require_admin() -> None:
+    ctx = get_context()
+    if max((ROLE_RANK.get(r, -1) for r in ctx.roles), default=-1) < ROLE_RANK["admin"]:
+        raise NotAllowed("Only admins manage members.")
+
+
+def _other_admin_guard(*, leaving: str) -> dict:
+    """A transaction check that some admin other than ``leaving`` still is one.
+
+    The role index is read to find a candidate (it may lag); the ConditionCheck inside the
+    transaction is what guarantees it: two admins demoting each other at the same time conflict,
+    so a tenant can never end up without an admin."""
+    page = Member.objects.query(index="by_role", value="ROLE#admin", limit=10)
+    for candidate in page.items:
+        if candidate["id"] != leaving and candidate.get("role") == "admin":
+            return Member.objects.condition_op(candidate["id"], Attr("role").eq("admin"))
+    raise LastAdmin()
+
+
+def invite_member(*, email: str, role: str) -> dict:
+    """Add a person by email: the Cognito user is created (with ``custom:tenant_id``) if they have
+    none yet, then the membership pair is written. 409 if they are already a member."""
+    _require_admin()
+    ctx = get_context()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    email = email.strip().lower()
+    try:
+        user = cognito.find_or_create_user(email=email, tenant_id=ctx.tenant_id)
+    except cognito.CognitoUnavailable as exc:
+        raise IdentityProviderUnavailable() from exc
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("InvalidParameterException", "InvalidParameterValue"):
+            raise InvalidInput(f"The identity provider refused the user: {exc.response['Error'].get('Message', '')}")
+        raise
+    try:
+        Member.objects.get(user.sub, consistent=True)
+    except DoesNotExist:
+        pass
+    else:
+        raise AlreadyMember()
+    ops = _membership_ops(tenant_id=ctx.tenant_id, user_id=user.sub, email=user.email or email, role=role,
+                          invited_by=ctx.user_id)
+    try:
+        with system_context(reason=f"invite {user.sub} to {ctx.tenant_id}"):
+            transact_write(ops)
+    except TransactionCancelled:
+        if user.created:
+            cognito.delete_user(user.username)
+        raise AlreadyMember() from None
+    except StoreError:
+        if user.created:
+            cognito.delete_user(user.username)
+        raise
+    resolution.cache.invalidate_user(user.sub)
+    logger.info("member %s invited to %s as %s by %s", user.sub, ctx.tenant_id, role, ctx.user_id)
+    return Member.objects.get(user.sub, consistent=True)
+
+
+def change_member_role(*, user_id: str, role: str) -> dict:
+    _require_admin()
+    ctx = get_context()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    member = Member.objects.get(user_id, consistent=True)  # another tenant's user: DoesNotExist -> 404
+    if member["role"] == role:
+        return member
+    if user_id == ctx.user_id and ROLE_RANK[role] > ROLE_RANK.get(member["role"], -1):
+        raise CannotRaiseOwnRole()
+    member_op, updated = Member.objects.update_op(user_id, expected_version=member["version"], current=member,
+                                                  role=role)
+    with system_context(reason=f"role of {user_id} in {ctx.tenant_id}"):
+        mirror = UserMembership.objects.get(user_id, ctx.tenant_id, consistent=True)
+        mirror_op, _ = UserMembership.objects.put_op(user_id, ctx.tenant_id, expected_version=mirror["version"],
+                                                     **{**mirror, "role": role})
+    ops = [member_op, mirror_op]
+    if member["role"] == "admin":
+        ops.append(_other_admin_guard(leaving=user_id))
+    try:
+        with system_context(reason=f"change role of {user_id} in {ctx.tenant_id}"):
+            transact_write(ops)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+    resolution.cache.invalidate_user(user_id)
+    logger.info("member %s of %s is now %s (by %s)", user_id, ctx.tenant_id, role, ctx.user_id)
+    return Member.objects.get(user_id, consistent=True)
+
+
+def remove_member(*, user_id: str) -> None:
+    _require_admin()
+    ctx = get_context()
+    member = Member.objects.get(user_id, consistent=True)
+    ops = [Member.objects.delete_op(user_id, expected_version=member["version"])]
+    with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
+        ops.append(UserMembership.objects.delete_op(user_id, ctx.tenant_id))
+    if member["role"] == "admin":
+        ops.append(_other_admin_guard(leaving=user_id))
+    try:
+        with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
+            transact_write(ops)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+    resolution.cache.invalidate_user(user_id)
+    logger.info("member %s removed from %s by %s", user_id, ctx.tenant_id, ctx.user_id)
+
+
+# --- the active tenant ------------------------------------------------------------------------------
 def switch_active_tenant(*, user_id: str, tenant_id: str) -> dict:
     """Raises NotAMember when the user has no membership there (callers answer 403, no leak)."""
     with system_context(reason=f"switch active tenant for {user_id}"):
         try:
             membership = UserMembership.objects.get(user_id, tenant_id, consistent=True)
         except DoesNotExist:
-            raise NotAMember(tenant_id) from None
+            raise NotAMember() from None
+        try:
+            tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+        except DoesNotExist:
+            raise NotAMember() from None
+        if tenant.get("status") != "active":
+            raise TenantInactive(f"That tenant is {tenant.get('status')}.")
         resolution.set_active_tenant_record(user_id, tenant_id)
     return membership
 
 
-__all__ = ["TIERS", "NotAMember", "create_pooled_tenant", "membership_ops", "new_tenant_id", "switch_active_tenant"]
+# --- platform administration -------------------------------------------------------------------------
+_TRANSITIONS = {("active", "deactivated"), ("deactivated", "active")}
+
+
+def set_tenant_status(*, tenant_id: str, status: str, actor_id: str) -> dict:
+    """Deactivate or reactivate a tenant. Takes effect at once in this process, within the
+    membership-cache TTL everywhere else."""
+    tenant = _get_tenant(tenant_id)
+    if tenant.get("status") == status:
+        return tenant
+    if (tenant.get("status"), status) not in _TRANSITIONS:
+        raise InvalidTransition(f"A {tenant.get('status')} tenant cannot become {status}.")
+    updated = _replace_tenant(tenant, reason=f"platform admin {actor_id}: {tenant_id} -> {status}", status=status,
+                              status_changed_at=now_iso(), status_changed_by=actor_id)
+    resolution.cache.invalidate_tenant(tenant_id)
+    logger.info("tenant %s is now %s (by %s)", tenant_id, status, actor_id)
+    return updated
+
+
+def change_tenant_tier(*, tenant_id: str, tier: str, actor_id: str) -> dict:
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}")
+    tenant = _get_tenant(tenant_id)
+    if tenant.get("tier") == tier:
+        return tenant
+    if tenant.get("deployment") == "silo" or tier in SILO_TIERS:
+        raise TierChangeNotSupported()
+    if tenant.get("status") not in ("active", "deactivated"):
+        raise InvalidTransition(f"A {tenant.get('status')} tenant cannot change tier.")
+    updated = _replace_tenant(tenant, reason=f"platform admin {actor_id}: tier of {tenant_id}", tier=tier)
+    resolution.cache.invalidate_tenant(tenant_id)
+    logger.info("tenant %s tier %s -> %s (by %s)", tenant_id, tenant.get("tier"), tier, actor_id)
+    return updated
+
+
+__all__ = [
+    "TIERS", "TenancyError", "NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",
+    "LastAdmin", "ConcurrentChange", "InvalidTransition", "TierChangeNotSupported", "ProvisioningFailed",
+    "IdentityProviderUnavailable", "InvalidInput", "register_tenant", "create_pooled_tenant", "start_silo_tenant",
+    "provision_silo_tenant", "membership_ops", "new_tenant_id", "silo_table_name", "update_current_tenant",
+    "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",
+    "change_tenant_tier",
+]

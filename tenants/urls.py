@@ -5,4 +5,14 @@ from . import apis
 urlpatterns = [
     path("me", apis.MeApi.as_view(), name="me"),
     path("me/active-tenant", apis.ActiveTenantApi.as_view(), name="me-active-tenant"),
+    path("tenants", apis.TenantsApi.as_view(), name="tenants"),
+    path("tenants/current", apis.CurrentTenantApi.as_view(), name="tenant-current"),
+    path("tenants/current/members", apis.MembersApi.as_view(), name="tenant-members"),
+    path("tenants/current/members/<str:user_id>", apis.MemberApi.as_view(), name="tenant-member"),
+    path("admin/tenants", apis.AdminTenantsApi.as_view(), name="admin-tenants"),
+    path("admin/tenants/<str:tenant_id>", apis.AdminTenantApi.as_view(), name="admin-tenant"),
+    path("admin/tenants/<str:tenant_id>/deactivate", apis.AdminTenantDeactivateApi.as_view(),
+         name="admin-tenant-deactivate"),
+    path("admin/tenants/<str:tenant_id>/activate", apis.AdminTenantActivateApi.as_view(),
+         name="admin-tenant-activate"),
 ]
