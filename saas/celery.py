@@ -1,11 +1,111 @@
 """The Celery app. Tenant propagation (headers at publish, context in the worker) lives in
-``saas.tenancy.jobs`` and is connected through Celery's own signals."""
+``saas.tenancy.jobs``: it is connected through Celery's own ``before_task_publish`` signal and the
+app's task class, so no caller sets a header by hand."""
+import logging
 import os
+import threading
+import time
 
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
 
-app = Celery("saas")
+app = Celery("saas", task_cls="saas.tenancy.jobs:TenantTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+import saas.tenancy.jobs  # noqa: E402,F401  connects the header signal in every publishing process
+
+logger = logging.getLogger("saas.celery")
+
+
+def _survive_broker_loss_with_jobs_in_flight() -> None:
+    """Work around celery 5.7.0 / kombu 5.7.0 killing the worker when the Redis connection drops
+    while a job is in flight: the consumer collects the broken connection (dropping the
+    transport's client) and then closes its channel, so pushing the in-flight messages back, and
+    later acking them when they finish, go through a channel with no connection and raise
+    AttributeError in ``Channel._connparams`` ("Unrecoverable error": the worker exits).
+
+    Raising the transport's own ConnectionError there instead lets kombu and celery treat it like
+    any broker error (logged, ignored) and the worker reconnects. Nothing is lost: the messages
+    stay in Redis' unacked set and are redelivered after the visibility timeout (jobs are
+    idempotent), and if the broker lost them too, the outbox sweep re-enqueues from DynamoDB."""
+    from kombu.transport import redis as kombu_redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    connparams = kombu_redis.Channel._connparams
+    if getattr(connparams, "saas_guarded", False):
+        return
+
+    def guarded(self, asynchronous=False):
+        if self.connection is None or self.connection.client is None:
+            raise RedisConnectionError("this channel's broker connection is already closed")
+        return connparams(self, asynchronous=asynchronous)
+
+    guarded.saas_guarded = True
+    kombu_redis.Channel._connparams = guarded
+
+
+_survive_broker_loss_with_jobs_in_flight()
+
+
+class BrokerProbe:
+    """Is the broker reachable right now? One fresh connection (for Redis: connect + PING) with a
+    short timeout; the answer is cached for ``BROKER_CHECK_CACHE_SECONDS`` so a burst of requests
+    costs one probe. Writes that must be followed by a job check this first (503, write nothing)."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._answer: tuple[bool, float] = (False, float("-inf"))
+
+    def reachable(self) -> bool:
+        ok, until = self._answer
+        if until > self._clock():
+            return ok
+        with self._lock:
+            ok, until = self._answer
+            if until <= self._clock():
+                ok = self._probe()
+                self._answer = (ok, self._clock() + _setting("BROKER_CHECK_CACHE_SECONDS"))
+            return ok
+
+    def forget(self) -> None:
+        self._answer = (False, float("-inf"))
+
+    @staticmethod
+    def _probe() -> bool:
+        timeout = _setting("BROKER_CHECK_TIMEOUT_SECONDS")
+        options = {**app.conf.broker_transport_options, "socket_connect_timeout": timeout, "socket_timeout": timeout}
+        try:
+            with app.connection_for_write(connect_timeout=timeout, transport_options=options) as connection:
+                connection.ensure_connection(max_retries=0)  # one attempt, no back-off sleeps
+            return True
+        except Exception as exc:  # refused, timeout, DNS, auth...
+            logger.warning("broker unreachable: %r", exc)
+            return False
+
+
+def _setting(name: str) -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, name))
+
+
+broker = BrokerProbe()
+
+# After a DynamoDB commit the enqueue is best effort: one quick retry (it also replaces a pooled
+# connection that died with a broker restart), then give up; the periodic sweep re-enqueues from
+# what DynamoDB holds.
+AFTER_COMMIT_PUBLISH = {"retry": True,
+                        "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}}
+
+
+def enqueue_after_commit(task, *args) -> bool:
+    """Publish ``task(*args)``; never raises. False when the broker refused it."""
+    try:
+        task.apply_async(args=args, **AFTER_COMMIT_PUBLISH)
+        return True
+    except Exception:
+        logger.warning("enqueue of %s%r deferred to the sweep", task.name, args, exc_info=True)
+        return False

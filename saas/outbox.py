@@ -8,6 +8,12 @@ subscribers can de-duplicate.
 
 Pending events sit in a sparse per-tenant index (``GSI2``), so the sweep queries only what is
 pending; once sent, the index keys are removed.
+
+Relay (``deliver``): claim the event with a conditional update (``attempts`` + 1 and
+``next_attempt_at`` = now + back-off, which doubles as a lease so the relay task and the sweep do
+not publish it at the same time), publish, then mark it sent conditionally. A failed publish leaves
+it pending until ``next_attempt_at``; nothing is ever given up on. The Celery tasks that call this
+live in ``orders.tasks`` (``outbox.relay``, ``outbox.sweep``).
 """
 from __future__ import annotations
 
@@ -16,8 +22,11 @@ import time
 import uuid
 from typing import Any, Callable
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from saas.tenancy import current_tenant_id
-from saas.tenancy.store import Index, TenantModel, now_iso
+from saas.tenancy.store import DoesNotExist, Index, TenantModel, VersionConflict, now_iso
 
 from webhooks.events import EVENT_TYPES
 
@@ -71,3 +80,82 @@ def dispatch(events: list[dict]) -> None:
     except Exception:  # broker down etc.: the events are safe in DynamoDB, pending
         logger.warning("outbox dispatch deferred to sweep for tenant %s (%d events)",
                        current_tenant_id(), len(events), exc_info=True)
+
+
+# --- relay ----------------------------------------------------------------------------------------
+PUBLISHER = "webhooks.services.publish_event"  # (*, event) -> "published" | "skipped"; raises on failure
+
+
+def publish(event: dict) -> str:
+    """Hand one event to webhook delivery. The one place that names the publisher."""
+    return import_string(PUBLISHER)(event=event)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds until the next attempt after ``attempts`` tries (exponential, capped)."""
+    return min(settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), settings.OUTBOX_RETRY_MAX_SECONDS)
+
+
+def deliver(event: dict, *, now: float | None = None) -> str:
+    """Publish one event of the current tenant at least once and mark it sent.
+
+    Returns "published" / "skipped" (sent), "failed" (still pending, retried later), "not_due"
+    (waiting for its back-off), "taken" (another relay claimed or sent it) or "sent" (already)."""
+    now = time.time() if now is None else now
+    if event.get("status") != PENDING:
+        return "sent"
+    if float(event.get("next_attempt_at") or 0) > now:
+        return "not_due"
+    attempts = int(event.get("attempts") or 0) + 1
+    try:
+        claimed = OutboxEvent.objects.update(event["id"], expected_version=event["version"], attempts=attempts,
+                                             next_attempt_at=int(now + retry_delay(attempts)))
+    except (VersionConflict, DoesNotExist):
+        return "taken"
+    try:
+        outcome = publish(claimed)
+    except Exception as exc:
+        logger.warning("outbox publish failed: tenant=%s event=%s type=%s attempt=%d retry_in=%ss",
+                       claimed["tenant_id"], claimed["id"], claimed["type"], attempts, retry_delay(attempts),
+                       exc_info=True)
+        try:
+            OutboxEvent.objects.update(claimed["id"], expected_version=claimed["version"], last_error=repr(exc)[:500])
+        except VersionConflict:
+            pass
+        return "failed"
+    try:
+        OutboxEvent.objects.update(claimed["id"], expected_version=claimed["version"], current=claimed,
+                                   status=SENT, outcome=outcome, sent_at=now_iso())
+    except VersionConflict:
+        pass  # our lease ran out and another relay took over; it will mark it
+    return outcome
+
+
+def relay(event_ids: list[str]) -> dict[str, int]:
+    """Deliver the given events of the current tenant (the fast path right after a commit)."""
+    outcomes: dict[str, int] = {}
+    for event_id in event_ids:
+        try:
+            event = OutboxEvent.objects.get(event_id, consistent=True)
+        except DoesNotExist:
+            outcome = "missing"
+        else:
+            outcome = deliver(event)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def relay_pending(*, max_events: int = 1000) -> dict[str, int]:
+    """Deliver the current tenant's due pending events, oldest first (the sweep's safety net)."""
+    outcomes: dict[str, int] = {}
+    cursor, seen = None, 0
+    while seen < max_events:
+        page = OutboxEvent.objects.query(index="pending", value="PENDING", cursor=cursor, limit=100)
+        for event in page.items:
+            outcome = deliver(event)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        seen += len(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return outcomes

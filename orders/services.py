@@ -1,0 +1,307 @@
+"""Order writes: placing (stock reserved in the same transaction), cancelling, and the pipeline's
+status transitions. Keyword-only, typed.
+
+Reservation: one TransactWriteItems holds, per line, ``stock = stock - quantity`` guarded by
+``stock >= quantity`` *and* by the price and currency the order was priced at, plus the order, its
+idempotency record and its ``order.created`` event. The price guard means an order never commits
+against a catalogue it did not see; unlike a version guard it does not make concurrent
+reservations of one product fail each other, so only real shortage turns into a 409. Stock can
+never go negative: the condition is evaluated by DynamoDB on the item itself.
+
+Pipeline: pending -> confirmed (``orders.confirm`` job) -> fulfilled (``orders.fulfil`` job). Every
+transition is a version-guarded update with its event in the same transaction, taken only from the
+expected status, so a job that runs twice (redelivery, the sweep) changes nothing the second time.
+
+Broker outage (project rule: a broker or DynamoDB outage -> a clear 503, no lost order or event):
+placing an order first checks that the broker is reachable (``saas.celery.broker``: one connect +
+PING with a 0.5 s timeout, cached 1.5 s) and otherwise answers 503
+``{"code": "service_unavailable", "dependency": "broker"}`` with Retry-After, having written nothing.
+If the broker dies between the DynamoDB commit and the enqueue, the order is still 201 ``pending``:
+its event stays pending in the outbox and the order stays in the sparse ``open`` index, and the
+periodic sweep (``outbox.sweep``) publishes the one and re-enqueues the other once the broker is back.
+DynamoDB down -> StoreUnavailable -> 503 ``dynamodb``, and nothing was committed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from boto3.dynamodb.conditions import Attr
+from django.conf import settings
+from rest_framework.exceptions import ValidationError
+
+from products.models import Product, format_price
+from saas.celery import broker, enqueue_after_commit
+from saas.exceptions import Conflict, ServiceUnavailable
+from saas.outbox import dispatch, event_op
+from saas.tenancy import get_context
+from saas.tenancy.store import DoesNotExist, TransactionCancelled, now_iso, transact_write
+from webhooks.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
+
+from . import selectors
+from .models import (
+    CANCELLABLE_STATUSES, CANCELLED, CONFIRMED, FULFILLED, IDEMPOTENCY_TTL_SECONDS, PENDING, IdempotencyRecord,
+    Order, new_order_id, public_order,
+)
+
+logger = logging.getLogger("orders")
+
+MAX_ATTEMPTS = 8  # transaction retries when concurrent writers touch the same items
+
+
+class InsufficientStock(Conflict):
+    def __init__(self, short: list[dict]):
+        ids = ", ".join(line["product_id"] for line in short)
+        super().__init__(f"Not enough stock for product(s) {ids}; nothing was reserved.", "insufficient_stock",
+                         extra={"lines": short})
+
+
+class ConcurrentUpdate(Conflict):
+    def __init__(self):
+        super().__init__("These items are being changed by other requests; try again.", "concurrent_update")
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: dict
+    replayed: bool  # True when an Idempotency-Key matched an earlier identical request
+
+
+# --- placing --------------------------------------------------------------------------------------
+def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> PlacedOrder:
+    """Price ``lines`` [{product_id, quantity}] from the catalogue and reserve their stock.
+
+    Raises ValidationError (unknown product, mixed currencies), InsufficientStock (409),
+    Conflict ``idempotency_key_reused`` (409), ServiceUnavailable ``broker`` (503)."""
+    ctx = get_context()
+    request_hash = _request_hash(lines)
+    record_id = _idempotency_record_id(ctx.user_id, idempotency_key) if idempotency_key is not None else None
+    expired_record = None
+    if record_id is not None:
+        record = _find_record(record_id)
+        if record is not None and _is_live(record):
+            return _replay(record, request_hash)
+        expired_record = record  # TTL deletion is lazy: reuse the item, conditionally
+
+    if not broker.reachable():
+        raise ServiceUnavailable("broker", "The order queue is unavailable, so the order was not placed; "
+                                           "try again shortly.")
+
+    for attempt in range(MAX_ATTEMPTS):
+        products = Product.objects.batch_get(line["product_id"] for line in lines)  # consistent reads
+        priced, currency, total = _price(lines, products)
+        order_put, order = Order.objects.create_op(
+            id=new_order_id(), user_id=ctx.user_id, status=PENDING, currency=currency, total=total, lines=priced)
+        event_put, event = event_op(ORDER_CREATED, public_order(order))
+        operations = [_reserve_op(line, products[line["product_id"]]) for line in lines]
+        operations += [order_put, event_put]
+        if record_id is not None:
+            operations.append(_record_op(record_id, expired_record, request_hash=request_hash,
+                                         order_id=order["id"], user_id=ctx.user_id))
+        try:
+            transact_write(operations)
+        except TransactionCancelled as exc:
+            if record_id is not None and exc.reasons[-1] == "ConditionalCheckFailed":
+                # A concurrent request with the same key committed first: answer as it did.
+                record = _find_record(record_id)
+                if record is not None and _is_live(record):
+                    return _replay(record, request_hash)
+                expired_record = record
+            _pause(attempt)  # shortage, a price change or a concurrent transaction: re-read and re-check
+            continue
+        break
+    else:
+        raise ConcurrentUpdate()
+
+    dispatch([event])
+    from . import tasks
+
+    enqueue_after_commit(tasks.confirm_order, order["id"])
+    logger.info("order placed: %s lines=%d total=%s %s", order["id"], len(priced), total, currency)
+    return PlacedOrder(order=order, replayed=False)
+
+
+def _price(lines: list[dict], products: dict[str, dict]) -> tuple[list[dict], str, str]:
+    """Server-side prices from the catalogue; 400 for unknown products or mixed currencies, 409 for
+    shortage. Another tenant's product is simply not found in this tenant's partition."""
+    errors = {index: {"product_id": ["Unknown product."]}
+              for index, line in enumerate(lines) if line["product_id"] not in products}
+    if errors:
+        raise ValidationError({"lines": errors})
+    currencies = sorted({products[line["product_id"]]["currency"] for line in lines})
+    if len(currencies) > 1:
+        raise ValidationError({"lines": [f"All lines must share one currency; these products are priced in "
+                                         f"{', '.join(currencies)}."]})
+    short = [{"index": index, "product_id": line["product_id"], "requested": line["quantity"],
+              "available": int(products[line["product_id"]]["stock"])}
+             for index, line in enumerate(lines) if int(products[line["product_id"]]["stock"]) < line["quantity"]]
+    if short:
+        raise InsufficientStock(short)
+    priced, total = [], Decimal("0")
+    for line in lines:
+        product = products[line["product_id"]]
+        unit_price = Decimal(product["price"])
+        line_total = unit_price * line["quantity"]
+        total += line_total
+        priced.append({"product_id": product["id"], "sku": product["sku"], "name": product["name"],
+                       "quantity": line["quantity"], "unit_price": format_price(unit_price),
+                       "line_total": format_price(line_total)})
+    return priced, currencies[0], format_price(total)
+
+
+def _reserve_op(line: dict, product: dict) -> dict:
+    return Product.objects.increment_op(
+        product["id"], deltas={"stock": -line["quantity"]},
+        condition=Attr("stock").gte(line["quantity"]) & Attr("price").eq(product["price"])
+        & Attr("currency").eq(product["currency"]))
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.01 * 2 ** attempt, 0.3)))
+
+
+# --- idempotency ----------------------------------------------------------------------------------
+def _request_hash(lines: list[dict]) -> str:
+    canonical = json.dumps([{"product_id": line["product_id"], "quantity": line["quantity"]} for line in lines],
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotency_record_id(user_id: str | None, key: str) -> str:
+    """Keys are scoped to the user (and, by the partition, the tenant); hashed so no caller text
+    reaches a DynamoDB key."""
+    return hashlib.sha256(f"{user_id or '-'}\x00{key}".encode()).hexdigest()
+
+
+def _find_record(record_id: str) -> dict | None:
+    try:
+        return IdempotencyRecord.objects.get(record_id, consistent=True)
+    except DoesNotExist:
+        return None
+
+
+def _is_live(record: dict) -> bool:
+    return int(record["expires_at"]) > time.time()
+
+
+def _record_op(record_id: str, expired: dict | None, **fields) -> dict:
+    fields["expires_at"] = int(time.time()) + IDEMPOTENCY_TTL_SECONDS
+    if expired is None:
+        return IdempotencyRecord.objects.create_op(id=record_id, **fields)[0]
+    return IdempotencyRecord.objects.update_op(record_id, expected_version=expired["version"], **fields)[0]
+
+
+def _replay(record: dict, request_hash: str) -> PlacedOrder:
+    if record["request_hash"] != request_hash:
+        raise Conflict("This Idempotency-Key was already used with a different request.", "idempotency_key_reused")
+    return PlacedOrder(order=Order.objects.get(record["order_id"], consistent=True), replayed=True)
+
+
+# --- cancelling -----------------------------------------------------------------------------------
+def cancel_order(*, order_id: str) -> dict:
+    """Pending or confirmed -> cancelled, releasing the stock in the same transaction.
+
+    Members may cancel their own orders (someone else's is a 404), managers any. Raises Conflict
+    ``invalid_status`` (409) for other statuses."""
+    ctx = get_context()
+    for attempt in range(MAX_ATTEMPTS):
+        order = selectors.get_order(order_id, consistent=True)
+        if order["status"] not in CANCELLABLE_STATUSES:
+            raise Conflict(f"A {order['status']} order cannot be cancelled.", "invalid_status",
+                           extra={"status": order["status"]})
+        # A product deleted since the order was placed has no stock left to return to.
+        listed = Product.objects.batch_get(line["product_id"] for line in order["lines"])
+        order_update, cancelled = Order.objects.update_op(
+            order_id, expected_version=order["version"], current=order, status=CANCELLED, cancelled_at=now_iso(),
+            cancelled_by=ctx.user_id)
+        releases = [Product.objects.increment_op(line["product_id"], deltas={"stock": int(line["quantity"])})
+                    for line in order["lines"] if line["product_id"] in listed]
+        event_put, event = event_op(ORDER_CANCELLED, public_order(cancelled))
+        try:
+            transact_write([order_update, *releases, event_put])
+        except TransactionCancelled:
+            _pause(attempt)  # the pipeline moved it, or a product changed: look again
+            continue
+        dispatch([event])
+        logger.info("order cancelled: %s by %s", order_id, ctx.user_id)
+        return cancelled
+    raise ConcurrentUpdate()
+
+
+# --- the pipeline (called by orders.tasks, inside the job's tenant context) -----------------------
+def confirm_order(*, order_id: str) -> dict | None:
+    """pending -> confirmed. Returns the order as it now is (None if it does not exist)."""
+    return _advance(order_id, PENDING, CONFIRMED, ORDER_CONFIRMED, "confirmed_at")
+
+
+def fulfil_order(*, order_id: str) -> dict | None:
+    """confirmed -> fulfilled, after the (simulated) fulfilment work."""
+    order = _find_order(order_id)
+    if order is None or order["status"] != CONFIRMED:
+        return order
+    _simulate_fulfilment(order)
+    return _advance(order_id, CONFIRMED, FULFILLED, ORDER_FULFILLED, "fulfilled_at")
+
+
+def _simulate_fulfilment(order: dict) -> None:
+    logger.info("fulfilment started: order %s", order["id"])
+    time.sleep(settings.ORDERS_FULFILMENT_DELAY_SECONDS)
+
+
+def _find_order(order_id: str) -> dict | None:
+    try:
+        return Order.objects.get(order_id, consistent=True)
+    except DoesNotExist:
+        logger.warning("order %s not found in tenant %s", order_id, get_context().tenant_id)
+        return None
+
+
+def _advance(order_id: str, from_status: str, to_status: str, event_type: str, stamp: str) -> dict | None:
+    for attempt in range(MAX_ATTEMPTS):
+        order = _find_order(order_id)
+        if order is None or order["status"] != from_status:
+            return order  # already done, or cancelled meanwhile: nothing to do
+        update, advanced = Order.objects.update_op(order_id, expected_version=order["version"], current=order,
+                                                   status=to_status, **{stamp: now_iso()})
+        event_put, event = event_op(event_type, public_order(advanced))
+        try:
+            transact_write([update, event_put])
+        except TransactionCancelled:
+            _pause(attempt)
+            continue
+        dispatch([event])
+        logger.info("order %s: %s -> %s", order_id, from_status, to_status)
+        return advanced
+    raise ConcurrentUpdate()
+
+
+# --- recovery (the sweep) --------------------------------------------------------------------------
+def recover_stuck_orders(*, older_than: float | None = None, max_orders: int = 1000) -> int:
+    """Re-enqueue the next job of open orders untouched for ``older_than`` seconds (a lost enqueue,
+    a broker restart that dropped its queue). Safe to overdo: the jobs are idempotent."""
+    from . import tasks
+
+    older_than = settings.ORDERS_STUCK_AFTER_SECONDS if older_than is None else older_than
+    cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than)).isoformat(timespec="milliseconds")
+    cutoff = cutoff.replace("+00:00", "Z")
+    cursor, seen, enqueued = None, 0, 0
+    while seen < max_orders:
+        page = Order.objects.query(index="open", value="OPEN", cursor=cursor, limit=100)
+        for order in page.items:
+            if order["updated_at"] > cutoff:
+                continue
+            task = tasks.confirm_order if order["status"] == PENDING else tasks.fulfil_order
+            enqueued += enqueue_after_commit(task, order["id"])
+        seen += len(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    if enqueued:
+        logger.info("sweep re-enqueued %d open order(s) in tenant %s", enqueued, get_context().tenant_id)
+    return enqueued

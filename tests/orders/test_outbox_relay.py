@@ -1,0 +1,92 @@
+"""The outbox relay against DynamoDB Local: claim, publish, mark sent; back-off on failure, never
+dropped, never published twice by two relays holding the same snapshot. The publisher is swapped
+through ``saas.outbox.PUBLISHER`` (the one place that names it) for one that fails or records."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from saas import outbox
+from saas.outbox import OutboxEvent, event_op
+from saas.tenancy import tenant_context
+from saas.tenancy.store import transact_write
+
+published: list[str] = []
+
+
+def failing_publisher(*, event: dict) -> str:
+    raise RuntimeError("SNS is unavailable")
+
+
+def recording_publisher(*, event: dict) -> str:
+    published.append(event["id"])
+    return "published"
+
+
+@pytest.fixture
+def pending_event(tenant_a):
+    published.clear()
+    with tenant_context(tenant_a.id):
+        put, event = event_op("order.created", {"id": "order-1"})
+        transact_write([put])
+        yield event
+
+
+def stored(event_id: str) -> dict:
+    return OutboxEvent.objects.get(event_id, consistent=True)
+
+
+def pending_ids() -> list[str]:
+    return [e["id"] for e in OutboxEvent.objects.query(index="pending", value="PENDING", limit=100).items]
+
+
+def test_a_failed_publish_stays_pending_with_exponential_back_off_until_it_succeeds(pending_event, monkeypatch,
+                                                                                  settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS, settings.OUTBOX_RETRY_MAX_SECONDS = 30, 900
+    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.failing_publisher")
+    now = time.time()
+
+    assert outbox.deliver(stored(pending_event["id"]), now=now) == "failed"
+    first = stored(pending_event["id"])
+    assert (first["status"], first["attempts"], first["next_attempt_at"]) == ("pending", 1, int(now + 30))
+    assert "SNS is unavailable" in first["last_error"]
+    assert pending_ids() == [pending_event["id"]]
+    assert outbox.relay_pending() == {"not_due": 1}  # the sweep waits for the back-off
+
+    assert outbox.deliver(first, now=now + 31) == "failed"
+    assert stored(pending_event["id"])["next_attempt_at"] == int(now + 31 + 60)
+    assert outbox.retry_delay(20) == 900  # capped, never given up
+
+    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+    assert outbox.deliver(stored(pending_event["id"]), now=now + 200) == "published"
+    sent = stored(pending_event["id"])
+    assert (sent["status"], sent["outcome"], sent["attempts"]) == ("sent", "published", 3)
+    assert pending_ids() == []
+    assert outbox.relay([pending_event["id"]]) == {"sent": 1}
+    assert published == [pending_event["id"]]
+
+
+def test_two_relays_with_the_same_snapshot_publish_once(pending_event, monkeypatch):
+    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+    snapshot = stored(pending_event["id"])
+
+    outcomes = [outbox.deliver(snapshot), outbox.deliver(snapshot)]
+
+    assert outcomes == ["published", "taken"]
+    assert published == [pending_event["id"]]
+    assert stored(pending_event["id"])["status"] == "sent"
+
+
+def test_the_sweep_publishes_every_due_pending_event(tenant_a, monkeypatch):
+    published.clear()
+    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+    with tenant_context(tenant_a.id):
+        events = []
+        for n in range(3):
+            put, event = event_op("order.created", {"id": f"order-{n}"})
+            transact_write([put])
+            events.append(event["id"])
+        assert outbox.relay_pending() == {"published": 3}
+        assert published == sorted(events)  # index order: ids start with their creation time
+        assert pending_ids() == []
