@@ -212,6 +212,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Commerce API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.STATUSES",
+        "TenantStatusEnum": "tenants.models.TENANT_STATUSES",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class SubscriptionListApi(APIView):
     # Webhooks are managed by tenant admins only; subscriber URLs can carry secrets, so even reads.
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=[ListQuerySerializer], responses={200: _page_schema("SubscriptionPage", SubscriptionSerializer)})
+    @extend_schema(operation_id="webhooks_subscriptions_list", parameters=[ListQuerySerializer],
+                   responses={200: _page_schema("SubscriptionPage", SubscriptionSerializer)})
     def get(self, request):
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
