@@ -70,3 +70,19 @@ def interleaved(fns: dict, iterations: int, warmup: int = 30) -> dict[str, list[
             fn()
             samples[name].append(time.perf_counter() - started)
     return samples
+
+
+def signed_in_tenant(*, tier: str, name: str) -> tuple[str, dict]:
+    """A real Cognito user (local emulator) who owns a new pooled tenant: (ID token, tenant)."""
+    import secrets
+    import uuid
+
+    from tenants import cognito
+    from tenants.services import create_pooled_tenant
+
+    email = f"bench-{uuid.uuid4().hex[:10]}@example.test"
+    password = "Bench-" + secrets.token_urlsafe(12) + "1a!"
+    user = cognito.create_user(email=email, suppress_message=True)
+    cognito.set_password(user.username, password)
+    tenant = create_pooled_tenant(name=name, tier=tier, owner_id=user.sub, owner_email=email)
+    return cognito.sign_in(email, password)["IdToken"], tenant

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from saas.tenancy.context import NoTenantContext

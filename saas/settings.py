@@ -147,6 +147,11 @@ COGNITO_JWKS_MIN_REFRESH_SECONDS = float(env("COGNITO_JWKS_MIN_REFRESH_SECONDS",
 COGNITO_JWKS_RETRY_SECONDS = float(env("COGNITO_JWKS_RETRY_SECONDS", "5"))  # after a failed JWKS fetch
 COGNITO_SYSTEM_ADMIN_GROUP = env("COGNITO_SYSTEM_ADMIN_GROUP", "system_admin")
 MEMBERSHIP_CACHE_TTL_SECONDS = float(env("MEMBERSHIP_CACHE_TTL_SECONDS", "30"))
+# Silo (platinum) tenants are provisioned by a worker (tenants.provision_silo). An attempt holds the
+# tenant this long; after it the outbox sweep re-enqueues a tenant still `provisioning` (lost enqueue,
+# dead worker). Keep it well above the time a table takes to create. After MAX_ATTEMPTS it is `failed`.
+TENANT_PROVISIONING_RETRY_SECONDS = float(env("TENANT_PROVISIONING_RETRY_SECONDS", "120"))
+TENANT_PROVISIONING_MAX_ATTEMPTS = int(env("TENANT_PROVISIONING_MAX_ATTEMPTS", "5"))
 
 # Browser sign-in (mozilla-django-oidc): the Cognito hosted UI in AWS, a local provider locally.
 # In AWS set COGNITO_DOMAIN (the hosted UI, e.g. https://<prefix>.auth.<region>.amazoncognito.com) and
@@ -201,12 +206,13 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["saas.throttling.TenantRateThrottle"],
 }
-# Requests per tenant (all of its users together), by tier.
+# Requests per tenant (all of its users together), by tier. Per-second windows, so a flooding
+# tenant is refused within a second instead of after spending a minute's allowance.
 TENANT_THROTTLE_RATES = {
-    "basic": env("THROTTLE_RATE_BASIC", "1200/min"),
-    "standard": env("THROTTLE_RATE_STANDARD", "3000/min"),
-    "premium": env("THROTTLE_RATE_PREMIUM", "6000/min"),
-    "platinum": env("THROTTLE_RATE_PLATINUM", "20000/min"),
+    "basic": env("THROTTLE_RATE_BASIC", "20/s"),
+    "standard": env("THROTTLE_RATE_STANDARD", "50/s"),
+    "premium": env("THROTTLE_RATE_PREMIUM", "100/s"),
+    "platinum": env("THROTTLE_RATE_PLATINUM", "300/s"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Commerce API",

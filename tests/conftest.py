@@ -39,6 +39,12 @@ def _scan_guard_and_tables():
 
 
 @pytest.fixture(autouse=True)
+def _roomy_throttle(settings):
+    """Suites fire requests far faster than any real client; tests of throttling set their own rates."""
+    settings.TENANT_THROTTLE_RATES = {tier: "100000/s" for tier in settings.TENANT_THROTTLE_RATES}
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     from saas.tenancy.store import router
     from tenants import resolution

@@ -20,3 +20,15 @@ def test_rate_follows_the_tier(make_tenant, settings):
     premium = make_tenant(tier="premium").admin.client()
     assert [premium.get("/api/v1/me").status_code for _ in range(6)] == [200] * 6
     assert premium.get("/api/v1/me").status_code == 429
+
+
+def test_a_new_window_admits_the_tenant_again(tenant_a, settings, monkeypatch):
+    from saas.throttling import TenantRateThrottle
+
+    now = [1_000_000.2]
+    monkeypatch.setattr(TenantRateThrottle, "timer", lambda self: now[0])
+    settings.TENANT_THROTTLE_RATES = {**settings.TENANT_THROTTLE_RATES, "basic": "3/s"}
+    api = tenant_a.admin.client()
+    assert [api.get("/api/v1/me").status_code for _ in range(4)] == [200, 200, 200, 429]
+    now[0] += 1.0  # the next one-second window
+    assert api.get("/api/v1/me").status_code == 200

@@ -17,14 +17,11 @@ routed to a silo table.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
@@ -534,12 +531,3 @@ def transact_write(operations: list[dict], *, token: str | None = None) -> None:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             raise TransactionCancelled(reasons) from exc
         raise
-
-
-def random_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def dumps(item: Mapping[str, Any]) -> str:
-    """JSON for items (Decimals as strings); used for ETags and outbox payloads."""
-    return json.dumps(item, sort_keys=True, default=str, separators=(",", ":"))
