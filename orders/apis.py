@@ -11,12 +11,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas.serializers import PageQuerySerializer
 from tenants.permissions import IsMember, ReadViewerWriteMember
 
 from . import selectors, services
 from .models import public_order
 from .serializers import (
-    ListQuerySerializer, OrderCreateSerializer, OrderListSerializer, OrderSerializer, idempotency_key,
+    OrderCreateSerializer, OrderListSerializer, OrderSerializer, idempotency_key,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -34,9 +35,9 @@ def _validated(serializer_class, data) -> dict:
 class OrderListApi(APIView):
     permission_classes = [ReadViewerWriteMember]
 
-    @extend_schema(operation_id="orders_list", parameters=[ListQuerySerializer], responses={200: OrderListSerializer})
+    @extend_schema(operation_id="orders_list", parameters=[PageQuerySerializer], responses={200: OrderListSerializer})
     def get(self, request):
-        query = _validated(ListQuerySerializer, request.query_params)
+        query = _validated(PageQuerySerializer, request.query_params)
         page = selectors.list_orders(cursor=query.get("cursor") or None, limit=query["limit"])
         return Response({"results": [public_order(o) for o in page.items], "next_cursor": page.next_cursor})
 

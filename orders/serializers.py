@@ -7,11 +7,10 @@ summing lines would hide a client bug). Unknown fields are refused, as in the pr
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rest_framework import serializers
 
-from products.serializers import StrictCharField, StrictIntegerField
+from saas.serializers import RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
 
 from .models import STATUSES
 
@@ -20,22 +19,12 @@ MAX_QUANTITY = 1000
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
 
-class RejectUnknownFields:
-    def to_internal_value(self, data: Any):
-        if isinstance(data, dict):
-            unknown = sorted(k for k in data if k not in self.fields)
-            if unknown:
-                raise serializers.ValidationError(
-                    {k.encode("utf-8", "backslashreplace").decode()[:100]: ["Unknown field."] for k in unknown})
-        return super().to_internal_value(data)
-
-
-class OrderLineInputSerializer(RejectUnknownFields, serializers.Serializer):
+class OrderLineInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     product_id = StrictCharField(min_length=1, max_length=200)
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class OrderCreateSerializer(RejectUnknownFields, serializers.Serializer):
+class OrderCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     lines = OrderLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
 
     def validate_lines(self, lines: list[dict]) -> list[dict]:
@@ -59,11 +48,6 @@ def idempotency_key(request) -> str | None:
     if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise serializers.ValidationError({"Idempotency-Key": ["Use 1-255 printable ASCII characters, no spaces."]})
     return key
-
-
-class ListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
-    cursor = serializers.CharField(max_length=4096, required=False, allow_blank=True)
 
 
 # --- response schemas (documentation only; responses are built by models.public_order) ----------

@@ -9,10 +9,10 @@ a client can send back what it read, and ``version`` there is the optimistic-loc
 """
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.validators import RegexValidator
 from rest_framework import serializers
+
+from saas.serializers import PageQuerySerializer, RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
 
 from .models import (
     CATEGORY_PATTERN,
@@ -25,20 +25,6 @@ from .models import (
 )
 
 
-class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class CurrencyField(StrictCharField):
     default_error_messages = {"unknown_currency": "Must be an ISO 4217 currency code such as USD or EUR."}
 
@@ -49,7 +35,7 @@ class CurrencyField(StrictCharField):
         return value
 
 
-class ProductSerializer(serializers.Serializer):
+class ProductSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     id = serializers.CharField(read_only=True)
     sku = StrictCharField(max_length=64, trim_whitespace=False, validators=[RegexValidator(
         SKU_PATTERN, "Use 1-64 characters: uppercase letters, digits, '.', '_' or '-', starting with a letter or digit.")])
@@ -67,15 +53,6 @@ class ProductSerializer(serializers.Serializer):
     # Write: the version the client last read (used when no If-Match is sent). Read: the current one.
     version = StrictIntegerField(min_value=1, max_value=2**53, required=False)
 
-    def to_internal_value(self, data: Any):
-        if isinstance(data, dict):
-            unknown = sorted(k for k in data if k not in self.fields)
-            if unknown:
-                # Names are echoed back: escape lone surrogates so the error itself can be rendered.
-                raise serializers.ValidationError(
-                    {k.encode("utf-8", "backslashreplace").decode()[:100]: ["Unknown field."] for k in unknown})
-        return super().to_internal_value(data)
-
 
 class DeleteSerializer(serializers.Serializer):
     """An optional body on DELETE: ``{"version": n}`` (used when no If-Match is sent)."""
@@ -83,9 +60,7 @@ class DeleteSerializer(serializers.Serializer):
     version = StrictIntegerField(min_value=1, max_value=2**53, required=False)
 
 
-class ListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
-    cursor = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+class ListQuerySerializer(PageQuerySerializer):
     category = serializers.CharField(max_length=64, required=False, validators=[RegexValidator(
         CATEGORY_PATTERN, "Use a lowercase slug: letters, digits and '-', up to 64.")])
 

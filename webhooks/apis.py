@@ -6,12 +6,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas.serializers import PageQuerySerializer
 from tenants.permissions import IsAdmin, IsViewer
 
 from . import selectors, services
 from .serializers import (
     EventTypeSerializer,
-    ListQuerySerializer,
     SubscriptionCreateSerializer,
     SubscriptionSerializer,
     TestDeliverySerializer,
@@ -34,10 +34,10 @@ class SubscriptionListApi(APIView):
     # Webhooks are managed by tenant admins only; subscriber URLs can carry secrets, so even reads.
     permission_classes = [IsAdmin]
 
-    @extend_schema(operation_id="webhooks_subscriptions_list", parameters=[ListQuerySerializer],
+    @extend_schema(operation_id="webhooks_subscriptions_list", parameters=[PageQuerySerializer],
                    responses={200: _page_schema("SubscriptionPage", SubscriptionSerializer)})
     def get(self, request):
-        query = ListQuerySerializer(data=request.query_params)
+        query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = selectors.subscription_page(**query.validated_data)
         results = services.refresh_statuses(subscriptions=page.items)

@@ -3,11 +3,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 
-class ListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    cursor = serializers.CharField(required=False, allow_blank=False, max_length=4096)
-
-
 class EventTypeSerializer(serializers.Serializer):
     type = serializers.CharField()
     description = serializers.CharField()

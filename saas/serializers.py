@@ -1,0 +1,44 @@
+"""Serializer pieces every app's API shares."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only: numbers and booleans are not coerced to text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: booleans, decimals and numeric strings are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """``?limit=`` (1-100, default 20) and ``?cursor=`` (opaque; the store verifies it)."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
+    cursor = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+
+
+class RejectUnknownFieldsMixin:
+    """A 400 naming fields the serializer does not know, so a typo is not silently dropped."""
+
+    def to_internal_value(self, data: Any):
+        if isinstance(data, dict):
+            unknown = sorted(k for k in data if k not in self.fields)
+            if unknown:
+                # Names are echoed back: escape lone surrogates so the error itself can be rendered.
+                raise serializers.ValidationError(
+                    {k.encode("utf-8", "backslashreplace").decode()[:100]: ["Unknown field."] for k in unknown})
+        return super().to_internal_value(data)
