@@ -143,3 +143,18 @@ def tenant_a(make_tenant):
 @pytest.fixture
 def tenant_b(make_tenant):
     return make_tenant(name="Tenant B")
+
+
+@pytest.fixture
+def manager(tenant_a, make_user):
+    return tenant_a.add(make_user, "manager")
+
+
+@pytest.fixture
+def member(tenant_a, make_user):
+    return tenant_a.add(make_user, "member")
+
+
+@pytest.fixture
+def viewer(tenant_a, make_user):
+    return tenant_a.add(make_user, "viewer")

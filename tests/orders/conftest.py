@@ -63,20 +63,5 @@ def place(user, lines: list[tuple[str, int]] | list[dict], *, key: str | None = 
 
 
 @pytest.fixture
-def member(tenant_a, make_user):
-    return tenant_a.add(make_user, "member")
-
-
-@pytest.fixture
 def other_member(tenant_a, make_user):
     return tenant_a.add(make_user, "member")
-
-
-@pytest.fixture
-def manager(tenant_a, make_user):
-    return tenant_a.add(make_user, "manager")
-
-
-@pytest.fixture
-def viewer(tenant_a, make_user):
-    return tenant_a.add(make_user, "viewer")

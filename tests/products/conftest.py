@@ -1,7 +1,6 @@
 """Fixtures for the catalogue tests: a tenant with a user per role, and product helpers."""
 from __future__ import annotations
 
-import pytest
 
 from saas.outbox import OutboxEvent
 from saas.tenancy import tenant_context
@@ -30,18 +29,3 @@ def outbox_events(tenant_id: str, product_id: str | None = None) -> list[dict]:
             if not cursor:
                 break
     return [e for e in events if product_id is None or e["data"].get("id") == product_id]
-
-
-@pytest.fixture
-def manager(tenant_a, make_user):
-    return tenant_a.add(make_user, "manager")
-
-
-@pytest.fixture
-def member(tenant_a, make_user):
-    return tenant_a.add(make_user, "member")
-
-
-@pytest.fixture
-def viewer(tenant_a, make_user):
-    return tenant_a.add(make_user, "viewer")
