@@ -1,9 +1,10 @@
 """Celery jobs: the order pipeline and the outbox relay.
 
 Tenant jobs get their context from the message headers (``saas.tenancy.jobs.TenantTask``): they
-are enqueued inside a tenant context and run inside the same one. ``outbox.sweep`` is the one
-platform job (Celery beat, ``CELERY_BEAT_SCHEDULE``): it lists active tenants under system_context
-and enqueues one ``outbox.sweep_tenant`` job per tenant, inside that tenant's context.
+are enqueued inside a tenant context and run inside the same one. ``outbox.sweep`` is the
+platform job here (Celery beat, ``CELERY_BEAT_SCHEDULE``): it lists tenants under system_context
+and enqueues one ``outbox.sweep_tenant`` job per active tenant, inside that tenant's context (and
+hands the others to ``tenants.tasks.resume_provisioning``, which re-enqueues stuck provisioning).
 
 Every job is idempotent (conditional transitions, claimed events), as ``acks_late`` redelivers a job
 whose worker died.
@@ -53,8 +54,10 @@ def dispatch_events(events: list[dict]) -> None:
 
 @shared_task(name="outbox.sweep", tenant_scoped=False)
 def sweep() -> int:
-    """Fan out one sweep job per active tenant. Platform job: no tenant header, system context."""
+    """Fan out one sweep job per active tenant, and re-enqueue silo provisioning that is stuck.
+    Platform job: no tenant header, system context."""
     from tenants.models import TENANT_DIRECTORY, Tenant
+    from tenants.tasks import resume_provisioning
 
     enqueued, cursor = 0, None
     with sweep.app.producer_or_acquire() as producer:  # one broker connection for the whole fan-out
@@ -66,6 +69,8 @@ def sweep() -> int:
                     with tenant_context(tenant["id"]):  # the job's tenant header comes from here
                         sweep_tenant.apply_async(producer=producer)
                         enqueued += 1
+                else:
+                    enqueued += resume_provisioning(tenant, producer=producer)
             cursor = page.next_cursor
             if not cursor:
                 return enqueued

@@ -1,7 +1,8 @@
 """Thin views for identity and tenancy; logic lives in services and selectors."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,13 +38,9 @@ class TenancyApi(APIView):
     """Maps the services' errors to the contract's status codes and codes."""
 
     def handle_exception(self, exc):
-        original = exc
         if isinstance(exc, services.TenancyError):
             exc = _ServiceError(exc)
-        response = super().handle_exception(exc)
-        if isinstance(original, services.ProvisioningFailed) and isinstance(response.data, dict):
-            response.data.update(tenant_id=original.tenant_id, reason=original.reason)
-        return response
+        return super().handle_exception(exc)
 
 
 def _valid(serializer_class, data) -> dict:
@@ -85,12 +82,21 @@ class ActiveTenantApi(TenancyApi):
 class TenantsApi(TenancyApi):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=TenantCreateSerializer, responses={201: TenantSerializer})
+    @extend_schema(request=TenantCreateSerializer, responses={
+        201: OpenApiResponse(TenantSerializer, description="Pooled tiers: the tenant is active."),
+        202: OpenApiResponse(TenantSerializer, description=(
+            "Platinum: the tenant is `provisioning` in the background. Watch it under `pending_tenants` "
+            "in GET /me (the `Location`); once active it is a membership there.")),
+        503: OpenApiResponse(description="The job queue is unavailable; nothing was created (Retry-After)."),
+    })
     def post(self, request):
         data = _valid(TenantCreateSerializer, request.data)
         identity = request.user.identity
-        tenant = services.register_tenant(name=data["name"], tier=data["tier"], owner_id=identity.sub,
-                                          owner_email=selectors.email_of(identity))
+        tenant = services.request_tenant(name=data["name"], tier=data["tier"], owner_id=identity.sub,
+                                         owner_email=selectors.email_of(identity))
+        if tenant["status"] == "provisioning":
+            return Response(selectors.public_tenant(tenant), status=status.HTTP_202_ACCEPTED,
+                            headers={"Location": reverse("me"), "Retry-After": "2"})
         return Response(selectors.public_tenant(tenant), status=status.HTTP_201_CREATED)
 
 

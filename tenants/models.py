@@ -2,9 +2,13 @@
 
 * ``Tenant``          platform directory item (one per tenant), read under system_context.
                       Fields: name, tier, status, deployment ("pooled" | "silo"), table (silo only),
-                      failure_reason (failed only), created_by, owner_email.
+                      failure_reason (failed only), provisioning_attempts (silo), created_by,
+                      owner_email.
 * ``UserMembership``  platform item in the user's partition: which tenants a user belongs to.
 * ``UserProfile``     platform item: the user's active tenant.
+* ``TenantRegistration``  platform item in the owner's partition: a silo tenant they registered that
+                      is not usable yet (``provisioning``, or ``failed``), so GET /me can show it before
+                      any membership exists. Deleted by the activation transaction; expires after a week.
 * ``Member``          tenant-scoped mirror of a membership, for listing a tenant's members and for
                       the "last admin" guard (index ``by_role``).
 
@@ -31,6 +35,10 @@ class UserMembership(PlatformModel):
 
 class UserProfile(PlatformModel):
     entity = "PROFILE"  # partition = user sub, id = "profile"
+
+
+class TenantRegistration(PlatformModel):
+    entity = "REGISTRATION"  # partition = owner's user sub, id = tenant id
 
 
 class Member(TenantModel):

@@ -1,13 +1,16 @@
 """Reads for tenants and memberships."""
 from __future__ import annotations
 
+import time
+
 from saas.tenancy import get_context, system_context
 from saas.tenancy.store import DoesNotExist, Page
 
-from .models import TENANT_DIRECTORY, Member, Tenant, UserMembership
+from .models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership
 
 TENANT_FIELDS = ("id", "name", "tier", "status", "deployment", "created_at", "updated_at", "version")
 ADMIN_TENANT_FIELDS = TENANT_FIELDS + ("failure_reason", "created_by", "owner_email", "status_changed_at")
+PENDING_TENANT_FIELDS = ("id", "name", "tier", "status", "failure_reason", "created_at")
 MEMBER_FIELDS = ("user_id", "email", "role", "invited_by", "created_at", "updated_at", "version")
 
 
@@ -44,6 +47,24 @@ def memberships_of(user_id: str) -> list[dict]:
     return result
 
 
+def pending_tenants_of(user_id: str) -> list[dict]:
+    """Silo tenants the user registered that are not usable yet (``provisioning``) or could not be
+    made (``failed``, with ``failure_reason``), oldest first. Once active they are memberships."""
+    with system_context(reason=f"list pending tenants of {user_id}"):
+        registrations = TenantRegistration.objects.query(user_id, limit=100).items
+    pending = []
+    for registration in registrations:
+        if int(registration["expires_at"]) <= time.time():  # TTL deletion is lazy
+            continue
+        try:
+            tenant = get_tenant(registration["id"])
+        except DoesNotExist:
+            continue
+        if tenant["status"] in ("provisioning", "failed"):
+            pending.append(_pick(tenant, PENDING_TENANT_FIELDS))
+    return sorted(pending, key=lambda tenant: tenant["created_at"])
+
+
 def list_members(*, cursor: str | None = None, limit: int = 20) -> Page:
     page = Member.objects.query(cursor=cursor, limit=limit)
     return Page(items=[_pick(m, MEMBER_FIELDS) for m in page.items], next_cursor=page.next_cursor)
@@ -73,9 +94,17 @@ def public_tenant(tenant: dict) -> dict:
 
 
 def me(*, identity, resolution) -> dict:
-    """GET /me: the person, their active tenant (also when it is not usable, with its status) and
-    every membership."""
+    """GET /me: the person, their active tenant (also when it is not usable, with its status), every
+    membership, and the silo tenants they registered that are still being (or failed to be) made:
+    POST /tenants answers 202 with ``Location`` pointing here for those."""
     memberships = memberships_of(identity.sub)
+    if memberships and resolution is not None and resolution.problem == "no_membership":
+        # This process cached "no membership" before one appeared (e.g. the tenant a worker just
+        # provisioned, which the owner polls for here): memberships are read fresh, so re-resolve.
+        from . import resolution as resolving
+
+        resolving.cache.invalidate_user(identity.sub)
+        resolution = resolving.resolve(identity)
     active = None
     if resolution is not None and resolution.tenant_id:
         found = next((m for m in memberships if m["tenant"]["id"] == resolution.tenant_id), None)
@@ -86,6 +115,7 @@ def me(*, identity, resolution) -> dict:
         "user": {"id": identity.sub, "email": identity.email, "system_admin": identity.is_system_admin},
         "active_tenant": active,
         "memberships": memberships,
+        "pending_tenants": pending_tenants_of(identity.sub),
     }
 
 

@@ -92,6 +92,15 @@ class MembershipInfoSerializer(serializers.Serializer):
     role = serializers.CharField()
 
 
+class PendingTenantSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    tier = serializers.ChoiceField(choices=TIERS)
+    status = serializers.ChoiceField(choices=("provisioning", "failed"))
+    failure_reason = serializers.CharField(allow_null=True)
+    created_at = serializers.CharField()
+
+
 class MeUserSerializer(serializers.Serializer):
     id = serializers.CharField()
     email = serializers.CharField()
@@ -102,3 +111,4 @@ class MeSerializer(serializers.Serializer):
     user = MeUserSerializer()
     active_tenant = ActiveTenantInfoSerializer(allow_null=True)
     memberships = MembershipInfoSerializer(many=True)
+    pending_tenants = PendingTenantSerializer(many=True)

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from datetime import datetime, timedelta, timezone
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from saas.celery import broker
+from saas.exceptions import ServiceUnavailable
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.store import (
     DoesNotExist,
     StoreError,
     TransactionCancelled,
+    VersionConflict,
     now_iso,
     router,
     transact_write,
@@ -35,6 +40,7 @@ from .models import (
     TIERS,
     Member,
     Tenant,
+    TenantRegistration,
     UserMembership,
 )
 
@@ -107,6 +113,11 @@ class ProvisioningFailed(TenancyError):
         self.reason = reason
 
 
+class ProvisioningInProgress(TenancyError):
+    status_code, code = 409, "provisioning_in_progress"
+    default_message = "Another attempt is provisioning this tenant."
+
+
 class InvalidInput(TenancyError):
     status_code, code = 400, "invalid"
 
@@ -161,8 +172,35 @@ def membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invit
 
 
 # --- onboarding -------------------------------------------------------------------------------
+# How long GET /me keeps showing a registration that failed (its item expires through the table's TTL).
+REGISTRATION_RETENTION_SECONDS = 7 * 24 * 3600
+
+
+def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+    """Self-service registration (POST /tenants). Pooled tiers are created at once (``active``).
+    A silo tier is recorded as ``provisioning`` and built by a worker (``tenants.provision_silo``),
+    because creating its table can outlast an API request; until it is ``active`` (or ``failed``, with
+    a reason) its owner sees it under ``pending_tenants`` in GET /me.
+
+    The broker is checked first: when it is down nothing is written (ServiceUnavailable ``broker``).
+    An enqueue lost after the write is recovered by the outbox sweep (``provisioning_is_stuck``)."""
+    if tier in POOLED_TIERS:
+        return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+    if tier not in SILO_TIERS:
+        raise ValueError(f"unknown tier {tier!r}")
+    if not broker.reachable():
+        raise ServiceUnavailable("broker", "The provisioning queue is unavailable, so the tenant was not created; "
+                                           "try again shortly.")
+    tenant = start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+    from . import tasks
+
+    tasks.enqueue_provisioning(tenant["id"])
+    return tenant
+
+
 def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
-    """Self-service registration: pooled tiers at once, platinum through silo provisioning."""
+    """Registration that waits for the tenant to be usable, silo provisioning included: for operators
+    (``manage.py create_tenant``, ``seed_demo``). The API uses ``request_tenant``."""
     if tier in POOLED_TIERS:
         return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
     if tier in SILO_TIERS:
@@ -189,51 +227,109 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
 
 
 def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str) -> dict:
-    """Record a silo tenant as ``provisioning`` (no members, no route, no table yet)."""
+    """Record a silo tenant as ``provisioning`` (no members, no route, no table yet), together with
+    the owner's registration item (so GET /me shows it), in one transaction."""
     if tier not in SILO_TIERS:
         raise ValueError(f"tier {tier!r} is not a silo tier")
     tenant_id = new_tenant_id()
     with system_context(reason=f"start silo tenant {tenant_id}"):
-        tenant = Tenant.objects.put(TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="provisioning",
-                                    deployment="silo", table=silo_table_name(tenant_id), created_by=owner_id,
-                                    owner_email=owner_email)
+        tenant_op, tenant = Tenant.objects.put_op(
+            TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="provisioning", deployment="silo",
+            table=silo_table_name(tenant_id), created_by=owner_id, owner_email=owner_email, provisioning_attempts=0)
+        registration_op, _ = TenantRegistration.objects.put_op(
+            owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
+        transact_write([tenant_op, registration_op])
     logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
     return tenant
 
 
-def provision_silo_tenant(*, tenant_id: str) -> dict:
-    """Create the silo table, then in ONE transaction: route -> table, status active, owner's admin
-    membership. On failure the table is deleted and the tenant is marked ``failed`` with a reason;
-    no route and no membership exist, so nothing half-made is left behind."""
-    tenant = _get_tenant(tenant_id)
+def provisioning_is_stuck(tenant: dict) -> bool:
+    """A ``provisioning`` tenant untouched for TENANT_PROVISIONING_RETRY_SECONDS: its job was lost or
+    its worker died (an attempt's claim refreshes ``updated_at``). The sweep re-enqueues it."""
     if tenant.get("status") != "provisioning":
-        raise InvalidTransition(f"Tenant {tenant_id} is {tenant.get('status')}, not provisioning.")
+        return False
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=settings.TENANT_PROVISIONING_RETRY_SECONDS)
+    return tenant["updated_at"] <= cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def provision_silo_tenant(*, tenant_id: str) -> dict:
+    """Build a ``provisioning`` silo tenant (the ``tenants.provision_silo`` job's body): claim it,
+    create the silo table, then in ONE transaction: route -> table, status active, the owner's admin
+    membership, the owner's registration item gone. On failure the table is deleted and the tenant
+    is marked ``failed`` with a reason; no route and no membership exist, so nothing half-made is
+    left behind.
+
+    Raises InvalidTransition (no longer provisioning: done or failed), ProvisioningInProgress
+    (another attempt holds it) or ProvisioningFailed."""
+    tenant = _claim_provisioning(tenant_id)
     table = tenant["table"]
     try:
-        tables.ensure_table(table)
+        tables.ensure_table(table)  # idempotent: a retry after a dead worker finds its table
         with system_context(reason=f"activate silo tenant {tenant_id}"):
             activate_op, _ = Tenant.objects.put_op(TENANT_DIRECTORY, tenant_id, expected_version=tenant["version"],
                                                    **{**tenant, "status": "active"})
-            ops = [activate_op, router.route_op(tenant_id, table),
+            registration_done = TenantRegistration.objects.delete_op(tenant["created_by"], tenant_id)
+            del registration_done["Delete"]["ConditionExpression"]  # gone either way
+            ops = [activate_op, registration_done, router.route_op(tenant_id, table),
                    *_membership_ops(tenant_id=tenant_id, user_id=tenant["created_by"], email=tenant["owner_email"],
                                     role="admin", member_table=table)]
             transact_write(ops)
     except Exception as exc:  # a cleanup boundary: whatever failed, leave nothing half-made
         router.forget(tenant_id)
-        if _committed(tenant_id):  # the commit happened but its answer was lost
+        outcome = _attempt_outcome(tenant)
+        if outcome == "committed":  # the commit happened but its answer was lost
             return _activated(tenant)
+        if outcome == "superseded":  # a newer attempt owns the tenant (and the table) now
+            raise ProvisioningInProgress() from exc
+        if outcome == "unknown":  # the directory is unreachable: touch nothing; the sweep retries
+            raise
         reason = _failure_reason(exc)
         logger.exception("silo tenant %s failed: %s", tenant_id, reason)
-        _discard_table(table)
-        try:
-            _replace_tenant(tenant, reason=f"mark tenant {tenant_id} failed", status="failed",
-                            failure_reason=reason, table=None)
-        except StoreError:
-            logger.exception("could not mark tenant %s failed; it stays 'provisioning'", tenant_id)
-        resolution.cache.invalidate_tenant(tenant_id)
-        raise ProvisioningFailed(tenant_id=tenant_id, reason=reason) from exc
+        raise _fail_provisioning(tenant, reason=reason) from exc
     router.forget(tenant_id)  # this process looked the route up (and cached "pooled") while building ops
     return _activated(tenant)
+
+
+def _claim_provisioning(tenant_id: str) -> dict:
+    """Take the tenant for one attempt: a version-guarded write, so duplicate deliveries of the job
+    (an ``acks_late`` redelivery, a sweep's re-enqueue) run it once. The claim holds until the tenant
+    counts as stuck again; after TENANT_PROVISIONING_MAX_ATTEMPTS the tenant is given up (``failed``)."""
+    tenant = _get_tenant(tenant_id)
+    if tenant.get("status") != "provisioning":
+        raise InvalidTransition(f"Tenant {tenant_id} is {tenant.get('status')}, not provisioning.")
+    attempts = int(tenant.get("provisioning_attempts", 0))
+    if attempts and not provisioning_is_stuck(tenant):
+        raise ProvisioningInProgress()
+    if attempts >= settings.TENANT_PROVISIONING_MAX_ATTEMPTS:
+        raise _fail_provisioning(tenant, reason=f"gave up after {attempts} attempts that did not finish")
+    try:
+        return _replace_tenant(tenant, reason=f"provision silo tenant {tenant_id}", provisioning_attempts=attempts + 1)
+    except VersionConflict:
+        raise ProvisioningInProgress() from None
+
+
+def _attempt_outcome(claimed: dict) -> str:
+    """After a failed attempt: did its activation commit anyway, has a newer attempt taken the tenant
+    over, is the tenant still this attempt's to clean up, or is the directory unreachable?"""
+    try:
+        current = _get_tenant(claimed["id"])
+    except StoreError:
+        return "unknown"
+    if current.get("status") == "active":
+        return "committed"
+    return "ours" if current.get("version") == claimed["version"] else "superseded"
+
+
+def _fail_provisioning(tenant: dict, *, reason: str) -> ProvisioningFailed:
+    """Drop the table and mark the tenant ``failed``; returns the error to raise."""
+    _discard_table(tenant["table"])
+    try:
+        _replace_tenant(tenant, reason=f"mark tenant {tenant['id']} failed", status="failed", failure_reason=reason,
+                        table=None)
+    except StoreError:
+        logger.exception("could not mark tenant %s failed; it stays 'provisioning'", tenant["id"])
+    resolution.cache.invalidate_tenant(tenant["id"])
+    return ProvisioningFailed(tenant_id=tenant["id"], reason=reason)
 
 
 def _activated(tenant: dict) -> dict:
@@ -241,13 +337,6 @@ def _activated(tenant: dict) -> dict:
     resolution.cache.invalidate_tenant(tenant["id"])
     logger.info("silo tenant %s active in %s", tenant["id"], tenant["table"])
     return _get_tenant(tenant["id"])
-
-
-def _committed(tenant_id: str) -> bool:
-    try:
-        return _get_tenant(tenant_id).get("status") == "active"
-    except StoreError:
-        return False
 
 
 def _failure_reason(exc: Exception) -> str:
@@ -438,8 +527,9 @@ def change_tenant_tier(*, tenant_id: str, tier: str, actor_id: str) -> dict:
 __all__ = [
     "TIERS", "TenancyError", "NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",
     "LastAdmin", "ConcurrentChange", "InvalidTransition", "TierChangeNotSupported", "ProvisioningFailed",
-    "IdentityProviderUnavailable", "InvalidInput", "register_tenant", "create_pooled_tenant", "start_silo_tenant",
-    "provision_silo_tenant", "membership_ops", "new_tenant_id", "silo_table_name", "update_current_tenant",
+    "ProvisioningInProgress", "IdentityProviderUnavailable", "InvalidInput", "request_tenant", "register_tenant",
+    "create_pooled_tenant", "start_silo_tenant", "provisioning_is_stuck", "provision_silo_tenant", "membership_ops",
+    "new_tenant_id", "silo_table_name", "update_current_tenant",
     "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",
     "change_tenant_tier",
 ]

@@ -6,7 +6,6 @@ import pytest
 import redis as redis_py
 
 from tests.jobs.harness import Worker, redis_broker  # noqa: F401  (fixture)
-from tests.orders.conftest import member  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")

@@ -96,10 +96,13 @@ class Worker:
 
 def reset_publishing(app) -> None:
     """Forget pooled broker connections so the next publish connects to ``app.conf.broker_url``."""
+    from kombu import pools
+
     from saas.celery import broker
 
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # The app's pools live in kombu's process-wide registries, keyed by broker URL: closing them
+    # without dropping them there would hand a closed pool to the next user of the same URL.
+    pools.reset()
     app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:

@@ -1,18 +1,28 @@
-"""Self-service registration: POST /tenants. Pooled tiers share the pooled table; platinum gets a
-silo table recorded in the routing map, shows provisioning -> active, or failed with a reason and
-nothing half-made."""
+"""Self-service registration: POST /tenants. Pooled tiers are created at once (201) in the pooled
+table. Platinum is accepted (202) as ``provisioning`` and built by a real worker (``celery -A saas
+worker`` against a Redis of this module): its owner watches it in GET /me (the ``Location``) until it
+is a membership (silo table recorded in the routing map), or ``failed`` with a reason and nothing
+half-made. Broker down: 503, nothing written. A lost job is re-enqueued by the outbox sweep."""
 from __future__ import annotations
 
+import base64
+import json
+import socket
+
 import pytest
+import redis as redis_py
 from botocore.exceptions import ClientError
 
+from orders.tasks import sweep
 from saas import aws
-from saas.tenancy import system_context, tenant_context
+from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.context import TENANT_ID_PATTERN
 from saas.tenancy.store import router, serialize
-from saas.tenancy import tables
 from tenants import services
-from tenants.models import Member
+from tenants.models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership
+from tenants.tasks import provision_silo
+from tests.conftest import unique
+from tests.jobs.harness import Worker, redis_broker, use_broker, wait_until  # noqa: F401  (fixture)
 
 
 def table_exists(name: str) -> bool:
@@ -45,12 +55,83 @@ def newcomer(make_user):
     return make_user()
 
 
+def directory_record(tenant_id: str) -> dict:
+    with system_context(reason="test: read the tenant directory"):
+        return Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+
+
+def registration_exists(owner_id: str, tenant_id: str) -> bool:
+    with system_context(reason="test: read registrations"):
+        return any(r["id"] == tenant_id for r in TenantRegistration.objects.query(owner_id, limit=100).items)
+
+
+def tenants_created_by(user_id: str) -> list[dict]:
+    found, cursor = [], None
+    while True:
+        with system_context(reason="test: walk the tenant directory"):
+            page = Tenant.objects.query(TENANT_DIRECTORY, cursor=cursor, limit=100)
+        found += [t for t in page.items if t.get("created_by") == user_id]
+        cursor = page.next_cursor
+        if not cursor:
+            return found
+
+
+def assert_nothing_half_made(tenant_id: str, owner_id: str) -> None:
+    """No table, no route, no membership (neither half of the pair)."""
+    assert not any(tenant_id in name for name in all_tables())
+    assert routed_table(tenant_id) is None
+    with tenant_context(tenant_id):
+        assert Member.objects.query().items == []
+    with system_context(reason="test: read memberships"):
+        assert all(m["tenant_id"] != tenant_id for m in UserMembership.objects.query(owner_id, limit=100).items)
+
+
+def queued(client: redis_py.Redis) -> list[tuple[dict, bytes]]:
+    """(message, raw) for every message waiting in the default queue."""
+    return [(json.loads(raw), raw) for raw in client.lrange("celery", 0, -1)]
+
+
+def args_of(message: dict) -> list:
+    return json.loads(base64.b64decode(message["body"]))[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def silo_cleanup():
     created: list[str] = []
     yield created
     for name in created:
         tables.delete_table(name)
+
+
+@pytest.fixture(scope="module")
+def worker(redis_broker):  # noqa: F811
+    """One worker for the module; a test may stop it (to look at the queue) and it is started again."""
+    running = Worker(redis_broker.url()).start()
+    yield running
+    running.stop()
+    running.discard_log()
+
+
+@pytest.fixture
+def running_worker(worker):
+    if not worker.running:
+        worker.start()
+    yield worker
+    if not worker.running:
+        worker.start()
+
+
+@pytest.fixture
+def queue(redis_broker):  # noqa: F811
+    client = redis_py.Redis.from_url(redis_broker.url())
+    yield client
+    client.close()
 
 
 @pytest.mark.parametrize("tier", ["basic", "standard", "premium"])
@@ -94,64 +175,186 @@ def test_registration_needs_a_token(client):
                        content_type="application/json").status_code == 401
 
 
-def test_platinum_gets_its_own_table_recorded_in_the_routing_map(newcomer, silo_cleanup):
+def test_platinum_is_accepted_then_built_by_a_worker_while_the_owner_watches_in_me(
+        newcomer, running_worker, queue, silo_cleanup):
     client = newcomer.client()
+    running_worker.stop()  # so "provisioning" can be seen, and the job inspected, before it runs
+    queue.delete("celery")
     response = client.post("/api/v1/tenants", {"name": "Big Co", "tier": "platinum"}, format="json")
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     tenant = response.json()
+    silo_cleanup.append(services.silo_table_name(tenant["id"]))
+    assert TENANT_ID_PATTERN.fullmatch(tenant["id"])
+    assert {k: tenant[k] for k in ("name", "tier", "status", "deployment")} == {
+        "name": "Big Co", "tier": "platinum", "status": "provisioning", "deployment": "silo"}
+    assert response["Location"] == "/api/v1/me" and response["Retry-After"]
+
+    # One platform job for it, carrying no tenant header.
+    [(job, _)] = queued(queue)
+    assert job["headers"]["task"] == "tenants.provision_silo" and args_of(job) == [tenant["id"]]
+    assert "tenant_id" not in job["headers"]
+
+    # Not a member yet: the owner sees it as pending, and has no tenant to act in.
+    me = client.get(response["Location"]).json()
+    assert me["pending_tenants"] == [{"id": tenant["id"], "name": "Big Co", "tier": "platinum",
+                                      "status": "provisioning", "failure_reason": None,
+                                      "created_at": tenant["created_at"]}]
+    assert me["memberships"] == [] and me["active_tenant"] is None
+    assert client.get("/api/v1/tenants/current").status_code == 403
+
+    running_worker.start()
+    me = wait_until(lambda: (body := client.get("/api/v1/me").json())["memberships"] and body,
+                    what="the owner's membership")
+    assert me["pending_tenants"] == []
+    assert me["memberships"] == [{"tenant": {"id": tenant["id"], "name": "Big Co", "tier": "platinum",
+                                             "status": "active"}, "role": "admin"}]
+    assert me["active_tenant"]["id"] == tenant["id"] and me["active_tenant"]["roles"] == ["admin"]
+
+    # Its own table, recorded in the routing map; the owner's membership lives there, not in the pool.
     silo = services.silo_table_name(tenant["id"])
-    silo_cleanup.append(silo)
-    assert tenant["status"] == "active" and tenant["deployment"] == "silo" and tenant["tier"] == "platinum"
     assert table_exists(silo) and routed_table(tenant["id"]) == silo
-    # the owner's membership lives in the silo table, not in the pooled one
     key = serialize({"PK": f"TENANT#{tenant['id']}#MEMBER", "SK": newcomer.sub})
     assert "Item" in aws.client("dynamodb").get_item(TableName=silo, Key=key, ConsistentRead=True)
     assert "Item" not in aws.client("dynamodb").get_item(TableName=router.pooled_table, Key=key, ConsistentRead=True)
-    # and the API works against it at once, in this process
-    assert client.get("/api/v1/me").json()["active_tenant"]["id"] == tenant["id"]
+    assert not registration_exists(newcomer.sub, tenant["id"])
+    current = client.get("/api/v1/tenants/current")
+    assert current.status_code == 200 and current.json()["status"] == "active"
     members = client.get("/api/v1/tenants/current/members")
     assert members.status_code == 200 and [m["user_id"] for m in members.json()["results"]] == [newcomer.sub]
 
-
-def test_platinum_shows_provisioning_then_active(newcomer, platform_admin, silo_cleanup):
-    admin = platform_admin.client()
-    tenant = services.start_silo_tenant(name="Stepwise", owner_id=newcomer.sub, owner_email=newcomer.email)
-    silo_cleanup.append(tenant["table"])
-
-    def listed():
-        response = admin.get(f"/api/v1/admin/tenants/{tenant['id']}")
-        assert response.status_code == 200
-        return response.json()
-
-    assert listed()["status"] == "provisioning"
-    # while provisioning, the owner is not yet a member of anything usable
-    assert newcomer.client().get("/api/v1/tenants/current").status_code == 403
-    services.provision_silo_tenant(tenant_id=tenant["id"])
-    assert listed()["status"] == "active"
-    assert newcomer.client().get("/api/v1/tenants/current").json()["id"] == tenant["id"]
+    # The job delivered again (a redelivery, a sweep) changes nothing.
+    before = directory_record(tenant["id"])
+    assert provision_silo(tenant["id"]) == "skipped"
+    assert directory_record(tenant["id"]) == before
 
 
-def test_failed_platinum_provisioning_leaves_nothing_half_made(newcomer, platform_admin, settings):
-    # A real failure from the real server: DynamoDB refuses the table name.
+def test_failed_provisioning_shows_failed_with_a_reason_and_leaves_nothing_half_made(
+        newcomer, platform_admin, running_worker, settings):
+    # A real failure from the real server: DynamoDB refuses the table name (recorded at registration).
     settings.DYNAMODB_SILO_TABLE_PREFIX = "bad name!"
     client = newcomer.client()
     response = client.post("/api/v1/tenants", {"name": "Doomed", "tier": "platinum"}, format="json")
-    assert response.status_code == 503
-    assert response.json()["code"] == "provisioning_failed"
-    body = response.json()
-    assert body["tenant_id"] and "ValidationException" in body["reason"]
-    tenant = platform_admin.client().get(f"/api/v1/admin/tenants/{body['tenant_id']}").json()
-    assert tenant["created_by"] == newcomer.sub
-    assert tenant["status"] == "failed" and "ValidationException" in tenant["failure_reason"]
-    # nothing half-made: no table, no route, no membership
-    assert not any(tenant["id"] in name for name in all_tables())
-    assert routed_table(tenant["id"]) is None
-    me = client.get("/api/v1/me").json()
+    assert response.status_code == 202, response.content
+    tenant_id = response.json()["id"]
+
+    me = wait_until(lambda: (body := client.get("/api/v1/me").json())["pending_tenants"][0]["status"] == "failed"
+                    and body, what="provisioning failed")
+    [pending] = me["pending_tenants"]
+    assert pending["id"] == tenant_id and "ValidationException" in pending["failure_reason"]
     assert me["memberships"] == [] and me["active_tenant"] is None
-    with tenant_context(tenant["id"]):
-        assert Member.objects.query().items == []
+    record = platform_admin.client().get(f"/api/v1/admin/tenants/{tenant_id}").json()
+    assert record["created_by"] == newcomer.sub
+    assert record["status"] == "failed" and record["failure_reason"] == pending["failure_reason"]
+    assert_nothing_half_made(tenant_id, newcomer.sub)
+    assert "table" not in directory_record(tenant_id)
+
+    # Nothing reruns a failed tenant.
+    assert provision_silo(tenant_id) == "skipped"
     with pytest.raises(services.InvalidTransition):
-        services.provision_silo_tenant(tenant_id=tenant["id"])
+        services.provision_silo_tenant(tenant_id=tenant_id)
+
+
+def test_broker_down_is_a_503_that_writes_nothing(newcomer, settings):
+    settings.DYNAMODB_SILO_TABLE_PREFIX = prefix = unique("saas-local-nobroker-")
+    client = newcomer.client()
+    with use_broker(f"redis://127.0.0.1:{closed_port()}/0"):
+        refused = client.post("/api/v1/tenants", {"name": "Too Soon", "tier": "platinum"}, format="json")
+        assert refused.status_code == 503 and refused["Retry-After"]
+        assert {k: refused.json()[k] for k in ("code", "dependency")} == {"code": "service_unavailable",
+                                                                           "dependency": "broker"}
+        me = client.get("/api/v1/me").json()
+        assert me["pending_tenants"] == [] and me["memberships"] == []
+        assert tenants_created_by(newcomer.sub) == []
+        assert not any(name.startswith(prefix) for name in all_tables())
+
+        # Pooled tiers need no job: still created at once.
+        pooled = client.post("/api/v1/tenants", {"name": "Small Co", "tier": "basic"}, format="json")
+        assert pooled.status_code == 201 and pooled.json()["status"] == "active"
+
+
+def test_the_sweep_re_enqueues_provisioning_whose_job_was_lost(newcomer, make_user, running_worker, queue,
+                                                               silo_cleanup):
+    running_worker.stop()
+    queue.delete("celery")
+    # Recorded as provisioning, but the job never reached the broker; ten minutes ago.
+    stuck = services.start_silo_tenant(name="Stranded", owner_id=newcomer.sub, owner_email=newcomer.email)
+    silo_cleanup.append(stuck["table"])
+    aws.client("dynamodb").update_item(
+        TableName=router.pooled_table, Key=serialize({"PK": f"{Tenant.entity}#{TENANT_DIRECTORY}", "SK": stuck["id"]}),
+        UpdateExpression="SET updated_at = :then", ExpressionAttributeValues=serialize({":then": "2000-01-01T00:00:00.000Z"}))
+    # Another one registered just now: its job may well still be on its way.
+    other = make_user()
+    fresh = services.start_silo_tenant(name="Fresh", owner_id=other.sub, owner_email=other.email)
+    silo_cleanup.append(fresh["table"])
+    client = newcomer.client()
+    assert [p["status"] for p in client.get("/api/v1/me").json()["pending_tenants"]] == ["provisioning"]
+
+    enqueued = sweep()
+    messages = queued(queue)
+    assert len(messages) == enqueued
+    provisioning = [(m, raw) for m, raw in messages if m["headers"]["task"] == "tenants.provision_silo"]
+    assert [args_of(m) for m, _ in provisioning].count([stuck["id"]]) == 1
+    assert [fresh["id"]] not in [args_of(m) for m, _ in provisioning]
+    assert all("tenant_id" not in m["headers"] for m, _ in provisioning)
+
+    # Run only that job (the rest belong to other tests sharing DynamoDB Local).
+    queue.delete("celery")
+    queue.lpush("celery", next(raw for m, raw in provisioning if args_of(m) == [stuck["id"]]))
+    running_worker.start()
+    me = wait_until(lambda: (body := client.get("/api/v1/me").json())["memberships"] and body,
+                    what="the stuck tenant provisioned")
+    assert me["pending_tenants"] == [] and me["active_tenant"]["id"] == stuck["id"]
+    assert routed_table(stuck["id"]) == stuck["table"]
+    assert directory_record(fresh["id"])["status"] == "provisioning"
+
+
+def _set_attempt(tenant: dict, *, attempts: int) -> dict:
+    """As if a worker had claimed the tenant ``attempts`` times (and died in the last attempt)."""
+    with system_context(reason="test: a claimed attempt"):
+        return Tenant.objects.put(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
+                                  **{**tenant, "provisioning_attempts": attempts})
+
+
+def test_an_attempt_in_progress_is_not_duplicated_and_a_dead_one_is_taken_over(newcomer, settings, silo_cleanup):
+    tenant = services.start_silo_tenant(name="Claimed", owner_id=newcomer.sub, owner_email=newcomer.email)
+    silo_cleanup.append(tenant["table"])
+    claimed = _set_attempt(tenant, attempts=1)
+
+    # Another delivery while the attempt holds the tenant does nothing.
+    assert provision_silo(tenant["id"]) == "skipped"
+    assert directory_record(tenant["id"]) == claimed and not table_exists(tenant["table"])
+
+    # Once the attempt counts as dead (no progress for the retry period), the next one takes over.
+    settings.TENANT_PROVISIONING_RETRY_SECONDS = 0
+    assert provision_silo(tenant["id"]) == "active"
+    record = directory_record(tenant["id"])
+    assert record["status"] == "active" and record["provisioning_attempts"] == 2
+    assert routed_table(tenant["id"]) == tenant["table"]
+    assert newcomer.client().get("/api/v1/tenants/current").json()["id"] == tenant["id"]
+
+
+def test_provisioning_is_given_up_after_the_last_attempt(newcomer, settings):
+    tenant = services.start_silo_tenant(name="Cursed", owner_id=newcomer.sub, owner_email=newcomer.email)
+    _set_attempt(tenant, attempts=settings.TENANT_PROVISIONING_MAX_ATTEMPTS)
+    settings.TENANT_PROVISIONING_RETRY_SECONDS = 0
+    tables.ensure_table(tenant["table"])  # what the dead attempts left behind
+
+    assert provision_silo(tenant["id"]) == "failed"
+    record = directory_record(tenant["id"])
+    assert record["status"] == "failed" and "gave up after" in record["failure_reason"]
+    assert_nothing_half_made(tenant["id"], newcomer.sub)
+    [pending] = newcomer.client().get("/api/v1/me").json()["pending_tenants"]
+    assert (pending["id"], pending["status"]) == (tenant["id"], "failed")
+
+
+def test_operators_register_platinum_synchronously(newcomer, silo_cleanup):
+    """manage.py create_tenant and seed_demo wait for the tenant (no 29 s request limit there)."""
+    tenant = services.register_tenant(name="Ops Co", tier="platinum", owner_id=newcomer.sub,
+                                      owner_email=newcomer.email)
+    silo_cleanup.append(tenant["table"])
+    assert tenant["status"] == "active" and routed_table(tenant["id"]) == tenant["table"]
+    me = newcomer.client().get("/api/v1/me").json()
+    assert me["active_tenant"]["id"] == tenant["id"] and me["pending_tenants"] == []
 
 
 def test_failure_inside_the_activation_transaction_also_cleans_up(newcomer, silo_cleanup):
@@ -168,11 +371,12 @@ def test_failure_inside_the_activation_transaction_also_cleans_up(newcomer, silo
         services.provision_silo_tenant(tenant_id=tenant["id"])
     assert "ConditionalCheckFailed" in info.value.reason
     with system_context(reason="test: read back"):
-        from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership
-
-        record = Tenant.objects.get(TENANT_DIRECTORY, tenant["id"], consistent=True)
         assert UserMembership.objects.query(newcomer.sub).items == []
+    record = directory_record(tenant["id"])
     assert record["status"] == "failed" and "ConditionalCheckFailed" in record["failure_reason"]
     assert "table" not in record
     assert not table_exists(tenant["table"])
     assert routed_table(tenant["id"]) is None
+    # The owner still sees why (the registration outlives the failure).
+    [pending] = newcomer.client().get("/api/v1/me").json()["pending_tenants"]
+    assert pending["status"] == "failed" and pending["failure_reason"] == record["failure_reason"]

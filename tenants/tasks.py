@@ -1,0 +1,59 @@
+"""Celery jobs for tenants: silo (platinum) provisioning, off the request path.
+
+``tenants.provision_silo`` is a platform job (``tenant_scoped = False``): the tenant it builds is not
+active yet, so it carries no tenant header and the service opens ``system_context`` itself. It is
+published under ``system_context`` too, so a request's own tenant never stamps its header.
+
+Lost jobs are recovered by the outbox sweep (``orders.tasks.sweep`` calls ``resume_provisioning``
+for every tenant in the directory). Duplicates are harmless: each attempt claims the tenant first,
+and a tenant no longer ``provisioning`` is left alone.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from saas.celery import enqueue_after_commit
+from saas.tenancy import system_context
+from saas.tenancy.context import InvalidTenantId, validate_tenant_id
+from saas.tenancy.store import DoesNotExist, StoreUnavailable
+
+from . import services
+
+logger = logging.getLogger("tenants.tasks")
+
+
+@shared_task(name="tenants.provision_silo", tenant_scoped=False, acks_late=True, autoretry_for=(StoreUnavailable,),
+             retry_backoff=2, retry_backoff_max=60, max_retries=8)
+def provision_silo(tenant_id: str) -> str:
+    """Provision one silo tenant; returns its status afterwards (or why nothing was done)."""
+    try:
+        tenant = services.provision_silo_tenant(tenant_id=validate_tenant_id(tenant_id))
+    except (InvalidTenantId, DoesNotExist):
+        logger.error("provisioning skipped: no tenant %r", tenant_id)
+        return "missing"
+    except (services.InvalidTransition, services.ProvisioningInProgress) as exc:
+        logger.info("provisioning of %s skipped: %s", tenant_id, exc.message)  # done, failed, or being done
+        return "skipped"
+    except services.ProvisioningFailed as exc:
+        logger.warning("provisioning of %s failed: %s", tenant_id, exc.reason)  # recorded on the tenant
+        return "failed"
+    return tenant["status"]
+
+
+def enqueue_provisioning(tenant_id: str) -> bool:
+    """After ``start_silo_tenant``; never raises (a lost enqueue is the sweep's to recover)."""
+    with system_context(reason=f"enqueue provisioning of tenant {tenant_id}"):  # no tenant header
+        return enqueue_after_commit(provision_silo, tenant_id)
+
+
+def resume_provisioning(tenant: dict, *, producer=None) -> int:
+    """The sweep's hook, called for each tenant directory record: re-enqueue a tenant stuck in
+    ``provisioning``. Returns the number of jobs enqueued (0 or 1)."""
+    if not services.provisioning_is_stuck(tenant):
+        return 0
+    logger.warning("tenant %s provisioning since %s; re-enqueued", tenant["id"], tenant["updated_at"])
+    with system_context(reason=f"sweep: re-enqueue provisioning of tenant {tenant['id']}"):
+        provision_silo.apply_async(args=[tenant["id"]], producer=producer)
+    return 1
