@@ -7,6 +7,7 @@ import threading
 import time
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
 
@@ -46,7 +47,10 @@ def _survive_broker_loss_with_jobs_in_flight() -> None:
     kombu_redis.Channel._connparams = guarded
 
 
-_survive_broker_loss_with_jobs_in_flight()
+@worker_init.connect
+def _patch_worker(**kwargs) -> None:
+    # Only workers consume; web processes (Lambda cold starts) skip importing the redis transport.
+    _survive_broker_loss_with_jobs_in_flight()
 
 
 class BrokerProbe:

@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Commerce API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["tenants.schema.load"],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.STATUSES",
         "TenantStatusEnum": "tenants.models.TENANT_STATUSES",

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
-from . import resolution, schema, selectors, services  # noqa: F401  (schema: OpenAPI auth extension)
+from . import resolution, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
     ActiveTenantSerializer,

@@ -9,6 +9,7 @@ def test_schema_is_openapi_3_and_lists_the_contract(client):
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
     assert schema["openapi"].startswith("3.")
+    assert "cognitoBearer" in schema["components"]["securitySchemes"]
     paths = set(schema["paths"])
     for expected in ("/api/v1/me", "/api/v1/me/active-tenant", "/api/v1/tenants", "/api/v1/tenants/current",
                      "/api/v1/tenants/current/members", "/api/v1/products", "/api/v1/products/{product_id}",
