@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import sys
 import time
@@ -64,8 +65,12 @@ def interleaved(fns: dict, iterations: int, warmup: int = 30) -> dict[str, list[
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    order = list(fns)
+    shuffler = random.Random(1)
     for _ in range(iterations):
-        for name, fn in fns.items():
+        shuffler.shuffle(order)  # no variant always runs first (after the others' garbage)
+        for name in order:
+            fn = fns[name]
             started = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - started)

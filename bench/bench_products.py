@@ -52,7 +52,7 @@ from saas.tenancy import TenantContext, tables  # noqa: E402
 from saas.tenancy.store import deserialize, router  # noqa: E402
 from tenants.resolution import identity_from_request  # noqa: E402
 
-ITERATIONS = 400
+ITERATIONS = 1000
 WARMUP = 50
 BENCH = {}  # tenant id, table, fixed context: filled in by setup()
 
