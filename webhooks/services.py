@@ -64,6 +64,11 @@ from .url_validation import InvalidSubscriberURL, validate_for_settings
 logger = logging.getLogger("webhooks")
 
 MAX_ATTEMPTS = 12  # optimistic retries when another change of the same tenant's webhooks wins
+
+
+def _back_off(attempt: int) -> None:
+    """Full-jitter exponential back-off (capped at 0.5 s): lets the winner of a race finish."""
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
 TOPIC_WAIT_SECONDS = 5.0  # how long a subscribe waits for a topic that is being deleted
 CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -290,7 +295,7 @@ def subscribe(*, event_type: str, url: str) -> dict:
     try:
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
-                time.sleep(random.uniform(0, 0.02 * attempt))  # jitter: let the winner of a race finish
+                _back_off(attempt)
             counts = _counts()
             if int(counts["total"]) >= settings.WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT:
                 raise Conflict(f"A tenant can have at most {settings.WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT} "
@@ -348,7 +353,7 @@ def unsubscribe(*, subscription_id: str) -> None:
     _sns_unsubscribe(subscription)
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
-            time.sleep(random.uniform(0, 0.02 * attempt))
+            _back_off(attempt)
         counts = _counts()
         ops = [WebhookSubscription.objects.delete_op(subscription_id, expected_version=int(subscription["version"])),
                _counts_change_op(counts, event_type, -1)]

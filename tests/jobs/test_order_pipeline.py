@@ -108,7 +108,8 @@ def test_broker_outage_is_a_503_that_writes_nothing_and_loses_nothing(worker, re
     redis_broker.start()
     settings.BROKER_CHECK_CACHE_SECONDS = 1.5
     broker.forget()
-    worker.wait_for_log("Connected to redis", offset=log_offset, timeout=30)
+    # kombu retries the connection with growing intervals capped at 30 s: allow a full cycle.
+    worker.wait_for_log("Connected to redis", offset=log_offset, timeout=75)
     after = place(member, [(product["id"], 1)])
     assert after.status_code == 201
     wait_until(lambda: status_of(tenant_a.id, after.json()["id"]) == "fulfilled", what="new order fulfilled")
