@@ -1,7 +1,7 @@
 """Per-tenant request throttling (noisy-neighbour protection), rate by the tenant's tier.
 
 One bucket per tenant (all of its users together), keyed by the tenant-prefixed key helper.
-A fixed-window counter (``cache.add`` + ``cache.incr``) costs the same on every request however
+A fixed-window counter (``cache.incr``, ``cache.add`` once per window) costs the same on every request however
 busy the tenant is; DRF's sliding-window history would re-serialise every recent timestamp per
 request. A window boundary can admit up to twice the rate for an instant, which is acceptable for
 noisy-neighbour protection. With ``REDIS_CACHE_URL`` set the windows are shared by every process.
@@ -32,12 +32,10 @@ class TenantRateThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // duration)
         key = tenant_key("throttle", rate, str(window))
-        self.cache.add(key, 0, timeout=duration + 1)
         try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, timeout=duration + 1)
-            count = 1
+            count = self.cache.incr(key)  # the common case: this window already has a counter
+        except ValueError:  # first request of the window (or a racing one created it meanwhile)
+            count = 1 if self.cache.add(key, 1, timeout=duration + 1) else self.cache.incr(key)
         if count <= limit:
             return True
         self.wait_seconds = (window + 1) * duration - now
