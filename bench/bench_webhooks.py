@@ -8,16 +8,14 @@ real SNS delivery is asynchronous. The receiver is an HTTP server on 127.0.0.1 i
 """
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from _common import CallCounter, percentiles, setup_django
 
 setup_django()
 
+from devstack.webhook_receiver import Receiver  # noqa: E402
 from saas import outbox  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from saas.tenancy.store import now_iso, transact_write  # noqa: E402
@@ -29,52 +27,9 @@ RELAY_EVENTS = 300
 TRANSACTION_SIZE = 25
 
 
-class Receiver:
-    """Records the arrival time (perf_counter) of each envelope id."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = 10
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                arrived = time.perf_counter()
-                envelope = json.loads(json.loads(body)["Message"])
-                with receiver.lock:
-                    receiver.arrivals[envelope["id"]] = arrived
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/bench"
-
-    def wait_for(self, ids: set[str], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if ids <= self.arrivals.keys():
-                    return
-            time.sleep(0.01)
-        raise SystemExit(f"only {len(ids & self.arrivals.keys())}/{len(ids)} deliveries arrived")
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def wait_for(receiver: Receiver, ids: set[str]) -> None:
+    if not receiver.wait_for_ids(ids):
+        raise SystemExit(f"only {len(ids & receiver.arrivals.keys())}/{len(ids)} deliveries arrived")
 
 
 def ms(seconds: float) -> str:
@@ -94,7 +49,7 @@ def main() -> None:
     ddb_calls = CallCounter("dynamodb")
     try:
         with tenant_context(tenant_id):
-            subscription = services.subscribe(event_type=ORDER_CREATED, url=receiver.url)
+            subscription = services.subscribe(event_type=ORDER_CREATED, url=receiver.url("/bench"))
             for n in range(20):  # warm clients, connection pools and the topic cache
                 services.publish_event(event=event(tenant_id, n))
 
@@ -106,7 +61,7 @@ def main() -> None:
                 started[item["id"]] = time.perf_counter()
                 services.publish_event(event=item)
                 call_times.append(time.perf_counter() - started[item["id"]])
-            receiver.wait_for(set(started))
+            wait_for(receiver, set(started))
             latency = percentiles([receiver.arrivals[i] - t for i, t in started.items()])
             call = percentiles(call_times)
 
@@ -123,7 +78,7 @@ def main() -> None:
                 relay_started = time.perf_counter()
                 outcomes = outbox.relay(ids)
                 relay_seconds = time.perf_counter() - relay_started
-            receiver.wait_for(set(ids))
+            wait_for(receiver, set(ids))
             delivered_seconds = max(receiver.arrivals[i] for i in ids) - relay_started
 
             # 3. the same with nobody subscribed: the skip path

@@ -3,31 +3,10 @@ worker stopped, killed or reconfigured restart it, and the fixture puts it back.
 from __future__ import annotations
 
 import pytest
-import redis as redis_py
 
-from tests.jobs.harness import Worker, redis_broker  # noqa: F401  (fixture)
-
-
-@pytest.fixture(scope="module")
-def worker(redis_broker):  # noqa: F811
-    running = Worker(redis_broker.url()).start()
-    yield running
-    running.stop()
-    running.discard_log()
+from tests.jobs.harness import broker_redis, redis_broker, running_worker, worker  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)
-def _worker_running(worker):
-    if not worker.running:
-        worker.start()
+def _worker_running(running_worker):  # noqa: F811
     yield
-    if not worker.running:
-        worker.start()
-
-
-@pytest.fixture
-def broker_redis(redis_broker):  # noqa: F811
-    """A client for inspecting the broker's keys (the queue list ``celery``, the ``unacked`` hash)."""
-    client = redis_py.Redis.from_url(redis_broker.url())
-    yield client
-    client.close()

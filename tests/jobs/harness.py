@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+import redis as redis_py
 
 from devstack.services import REPO_ROOT, popen_child, stop_process
 
@@ -140,3 +141,30 @@ def redis_broker():
             yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(redis_broker):
+    """One real worker for the module; a test may stop it (to look at the queue) or kill it."""
+    running = Worker(redis_broker.url()).start()
+    yield running
+    running.stop()
+    running.discard_log()
+
+
+@pytest.fixture
+def running_worker(worker):
+    """The module's worker, started if a previous test left it stopped, and started again after."""
+    if not worker.running:
+        worker.start()
+    yield worker
+    if not worker.running:
+        worker.start()
+
+
+@pytest.fixture
+def broker_redis(redis_broker):
+    """A client for inspecting the broker's keys (the queue list ``celery``, the ``unacked`` hash)."""
+    client = redis_py.Redis.from_url(redis_broker.url())
+    yield client
+    client.close()

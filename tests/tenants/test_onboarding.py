@@ -22,7 +22,7 @@ from tenants import services
 from tenants.models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership
 from tenants.tasks import provision_silo
 from tests.conftest import unique
-from tests.jobs.harness import Worker, redis_broker, use_broker, wait_until  # noqa: F401  (fixture)
+from tests.jobs.harness import use_broker, wait_until
 
 
 def table_exists(name: str) -> bool:
@@ -109,31 +109,6 @@ def silo_cleanup():
         tables.delete_table(name)
 
 
-@pytest.fixture(scope="module")
-def worker(redis_broker):  # noqa: F811
-    """One worker for the module; a test may stop it (to look at the queue) and it is started again."""
-    running = Worker(redis_broker.url()).start()
-    yield running
-    running.stop()
-    running.discard_log()
-
-
-@pytest.fixture
-def running_worker(worker):
-    if not worker.running:
-        worker.start()
-    yield worker
-    if not worker.running:
-        worker.start()
-
-
-@pytest.fixture
-def queue(redis_broker):  # noqa: F811
-    client = redis_py.Redis.from_url(redis_broker.url())
-    yield client
-    client.close()
-
-
 @pytest.mark.parametrize("tier", ["basic", "standard", "premium"])
 def test_pooled_registration_makes_the_caller_admin_of_a_random_id_tenant(newcomer, tier):
     client = newcomer.client()
@@ -176,10 +151,10 @@ def test_registration_needs_a_token(client):
 
 
 def test_platinum_is_accepted_then_built_by_a_worker_while_the_owner_watches_in_me(
-        newcomer, running_worker, queue, silo_cleanup):
+        newcomer, running_worker, broker_redis, silo_cleanup):
     client = newcomer.client()
     running_worker.stop()  # so "provisioning" can be seen, and the job inspected, before it runs
-    queue.delete("celery")
+    broker_redis.delete("celery")
     response = client.post("/api/v1/tenants", {"name": "Big Co", "tier": "platinum"}, format="json")
     assert response.status_code == 202, response.content
     tenant = response.json()
@@ -190,7 +165,7 @@ def test_platinum_is_accepted_then_built_by_a_worker_while_the_owner_watches_in_
     assert response["Location"] == "/api/v1/me" and response["Retry-After"]
 
     # One platform job for it, carrying no tenant header.
-    [(job, _)] = queued(queue)
+    [(job, _)] = queued(broker_redis)
     assert job["headers"]["task"] == "tenants.provision_silo" and args_of(job) == [tenant["id"]]
     assert "tenant_id" not in job["headers"]
 
@@ -272,10 +247,10 @@ def test_broker_down_is_a_503_that_writes_nothing(newcomer, settings):
         assert pooled.status_code == 201 and pooled.json()["status"] == "active"
 
 
-def test_the_sweep_re_enqueues_provisioning_whose_job_was_lost(newcomer, make_user, running_worker, queue,
+def test_the_sweep_re_enqueues_provisioning_whose_job_was_lost(newcomer, make_user, running_worker, broker_redis,
                                                                silo_cleanup):
     running_worker.stop()
-    queue.delete("celery")
+    broker_redis.delete("celery")
     # Recorded as provisioning, but the job never reached the broker; ten minutes ago.
     stuck = services.start_silo_tenant(name="Stranded", owner_id=newcomer.sub, owner_email=newcomer.email)
     silo_cleanup.append(stuck["table"])
@@ -290,7 +265,7 @@ def test_the_sweep_re_enqueues_provisioning_whose_job_was_lost(newcomer, make_us
     assert [p["status"] for p in client.get("/api/v1/me").json()["pending_tenants"]] == ["provisioning"]
 
     enqueued = sweep()
-    messages = queued(queue)
+    messages = queued(broker_redis)
     assert len(messages) == enqueued
     provisioning = [(m, raw) for m, raw in messages if m["headers"]["task"] == "tenants.provision_silo"]
     assert [args_of(m) for m, _ in provisioning].count([stuck["id"]]) == 1
@@ -298,8 +273,8 @@ def test_the_sweep_re_enqueues_provisioning_whose_job_was_lost(newcomer, make_us
     assert all("tenant_id" not in m["headers"] for m, _ in provisioning)
 
     # Run only that job (the rest belong to other tests sharing DynamoDB Local).
-    queue.delete("celery")
-    queue.lpush("celery", next(raw for m, raw in provisioning if args_of(m) == [stuck["id"]]))
+    broker_redis.delete("celery")
+    broker_redis.lpush("celery", next(raw for m, raw in provisioning if args_of(m) == [stuck["id"]]))
     running_worker.start()
     me = wait_until(lambda: (body := client.get("/api/v1/me").json())["memberships"] and body,
                     what="the stuck tenant provisioned")

@@ -2,70 +2,10 @@
 helpers that look at topics exactly as an operator would (ListTopics)."""
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
+from devstack.webhook_receiver import Receiver
 from saas import aws
-
-
-class Receiver:
-    """Collects SNS deliveries per URL path; answers 200 to each."""
-
-    def __init__(self) -> None:
-        self.deliveries: dict[str, list[dict]] = defaultdict(list)
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = 10  # a stuck client cannot hold a handler thread forever
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                notification = json.loads(self.rfile.read(length))
-                with receiver._lock:
-                    receiver.deliveries[self.path].append(notification)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-    def envelopes(self, path: str) -> list[dict]:
-        """The JSON envelopes (SNS ``Message``) delivered to ``path``."""
-        with self._lock:
-            return [json.loads(n["Message"]) for n in self.deliveries.get(path, [])]
-
-    def all_envelopes(self) -> list[dict]:
-        with self._lock:
-            paths = list(self.deliveries)
-        return [e for p in paths for e in self.envelopes(p)]
-
-    def wait_for_count(self, path: str, count: int, timeout: float = 5.0) -> list[dict]:
-        """moto delivers inside Publish, so this rarely waits; it bounds any lag all the same."""
-        deadline = time.monotonic() + timeout
-        while len(self.envelopes(path)) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.envelopes(path)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
