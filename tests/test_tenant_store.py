@@ -233,3 +233,18 @@ def test_scan_guard_fails_any_scan():
 
     with pytest.raises(ScanAttempted):
         aws.client("dynamodb").scan(TableName=router.pooled_table, Limit=1)
+
+
+def test_cache_throttle_and_storage_keys_carry_the_tenant_and_fail_closed(tenants):
+    from saas.tenancy.keys import storage_key, tenant_key
+
+    a, b = tenants
+    with pytest.raises(NoTenantContext):
+        tenant_key("throttle")
+    with pytest.raises(NoTenantContext):
+        storage_key("images", "x.png")
+    with tenant_context(a):
+        assert tenant_key("throttle", "a:b") == f"tenant:{a}:throttle:a_b"
+        assert storage_key("images", "../../x.png") == f"tenants/{a}/images/_/_/x.png"
+    with tenant_context(b):
+        assert tenant_key("throttle", "a:b") != f"tenant:{a}:throttle:a_b"

@@ -75,10 +75,6 @@ def current_tenant_id() -> str:
     return get_context().tenant_id
 
 
-def is_system_context() -> bool:
-    return isinstance(_current.get(), SystemContext)
-
-
 @contextlib.contextmanager
 def tenant_context(
     tenant_id: str, *, user_id: str | None = None, roles: frozenset[str] | set[str] | tuple = (), tier: str = "basic"

@@ -217,10 +217,7 @@ class TenantManager:
     """Manager for items that live inside one tenant's partitions."""
 
     def __init__(self) -> None:
-        self.model: type[TenantModel] | None = None
-
-    def __set_name__(self, owner, name):
-        self.model = owner
+        self.model: type[TenantModel] | None = None  # set by TenantModel.__init_subclass__
 
     # context and keys -------------------------------------------------------------------------
     def _scope(self) -> tuple[str, str]:
