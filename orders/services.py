@@ -41,6 +41,7 @@ from saas.celery import broker, enqueue_after_commit
 from saas.exceptions import Conflict, ServiceUnavailable
 from saas.outbox import dispatch, event_op
 from saas.tenancy import get_context
+from saas.audit import Entry
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, now_iso, transact_write
 from webhooks.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
 
@@ -105,7 +106,10 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
             operations.append(_record_op(record_id, expired_record, request_hash=request_hash,
                                          order_id=order["id"], user_id=ctx.user_id))
         try:
-            transact_write(operations)
+            transact_write(operations, audit=Entry(
+                action="order.placed", target_type="order", target_id=order["id"],
+                changes={"status": [None, PENDING], "total": [None, total], "currency": [None, currency],
+                         "lines": [None, [{"product_id": l["product_id"], "quantity": l["quantity"]} for l in priced]]}))
         except TransactionCancelled as exc:
             if record_id is not None and exc.reasons[-1] == "ConditionalCheckFailed":
                 # A concurrent request with the same key committed first: answer as it did.
@@ -224,7 +228,9 @@ def cancel_order(*, order_id: str) -> dict:
                     for line in order["lines"] if line["product_id"] in listed]
         event_put, event = event_op(ORDER_CANCELLED, public_order(cancelled))
         try:
-            transact_write([order_update, *releases, event_put])
+            transact_write([order_update, *releases, event_put], audit=Entry(
+                action="order.cancelled", target_type="order", target_id=order_id,
+                changes={"status": [order["status"], CANCELLED]}))
         except TransactionCancelled:
             _pause(attempt)  # the pipeline moved it, or a product changed: look again
             continue
@@ -271,7 +277,9 @@ def _advance(order_id: str, from_status: str, to_status: str, event_type: str, s
                                                    status=to_status, **{stamp: now_iso()})
         event_put, event = event_op(event_type, public_order(advanced))
         try:
-            transact_write([update, event_put])
+            transact_write([update, event_put], audit=Entry(
+                action=f"order.{to_status}", target_type="order", target_id=order_id,
+                changes={"status": [from_status, to_status]}))
         except TransactionCancelled:
             _pause(attempt)
             continue

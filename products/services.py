@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from django.utils.http import parse_etags
 
+from saas.audit import Entry, diff
 from saas.exceptions import Conflict, PreconditionFailed
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
@@ -48,14 +49,14 @@ def _stored(fields: Mapping[str, Any]) -> dict:
     return out
 
 
-def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None) -> None:
+def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit: Entry | None = None) -> None:
     """Run labelled operations in one transaction and translate a cancellation.
 
     Labels: "product", "new_sku", "old_sku", "event". A failed new-SKU condition is a duplicate SKU;
     any other failure (version guard, a concurrent transaction) means someone else changed it.
     """
     try:
-        transact_write([op for _, op in operations])
+        transact_write([op for _, op in operations], audit=audit)
     except TransactionCancelled as exc:
         failed = {label for (label, _), reason in zip(operations, exc.reasons) if reason == "ConditionalCheckFailed"}
         if "new_sku" in failed:
@@ -82,7 +83,9 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
     product_op, product = Product.objects.create_op(id=product_id, **fields)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
-    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put)], sku=sku)
+    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put)], sku=sku,
+            audit=Entry(action="product.created", target_type="product", target_id=product_id,
+                        changes=diff({}, fields)))
     dispatch([event])
     return product
 
@@ -99,21 +102,23 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
         raise ValueError(f"not writable: {sorted(unknown)}")
     current = get_product(product_id, consistent=True)
     version = _guard_version(current, if_match=if_match, expected_version=expected_version)
-    diff = {k: v for k, v in _stored(changes).items() if current.get(k) != v}
-    if not diff:
+    changed = {k: v for k, v in _stored(changes).items() if current.get(k) != v}
+    if not changed:
         if version != int(current["version"]):
             raise VersionConflict("product was changed by someone else")
         return current
 
-    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **diff)
+    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **changed)
     operations = [("product", update_op)]
-    if "sku" in diff:
-        new_sku_op, _ = ProductSku.objects.create_op(id=diff["sku"], product_id=product_id)
+    if "sku" in changed:
+        new_sku_op, _ = ProductSku.objects.create_op(id=changed["sku"], product_id=product_id)
         operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
                        ("new_sku", new_sku_op)]
     event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
     operations.append(("event", event_put))
-    _commit(operations, sku=diff.get("sku"))
+    _commit(operations, sku=changed.get("sku"),
+            audit=Entry(action="product.updated", target_type="product", target_id=product_id,
+                        changes=diff(current, changed)))
     dispatch([event])
     return product
 
@@ -125,7 +130,9 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     event_put, event = event_op(PRODUCT_DELETED, public_product(current))
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
-             ("event", event_put)])
+             ("event", event_put)],
+            audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
+                        changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])
 
 

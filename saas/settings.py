@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "saas.audit.AuditRequestMiddleware",
     "saas.tenancy.middleware.TenantContextMiddleware",
 ]
 
@@ -271,3 +272,13 @@ WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT = int(env("WEBHOOKS_MAX_SUBSCRIPTIONS_PER_
 WEBHOOKS_TOPIC_CACHE_SECONDS = float(env("WEBHOOKS_TOPIC_CACHE_SECONDS", "5"))
 # A topic stuck in "deleting" this long (its deleter died) may be finished off by a new subscriber.
 WEBHOOKS_TOPIC_DELETE_STALE_SECONDS = float(env("WEBHOOKS_TOPIC_DELETE_STALE_SECONDS", "60"))
+
+# --- Tenant lifecycle: audit, files, export, offboarding, usage, plan limits -------------------------
+# Audit records expire (DynamoDB TTL) after this many days, by tier; "platform" is the platform trail.
+AUDIT_RETENTION_DAYS = {
+    "basic": int(env("AUDIT_RETENTION_DAYS_BASIC", "90")),
+    "standard": int(env("AUDIT_RETENTION_DAYS_STANDARD", "365")),
+    "premium": int(env("AUDIT_RETENTION_DAYS_PREMIUM", "730")),
+    "platinum": int(env("AUDIT_RETENTION_DAYS_PLATINUM", "2555")),
+    "platform": int(env("AUDIT_RETENTION_DAYS_PLATFORM", "2555")),
+}

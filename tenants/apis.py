@@ -7,12 +7,16 @@ from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas import audit
+from saas.tenancy import system_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
 from . import resolution, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
     ActiveTenantSerializer,
+    AuditPageSerializer,
+    AuditQuerySerializer,
     AdminTenantPageSerializer,
     AdminTenantSerializer,
     ListParamsSerializer,
@@ -185,3 +189,36 @@ class AdminTenantDeactivateApi(AdminTenantStatusApi):
 
 class AdminTenantActivateApi(AdminTenantStatusApi):
     target_status = "active"
+
+
+# --- audit trail ---------------------------------------------------------------------------------
+def _audit_filters(params: dict) -> dict:
+    return {name: params[name] for name in ("actor", "action", "target_type", "target_id", "since", "until")
+            if params.get(name)}
+
+
+class AuditApi(TenancyApi):
+    """The active tenant's audit trail, newest first (tenant admins)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(operation_id="audit_list", parameters=[AuditQuerySerializer], responses={200: AuditPageSerializer})
+    def get(self, request):
+        params = _valid(AuditQuerySerializer, request.query_params)
+        page = audit.list_records(cursor=params.get("cursor"), limit=params["limit"], **_audit_filters(params))
+        return Response({"results": [audit.public_record(r) for r in page.items], "next_cursor": page.next_cursor})
+
+
+class AdminAuditApi(TenancyApi):
+    """The platform trail (tenant lifecycle, tier and status changes, deletion receipts)."""
+
+    permission_classes = [IsSystemAdmin]
+
+    @extend_schema(operation_id="admin_audit_list", parameters=[AuditQuerySerializer],
+                   responses={200: AuditPageSerializer})
+    def get(self, request):
+        params = _valid(AuditQuerySerializer, request.query_params)
+        with system_context(reason=f"platform audit trail read by {request.user.sub}"):
+            page = audit.list_platform_records(cursor=params.get("cursor"), limit=params["limit"],
+                                               **_audit_filters(params))
+        return Response({"results": [audit.public_record(r) for r in page.items], "next_cursor": page.next_cursor})

@@ -1,4 +1,6 @@
 """Input validation (and OpenAPI shapes) for the identity and tenancy API."""
+from datetime import timezone
+
 from rest_framework import serializers
 
 from saas.tenancy.context import TENANT_ID_PATTERN
@@ -112,3 +114,48 @@ class MeSerializer(serializers.Serializer):
     active_tenant = ActiveTenantInfoSerializer(allow_null=True)
     memberships = MembershipInfoSerializer(many=True)
     pending_tenants = PendingTenantSerializer(many=True)
+
+
+# --- audit trail ---------------------------------------------------------------------------------
+class AuditQuerySerializer(ListParamsSerializer):
+    """Filters of an audit trail list: all optional, combined with AND. ``action`` may end in ``*``
+    (prefix, e.g. ``product.*``); ``since``/``until`` are ISO-8601 UTC times (``until`` exclusive)."""
+
+    actor = serializers.CharField(max_length=320, required=False)
+    action = serializers.RegexField(r"^[a-z_]+(\.[a-z_*]+)*\*?$", max_length=80, required=False)
+    target_type = serializers.RegexField(r"^[a-z_]+$", max_length=40, required=False)
+    target_id = serializers.CharField(max_length=200, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        for name in ("since", "until"):
+            if name in attrs:
+                attrs[name] = attrs[name].astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
+                    "+00:00", "Z")
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must be after since."]})
+        return attrs
+
+
+class AuditRecordSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    at = serializers.CharField()
+    actor_type = serializers.ChoiceField(choices=["user", "job", "system"])
+    actor_id = serializers.CharField()
+    actor_email = serializers.CharField(allow_null=True)
+    actor_detail = serializers.DictField(allow_null=True)
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    changes = serializers.DictField(allow_null=True, help_text="{field: [before, after]}")
+    request_id = serializers.CharField(allow_null=True)
+    source_ip = serializers.CharField(allow_null=True)
+    tenant_id = serializers.CharField(allow_null=True)
+    hash = serializers.CharField()
+    prev_hash = serializers.CharField()
+
+
+class AuditPageSerializer(serializers.Serializer):
+    results = AuditRecordSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

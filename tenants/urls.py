@@ -15,4 +15,6 @@ urlpatterns = [
          name="admin-tenant-deactivate"),
     path("admin/tenants/<str:tenant_id>/activate", apis.AdminTenantActivateApi.as_view(),
          name="admin-tenant-activate"),
+    path("audit", apis.AuditApi.as_view(), name="audit"),
+    path("admin/audit", apis.AdminAuditApi.as_view(), name="admin-audit"),
 ]

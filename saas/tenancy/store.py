@@ -116,6 +116,19 @@ def _build(condition: ConditionBase, *, is_key: bool = False) -> dict:
     }
 
 
+def _filter_expression(condition: ConditionBase) -> dict:
+    """Like ``_build`` but with placeholders (#q, :q) that cannot clash with a key condition's."""
+    built = _build(condition)
+    expression, names, values = built["expression"], {}, {}
+    for old, new in sorted(((k, "#q" + k[2:]) for k in built["names"]), key=lambda kv: -len(kv[0])):
+        expression = expression.replace(old, new)
+        names[new] = built["names"][old]
+    for old, new in sorted(((k, ":q" + k[2:]) for k in built["values"]), key=lambda kv: -len(kv[0])):
+        expression = expression.replace(old, new)
+        values[new] = built["values"][old]
+    return {"expression": expression, "names": names, "values": values}
+
+
 def _call(operation: str, **kwargs) -> dict:
     """One DynamoDB round trip; transport failures become StoreUnavailable."""
     try:
@@ -273,7 +286,9 @@ class TenantManager:
         return found
 
     def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
-              limit: int = 20, ascending: bool = True) -> Page:
+              limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None) -> Page:
+        """One page of the tenant's partition (or one index partition). ``filter`` is applied by
+        DynamoDB after the key condition, so a page may hold fewer than ``limit`` items."""
         tenant_id, table = self._scope()
         limit = max(1, min(int(limit), MAX_PAGE))
         if index is None:
@@ -283,13 +298,21 @@ class TenantManager:
             spec = self.model.indexes[index]
             key_name, partition = f"{spec.gsi}PK", f"{self._pk(tenant_id)}#{value}"
             kwargs = {"IndexName": spec.gsi}
-        query_id = hashlib.sha256(f"{table}|{self.model.entity}|{index}|{value}|{ascending}".encode()).hexdigest()[:16]
+        condition = _build(Key(key_name).eq(partition), is_key=True)
+        names, values = dict(condition["names"]), dict(condition["values"])
+        filter_id = ""
+        if filter is not None:
+            built = _filter_expression(filter)
+            kwargs["FilterExpression"] = built["expression"]
+            names.update(built["names"])
+            values.update(built["values"])
+            filter_id = repr((built["expression"], sorted(built["names"].items()), sorted(map(str, built["values"].items()))))
+        query_id = hashlib.sha256(
+            f"{table}|{self.model.entity}|{index}|{value}|{ascending}|{filter_id}".encode()).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant=tenant_id, query_id=query_id))
-        condition = _build(Key(key_name).eq(partition), is_key=True)
         response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
-                         ExpressionAttributeNames=condition["names"],
-                         ExpressionAttributeValues=condition["values"], Limit=limit,
+                         ExpressionAttributeNames=names, ExpressionAttributeValues=values, Limit=limit,
                          ScanIndexForward=ascending, **kwargs)
         items = [self._check(raw, tenant_id) for raw in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
@@ -412,17 +435,26 @@ class TenantManager:
         raise VersionConflict(f"{self.model.entity} was changed by someone else") from exc
 
 
+# Every tenant-scoped entity the store knows, by entity name: export and offboarding walk these
+# partitions (``TENANT#<tenant>#<ENTITY>``), so a new model is covered the moment it is declared.
+TENANT_MODELS: dict[str, type["TenantModel"]] = {}
+
+
 class TenantModel:
-    """Base for tenant-scoped item types. Subclasses set ``entity`` and optionally ``indexes``."""
+    """Base for tenant-scoped item types. Subclasses set ``entity`` and optionally ``indexes``;
+    ``export_as`` names the NDJSON file the tenant's data export writes them to (None: internal
+    bookkeeping, not exported, still deleted at offboarding)."""
 
     entity: ClassVar[str]
     indexes: ClassVar[dict[str, Index]] = {}
+    export_as: ClassVar[str | None] = None
     objects: ClassVar[TenantManager]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.objects = TenantManager()
         cls.objects.model = cls
+        TENANT_MODELS[cls.entity] = cls
 
     @staticmethod
     def public(item: Mapping[str, Any]) -> dict:
@@ -457,17 +489,26 @@ class PlatformManager:
             raise DoesNotExist(f"{self.model.entity} not found")
         return TenantModel.public(deserialize(raw))
 
-    def query(self, partition: str, *, cursor: str | None = None, limit: int = 20) -> Page:
+    def query(self, partition: str, *, cursor: str | None = None, limit: int = 20, ascending: bool = True,
+              filter: ConditionBase | None = None) -> Page:
         table = self._table()
         limit = max(1, min(int(limit), MAX_PAGE))
-        query_id = f"{self.model.entity}|{partition}"
         kwargs: dict[str, Any] = {}
+        condition = _build(Key("PK").eq(f"{self.model.entity}#{partition}"), is_key=True)
+        names, values = dict(condition["names"]), dict(condition["values"])
+        filter_id = ""
+        if filter is not None:
+            built = _filter_expression(filter)
+            kwargs["FilterExpression"] = built["expression"]
+            names.update(built["names"])
+            values.update(built["values"])
+            filter_id = repr((built["expression"], sorted(built["names"].items()), sorted(map(str, built["values"].items()))))
+        query_id = f"{self.model.entity}|{partition}|{ascending}|" + hashlib.sha256(filter_id.encode()).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant="*platform*", query_id=query_id))
-        condition = _build(Key("PK").eq(f"{self.model.entity}#{partition}"), is_key=True)
         response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
-                         ExpressionAttributeNames=condition["names"],
-                         ExpressionAttributeValues=condition["values"], Limit=limit, **kwargs)
+                         ExpressionAttributeNames=names, ExpressionAttributeValues=values, Limit=limit,
+                         ScanIndexForward=ascending, **kwargs)
         last = response.get("LastEvaluatedKey")
         return Page(items=[TenantModel.public(deserialize(r)) for r in response.get("Items", [])],
                     next_cursor=_encode_cursor(deserialize(last), tenant="*platform*", query_id=query_id)
@@ -514,8 +555,22 @@ class PlatformModel:
 
 
 # --- transactions ---------------------------------------------------------------------------------
-def transact_write(operations: list[dict], *, token: str | None = None) -> None:
-    """All or nothing. Cancelled transactions raise TransactionCancelled with one reason per item."""
+def transact_write(operations: list[dict], *, token: str | None = None, audit: Any = None) -> None:
+    """All or nothing. Cancelled transactions raise TransactionCancelled with one reason per item.
+
+    ``audit``: one ``saas.audit.Entry`` or a list of them. Their records (and the chain heads they
+    advance) join the same transaction, so the change never exists without its audit record; see
+    ``saas.audit.commit``. Cancellation reasons then cover only ``operations``.
+    """
+    if audit:
+        from saas import audit as audit_trail  # the audit module builds on this store
+
+        audit_trail.commit(operations, audit, token=token)
+        return
+    _transact(operations, token=token)
+
+
+def _transact(operations: list[dict], *, token: str | None = None) -> None:
     if not operations:
         return
     if not isinstance(current_context(), (TenantContext, SystemContext)):

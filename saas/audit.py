@@ -1,0 +1,539 @@
+"""The audit trail: who did what, when, to which object, in every tenant and on the platform.
+
+A service that changes state passes ``audit=Entry(...)`` to ``transact_write``: the record is put
+in the *same* DynamoDB transaction as the change, so no change exists without its record. Changes
+that are not transactional (an SNS call, a single-item write) call ``record(...)`` right after.
+
+Chain. Each trail (one per tenant, one for the platform) is a hash chain: record ``n`` stores
+``prev_hash`` (record ``n-1``'s hash) and its own ``hash`` = SHA-256 over its canonical content.
+A per-trail *head* item holds the last ``seq`` and ``hash``; every transaction that appends a
+record also advances the head under its version, so two concurrent writers can never both append
+record ``n``: one transaction wins, the other is cancelled on the head's condition and ``commit``
+re-reads the head and retries (the caller's own operations are unaffected, nothing was written).
+The head is cached per process, so the common case costs no extra round trip.
+
+``verify_chain`` walks a trail oldest first and reports any record whose content no longer
+matches its hash (edited), any gap in ``seq`` or broken ``prev_hash`` link (deleted), and a tail
+that does not match the head (truncated). Records expire by TTL (``AUDIT_RETENTION_DAYS`` by
+tier); a trail may start after ``seq`` 1 only where the missing predecessor's expiry (kept in
+``prev_expires_at``) has passed.
+
+Actor: the signed-in user (sub, email) with the request id and source IP during a request; the
+job (task name, job id, and the user who enqueued it) in a worker; the ``system_context`` reason
+for platform work. Secret-looking fields are never recorded (``scrub``).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from boto3.dynamodb.conditions import Attr
+from django.conf import settings
+
+from saas.tenancy.context import SystemContext, TenantContext, current_context, tenant_context
+from saas.tenancy.store import (
+    DoesNotExist,
+    Page,
+    PlatformModel,
+    TenantModel,
+    TransactionCancelled,
+    _transact,
+    now_iso,
+)
+
+logger = logging.getLogger("saas.audit")
+
+PLATFORM = "PLATFORM"  # partition of the platform trail
+HEAD_ID = "head"
+GENESIS = "0" * 64
+SECRET_MARKERS = ("password", "secret", "token", "credential", "signature", "private_key", "api_key")
+MAX_ATTEMPTS = 12
+
+
+class AuditRecord(TenantModel):
+    entity = "AUDIT"  # id = zero-padded seq, so the partition is in chain order
+    export_as = "audit"
+
+
+class AuditHead(TenantModel):
+    entity = "AUDITHEAD"  # id = "head"
+
+
+class PlatformAuditRecord(PlatformModel):
+    entity = "PAUDIT"  # partition PLATFORM, id = zero-padded seq
+
+
+class PlatformAuditHead(PlatformModel):
+    entity = "PAUDITHEAD"
+
+
+# Fields covered by a record's hash (anything else on the item is bookkeeping).
+HASHED_FIELDS = ("seq", "prev_hash", "prev_expires_at", "at", "trail", "tenant_id", "actor_type", "actor_id",
+                 "actor_email", "actor_detail", "action", "target_type", "target_id", "changes", "request_id",
+                 "source_ip", "expires_at")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One auditable action. ``tenant_id`` targets a specific tenant's trail from platform work
+    (under system_context); ``platform=True`` writes to the platform trail instead."""
+
+    action: str
+    target_type: str
+    target_id: str
+    changes: Mapping[str, Any] | None = None
+    tenant_id: str | None = None
+    tier: str | None = None
+    platform: bool = False
+    detail: Mapping[str, Any] | None = None
+
+
+# --- request metadata (set by AuditRequestMiddleware) --------------------------------------------
+_request: ContextVar[Any] = ContextVar("audit_request", default=None)
+
+
+class AuditRequestMiddleware:
+    """Makes the current request (its id, source IP, verified identity) visible to the audit
+    trail; also counts the tenant's API requests (saas.usage)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = _request_id(request)
+        token = _request.set(request)
+        try:
+            response = self.get_response(request)
+            response["X-Request-Id"] = request.request_id
+            return response
+        finally:
+            _request.reset(token)
+
+
+def _request_id(request) -> str:
+    lambda_context = request.META.get("lambda.context")
+    aws_id = getattr(lambda_context, "aws_request_id", None)
+    return str(aws_id or uuid.uuid4().hex)
+
+
+def _actor() -> dict:
+    ctx = current_context()
+    request = _request.get()
+    if request is not None:
+        identity = getattr(request, "identity", None)
+        return {"actor_type": "user",
+                "actor_id": getattr(identity, "sub", None) or getattr(ctx, "user_id", None) or "anonymous",
+                "actor_email": getattr(identity, "email", None) or None,
+                "request_id": getattr(request, "request_id", None),
+                "source_ip": request.META.get("REMOTE_ADDR")}
+    from celery import current_task  # a worker: the job is the actor, on behalf of who enqueued it
+
+    task_request = getattr(current_task, "request", None) if current_task else None
+    if task_request is not None and getattr(task_request, "id", None):
+        return {"actor_type": "job", "actor_id": current_task.name,
+                "actor_detail": {"job_id": task_request.id,
+                                 "on_behalf_of": getattr(ctx, "user_id", None) or getattr(task_request, "user_id", None)}}
+    if isinstance(ctx, SystemContext):
+        return {"actor_type": "system", "actor_id": "system", "actor_detail": {"reason": ctx.reason}}
+    if isinstance(ctx, TenantContext) and ctx.user_id:
+        return {"actor_type": "user", "actor_id": ctx.user_id}
+    return {"actor_type": "system", "actor_id": "system"}
+
+
+@contextlib.contextmanager
+def acting_for(reason: str) -> Iterator[None]:
+    """Label direct calls outside any request/job (management commands, scripts)."""
+    token = _acting.set(reason)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+_acting: ContextVar[str | None] = ContextVar("audit_acting", default=None)
+
+
+# --- content ------------------------------------------------------------------------------------
+def scrub(value: Any, *, key: str = "") -> Any:
+    """Secrets never reach the trail: secret-looking keys are redacted, URL query strings and
+    credentials dropped."""
+    if any(marker in key.lower() for marker in SECRET_MARKERS):
+        return "[redacted]"
+    if isinstance(value, Mapping):
+        return {str(k): scrub(v, key=str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v, key=key) for v in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, "[redacted]" if parts.query else "", ""))
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: Any = None) -> dict:
+    """``{field: [before, after]}`` for the fields that changed (all keys of ``after`` by default)."""
+    names = fields if fields is not None else after.keys()
+    return {name: [before.get(name), after.get(name)] for name in names if before.get(name) != after.get(name)}
+
+
+def _canonical(value: Any) -> Any:
+    """The form hashed: numbers as normalised decimal strings (DynamoDB returns Decimals and drops
+    trailing zeros), dict keys sorted, None dropped (DynamoDB does not store it at the top level)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return "n:" + format(Decimal(str(value)).normalize(), "f")
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items()) if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    body = {name: record.get(name) for name in HASHED_FIELDS}
+    data = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def retention_seconds(tier: str | None) -> int:
+    days = settings.AUDIT_RETENTION_DAYS.get(tier or "basic", settings.AUDIT_RETENTION_DAYS["basic"])
+    return int(days) * 86400
+
+
+# --- heads --------------------------------------------------------------------------------------
+class _Heads:
+    """Last known head per trail, per process. A stale entry only costs one cancelled attempt."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, dict | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, trail: str) -> tuple[bool, dict | None]:
+        with self._lock:
+            if trail in self._heads:
+                return True, self._heads[trail]
+        return False, None
+
+    def put(self, trail: str, head: dict | None) -> None:
+        with self._lock:
+            self._heads[trail] = head
+
+    def forget(self, trail: str | None = None) -> None:
+        with self._lock:
+            if trail is None:
+                self._heads.clear()
+            else:
+                self._heads.pop(trail, None)
+
+
+heads = _Heads()
+
+
+def _trail_of(entry: Entry) -> str:
+    if entry.platform:
+        return PLATFORM
+    if entry.tenant_id:
+        return entry.tenant_id
+    ctx = current_context()
+    if not isinstance(ctx, TenantContext):
+        raise ValueError(f"audit entry {entry.action!r} names no tenant and there is no tenant context")
+    return ctx.tenant_id
+
+
+def _scoped(trail: str):
+    """The context in which a trail's managers build keys: the tenant's own context (kept as is
+    when it is the current one), system context for the platform trail."""
+    ctx = current_context()
+    if trail == PLATFORM:
+        if isinstance(ctx, SystemContext):
+            return contextlib.nullcontext()
+        from saas.tenancy.context import system_context
+
+        return system_context(reason="audit: platform trail")
+    if isinstance(ctx, TenantContext) and ctx.tenant_id == trail:
+        return contextlib.nullcontext()
+    return tenant_context(trail)
+
+
+def _read_head(trail: str) -> dict | None:
+    with _scoped(trail):
+        try:
+            if trail == PLATFORM:
+                return PlatformAuditHead.objects.get(PLATFORM, HEAD_ID, consistent=True)
+            return AuditHead.objects.get(HEAD_ID, consistent=True)
+        except DoesNotExist:
+            return None
+
+
+def _head(trail: str, *, refresh: bool) -> dict | None:
+    known, head = heads.get(trail)
+    if refresh or not known:
+        head = _read_head(trail)
+        heads.put(trail, head)
+    return head
+
+
+# --- building and committing --------------------------------------------------------------------
+def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple[list[dict], dict[str, dict]]:
+    """The puts for ``entries`` and one head advance per trail touched; returns the new heads."""
+    ops: list[dict] = []
+    new_heads: dict[str, dict] = {}
+    by_trail: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_trail.setdefault(_trail_of(entry), []).append(entry)
+    for trail, trail_entries in by_trail.items():
+        head = _head(trail, refresh=trail in refresh)
+        seq = int(head["seq"]) if head else 0
+        prev_hash = head["hash"] if head else GENESIS
+        prev_expires = int(head["last_expires_at"]) if head and head.get("last_expires_at") else None
+        ctx = current_context()
+        for entry in trail_entries:
+            seq += 1
+            tier = entry.tier or (ctx.tier if isinstance(ctx, TenantContext) and ctx.tenant_id == trail else None)
+            at = now_iso()
+            expires_at = int(time.time()) + retention_seconds("platform" if trail == PLATFORM else tier)
+            body = {
+                "seq": seq, "prev_hash": prev_hash, "prev_expires_at": prev_expires, "at": at,
+                "trail": trail, "tenant_id": entry.tenant_id or (None if trail == PLATFORM else trail),
+                **actor,
+                "action": entry.action, "target_type": entry.target_type, "target_id": str(entry.target_id),
+                "changes": scrub(dict(entry.changes)) if entry.changes else None,
+                "expires_at": expires_at,
+            }
+            if entry.detail:
+                body["actor_detail"] = {**(body.get("actor_detail") or {}), **scrub(dict(entry.detail))}
+            body = {k: v for k, v in body.items() if v is not None}
+            body["hash"] = record_hash(body)
+            with _scoped(trail):
+                if trail == PLATFORM:
+                    # PlatformManager sets tenant-free keys; "tenant_id" here is the subject, not a scope.
+                    op, _ = PlatformAuditRecord.objects.put_op(PLATFORM, f"{seq:012d}", **body)
+                else:
+                    fields = {k: v for k, v in body.items() if k != "tenant_id"}
+                    op, _ = AuditRecord.objects.create_op(id=f"{seq:012d}", **fields)
+            ops.append(op)
+            prev_hash, prev_expires = body["hash"], expires_at
+        head_fields = {"seq": seq, "hash": prev_hash, "last_expires_at": prev_expires}
+        with _scoped(trail):
+            if trail == PLATFORM:
+                op, stored = PlatformAuditHead.objects.put_op(
+                    PLATFORM, HEAD_ID, expected_version=int(head["version"]) if head else None, **head_fields)
+            elif head is None:
+                op, stored = AuditHead.objects.create_op(id=HEAD_ID, **head_fields)
+            else:
+                op, stored = AuditHead.objects.update_op(HEAD_ID, expected_version=int(head["version"]),
+                                                         current=head, **head_fields)
+        ops.append(op)
+        new_heads[trail] = stored
+    return ops, new_heads
+
+
+def _actor_now() -> dict:
+    actor = _actor()
+    reason = _acting.get()
+    if reason and actor.get("actor_type") != "user":
+        actor = {**actor, "actor_type": "system", "actor_id": "system",
+                 "actor_detail": {**(actor.get("actor_detail") or {}), "reason": reason}}
+    return actor
+
+
+def commit(operations: list[dict], audit: Entry | list[Entry], *, token: str | None = None) -> None:
+    """Run ``operations`` plus the audit records of ``audit`` as one transaction.
+
+    A cancellation caused only by a chain head (another writer appended first) is retried with a
+    fresh head; any other cancellation is raised with the reasons of ``operations`` only.
+    """
+    entries = [audit] if isinstance(audit, Entry) else list(audit)
+    actor = _actor_now()
+    refresh: set[str] = set()
+    for attempt in range(MAX_ATTEMPTS):
+        audit_ops, new_heads = _build_ops(entries, actor, refresh=refresh)
+        try:
+            # A client token makes a retried *identical* request idempotent; our retries differ.
+            _transact([*operations, *audit_ops], token=token if attempt == 0 else None)
+        except TransactionCancelled as exc:
+            own, theirs = exc.reasons[:len(operations)], exc.reasons[len(operations):]
+            if any(reason not in ("None", "") for reason in own) or attempt == MAX_ATTEMPTS - 1:
+                for trail in new_heads:
+                    heads.forget(trail)
+                raise TransactionCancelled(own) from exc
+            refresh = set(new_heads)  # only the audit items failed: someone else appended
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            continue
+        except Exception:
+            for trail in new_heads:
+                heads.forget(trail)
+            raise
+        for trail, head in new_heads.items():
+            heads.put(trail, head)
+        return
+
+
+def record(audit: Entry | list[Entry]) -> None:
+    """Append audit records on their own (for changes that are not DynamoDB transactions)."""
+    commit([], audit)
+
+
+# --- reading ------------------------------------------------------------------------------------
+def _filters(*, actor: str | None = None, action: str | None = None, target_type: str | None = None,
+             target_id: str | None = None, since: str | None = None, until: str | None = None,
+             tenant_id: str | None = None):
+    condition = None
+
+    def both(c):
+        nonlocal condition
+        condition = c if condition is None else condition & c
+
+    if actor:
+        both(Attr("actor_id").eq(actor) | Attr("actor_email").eq(actor))
+    if action:
+        both(Attr("action").begins_with(action[:-1]) if action.endswith("*") else Attr("action").eq(action))
+    if target_type:
+        both(Attr("target_type").eq(target_type))
+    if target_id:
+        both(Attr("target_id").eq(target_id))
+    if since:
+        both(Attr("at").gte(since))
+    if until:
+        both(Attr("at").lt(until))
+    if tenant_id:
+        both(Attr("tenant_id").eq(tenant_id))
+    return condition
+
+
+PUBLIC_FIELDS = ("seq", "at", "actor_type", "actor_id", "actor_email", "actor_detail", "action", "target_type",
+                 "target_id", "changes", "request_id", "source_ip", "tenant_id", "hash", "prev_hash")
+
+
+def public_record(item: Mapping[str, Any]) -> dict:
+    out = {name: item.get(name) for name in PUBLIC_FIELDS}
+    out["seq"] = int(item["seq"])
+    return _plain(out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def list_records(*, cursor: str | None = None, limit: int = 20, **filters: Any) -> Page:
+    """The current tenant's trail, newest first. Filtering is done by DynamoDB on the page read;
+    to keep pages useful we read on (at most a few round trips) until ``limit`` items are found."""
+    return _fill(lambda c, n: AuditRecord.objects.query(ascending=False, filter=_filters(**filters), cursor=c,
+                                                        limit=n), cursor=cursor, limit=limit)
+
+
+def list_platform_records(*, cursor: str | None = None, limit: int = 20, **filters: Any) -> Page:
+    """The platform trail, newest first (system context)."""
+    return _fill(lambda c, n: PlatformAuditRecord.objects.query(PLATFORM, ascending=False, filter=_filters(**filters),
+                                                                cursor=c, limit=n), cursor=cursor, limit=limit)
+
+
+def _fill(read, *, cursor: str | None, limit: int, max_reads: int = 5) -> Page:
+    items: list[dict] = []
+    for _ in range(max_reads):
+        page = read(cursor, limit - len(items) if items else limit)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if len(items) >= limit or not cursor:
+            break
+    return Page(items=items[:limit], next_cursor=cursor)
+
+
+# --- verification -------------------------------------------------------------------------------
+@dataclass
+class Verification:
+    trail: str
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> Verification:
+    """Walk a trail oldest first (``tenant_id=None``: the platform trail) and check every link."""
+    trail = tenant_id or PLATFORM
+    now = time.time() if now is None else now
+    result = Verification(trail=trail)
+    previous: dict | None = None
+    cursor = None
+    with _scoped(trail):
+        while True:
+            if trail == PLATFORM:
+                page = PlatformAuditRecord.objects.query(PLATFORM, cursor=cursor, limit=100)
+            else:
+                page = AuditRecord.objects.query(cursor=cursor, limit=100)
+            for item in page.items:
+                _check_record(item, previous, result, now)
+                previous = item
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        head = _read_head(trail)
+    if head is None:
+        if previous is not None:
+            result.problems.append("records exist but the chain head is missing")
+    elif previous is None:
+        if int(head["seq"]) > 0:
+            result.problems.append(f"the head is at seq {int(head['seq'])} but no record is left")
+    elif int(head["seq"]) != int(previous["seq"]) or head["hash"] != previous["hash"]:
+        result.problems.append(f"the trail ends at seq {int(previous['seq'])} but the head is at seq "
+                               f"{int(head['seq'])}: records were removed from the end or the head was changed")
+    return result
+
+
+def _check_record(item: dict, previous: dict | None, result: Verification, now: float) -> None:
+    seq = int(item["seq"])
+    result.records += 1
+    result.first_seq = seq if result.first_seq is None else result.first_seq
+    result.last_seq = seq
+    if item.get("id") != f"{seq:012d}":
+        result.problems.append(f"record {item.get('id')}: stored under another position than its seq {seq}")
+    if record_hash(item) != item.get("hash"):
+        result.problems.append(f"record seq {seq}: content does not match its hash (edited)")
+    if previous is None:
+        if seq == 1:
+            if item.get("prev_hash") != GENESIS:
+                result.problems.append("record seq 1: does not start the chain")
+        elif not item.get("prev_expires_at") or int(item["prev_expires_at"]) > now:
+            result.problems.append(f"records before seq {seq} are missing and had not expired (deleted)")
+        return
+    if seq != int(previous["seq"]) + 1:
+        result.problems.append(f"records {int(previous['seq']) + 1}..{seq - 1} are missing (deleted)")
+    if item.get("prev_hash") != previous.get("hash"):
+        result.problems.append(f"record seq {seq}: does not link to record seq {int(previous['seq'])}")
+
+
+def platform_entry(action: str, target_type: str, target_id: str, **kwargs: Any) -> Entry:
+    return Entry(action=action, target_type=target_type, target_id=target_id, platform=True, **kwargs)
+
+
+def tenant_entry_for(tenant_id: str, action: str, target_type: str, target_id: str, **kwargs: Any) -> Entry:
+    return Entry(action=action, target_type=target_type, target_id=target_id, tenant_id=tenant_id, **kwargs)
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,42 @@
+"""Fixtures for the tenant-lifecycle tests (audit trail, files, export, offboarding, usage)."""
+from __future__ import annotations
+
+import pytest
+
+from saas import audit
+from saas.tenancy import system_context, tenant_context
+from tests.conftest import unique
+
+
+@pytest.fixture(autouse=True)
+def _fresh_audit_heads():
+    audit.heads.forget()
+    yield
+    audit.heads.forget()
+
+
+def product_payload(**overrides) -> dict:
+    return {"sku": unique("SKU-").upper(), "name": "Blue Widget", "description": "A widget.", "price": "9.99",
+            "currency": "USD", "stock": 5, "category": "widgets", **overrides}
+
+
+def create_product(client, **overrides) -> dict:
+    response = client.post("/api/v1/products", product_payload(**overrides), format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def trail(tenant_id: str | None) -> list[dict]:
+    """Every record of a trail, oldest first, read straight from the store."""
+    records, cursor = [], None
+    scope = tenant_context(tenant_id) if tenant_id else system_context(reason="test: read platform trail")
+    with scope:
+        while True:
+            if tenant_id:
+                page = audit.AuditRecord.objects.query(cursor=cursor, limit=100)
+            else:
+                page = audit.PlatformAuditRecord.objects.query(audit.PLATFORM, cursor=cursor, limit=100)
+            records += page.items
+            cursor = page.next_cursor
+            if not cursor:
+                return records
