@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -41,12 +42,20 @@ class PreconditionFailed(exceptions.APIException):
     default_detail = "If-Match does not match the current version."
 
 
-def _flatten(detail):
+def _flatten(detail, depth: int = 0):
+    """Plain JSON of DRF's error detail, bounded: at most API_MAX_ERROR_FIELDS entries per level,
+    a few levels deep, messages cut to 300 characters (an error never grows with the input)."""
+    limit = settings.API_MAX_ERROR_FIELDS
+    if depth > 4:
+        return "..."
     if isinstance(detail, dict):
-        return {k: _flatten(v) for k, v in detail.items()}
+        flat = {str(k)[:100]: _flatten(v, depth + 1) for k, v in list(detail.items())[:limit]}
+        if len(detail) > limit:
+            flat["errors_omitted"] = [f"{len(detail) - limit} more."]
+        return flat
     if isinstance(detail, list):
-        return [_flatten(v) for v in detail]
-    return str(detail)
+        return [_flatten(v, depth + 1) for v in detail[:limit]]
+    return str(detail)[:300]
 
 
 def exception_handler(exc, context):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 
@@ -36,9 +37,13 @@ class RejectUnknownFieldsMixin:
 
     def to_internal_value(self, data: Any):
         if isinstance(data, dict):
-            unknown = sorted(k for k in data if k not in self.fields)
+            unknown = [k for k in data if k not in self.fields]
             if unknown:
                 # Names are echoed back: escape lone surrogates so the error itself can be rendered.
-                raise serializers.ValidationError(
-                    {k.encode("utf-8", "backslashreplace").decode()[:100]: ["Unknown field."] for k in unknown})
+                # Only the first few are named, so the error stays small whatever the body held.
+                shown = sorted(unknown)[:settings.API_MAX_ERROR_FIELDS]
+                errors = {k.encode("utf-8", "backslashreplace").decode()[:100]: ["Unknown field."] for k in shown}
+                if len(unknown) > len(shown):
+                    errors["unknown_fields_omitted"] = [f"{len(unknown) - len(shown)} more unknown fields."]
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

@@ -201,12 +201,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.VerifiedIdentityAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["saas.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "saas.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["saas.throttling.TenantRateThrottle"],
 }
+# Work one request may cause, bounded before parsing (saas.parsers): 413 / 400 with a short error.
+API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(64 * 1024)))
+API_MAX_JSON_DEPTH = int(env("API_MAX_JSON_DEPTH", "20"))
+API_MAX_JSON_KEYS = int(env("API_MAX_JSON_KEYS", "1000"))
+# Error bodies name at most this many offending fields (the rest are counted, not listed).
+API_MAX_ERROR_FIELDS = int(env("API_MAX_ERROR_FIELDS", "20"))
 # Requests per tenant (all of its users together), by tier. Per-second windows, so a flooding
 # tenant is refused within a second instead of after spending a minute's allowance.
 TENANT_THROTTLE_RATES = {
