@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "saas.audit.AuditRequestMiddleware",
     "saas.tenancy.middleware.TenantContextMiddleware",
+    "saas.throttling.CallerThrottleMiddleware",  # inside the tenant middleware: sees identity + context
 ]
 
 ROOT_URLCONF = "saas.urls"
@@ -97,7 +98,10 @@ STATIC_ROOT = env("DJANGO_STATIC_ROOT", "/tmp/static")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "saas"}}
 if env("REDIS_CACHE_URL"):
-    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_CACHE_URL")}
+    # Short socket timeouts: a frozen cache must not hold a request (the throttle fails open).
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_CACHE_URL"),
+                         "OPTIONS": {"socket_connect_timeout": float(env("REDIS_CACHE_TIMEOUT", "0.25")),
+                                     "socket_timeout": float(env("REDIS_CACHE_TIMEOUT", "0.25"))}}
 
 # --- AWS --------------------------------------------------------------------------------------------
 AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
@@ -221,6 +225,18 @@ TENANT_THROTTLE_RATES = {
     "premium": env("THROTTLE_RATE_PREMIUM", "100/s"),
     "platinum": env("THROTTLE_RATE_PLATINUM", "300/s"),
 }
+# Callers with no tenant context (saas.throttling.CallerThrottleMiddleware): a signed-in user with
+# no active tenant (per user), unauthenticated callers incl. /health (per address), and failed bearer
+# tokens (per address; over budget -> refused before any signature check).
+CALLER_THROTTLE_RATES = {
+    "no_tenant": env("THROTTLE_RATE_NO_TENANT", "10/s"),
+    "anonymous": env("THROTTLE_RATE_ANONYMOUS", "20/s"),
+    "bad_token": env("THROTTLE_RATE_BAD_TOKEN", "30/min"),
+}
+# After a cache error the throttles allow everything (logged) and leave the cache alone this long.
+THROTTLE_CACHE_RETRY_SECONDS = float(env("THROTTLE_CACHE_RETRY_SECONDS", "5"))
+# GET /health answers from a per-process copy this long (one DescribeTable per window at most).
+HEALTH_CACHE_SECONDS = float(env("HEALTH_CACHE_SECONDS", "2"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Commerce API",
     "VERSION": "1.0.0",

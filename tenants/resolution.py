@@ -16,6 +16,7 @@ from typing import Callable
 
 from django.conf import settings
 
+from saas import throttling
 from saas.tenancy import TenantContext, system_context
 from saas.tenancy.store import AlreadyExists, DoesNotExist, VersionConflict
 
@@ -156,9 +157,15 @@ def identity_from_request(request) -> Identity | None:
         if scheme.lower() != "bearer" or not token.strip():
             request.auth_error = "Authorization header must be 'Bearer <token>'."
             return None
+        # An address that keeps sending bad tokens is refused before any (RSA) verification.
+        request.throttle_wait = throttling.bad_token_refused(request)
+        if request.throttle_wait is not None:
+            request.auth_error = "Too many invalid tokens."
+            return None
         try:
             return verify_token(token.strip())
         except InvalidToken as exc:
+            throttling.record_bad_token(request)
             request.auth_error = str(exc)
             return None
     return identity_from_session(getattr(request, "session", None))

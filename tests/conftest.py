@@ -42,6 +42,10 @@ def _scan_guard_and_tables():
 def _roomy_throttle(settings):
     """Suites fire requests far faster than any real client; tests of throttling set their own rates."""
     settings.TENANT_THROTTLE_RATES = {tier: "100000/s" for tier in settings.TENANT_THROTTLE_RATES}
+    settings.CALLER_THROTTLE_RATES = {kind: "100000/s" for kind in settings.CALLER_THROTTLE_RATES}
+    from saas.throttling import breaker
+
+    breaker.reset()
 
 
 @pytest.fixture(autouse=True)
@@ -49,8 +53,11 @@ def _fresh_caches():
     from saas.tenancy.store import router
     from tenants import resolution
 
+    from saas import health
+
     resolution.cache.clear()
     router.forget()
+    health.forget()
     yield
 
 
