@@ -127,7 +127,7 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     """Delete a product and release its SKU."""
     current = get_product(product_id, consistent=True)
     version = _guard_version(current, if_match=if_match, expected_version=expected_version)
-    event_put, event = event_op(PRODUCT_DELETED, public_product(current))
+    event_put, event = event_op(PRODUCT_DELETED, public_product(current), sequence=int(current["version"]) + 1)
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
              ("event", event_put)],

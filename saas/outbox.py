@@ -47,18 +47,30 @@ def new_event_id() -> str:
     return f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:16]}"
 
 
-def event_op(event_type: str, data: dict[str, Any]) -> tuple[dict, dict]:
-    """A Put for one pending event in the current tenant, to go into the caller's transaction."""
+def event_op(event_type: str, data: dict[str, Any], *, sequence: int | None = None) -> tuple[dict, dict]:
+    """A Put for one pending event in the current tenant, to go into the caller's transaction.
+
+    ``sequence`` orders the events of one aggregate (``data["id"]``): by default the aggregate's
+    version after the change, which every change bumps by one in the same transaction, so
+    subscribers can put an unordered, at-least-once delivery back in order. A deletion passes the
+    deleted version + 1."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
+    if sequence is None:
+        sequence = int(data.get("version") or 0)
     return OutboxEvent.objects.create_op(
-        id=new_event_id(), type=event_type, data=data, status=PENDING, attempts=0, event_created_at=now_iso())
+        id=new_event_id(), type=event_type, data=data, status=PENDING, attempts=0, event_created_at=now_iso(),
+        aggregate_id=data.get("id"), sequence=sequence)
 
 
 def envelope(event: dict) -> dict:
-    """The message subscribers receive: stable ``id`` across retries."""
+    """The message subscribers receive: stable ``id`` across retries; ``aggregate_id`` and its
+    ``sequence`` (increasing per aggregate) to order what arrives out of order."""
+    data = event["data"]
     return {"id": event["id"], "type": event["type"], "tenant_id": event["tenant_id"],
-            "created_at": event.get("event_created_at") or event["created_at"], "data": event["data"]}
+            "created_at": event.get("event_created_at") or event["created_at"],
+            "aggregate_id": event.get("aggregate_id") or data.get("id"),
+            "sequence": int(event.get("sequence") or data.get("version") or 0), "data": data}
 
 
 # The relay is registered by the app that owns delivery (orders.tasks wires Celery); services only
@@ -124,8 +136,10 @@ def deliver(event: dict, *, now: float | None = None) -> str:
             pass
         return "failed"
     try:
+        # Sent events expire (the table's TTL deletes them): storage per tenant stays bounded.
         OutboxEvent.objects.update(claimed["id"], expected_version=claimed["version"], current=claimed,
-                                   status=SENT, outcome=outcome, sent_at=now_iso())
+                                   status=SENT, outcome=outcome, sent_at=now_iso(),
+                                   expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS))
     except VersionConflict:
         pass  # our lease ran out and another relay took over; it will mark it
     return outcome

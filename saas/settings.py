@@ -273,6 +273,8 @@ TENANT_JOB_CACHE_SECONDS = float(env("TENANT_JOB_CACHE_SECONDS", "5"))
 # Outbox retry back-off: base * 2^(attempt-1), capped; events are never given up on.
 OUTBOX_RETRY_BASE_SECONDS = float(env("OUTBOX_RETRY_BASE_SECONDS", "30"))
 OUTBOX_RETRY_MAX_SECONDS = float(env("OUTBOX_RETRY_MAX_SECONDS", "900"))
+# Sent outbox events are kept this long (for inspection and redelivery questions), then expire by TTL.
+OUTBOX_SENT_RETENTION_SECONDS = int(env("OUTBOX_SENT_RETENTION_SECONDS", str(7 * 24 * 3600)))
 # Order pipeline: simulated fulfilment time, and when the sweep treats an open order as stuck.
 ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "0"))
 ORDERS_STUCK_AFTER_SECONDS = float(env("ORDERS_STUCK_AFTER_SECONDS", "60"))

@@ -75,7 +75,8 @@ def test_each_tenants_subscribers_get_exactly_their_events_and_nothing_after_uns
         for envelope in delivered:
             source = by_id[envelope["id"]]
             assert envelope == {"id": source["id"], "type": source["type"], "tenant_id": source["tenant_id"],
-                                "created_at": source["event_created_at"], "data": source["data"]}
+                                "created_at": source["event_created_at"], "data": source["data"],
+                                "aggregate_id": source.get("aggregate_id"), "sequence": source.get("sequence", 0)}
     assert set(receiver.deliveries) - set(subscribed) == set()  # nothing went anywhere else
 
     # Unsubscribe everything through the API: topics go, and later events reach no one.

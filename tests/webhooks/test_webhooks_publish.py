@@ -31,7 +31,8 @@ def test_publish_delivers_the_envelope_with_a_stable_id(tenant_id, receiver):
         assert publish_event(event=event) == "published"  # a relay retry: same id, subscriber de-duplicates
     delivered = receiver.wait_for_count("/hook", 2)
     expected = {"id": event["id"], "type": ORDER_CREATED, "tenant_id": tenant_id,
-                "created_at": event["event_created_at"], "data": {"order_id": "o1", "total": "12.50"}}
+                "created_at": event["event_created_at"], "aggregate_id": None, "sequence": 0,
+                "data": {"order_id": "o1", "total": "12.50"}}
     assert delivered == [expected, expected]
     notification = receiver.deliveries["/hook"][0]
     assert notification["Type"] == "Notification"
@@ -268,4 +269,4 @@ def test_the_outbox_relay_publishes_through_publish_event(tenant_id, receiver):
         assert outbox.OutboxEvent.objects.get(wanted["id"])["status"] == outbox.SENT
     assert receiver.wait_for_count("/hook", 1) == [{
         "id": wanted["id"], "type": ORDER_CREATED, "tenant_id": tenant_id, "created_at": wanted["event_created_at"],
-        "data": {"order_id": "o1", "quantity": 3, "total": "9.90"}}]
+        "aggregate_id": None, "sequence": 0, "data": {"order_id": "o1", "quantity": 3, "total": "9.90"}}]
