@@ -41,6 +41,7 @@ from saas.celery import broker, enqueue_after_commit
 from saas.exceptions import Conflict, ServiceUnavailable
 from saas.outbox import dispatch, event_op
 from saas.tenancy import get_context
+from saas import usage
 from saas.audit import Entry
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, now_iso, transact_write
 from webhooks.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
@@ -124,6 +125,7 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
         raise ConcurrentUpdate()
 
     dispatch([event])
+    usage.add("orders_placed")
     from . import tasks
 
     enqueue_after_commit(tasks.confirm_order, order["id"])

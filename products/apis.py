@@ -15,14 +15,26 @@ from tenants.permissions import ReadViewerWriteManager
 
 from . import selectors, services
 from .models import product_etag, public_product
-from .serializers import DeleteSerializer, ListQuerySerializer, ProductListSerializer, ProductSerializer
+from .serializers import (
+    DeleteSerializer,
+    ImageAttachSerializer,
+    ImageUploadSerializer,
+    ListQuerySerializer,
+    ProductListSerializer,
+    ProductSerializer,
+)
 
 IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
                             description='ETag from a read, e.g. "<id>:<version>"; 412 if it is not current.')
 
 
+def present(item: dict) -> dict:
+    """The API shape: the stored product plus a short-lived link to its image (or null)."""
+    return {**public_product(item), "image_url": services.image_url(item)}
+
+
 def product_response(item: dict, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(public_product(item), status=status_code, headers={"ETag": product_etag(item)})
+    return Response(present(item), status=status_code, headers={"ETag": product_etag(item)})
 
 
 def _validated(serializer_class, data, *, partial: bool = False) -> dict:
@@ -40,7 +52,7 @@ class ProductListApi(APIView):
         query = _validated(ListQuerySerializer, request.query_params)
         page = selectors.list_products(category=query.get("category"), cursor=query.get("cursor") or None,
                                        limit=query["limit"])
-        return Response({"results": [public_product(p) for p in page.items], "next_cursor": page.next_cursor})
+        return Response({"results": [present(p) for p in page.items], "next_cursor": page.next_cursor})
 
     @extend_schema(request=ProductSerializer, responses={201: ProductSerializer})
     def post(self, request):
@@ -79,3 +91,29 @@ class ProductDetailApi(APIView):
                                           if_match=request.headers.get("If-Match"),
                                           expected_version=expected_version)
         return product_response(product)
+
+
+class ProductImageUploadApi(APIView):
+    """Start a browser upload: a presigned POST for exactly one object under the tenant's prefix."""
+
+    permission_classes = [ReadViewerWriteManager]
+
+    @extend_schema(request=None, responses={201: ImageUploadSerializer})
+    def post(self, request, product_id: str):
+        return Response(services.start_image_upload(product_id=product_id), status=status.HTTP_201_CREATED)
+
+
+class ProductImageApi(APIView):
+    """Attach an uploaded image (checked: present, size, really an image) or remove it."""
+
+    permission_classes = [ReadViewerWriteManager]
+
+    @extend_schema(parameters=[IF_MATCH], request=ImageAttachSerializer, responses={200: ProductSerializer})
+    def put(self, request, product_id: str):
+        data = _validated(ImageAttachSerializer, request.data)
+        return product_response(services.attach_image(product_id=product_id, upload_id=data["upload_id"],
+                                                      if_match=request.headers.get("If-Match")))
+
+    @extend_schema(parameters=[IF_MATCH], request=None, responses={200: ProductSerializer})
+    def delete(self, request, product_id: str):
+        return product_response(services.remove_image(product_id=product_id, if_match=request.headers.get("If-Match")))

@@ -52,6 +52,8 @@ class ProductSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     updated_at = serializers.CharField(read_only=True)
     # Write: the version the client last read (used when no If-Match is sent). Read: the current one.
     version = StrictIntegerField(min_value=1, max_value=2**53, required=False)
+    image_url = serializers.CharField(read_only=True, allow_null=True,
+                                      help_text="A presigned link to the product image, valid for minutes.")
 
 
 class DeleteSerializer(serializers.Serializer):
@@ -70,3 +72,18 @@ class ProductListSerializer(serializers.Serializer):
 
     results = ProductSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+
+
+class ImageAttachSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    upload_id = serializers.RegexField(r"^[0-9a-f]{32}$", help_text="The upload_id of a started upload.")
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """Schema only: POST the file with ``fields`` as multipart form fields (file last) to ``url``."""
+
+    upload_id = serializers.CharField()
+    url = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField())
+    max_bytes = serializers.IntegerField()
+    content_types = serializers.ListField(child=serializers.CharField())
+    expires_in = serializers.IntegerField()

@@ -11,15 +11,22 @@ clients that need protection across their own read-modify-write cycle send If-Ma
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from decimal import Decimal
 from typing import Any, Mapping
 
+from django.conf import settings
 from django.utils.http import parse_etags
+from rest_framework.exceptions import ValidationError
+
+from saas import files, usage
 
 from saas.audit import Entry, diff
 from saas.exceptions import Conflict, PreconditionFailed
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
+from saas.tenancy.keys import storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 
@@ -134,6 +141,91 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
             audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
                         changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])
+    if current.get("image_key"):
+        _discard_image(current["image_key"])
+
+
+# --- product image (S3, browser upload through a presigned POST) -------------------------------------
+UPLOAD_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class InvalidUpload(ValidationError):
+    def __init__(self, message: str):
+        super().__init__({"upload_id": [message]})
+
+
+def image_key(product_id: str, upload_id: str) -> str:
+    """Built from the context's tenant, the product and our own upload id: never from input."""
+    return storage_key("products", product_id, "images", upload_id)
+
+
+def start_image_upload(*, product_id: str, redirect: str | None = None) -> dict:
+    """A presigned POST for one image of one product: exact key, size range, ``image/*`` type."""
+    get_product(product_id)  # 404 for a missing or foreign product
+    upload_id = uuid.uuid4().hex
+    form = files.presigned_post(key=image_key(product_id, upload_id), max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
+                                content_type_prefix="image/", redirect=redirect)
+    return {"upload_id": upload_id, "url": form["url"], "fields": form["fields"],
+            "max_bytes": settings.PRODUCT_IMAGE_MAX_BYTES, "content_types": sorted(files.IMAGE_SIGNATURES),
+            "expires_in": settings.FILES_UPLOAD_EXPIRE_SECONDS}
+
+
+def attach_image(*, product_id: str, upload_id: str, if_match: str | None = None) -> dict:
+    """Check the uploaded object (present, within the size limit, really an image by its first bytes)
+    and make it the product's image. A rejected upload is deleted; a replaced image is deleted."""
+    if not isinstance(upload_id, str) or not UPLOAD_ID_PATTERN.fullmatch(upload_id):
+        raise InvalidUpload("Not a valid upload id.")
+    current = get_product(product_id, consistent=True)
+    version = _guard_version(current, if_match=if_match, expected_version=None)
+    key = image_key(product_id, upload_id)
+    stored = files.head(key)
+    if stored is None:
+        raise InvalidUpload("Nothing was uploaded for this upload id.")
+    content_type = files.sniff_image(files.first_bytes(key)) if stored.size else None
+    if stored.size > settings.PRODUCT_IMAGE_MAX_BYTES or content_type is None:
+        files.delete(key)
+        raise InvalidUpload(f"The file must be a PNG, JPEG, GIF or WebP image of at most "
+                            f"{settings.PRODUCT_IMAGE_MAX_BYTES} bytes.")
+    if current.get("image_key") == key:
+        return current
+    changes = {"image_key": key, "image_type": content_type, "image_size": stored.size}
+    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **changes)
+    event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
+    _commit([("product", update_op), ("event", event_put)],
+            audit=Entry(action="product.image_attached", target_type="product", target_id=product_id,
+                        changes=diff(current, changes)))
+    dispatch([event])
+    usage.add("stored_bytes", stored.size)
+    if current.get("image_key"):
+        _discard_image(current["image_key"])
+    return product
+
+
+def remove_image(*, product_id: str, if_match: str | None = None) -> dict:
+    current = get_product(product_id, consistent=True)
+    version = _guard_version(current, if_match=if_match, expected_version=None)
+    if not current.get("image_key"):
+        return current
+    changes = {"image_key": None, "image_type": None, "image_size": None}
+    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **changes)
+    event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
+    _commit([("product", update_op), ("event", event_put)],
+            audit=Entry(action="product.image_removed", target_type="product", target_id=product_id,
+                        changes=diff(current, changes)))
+    dispatch([event])
+    _discard_image(current["image_key"])
+    return {k: v for k, v in product.items() if v is not None}
+
+
+def _discard_image(key: str) -> None:
+    try:
+        files.delete(key)
+    except Exception:  # an orphan costs storage, not correctness; offboarding removes the prefix
+        logger.warning("could not delete replaced image %s", key, exc_info=True)
+
+
+def image_url(product: dict) -> str | None:
+    return files.presigned_get(product["image_key"]) if product.get("image_key") else None
 
 
 # --- demo data ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from saas import usage
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import DoesNotExist, Index, TenantModel, VersionConflict, now_iso
 
@@ -142,6 +143,8 @@ def deliver(event: dict, *, now: float | None = None) -> str:
                                    expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS))
     except VersionConflict:
         pass  # our lease ran out and another relay took over; it will mark it
+    if outcome == "published":
+        usage.add("events_published")
     return outcome
 
 

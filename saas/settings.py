@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "saas.audit.AuditRequestMiddleware",
     "saas.tenancy.middleware.TenantContextMiddleware",
+    "saas.usage.UsageMiddleware",
     "saas.throttling.CallerThrottleMiddleware",  # inside the tenant middleware: sees identity + context
 ]
 
@@ -134,6 +135,10 @@ STORAGES = {
             "endpoint_url": AWS_ENDPOINT_URLS["s3"] or None,
             "region_name": AWS_REGION,
             "file_overwrite": False,
+            "querystring_auth": True,  # url() gives presigned GETs
+            "querystring_expire": int(env("FILES_GET_EXPIRE_SECONDS", "300")),
+            "default_acl": None,  # the bucket stays private
+            "signature_version": "s3v4",
         },
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -306,3 +311,10 @@ AUDIT_RETENTION_DAYS = {
     "platinum": int(env("AUDIT_RETENTION_DAYS_PLATINUM", "2555")),
     "platform": int(env("AUDIT_RETENTION_DAYS_PLATFORM", "2555")),
 }
+# Files (saas.files): presigned upload forms and read links are short-lived.
+FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))
+FILES_GET_EXPIRE_SECONDS = int(env("FILES_GET_EXPIRE_SECONDS", "300"))
+FILES_ENSURE_BUCKET = env_bool("FILES_ENSURE_BUCKET", LOCAL_STACK)  # ensure_tables also creates the bucket
+PRODUCT_IMAGE_MAX_BYTES = int(env("PRODUCT_IMAGE_MAX_BYTES", str(5 * 1024 * 1024)))
+# Usage counters (saas.usage) are aggregated in process and written at most this often.
+USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))

@@ -35,6 +35,9 @@ def _scan_guard_and_tables():
     aws.botocore_session().register("before-call.dynamodb.Scan", _forbid_scan)
     aws.reset_clients()
     tables.ensure_all()
+    from saas import files
+
+    files.ensure_bucket()
     yield
 
 

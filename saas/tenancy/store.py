@@ -389,6 +389,32 @@ class TenantManager:
                            "ExpressionAttributeNames": {**names, **built["names"]},
                            "ExpressionAttributeValues": {**values, **built["values"]}}}
 
+    def add_op(self, item_id: str, *, deltas: Mapping[str, int], **fields: Any) -> dict:
+        """Upsert counters: ``ADD`` each delta (creating the item if needed) and set ``fields``.
+
+        For counters nobody reads-modifies-writes (usage): no version check, only the tenant guard
+        (the item is new, or already this tenant's)."""
+        tenant_id, table = self._scope()
+        if not deltas or PROTECTED_FIELDS.intersection(deltas) or PROTECTED_FIELDS.intersection(fields):
+            raise ValueError(f"cannot add to {sorted(deltas)}")
+        names = {"#tenant": "tenant_id", "#entity": "entity", "#id": "id", "#updated_at": "updated_at"}
+        values = {":tenant": _serializer.serialize(tenant_id), ":entity": _serializer.serialize(self.model.entity),
+                  ":id": _serializer.serialize(item_id), ":now": _serializer.serialize(now_iso())}
+        sets = ["#tenant = if_not_exists(#tenant, :tenant)", "#entity = :entity", "#id = :id", "#updated_at = :now"]
+        for n, (name, value) in enumerate(fields.items()):
+            names[f"#s{n}"] = name
+            values[f":s{n}"] = _serializer.serialize(value)
+            sets.append(f"#s{n} = :s{n}")
+        adds = []
+        for n, (name, delta) in enumerate(deltas.items()):
+            names[f"#d{n}"] = name
+            values[f":d{n}"] = _serializer.serialize(int(delta))
+            adds.append(f"#d{n} :d{n}")
+        return {"Update": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
+                           "UpdateExpression": "SET " + ", ".join(sets) + " ADD " + ", ".join(adds),
+                           "ConditionExpression": "attribute_not_exists(PK) OR #tenant = :tenant",
+                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+
     def condition_op(self, item_id: str, condition: ConditionBase) -> dict:
         """A transaction-only check on another item of this tenant (e.g. stock >= quantity)."""
         tenant_id, table = self._scope()

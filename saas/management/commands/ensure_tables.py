@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from saas.tenancy import tables
@@ -9,3 +10,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for line in tables.ensure_all():
             self.stdout.write(line)
+        if settings.FILES_ENSURE_BUCKET:
+            from saas import files
+
+            self.stdout.write(files.ensure_bucket())
