@@ -31,6 +31,7 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 class Order(TenantModel):
     entity = "ORDER"
+    export_as = "orders"
     indexes = {
         "by_user": Index(gsi="GSI1", key=lambda o: (f"USER#{o['user_id']}", o["id"])),
         "open": Index(gsi="GSI2", key=lambda o: ("OPEN", o["id"]) if o.get("status") in OPEN_STATUSES else None),

@@ -55,6 +55,7 @@ PUBLIC_FIELDS = ("id", "sku", "name", "description", "price", "currency", "stock
 
 class Product(TenantModel):
     entity = "PRODUCT"
+    export_as = "products"
     indexes = {
         # Sparse: only products with a category are in it. Partition TENANT#<t>#PRODUCT#<category>.
         "by_category": Index(gsi="GSI1", key=lambda p: (p["category"], p["id"]) if p.get("category") else None),

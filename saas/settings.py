@@ -316,5 +316,8 @@ FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))
 FILES_GET_EXPIRE_SECONDS = int(env("FILES_GET_EXPIRE_SECONDS", "300"))
 FILES_ENSURE_BUCKET = env_bool("FILES_ENSURE_BUCKET", LOCAL_STACK)  # ensure_tables also creates the bucket
 PRODUCT_IMAGE_MAX_BYTES = int(env("PRODUCT_IMAGE_MAX_BYTES", str(5 * 1024 * 1024)))
+# Exports (saas.export): download links live 15 minutes; archives spool to /tmp beyond this size.
+EXPORT_LINK_SECONDS = int(env("EXPORT_LINK_SECONDS", "900"))
+EXPORT_SPOOL_BYTES = int(env("EXPORT_SPOOL_BYTES", str(32 * 1024 * 1024)))
 # Usage counters (saas.usage) are aggregated in process and written at most this often.
 USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))

@@ -7,7 +7,9 @@ from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas import audit
+from saas import audit, export
+from saas.celery import broker
+from saas.exceptions import ServiceUnavailable
 from saas.tenancy import system_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
@@ -17,6 +19,9 @@ from .serializers import (
     ActiveTenantSerializer,
     AuditPageSerializer,
     AuditQuerySerializer,
+    ExportLinkSerializer,
+    ExportPageSerializer,
+    ExportSerializer,
     AdminTenantPageSerializer,
     AdminTenantSerializer,
     ListParamsSerializer,
@@ -222,3 +227,43 @@ class AdminAuditApi(TenancyApi):
             page = audit.list_platform_records(cursor=params.get("cursor"), limit=params["limit"],
                                                **_audit_filters(params))
         return Response({"results": [audit.public_record(r) for r in page.items], "next_cursor": page.next_cursor})
+
+
+# --- data export ---------------------------------------------------------------------------------
+class ExportsApi(TenancyApi):
+    """Tenant admins export every item of the tenant (NDJSON files in one zip on S3)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(operation_id="exports_list", parameters=[ListParamsSerializer], responses={200: ExportPageSerializer})
+    def get(self, request):
+        params = _valid(ListParamsSerializer, request.query_params)
+        page = export.list_exports(cursor=params.get("cursor"), limit=params["limit"])
+        return Response({"results": [export.public_export(j) for j in page.items], "next_cursor": page.next_cursor})
+
+    @extend_schema(request=None, responses={202: ExportSerializer})
+    def post(self, request):
+        if not broker.reachable():
+            raise ServiceUnavailable("broker", "The job queue is unavailable, so no export was started; try again shortly.")
+        job = export.request_export()
+        from .tasks import enqueue_export
+
+        enqueue_export(job["id"])
+        return Response(export.public_export(job), status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": reverse("export", args=[job["id"]])})
+
+
+class ExportApi(TenancyApi):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: ExportSerializer})
+    def get(self, request, export_id: str):
+        return Response(export.public_export(export.get_export(export_id)))
+
+
+class ExportDownloadApi(TenancyApi):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: ExportLinkSerializer})
+    def post(self, request, export_id: str):
+        return Response(export.download_link(export_id=export_id))

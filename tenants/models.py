@@ -43,4 +43,5 @@ class TenantRegistration(PlatformModel):
 
 class Member(TenantModel):
     entity = "MEMBER"  # id = user sub
+    export_as = "members"
     indexes = {"by_role": Index(gsi="GSI1", key=lambda item: (f"ROLE#{item['role']}", item["id"]))}

@@ -159,3 +159,33 @@ class AuditRecordSerializer(serializers.Serializer):
 class AuditPageSerializer(serializers.Serializer):
     results = AuditRecordSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+
+
+# --- export --------------------------------------------------------------------------------------
+class ExportProgressSerializer(serializers.Serializer):
+    entities_done = serializers.IntegerField()
+    entities_total = serializers.IntegerField()
+
+
+class ExportSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "running", "completed", "failed"])
+    final = serializers.BooleanField()
+    progress = ExportProgressSerializer()
+    items = serializers.IntegerField()
+    size = serializers.IntegerField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+    requested_by = serializers.CharField(allow_null=True)
+    created_at = serializers.CharField()
+    completed_at = serializers.CharField(allow_null=True)
+
+
+class ExportPageSerializer(serializers.Serializer):
+    results = ExportSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class ExportLinkSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    expires_in = serializers.IntegerField()
+    expires_at = serializers.CharField()

@@ -57,3 +57,22 @@ def resume_provisioning(tenant: dict, *, producer=None) -> int:
     with system_context(reason=f"sweep: re-enqueue provisioning of tenant {tenant['id']}"):
         provision_silo.apply_async(args=[tenant["id"]], producer=producer)
     return 1
+
+
+# --- export -------------------------------------------------------------------------------------
+@shared_task(name="exports.run", acks_late=True, autoretry_for=(StoreUnavailable,), retry_backoff=2,
+             retry_backoff_max=60, max_retries=8)
+def run_export(export_id: str) -> str:
+    """A tenant job (tenant from the headers): write the export archive."""
+    from saas import export
+
+    try:
+        return export.run_export(export_id=export_id)["status"]
+    except DoesNotExist:
+        logger.error("export %s not found", export_id)
+        return "missing"
+
+
+def enqueue_export(export_id: str) -> bool:
+    """Right after ``saas.export.request_export``, in the tenant's context (stamped into the headers)."""
+    return enqueue_after_commit(run_export, export_id)

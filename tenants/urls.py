@@ -17,4 +17,7 @@ urlpatterns = [
          name="admin-tenant-activate"),
     path("audit", apis.AuditApi.as_view(), name="audit"),
     path("admin/audit", apis.AdminAuditApi.as_view(), name="admin-audit"),
+    path("exports", apis.ExportsApi.as_view(), name="exports"),
+    path("exports/<str:export_id>", apis.ExportApi.as_view(), name="export"),
+    path("exports/<str:export_id>/download", apis.ExportDownloadApi.as_view(), name="export-download"),
 ]

@@ -29,6 +29,7 @@ class WebhookTopic(TenantModel):
 
 class WebhookSubscription(TenantModel):
     entity = "WEBHOOKSUB"
+    export_as = "webhook_subscriptions"
 
 
 class WebhookCounts(TenantModel):
