@@ -7,9 +7,11 @@ namespace where every filesystem is read-only except /tmp, as on Lambda.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -49,12 +51,36 @@ def api_gateway_event(path: str, method: str = "GET", headers: dict | None = Non
     }
 
 
-def write_settings(stage: str, out_dir: Path) -> Path:
+def write_settings(stage: str, out_dir: Path, *, environment: dict[str, str] | None = None,
+                   sqs_event_source_arn: str | None = None) -> Path:
+    """Zappa's own settings module for ``stage``. Locally the stage's AWS resources do not exist, so
+    ``environment`` replaces some of the stage's environment variables (table, queue URL...) and
+    ``sqs_event_source_arn`` re-points the stage's SQS event source (``AWS_EVENT_MAPPING``, which
+    Zappa's handler uses to pick the function for an SQS record) at a local queue."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "zappa_settings.py"
     subprocess.run([str(Path(sys.executable).parent / "zappa"), "save-python-settings-file", stage, "-o", str(target)],
                    cwd=ROOT, check=True, capture_output=True, timeout=60)
+    extra = []
+    if environment:
+        extra.append(f"ENVIRONMENT_VARIABLES.update({environment!r})")
+    if sqs_event_source_arn:
+        mapping = _generated_event_mapping(target)
+        functions = [f for arn, fs in mapping.items() if arn.startswith("arn:aws:sqs:") for f in fs]
+        if not functions:
+            raise ValueError(f"stage {stage!r} has no SQS event source in zappa_settings.json")
+        extra.append(f"AWS_EVENT_MAPPING = {{**AWS_EVENT_MAPPING, {sqs_event_source_arn!r}: {functions!r}}}")
+    if extra:
+        with target.open("a") as f:
+            f.write("\n# devstack.lambda_local: local resources instead of the stage's AWS ones\n" + "\n".join(extra) + "\n")
     return target
+
+
+def _generated_event_mapping(settings_file: Path) -> dict[str, list[str]]:
+    for line in settings_file.read_text().splitlines():
+        if line.startswith("AWS_EVENT_MAPPING="):
+            return ast.literal_eval(line.split("=", 1)[1])
+    return {}
 
 
 def read_only_prefix() -> list[str]:
@@ -86,3 +112,109 @@ def lambda_env(**overrides: str) -> dict:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
     return {**keep, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_LAMBDA_FUNCTION_NAME": "saas-commerce-local", "HOME": "/tmp", **overrides}
+
+
+# --- a warm Lambda container: one process, many invocations -----------------------------------------
+_WARM = r"""
+import json, sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from zappa.handler import lambda_handler
+out = sys.stdout
+sys.stdout = sys.stderr  # the handler's prints must not mix with our result lines
+
+
+class Context:
+    function_name = sys.argv[3]
+    memory_limit_in_mb = 1024
+
+    def __init__(self, request_id, timeout):
+        self.aws_request_id = request_id
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+out.write("LAMBDA_READY\n")
+out.flush()
+for line in sys.stdin:
+    request = json.loads(line)
+    started = time.perf_counter()
+    try:
+        result = {"response": lambda_handler(request["event"], Context(request["id"], request["timeout"]))}
+    except Exception as exc:  # Lambda: the invocation failed (an SQS batch comes back whole)
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    result["seconds"] = time.perf_counter() - started
+    out.write("LAMBDA_RESULT " + json.dumps(result, default=str) + "\n")
+    out.flush()
+"""
+
+
+class WarmLambda:
+    """Zappa's real handler in a long-lived process (a warm Lambda container), on the read-only
+    filesystem: ``invoke`` sends it one event at a time. ``kill()`` is a container dying mid-batch."""
+
+    def __init__(self, *, settings_dir: Path, env: dict, function_name: str = "saas-commerce-local-worker",
+                 timeout: float = 120.0, read_only: bool = True, log_path: Path | None = None):
+        self.settings_dir, self.env, self.function_name = settings_dir, env, function_name
+        self.timeout, self.read_only, self.log_path = timeout, read_only, log_path
+        self.process: subprocess.Popen | None = None
+        self.invocations = 0
+
+    def start(self, ready_timeout: float = 60.0) -> "WarmLambda":
+        command = [sys.executable, "-c", _WARM, str(self.settings_dir), str(ROOT), self.function_name]
+        if self.read_only:
+            command = read_only_prefix() + command
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(command, env={**self.env, "PYTHONDONTWRITEBYTECODE": "1"}, cwd="/tmp",
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+                                        start_new_session=True)
+        if log is not subprocess.DEVNULL:
+            log.close()
+        line = self._read_line(ready_timeout)
+        if line != "LAMBDA_READY":
+            self.stop()
+            raise RuntimeError(f"the Lambda process did not start: {line!r}")
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def invoke(self, event: dict) -> dict:
+        """{"response": ...} or {"error": ...}, plus "seconds". Raises RuntimeError if the process died."""
+        self.invocations += 1
+        request = {"id": f"local-{self.invocations}", "timeout": self.timeout, "event": event}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        while True:
+            line = self._read_line(self.timeout + 30)
+            if line.startswith("LAMBDA_RESULT "):
+                return json.loads(line[len("LAMBDA_RESULT "):])
+
+    def _read_line(self, timeout: float) -> str:
+        import selectors
+
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise RuntimeError(f"no answer from the Lambda process in {timeout}s")
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the Lambda process exited (code {self.process.wait(10)})")
+        return line.rstrip("\n")
+
+    def kill(self) -> None:
+        """SIGKILL by PID, like a container that dies: nothing it was doing is reported."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None

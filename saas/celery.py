@@ -6,8 +6,12 @@ import os
 import threading
 import time
 
+from datetime import datetime, timezone
+from functools import lru_cache
+from math import ceil
+
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import before_task_publish, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
 
@@ -16,6 +20,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 import saas.tenancy.jobs  # noqa: E402,F401  connects the header signal in every publishing process
+from saas.queues import MAX_DELAY_SECONDS, published_queue_url  # noqa: E402
 
 logger = logging.getLogger("saas.celery")
 
@@ -80,6 +85,9 @@ class BrokerProbe:
     @staticmethod
     def _probe() -> bool:
         timeout = _setting("BROKER_CHECK_TIMEOUT_SECONDS")
+        sqs_url = published_queue_url(app)
+        if sqs_url is not None:
+            return _probe_sqs(sqs_url, timeout)
         options = {**app.conf.broker_transport_options, "socket_connect_timeout": timeout, "socket_timeout": timeout}
         try:
             with app.connection_for_write(connect_timeout=timeout, transport_options=options) as connection:
@@ -90,6 +98,27 @@ class BrokerProbe:
             return False
 
 
+def _probe_sqs(queue_url: str, timeout: float) -> bool:
+    """SQS has no connection to open: ask the job queue for one attribute, once, quickly."""
+    try:
+        _sqs_probe_client(timeout).get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        return True
+    except Exception as exc:  # refused, timeout, missing queue, access denied...
+        logger.warning("broker (SQS %s) unreachable: %r", queue_url, exc)
+        return False
+
+
+@lru_cache(maxsize=4)
+def _sqs_probe_client(timeout: float):
+    import boto3
+    from botocore.config import Config
+    from django.conf import settings
+
+    return boto3.session.Session().client(
+        "sqs", region_name=settings.AWS_REGION, endpoint_url=settings.AWS_ENDPOINT_URLS["sqs"] or None,
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}))
+
+
 def _setting(name: str) -> float:
     from django.conf import settings
 
@@ -97,6 +126,26 @@ def _setting(name: str) -> float:
 
 
 broker = BrokerProbe()
+
+
+@before_task_publish.connect(dispatch_uid="saas.celery.sqs_delay_from_eta")
+def sqs_delay_from_eta(sender=None, headers=None, properties=None, **kwargs) -> None:
+    """On SQS, a job with an ETA (``countdown``/``eta``, ``Task.retry``) is published with
+    ``DelaySeconds`` (kombu's SQS transport passes the property to SendMessage), so SQS, not a
+    worker holding the message, does the waiting. SQS caps a delay at 900 s: a later ETA arrives
+    early and the worker sends it on with the rest of the delay (``saas.worker``)."""
+    if properties is None or not headers or not headers.get("eta") or published_queue_url(app) is None:
+        return
+    properties["DelaySeconds"] = sqs_delay(headers["eta"])
+
+
+def sqs_delay(eta: str, now: datetime | None = None) -> int:
+    """Whole seconds from now until ``eta`` (ISO 8601), within SQS's 0..900."""
+    when = datetime.fromisoformat(eta)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    remaining = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    return max(0, min(MAX_DELAY_SECONDS, ceil(remaining)))
 
 # After a DynamoDB commit the enqueue is best effort: one quick retry (it also replaces a pooled
 # connection that died with a broker restart), then give up; the periodic sweep re-enqueues from

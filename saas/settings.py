@@ -114,6 +114,7 @@ AWS_ENDPOINT_URLS = {
     "ssm": env("SSM_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
     "secretsmanager": env("SECRETSMANAGER_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
     "cognito-idp": env("COGNITO_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "lambda": env("LAMBDA_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
 }
 AWS_CONNECT_TIMEOUT = float(env("AWS_CONNECT_TIMEOUT", "2"))
 AWS_READ_TIMEOUT = float(env("AWS_READ_TIMEOUT", "5"))
@@ -255,6 +256,16 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+# SQS (the broker in AWS; the moto server locally): the job queue and its dead-letter queue are
+# declared in saas/queues.py and created by `manage.py ensure_queues`. The worker is a Lambda
+# function (saas.worker.handle_sqs) fed by an SQS event source; its timeout sets the visibility.
+SQS_QUEUE_PREFIX = env("SQS_QUEUE_PREFIX", "saas-local")
+SQS_JOBS_QUEUE_URL = env("SQS_JOBS_QUEUE_URL")  # https://sqs.<region>.amazonaws.com/<account>/<prefix>-jobs
+WORKER_TIMEOUT_SECONDS = int(env("WORKER_TIMEOUT_SECONDS", "120"))  # the worker stage's timeout_seconds
+SQS_VISIBILITY_TIMEOUT = int(env("SQS_VISIBILITY_TIMEOUT", str(6 * WORKER_TIMEOUT_SECONDS)))
+SQS_MAX_RECEIVE_COUNT = int(env("SQS_MAX_RECEIVE_COUNT", "5"))  # then the dead-letter queue
+# A worker invocation starts no new record with less than this left (they go back to the queue).
+WORKER_STOP_MARGIN_SECONDS = float(env("WORKER_STOP_MARGIN_SECONDS", "15"))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -265,6 +276,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
                                    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
+if CELERY_BROKER_URL.startswith("sqs://"):
+    from saas.queues import sqs_broker_settings  # noqa: E402  (endpoint, queue URL, timeouts)
+
+    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = sqs_broker_settings(
+        endpoint_url=AWS_ENDPOINT_URLS["sqs"], region=AWS_REGION, jobs_queue_url=SQS_JOBS_QUEUE_URL,
+        connect_timeout=CELERY_BROKER_CONNECTION_TIMEOUT, read_timeout=AWS_READ_TIMEOUT)
+    # Celery prefers the CELERY_BROKER_URL environment variable ("sqs://", no endpoint) to
+    # broker_url; the read/write URLs win over both.
+    CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = CELERY_BROKER_URL
 CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
 CELERY_BEAT_SCHEDULE = {
