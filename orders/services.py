@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
@@ -43,7 +44,7 @@ from saas.outbox import dispatch, event_op
 from saas.tenancy import get_context
 from saas import usage
 from saas.audit import Entry
-from saas.tenancy.store import DoesNotExist, TransactionCancelled, now_iso, transact_write
+from saas.tenancy.store import DoesNotExist, StoreUnavailable, TransactionCancelled, now_iso, transact_write
 from webhooks.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
 
 from . import selectors
@@ -67,6 +68,19 @@ class InsufficientStock(Conflict):
 class ConcurrentUpdate(Conflict):
     def __init__(self):
         super().__init__("These items are being changed by other requests; try again.", "concurrent_update")
+
+
+class OrderOutcomeUnknown(ServiceUnavailable):
+    """The order's transaction may or may not have committed, and DynamoDB cannot tell us now."""
+
+    def __init__(self, order_id: str):
+        check = f"/api/v1/orders/{order_id}"
+        super().__init__(
+            "dynamodb", f"The data store stopped answering while order {order_id} was being saved, so it may or "
+                        f"may not have been placed. GET {check} once the service answers: 200 means it was "
+                        f"placed, 404 means it was not and you may place it again. Send an Idempotency-Key "
+                        f"header to make retries safe without checking.",
+            "outcome_unknown", extra={"order_id": order_id, "check": check})
 
 
 @dataclass(frozen=True)
@@ -106,11 +120,12 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
         if record_id is not None:
             operations.append(_record_op(record_id, expired_record, request_hash=request_hash,
                                          order_id=order["id"], user_id=ctx.user_id))
+        audit = Entry(
+            action="order.placed", target_type="order", target_id=order["id"],
+            changes={"status": [None, PENDING], "total": [None, total], "currency": [None, currency],
+                     "lines": [None, [{"product_id": l["product_id"], "quantity": l["quantity"]} for l in priced]]})
         try:
-            transact_write(operations, audit=Entry(
-                action="order.placed", target_type="order", target_id=order["id"],
-                changes={"status": [None, PENDING], "total": [None, total], "currency": [None, currency],
-                         "lines": [None, [{"product_id": l["product_id"], "quantity": l["quantity"]} for l in priced]]}))
+            _commit_order(operations, audit=audit, order_id=order["id"], order_index=len(lines))
         except TransactionCancelled as exc:
             if record_id is not None and exc.reasons[-1] == "ConditionalCheckFailed":
                 # A concurrent request with the same key committed first: answer as it did.
@@ -131,6 +146,46 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
     enqueue_after_commit(tasks.confirm_order, order["id"])
     logger.info("order placed: %s lines=%d total=%s %s", order["id"], len(priced), total, currency)
     return PlacedOrder(order=order, replayed=False)
+
+
+def _commit_order(operations: list[dict], *, audit: Entry, order_id: str, order_index: int) -> None:
+    """Commit the order's transaction; a transient DynamoDB failure cannot create a second order.
+
+    The operations are built once and retried in process (``ORDERS_COMMIT_ATTEMPTS``): the first
+    attempt carries a ClientRequestToken (botocore's own retries of it are idempotent), and every
+    attempt creates the *same* order id under ``attribute_not_exists``, so at most one commits.
+    When an attempt's answer is lost, a consistent read of the order tells whether it committed.
+    When DynamoDB stays unreachable: ServiceUnavailable ``dynamodb`` if no attempt can have reached
+    it (nothing was saved), else OrderOutcomeUnknown, which names the order to check."""
+    maybe_reached = False
+    for attempt in range(settings.ORDERS_COMMIT_ATTEMPTS):
+        try:
+            transact_write(operations, audit=audit, token=order_id if attempt == 0 else None)
+            return
+        except StoreUnavailable as exc:
+            maybe_reached = maybe_reached or not isinstance(exc.__cause__, (EndpointConnectionError,
+                                                                          ConnectTimeoutError))
+            logger.warning("order %s: commit attempt %d failed (%s)", order_id, attempt + 1, exc)
+        except TransactionCancelled as exc:
+            if attempt and exc.reasons[order_index] == "ConditionalCheckFailed" and _order_exists(order_id):
+                return  # an earlier attempt committed; its answer was lost
+            raise
+        if maybe_reached and _order_exists(order_id):
+            return
+        if attempt + 1 < settings.ORDERS_COMMIT_ATTEMPTS:
+            time.sleep(0.05 * 2 ** attempt)
+    if maybe_reached:
+        raise OrderOutcomeUnknown(order_id)
+    raise ServiceUnavailable("dynamodb", "The data store is unavailable, so the order was not placed; "
+                                         "try again shortly.")
+
+
+def _order_exists(order_id: str) -> bool:
+    try:
+        Order.objects.get(order_id, consistent=True)
+        return True
+    except (DoesNotExist, StoreUnavailable):
+        return False
 
 
 def _price(lines: list[dict], products: dict[str, dict]) -> tuple[list[dict], str, str]:
@@ -206,7 +261,21 @@ def _record_op(record_id: str, expired: dict | None, **fields) -> dict:
 def _replay(record: dict, request_hash: str) -> PlacedOrder:
     if record["request_hash"] != request_hash:
         raise Conflict("This Idempotency-Key was already used with a different request.", "idempotency_key_reused")
-    return PlacedOrder(order=Order.objects.get(record["order_id"], consistent=True), replayed=True)
+    order = Order.objects.get(record["order_id"], consistent=True)
+    # The client retried: perhaps because the first answer or the first job was lost. Restart the
+    # pipeline of an order still open (the jobs are idempotent, so a duplicate changes nothing).
+    _enqueue_next_step(order)
+    return PlacedOrder(order=order, replayed=True)
+
+
+def _enqueue_next_step(order: dict) -> bool:
+    from . import tasks
+
+    if order["status"] == PENDING:
+        return enqueue_after_commit(tasks.confirm_order, order["id"])
+    if order["status"] == CONFIRMED:
+        return enqueue_after_commit(tasks.fulfil_order, order["id"])
+    return False
 
 
 # --- cancelling -----------------------------------------------------------------------------------
@@ -294,9 +363,8 @@ def _advance(order_id: str, from_status: str, to_status: str, event_type: str, s
 # --- recovery (the sweep) --------------------------------------------------------------------------
 def recover_stuck_orders(*, older_than: float | None = None, max_orders: int = 1000) -> int:
     """Re-enqueue the next job of open orders untouched for ``older_than`` seconds (a lost enqueue,
-    a broker restart that dropped its queue). Safe to overdo: the jobs are idempotent."""
-    from . import tasks
-
+    a broker restart that dropped its queue, a worker killed mid-job). Safe to overdo: the jobs
+    are idempotent."""
     older_than = settings.ORDERS_STUCK_AFTER_SECONDS if older_than is None else older_than
     cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than)).isoformat(timespec="milliseconds")
     cutoff = cutoff.replace("+00:00", "Z")
@@ -306,8 +374,7 @@ def recover_stuck_orders(*, older_than: float | None = None, max_orders: int = 1
         for order in page.items:
             if order["updated_at"] > cutoff:
                 continue
-            task = tasks.confirm_order if order["status"] == PENDING else tasks.fulfil_order
-            enqueued += enqueue_after_commit(task, order["id"])
+            enqueued += _enqueue_next_step(order)
         seen += len(page.items)
         cursor = page.next_cursor
         if not cursor:

@@ -16,7 +16,7 @@ import logging
 from celery import shared_task
 
 from saas import outbox
-from saas.celery import AFTER_COMMIT_PUBLISH
+from saas.celery import enqueue_after_commit
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import StoreUnavailable
 
@@ -33,7 +33,8 @@ def confirm_order(order_id: str) -> None:
     order = services.confirm_order(order_id=order_id)
     if order is not None and order["status"] == CONFIRMED:
         # Also when it was already confirmed: a rerun after a crash before this enqueue recovers it.
-        fulfil_order.apply_async(args=[order_id])
+        # A broker error here leaves the order ``confirmed`` for the sweep; the job itself succeeded.
+        enqueue_after_commit(fulfil_order, order_id)
 
 
 @shared_task(name="orders.fulfil", **RETRY)
@@ -48,8 +49,9 @@ def relay_events(event_ids: list[str]) -> None:
 
 
 def dispatch_events(events: list[dict]) -> None:
-    """The outbox dispatcher (registered in OrdersConfig.ready): publish right after the commit."""
-    relay_events.apply_async(args=[[event["id"] for event in events]], **AFTER_COMMIT_PUBLISH)
+    """The outbox dispatcher (registered in OrdersConfig.ready): publish right after the commit
+    (best effort: a failure leaves the events pending for the sweep and resets the broker probe)."""
+    enqueue_after_commit(relay_events, [event["id"] for event in events])
 
 
 @shared_task(name="outbox.sweep", tenant_scoped=False)

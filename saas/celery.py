@@ -82,6 +82,14 @@ class BrokerProbe:
     def forget(self) -> None:
         self._answer = (False, float("-inf"))
 
+    def report_failure(self) -> None:
+        """A publish just failed: trust no cached "up"; answer "down" until the next probe is due."""
+        self._answer = (False, self._clock() + _setting("BROKER_CHECK_CACHE_SECONDS"))
+
+    def known_down(self) -> bool:
+        ok, until = self._answer
+        return not ok and until > self._clock()
+
     @staticmethod
     def _probe() -> bool:
         timeout = _setting("BROKER_CHECK_TIMEOUT_SECONDS")
@@ -155,10 +163,16 @@ AFTER_COMMIT_PUBLISH = {"retry": True,
 
 
 def enqueue_after_commit(task, *args) -> bool:
-    """Publish ``task(*args)``; never raises. False when the broker refused it."""
+    """Publish ``task(*args)``; never raises. False when the broker refused it (or is known to be
+    down: a request does not wait on a dead broker twice). A failure resets the broker probe, so the
+    next write that needs a job answers 503 instead of committing without one."""
+    if broker.known_down():
+        logger.warning("enqueue of %s%r deferred to the sweep: the broker is down", task.name, args)
+        return False
     try:
         task.apply_async(args=args, **AFTER_COMMIT_PUBLISH)
         return True
     except Exception:
+        broker.report_failure()
         logger.warning("enqueue of %s%r deferred to the sweep", task.name, args, exc_info=True)
         return False

@@ -21,9 +21,11 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
     default_detail = "A dependency is unavailable; try again shortly."
 
-    def __init__(self, dependency: str, detail: str | None = None):
-        super().__init__(detail or f"{dependency} is unavailable; try again shortly.")
+    def __init__(self, dependency: str, detail: str | None = None, code: str | None = None, *,
+                 extra: dict | None = None):
+        super().__init__(detail or f"{dependency} is unavailable; try again shortly.", code)
         self.dependency = dependency
+        self.extra = extra or {}
 
 
 class Conflict(exceptions.APIException):
@@ -85,6 +87,7 @@ def exception_handler(exc, context):
                 "message": str(getattr(exc, "detail", exc))}
     if isinstance(exc, ServiceUnavailable):
         body["dependency"] = exc.dependency
+        body.update(exc.extra)
         response["Retry-After"] = "5"
     if isinstance(exc, Conflict):
         body.update(exc.extra)

@@ -274,8 +274,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
-                                   "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
+# The longest a job may legitimately run (silo provisioning waits for a table; fulfilment is short).
+# A Redis message unacknowledged for longer (its worker died) is redelivered after the visibility
+# timeout, so it is sized to the longest job plus a margin, and workers look for such messages every
+# few seconds. Orders do not wait for that: the sweep recovers an orphaned order within ~30 s.
+CELERY_LONGEST_JOB_SECONDS = int(env("CELERY_LONGEST_JOB_SECONDS", "120"))
+# Every broker operation has a socket timeout: a frozen Redis cannot hold a request (or a publish).
+BROKER_SOCKET_TIMEOUT_SECONDS = float(env("BROKER_SOCKET_TIMEOUT_SECONDS", "0.5"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_LONGEST_JOB_SECONDS + 30))),
+    "unacked_restore_interval": 5, "unacked_restore_throttle": 1,
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": BROKER_SOCKET_TIMEOUT_SECONDS,
+}
 if CELERY_BROKER_URL.startswith("sqs://"):
     from saas.queues import sqs_broker_settings  # noqa: E402  (endpoint, queue URL, timeouts)
 
@@ -288,7 +299,7 @@ if CELERY_BROKER_URL.startswith("sqs://"):
 CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
 CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "15"))},
+    "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "10"))},
 }
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
@@ -300,9 +311,15 @@ OUTBOX_RETRY_BASE_SECONDS = float(env("OUTBOX_RETRY_BASE_SECONDS", "30"))
 OUTBOX_RETRY_MAX_SECONDS = float(env("OUTBOX_RETRY_MAX_SECONDS", "900"))
 # Sent outbox events are kept this long (for inspection and redelivery questions), then expire by TTL.
 OUTBOX_SENT_RETENTION_SECONDS = int(env("OUTBOX_SENT_RETENTION_SECONDS", str(7 * 24 * 3600)))
+# In-process attempts of an order's commit when DynamoDB fails transiently (same order id each time).
+ORDERS_COMMIT_ATTEMPTS = int(env("ORDERS_COMMIT_ATTEMPTS", "3"))
 # Order pipeline: simulated fulfilment time, and when the sweep treats an open order as stuck.
 ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "0"))
-ORDERS_STUCK_AFTER_SECONDS = float(env("ORDERS_STUCK_AFTER_SECONDS", "60"))
+# An orphaned order (lost enqueue, killed worker) is re-enqueued by the next sweep after this: with
+# the 10 s sweep it is finished <= ~30 s after it stopped moving. Kept above the fulfilment time so a
+# running job is not duplicated (a duplicate would change nothing: transitions are guarded).
+ORDERS_STUCK_AFTER_SECONDS = float(env("ORDERS_STUCK_AFTER_SECONDS",
+                                       str(max(15.0, ORDERS_FULFILMENT_DELAY_SECONDS + 10))))
 
 LOGGING = {
     "version": 1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import exceptions, permissions
 
-from saas.tenancy.context import TenantContext, current_context
+from saas.tenancy.context import TenantContext, current_context, refresh_current
 
 from .models import ROLE_RANK
 
@@ -29,6 +29,20 @@ def _active_context(request) -> TenantContext:
     raise exceptions.PermissionDenied("You have no active tenant.", "no_active_tenant")
 
 
+def _consistent_context(ctx: TenantContext) -> TenantContext:
+    """Privileged actions (every write, every admin-only read) re-read the caller's membership with
+    a consistent read (one GetItem) instead of trusting the per-process resolution cache, so role
+    changes and removals take effect at once on every process."""
+    from .resolution import fresh_context
+
+    fresh = fresh_context(ctx)
+    if fresh is None:
+        raise exceptions.PermissionDenied("You are no longer a member of this tenant.", "not_a_member")
+    if fresh != ctx:
+        refresh_current(fresh)
+    return fresh
+
+
 class HasActiveTenant(permissions.BasePermission):
     """Authenticated and resolved to an active tenant."""
 
@@ -42,6 +56,8 @@ class HasActiveTenant(permissions.BasePermission):
         needed = self.min_role
         if self.write_role and request.method not in SAFE_METHODS:
             needed = self.write_role
+        if request.method not in SAFE_METHODS or needed == "admin":
+            ctx = _consistent_context(ctx)
         if role_rank(ctx) < ROLE_RANK[needed]:
             raise exceptions.PermissionDenied(f"This needs the {needed} role.", "role_required")
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from django.conf import settings
@@ -130,6 +130,22 @@ def set_active_tenant_record(sub: str, tenant_id: str) -> None:
             if attempt == 2:
                 raise
     cache.invalidate_user(sub)
+
+
+def fresh_context(ctx: TenantContext) -> TenantContext | None:
+    """The caller's role in the context's tenant, read consistently now (privileged actions do not
+    trust the cached resolution: a demotion or removal made on another process applies at once).
+    None when the membership is gone. Drops this process's cached entry when it is stale."""
+    with system_context(reason=f"re-check membership of {ctx.user_id} in {ctx.tenant_id}"):
+        try:
+            membership = UserMembership.objects.get(ctx.user_id, ctx.tenant_id, consistent=True)
+        except DoesNotExist:
+            membership = None
+    if membership is None or frozenset([membership["role"]]) != ctx.roles:
+        cache.invalidate_user(ctx.user_id)
+    if membership is None:
+        return None
+    return replace(ctx, roles=frozenset([membership["role"]]))
 
 
 def resolve(identity: Identity) -> Resolution:

@@ -12,7 +12,8 @@ Rules (each refusal raises :class:`InvalidSubscriberURL` with a human message):
 * a host is required; no userinfo (``user:pass@``); no fragment;
 * port, if given, within 1..65535;
 * the host -- a literal IP, or every address a hostname resolves to -- must be
-  public: private, loopback, link-local (incl. 169.254.169.254), reserved,
+  public: every range of the IANA special-purpose registries (an explicit list,
+  ``_SPECIAL_PURPOSE``, because ``ipaddress.is_global`` misses some), private, loopback, link-local (incl. 169.254.169.254), reserved,
   multicast, unspecified, shared address space (100.64.0.0/10), unique-local
   IPv6, and IPv6 forms embedding such IPv4 addresses (IPv4-mapped, NAT64,
   6to4) are refused.  With ``allow_insecure_local`` loopback (127.0.0.0/8,
@@ -58,6 +59,41 @@ class InvalidSubscriberURL(ValueError):
 
 _SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# The IANA special-purpose address registries, listed explicitly: Python 3.11's ``is_global`` /
+# ``is_private`` miss several of them (192.0.0.0/24 outside .170/31, the AS112 and AMT blocks, the
+# 6to4 relay anycast, 3fff::/20, ...). Everything here is refused whatever ``ipaddress`` says.
+_SPECIAL_PURPOSE = [(ipaddress.ip_network(net), label) for net, label in (
+    ("0.0.0.0/8", "a 'this network' address"),
+    ("10.0.0.0/8", "a private address"),
+    ("100.64.0.0/10", "a shared address space (carrier-grade NAT) address"),
+    ("127.0.0.0/8", "a loopback address"),
+    ("169.254.0.0/16", "a link-local address"),
+    ("172.16.0.0/12", "a private address"),
+    ("192.0.0.0/24", "an IETF protocol assignment address"),
+    ("192.0.2.0/24", "a documentation address"),
+    ("192.31.196.0/24", "an AS112 address"),
+    ("192.52.193.0/24", "an AMT address"),
+    ("192.88.99.0/24", "a 6to4 relay anycast address"),
+    ("192.168.0.0/16", "a private address"),
+    ("192.175.48.0/24", "an AS112 address"),
+    ("198.18.0.0/15", "a benchmarking address"),
+    ("198.51.100.0/24", "a documentation address"),
+    ("203.0.113.0/24", "a documentation address"),
+    ("224.0.0.0/4", "a multicast address"),
+    ("240.0.0.0/4", "a reserved address"),
+    ("::/128", "an unspecified address"),
+    ("::1/128", "a loopback address"),
+    ("64:ff9b:1::/48", "a local-use NAT64 address"),
+    ("100::/64", "a discard-only address"),
+    ("2001::/23", "an IETF protocol assignment address"),
+    ("2001:db8::/32", "a documentation address"),
+    ("3fff::/20", "a documentation address"),
+    ("5f00::/16", "a segment-routing (SRv6) address"),
+    ("fc00::/7", "a unique-local address"),
+    ("fe80::/10", "a link-local address"),
+    ("fec0::/10", "a site-local address"),
+    ("ff00::/8", "a multicast address"),
+)]
 _UNSAFE_CHARS_RE = re.compile(r"[\x00-\x20\x7f\\]")
 # Hosts that some resolvers read as IPv4 in legacy notation (hex, octal,
 # integer, fewer than four parts): refuse rather than guess.
@@ -99,7 +135,8 @@ def address_problem(address: str | IPAddress, *, allow_loopback: bool = False) -
             embedded = ip.sixtofour
             label = "a 6to4 IPv6 address of"
         if embedded is not None:
-            inner = address_problem(embedded, allow_loopback=allow_loopback)
+            # Loopback is never fine behind a translation: that is some other host's loopback.
+            inner = address_problem(embedded, allow_loopback=False)
             return f"{label} {inner}" if inner else None
 
     if ip.is_loopback:
@@ -120,6 +157,9 @@ def address_problem(address: str | IPAddress, *, allow_loopback: bool = False) -
         return "a reserved address"
     if ip.is_private:
         return "a private address"
+    for network, label in _SPECIAL_PURPOSE:
+        if ip.version == network.version and ip in network:
+            return label
     if not ip.is_global:
         return "a non-public address"
     return None

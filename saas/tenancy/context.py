@@ -75,6 +75,15 @@ def current_tenant_id() -> str:
     return get_context().tenant_id
 
 
+def refresh_current(ctx: TenantContext) -> None:
+    """Replace the current context by a fresher view of the *same* tenant (e.g. roles re-read from
+    the membership). The outer ``set()``'s token still restores what was there before it."""
+    current = _current.get()
+    if not isinstance(current, TenantContext) or current.tenant_id != ctx.tenant_id:
+        raise NoTenantContext("only the current tenant's context can be refreshed")
+    _current.set(ctx)
+
+
 @contextlib.contextmanager
 def tenant_context(
     tenant_id: str, *, user_id: str | None = None, roles: frozenset[str] | set[str] | tuple = (), tier: str = "basic"
