@@ -59,7 +59,7 @@ PLATFORM = "PLATFORM"  # partition of the platform trail
 HEAD_ID = "head"
 GENESIS = "0" * 64
 SECRET_MARKERS = ("password", "secret", "token", "credential", "signature", "private_key", "api_key")
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 40  # per-tenant appends are serialised by the head; losers retry with jittered back-off
 
 
 class AuditRecord(TenantModel):
@@ -368,11 +368,12 @@ def commit(operations: list[dict], audit: Entry | list[Entry], *, token: str | N
         except TransactionCancelled as exc:
             own, theirs = exc.reasons[:len(operations)], exc.reasons[len(operations):]
             if any(reason not in ("None", "") for reason in own) or attempt == MAX_ATTEMPTS - 1:
+                logger.warning("audit commit gave up: attempt=%d reasons=%s", attempt, exc.reasons)
                 for trail in new_heads:
                     heads.forget(trail)
                 raise TransactionCancelled(own) from exc
             refresh = set(new_heads)  # only the audit items failed: someone else appended
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            time.sleep(random.uniform(0, min(0.1, 0.002 * 2 ** min(attempt, 6))))
             continue
         except Exception:
             for trail in new_heads:

@@ -300,6 +300,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "10"))},
+    "offboarding-sweep": {"task": "offboarding.sweep", "schedule": float(env("OFFBOARDING_SWEEP_SECONDS", "60"))},
 }
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
@@ -356,5 +357,9 @@ PRODUCT_IMAGE_MAX_BYTES = int(env("PRODUCT_IMAGE_MAX_BYTES", str(5 * 1024 * 1024
 # Exports (saas.export): download links live 15 minutes; archives spool to /tmp beyond this size.
 EXPORT_LINK_SECONDS = int(env("EXPORT_LINK_SECONDS", "900"))
 EXPORT_SPOOL_BYTES = int(env("EXPORT_SPOOL_BYTES", str(32 * 1024 * 1024)))
+# Offboarding (tenants.offboarding): deletion runs this long after the request (0 allowed: tests);
+# the sweep re-enqueues an offboarding whose job has not touched it for OFFBOARDING_STALE_SECONDS.
+OFFBOARDING_GRACE_SECONDS = float(env("OFFBOARDING_GRACE_SECONDS", str(7 * 24 * 3600)))
+OFFBOARDING_STALE_SECONDS = float(env("OFFBOARDING_STALE_SECONDS", "300"))
 # Usage counters (saas.usage) are aggregated in process and written at most this often.
 USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))

@@ -53,6 +53,12 @@ class UsageCounter:
         with self._lock:
             self._pending[(tenant_id, today())][metric] += int(amount)
 
+    def discard(self, tenant_id: str) -> None:
+        """Drop a tenant's unflushed counts (it is being deleted)."""
+        with self._lock:
+            for key in [k for k in self._pending if k[0] == tenant_id]:
+                del self._pending[key]
+
     def pending(self, tenant_id: str) -> dict[str, int]:
         with self._lock:
             return dict(self._pending.get((tenant_id, today()), {}))

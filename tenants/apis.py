@@ -10,10 +10,10 @@ from rest_framework.views import APIView
 from saas import audit, export
 from saas.celery import broker
 from saas.exceptions import ServiceUnavailable
-from saas.tenancy import system_context
+from saas.tenancy import get_context, system_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
-from . import resolution, selectors, services
+from . import offboarding, resolution, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
     ActiveTenantSerializer,
@@ -29,6 +29,8 @@ from .serializers import (
     MemberPageSerializer,
     MemberRoleSerializer,
     MemberSerializer,
+    OffboardConfirmSerializer,
+    OffboardingSerializer,
     MeSerializer,
     TenantCreateSerializer,
     TenantSerializer,
@@ -267,3 +269,47 @@ class ExportDownloadApi(TenancyApi):
     @extend_schema(request=None, responses={200: ExportLinkSerializer})
     def post(self, request, export_id: str):
         return Response(export.download_link(export_id=export_id))
+
+
+# --- offboarding ---------------------------------------------------------------------------------
+class AdminTenantOffboardApi(TenancyApi):
+    """Platform admins schedule a tenant's deletion: deactivated now, final export, deletion after
+    the grace period, receipt in the platform audit trail."""
+
+    permission_classes = [IsSystemAdmin]
+
+    @extend_schema(request=None, responses={202: OffboardingSerializer})
+    def post(self, request, tenant_id: str):
+        record = offboarding.schedule_offboarding(tenant_id=_tenant_id(tenant_id), actor_id=request.user.sub)
+        _enqueue_offboarding(record["id"])
+        return Response(offboarding.public_offboarding(record), status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": reverse("admin-tenant-offboarding", args=[record["id"]])})
+
+
+class AdminTenantOffboardingApi(TenancyApi):
+    permission_classes = [IsSystemAdmin]
+
+    @extend_schema(responses={200: OffboardingSerializer})
+    def get(self, request, tenant_id: str):
+        return Response(offboarding.public_offboarding(offboarding.get_offboarding(_tenant_id(tenant_id))))
+
+
+class CurrentTenantOffboardApi(TenancyApi):
+    """The tenant's owner deletes their own tenant, confirming by typing its name."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=OffboardConfirmSerializer, responses={202: OffboardingSerializer})
+    def post(self, request):
+        data = _valid(OffboardConfirmSerializer, request.data)
+        tenant_id = get_context().tenant_id
+        record = offboarding.schedule_offboarding(tenant_id=tenant_id, actor_id=request.user.sub,
+                                                  confirm_name=data["confirm_name"], as_owner=True)
+        _enqueue_offboarding(record["id"])
+        return Response(offboarding.public_offboarding(record), status=status.HTTP_202_ACCEPTED)
+
+
+def _enqueue_offboarding(tenant_id: str) -> None:
+    from .tasks import enqueue_offboarding
+
+    enqueue_offboarding(tenant_id)  # if the broker is down, the sweep picks the offboarding up later

@@ -189,3 +189,22 @@ class ExportLinkSerializer(serializers.Serializer):
     url = serializers.CharField()
     expires_in = serializers.IntegerField()
     expires_at = serializers.CharField()
+
+
+# --- offboarding ---------------------------------------------------------------------------------
+class OffboardConfirmSerializer(serializers.Serializer):
+    confirm_name = serializers.CharField(max_length=200, trim_whitespace=False,
+                                         help_text="The tenant's name, typed exactly, to confirm.")
+
+
+class OffboardingSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    tenant_name = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["scheduled", "exporting", "waiting", "deleting", "completed"])
+    requested_by = serializers.CharField(allow_null=True)
+    requested_at = serializers.CharField(allow_null=True)
+    delete_after = serializers.CharField()
+    final_export_id = serializers.CharField(allow_null=True)
+    deletion_started_at = serializers.CharField(allow_null=True)
+    completed_at = serializers.CharField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Items deleted, per entity type.")

@@ -501,6 +501,8 @@ def set_tenant_status(*, tenant_id: str, status: str, actor_id: str) -> dict:
         return tenant
     if (tenant.get("status"), status) not in _TRANSITIONS:
         raise InvalidTransition(f"A {tenant.get('status')} tenant cannot become {status}.")
+    if status == "active" and tenant.get("offboarding"):
+        raise InvalidTransition("This tenant is being deleted (offboarding); it cannot be reactivated.")
     updated = _replace_tenant(tenant, reason=f"platform admin {actor_id}: {tenant_id} -> {status}", status=status,
                               status_changed_at=now_iso(), status_changed_by=actor_id)
     resolution.cache.invalidate_tenant(tenant_id)

@@ -76,3 +76,34 @@ def run_export(export_id: str) -> str:
 def enqueue_export(export_id: str) -> bool:
     """Right after ``saas.export.request_export``, in the tenant's context (stamped into the headers)."""
     return enqueue_after_commit(run_export, export_id)
+
+
+# --- offboarding ----------------------------------------------------------------------------------
+@shared_task(name="offboarding.run", tenant_scoped=False, acks_late=True, autoretry_for=(StoreUnavailable,),
+             retry_backoff=2, retry_backoff_max=60, max_retries=8)
+def run_offboarding(tenant_id: str) -> str:
+    """A platform job (the tenant is deactivated, so no tenant header): advance its offboarding."""
+    from . import offboarding
+
+    try:
+        return offboarding.run_offboarding(tenant_id=validate_tenant_id(tenant_id))["status"]
+    except (InvalidTenantId, DoesNotExist):
+        logger.error("offboarding skipped: nothing scheduled for %r", tenant_id)
+        return "missing"
+
+
+@shared_task(name="offboarding.sweep", tenant_scoped=False)
+def sweep_offboardings() -> int:
+    """Beat: enqueue offboardings whose grace period is over, or whose job was lost."""
+    from . import offboarding
+
+    due = offboarding.due()
+    with system_context(reason="offboarding sweep"):
+        for tenant_id in due:
+            run_offboarding.apply_async(args=[tenant_id])
+    return len(due)
+
+
+def enqueue_offboarding(tenant_id: str) -> bool:
+    with system_context(reason=f"enqueue offboarding of {tenant_id}"):  # no tenant header
+        return enqueue_after_commit(run_offboarding, tenant_id)

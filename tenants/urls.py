@@ -20,4 +20,8 @@ urlpatterns = [
     path("exports", apis.ExportsApi.as_view(), name="exports"),
     path("exports/<str:export_id>", apis.ExportApi.as_view(), name="export"),
     path("exports/<str:export_id>/download", apis.ExportDownloadApi.as_view(), name="export-download"),
+    path("tenants/current/offboard", apis.CurrentTenantOffboardApi.as_view(), name="tenant-current-offboard"),
+    path("admin/tenants/<str:tenant_id>/offboard", apis.AdminTenantOffboardApi.as_view(), name="admin-tenant-offboard"),
+    path("admin/tenants/<str:tenant_id>/offboarding", apis.AdminTenantOffboardingApi.as_view(),
+         name="admin-tenant-offboarding"),
 ]

@@ -397,10 +397,13 @@ class TenantManager:
         tenant_id, table = self._scope()
         if not deltas or PROTECTED_FIELDS.intersection(deltas) or PROTECTED_FIELDS.intersection(fields):
             raise ValueError(f"cannot add to {sorted(deltas)}")
-        names = {"#tenant": "tenant_id", "#entity": "entity", "#id": "id", "#updated_at": "updated_at"}
+        names = {"#tenant": "tenant_id", "#entity": "entity", "#id": "id", "#updated_at": "updated_at",
+                 "#created_at": "created_at", "#version": "version"}
         values = {":tenant": _serializer.serialize(tenant_id), ":entity": _serializer.serialize(self.model.entity),
-                  ":id": _serializer.serialize(item_id), ":now": _serializer.serialize(now_iso())}
-        sets = ["#tenant = if_not_exists(#tenant, :tenant)", "#entity = :entity", "#id = :id", "#updated_at = :now"]
+                  ":id": _serializer.serialize(item_id), ":now": _serializer.serialize(now_iso()),
+                  ":zero": _serializer.serialize(0), ":one": _serializer.serialize(1)}
+        sets = ["#tenant = if_not_exists(#tenant, :tenant)", "#entity = :entity", "#id = :id", "#updated_at = :now",
+                "#created_at = if_not_exists(#created_at, :now)", "#version = if_not_exists(#version, :zero) + :one"]
         for n, (name, value) in enumerate(fields.items()):
             names[f"#s{n}"] = name
             values[f":s{n}"] = _serializer.serialize(value)
@@ -558,6 +561,26 @@ class PlatformManager:
     def delete_op(self, partition: str, item_id: str) -> dict:
         return {"Delete": {"TableName": self._table(), "Key": serialize(self._key(partition, item_id)),
                            "ConditionExpression": "attribute_exists(PK)"}}
+
+    def add_op(self, partition: str, item_id: str, *, deltas: Mapping[str, int], **fields: Any) -> dict:
+        """``ADD`` counters to (and set ``fields`` on) an existing platform item, without a version
+        check: for progress counters that only ever grow, written alongside the work they count."""
+        names = {"#updated_at": "updated_at"}
+        values = {":now": _serializer.serialize(now_iso())}
+        sets = ["#updated_at = :now"]
+        for n, (name, value) in enumerate(fields.items()):
+            names[f"#s{n}"] = name
+            values[f":s{n}"] = _serializer.serialize(value)
+            sets.append(f"#s{n} = :s{n}")
+        adds = []
+        for n, (name, delta) in enumerate(deltas.items()):
+            names[f"#d{n}"] = name
+            values[f":d{n}"] = _serializer.serialize(int(delta))
+            adds.append(f"#d{n} :d{n}")
+        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        return {"Update": {"TableName": self._table(), "Key": serialize(self._key(partition, item_id)),
+                           "UpdateExpression": expression, "ConditionExpression": "attribute_exists(PK)",
+                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
     def put(self, partition: str, item_id: str, *, expected_version: int | None = None, **fields: Any) -> dict:
         op, item = self.put_op(partition, item_id, expected_version=expected_version, **fields)
