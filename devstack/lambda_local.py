@@ -52,15 +52,20 @@ def api_gateway_event(path: str, method: str = "GET", headers: dict | None = Non
 
 
 def write_settings(stage: str, out_dir: Path, *, environment: dict[str, str] | None = None,
-                   sqs_event_source_arn: str | None = None) -> Path:
-    """Zappa's own settings module for ``stage``. Locally the stage's AWS resources do not exist, so
-    ``environment`` replaces some of the stage's environment variables (table, queue URL...) and
-    ``sqs_event_source_arn`` re-points the stage's SQS event source (``AWS_EVENT_MAPPING``, which
-    Zappa's handler uses to pick the function for an SQS record) at a local queue."""
+                   sqs_event_source_arn: str | None = None, base: Path | None = None) -> Path:
+    """Zappa's own settings module for ``stage`` (or a copy of ``base``, one generated before).
+
+    Locally the stage's AWS resources do not exist, so ``environment`` replaces some of the stage's
+    environment variables (table, queue URL...) and ``sqs_event_source_arn`` re-points the stage's
+    SQS event source (``AWS_EVENT_MAPPING``, which Zappa's handler uses to pick the function for an
+    SQS record) at a local queue."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "zappa_settings.py"
-    subprocess.run([str(Path(sys.executable).parent / "zappa"), "save-python-settings-file", stage, "-o", str(target)],
-                   cwd=ROOT, check=True, capture_output=True, timeout=60)
+    if base is not None:
+        shutil.copyfile(base, target)
+    else:
+        subprocess.run([str(Path(sys.executable).parent / "zappa"), "save-python-settings-file", stage, "-o",
+                        str(target)], cwd=ROOT, check=True, capture_output=True, timeout=60)
     extra = []
     if environment:
         extra.append(f"ENVIRONMENT_VARIABLES.update({environment!r})")
@@ -69,7 +74,7 @@ def write_settings(stage: str, out_dir: Path, *, environment: dict[str, str] | N
         functions = [f for arn, fs in mapping.items() if arn.startswith("arn:aws:sqs:") for f in fs]
         if not functions:
             raise ValueError(f"stage {stage!r} has no SQS event source in zappa_settings.json")
-        extra.append(f"AWS_EVENT_MAPPING = {{**AWS_EVENT_MAPPING, {sqs_event_source_arn!r}: {functions!r}}}")
+        extra.append(f"AWS_EVENT_MAPPING = {{{sqs_event_source_arn!r}: {functions!r}}}")
     if extra:
         with target.open("a") as f:
             f.write("\n# devstack.lambda_local: local resources instead of the stage's AWS ones\n" + "\n".join(extra) + "\n")

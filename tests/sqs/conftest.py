@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from devstack.webhook_receiver import Receiver
+from saas import aws
 from tests.sqs.harness import LambdaWorker, make_queues, use_sqs_broker
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def jobs():
+    """A job queue and dead-letter queue of the test's own (2 s visibility, 3 receives)."""
     queues = make_queues()
     with use_sqs_broker(queues.url):
         yield queues
+    for url in (queues.url, queues.dlq_url):
+        aws.client("sqs").delete_queue(QueueUrl=url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def lambda_worker(jobs):
     worker = LambdaWorker(jobs)
     yield worker
@@ -27,3 +32,10 @@ def poller(lambda_worker):
     running = lambda_worker.poller()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import tempfile
@@ -93,7 +94,7 @@ class LambdaWorker:
         self.log_dir = Path(lambda_local.ROOT, ".stack", "logs")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings_dir = Path(tempfile.mkdtemp(prefix="lambda-worker-"))
-        lambda_local.write_settings("dev_worker", self.settings_dir, environment={
+        lambda_local.write_settings("dev_worker", self.settings_dir, base=_stage_settings("dev_worker"), environment={
             "DYNAMODB_TABLE": settings.DYNAMODB_TABLE, "DYNAMODB_SILO_TABLE_PREFIX": settings.DYNAMODB_SILO_TABLE_PREFIX,
             "WEBHOOKS_TOPIC_PREFIX": settings.WEBHOOKS_TOPIC_PREFIX, "S3_BUCKET": "saas-local-files",
             "SQS_QUEUE_PREFIX": jobs.prefix, "SQS_JOBS_QUEUE_URL": jobs.url, "LOG_LEVEL": "INFO",
@@ -130,6 +131,12 @@ class LambdaWorker:
             container.stop()
             if container.log_path:
                 Path(container.log_path).unlink(missing_ok=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _stage_settings(stage: str) -> Path:
+    """Zappa's settings module for the stage, generated once per test session."""
+    return lambda_local.write_settings(stage, Path(tempfile.mkdtemp(prefix=f"zappa-{stage}-")))
 
 
 def kombu_message(body: str) -> dict:
