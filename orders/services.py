@@ -35,11 +35,10 @@ from decimal import Decimal
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
 
 from products.models import Product, format_price
 from saas.celery import broker, enqueue_after_commit
-from saas.exceptions import Conflict, ServiceUnavailable
+from saas.errors import Conflict, InvalidInput, ServiceUnavailable
 from saas.outbox import dispatch, event_op
 from saas.tenancy import get_context
 from saas import usage
@@ -59,15 +58,15 @@ MAX_ATTEMPTS = 8  # transaction retries when concurrent writers touch the same i
 
 
 class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
     def __init__(self, short: list[dict]):
         ids = ", ".join(line["product_id"] for line in short)
-        super().__init__(f"Not enough stock for product(s) {ids}; nothing was reserved.", "insufficient_stock",
-                         extra={"lines": short})
+        super().__init__(f"Not enough stock for product(s) {ids}; nothing was reserved.", extra={"lines": short})
 
 
 class ConcurrentUpdate(Conflict):
-    def __init__(self):
-        super().__init__("These items are being changed by other requests; try again.", "concurrent_update")
+    code, default_message = "concurrent_update", "These items are being changed by other requests; try again."
 
 
 class OrderOutcomeUnknown(ServiceUnavailable):
@@ -93,7 +92,7 @@ class PlacedOrder:
 def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> PlacedOrder:
     """Price ``lines`` [{product_id, quantity}] from the catalogue and reserve their stock.
 
-    Raises ValidationError (unknown product, mixed currencies), InsufficientStock (409),
+    Raises InvalidInput (unknown product, mixed currencies), InsufficientStock (409),
     Conflict ``idempotency_key_reused`` (409), ServiceUnavailable ``broker`` (503)."""
     ctx = get_context()
     request_hash = _request_hash(lines)
@@ -194,10 +193,10 @@ def _price(lines: list[dict], products: dict[str, dict]) -> tuple[list[dict], st
     errors = {index: {"product_id": ["Unknown product."]}
               for index, line in enumerate(lines) if line["product_id"] not in products}
     if errors:
-        raise ValidationError({"lines": errors})
+        raise InvalidInput(fields={"lines": errors})
     currencies = sorted({products[line["product_id"]]["currency"] for line in lines})
     if len(currencies) > 1:
-        raise ValidationError({"lines": [f"All lines must share one currency; these products are priced in "
+        raise InvalidInput(fields={"lines": [f"All lines must share one currency; these products are priced in "
                                          f"{', '.join(currencies)}."]})
     short = [{"index": index, "product_id": line["product_id"], "requested": line["quantity"],
               "available": int(products[line["product_id"]]["stock"])}

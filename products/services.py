@@ -23,7 +23,7 @@ from rest_framework.exceptions import ValidationError
 from saas import files, usage
 
 from saas.audit import Entry, diff
-from saas.exceptions import Conflict, PreconditionFailed
+from saas.errors import Conflict, PreconditionFailed
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.keys import storage_key
@@ -39,11 +39,11 @@ WRITABLE_FIELDS = ("sku", "name", "description", "price", "currency", "stock", "
 
 
 class DuplicateSku(Conflict):
-    default_code = "duplicate_sku"
+    code = "duplicate_sku"
 
     def __init__(self, sku: str):
-        super().__init__(f"A product with SKU {sku} already exists.", "duplicate_sku",
-                         extra={"fields": {"sku": ["A product with this SKU already exists."]}})
+        super().__init__(f"A product with SKU {sku} already exists.",
+                         fields={"sku": ["A product with this SKU already exists."]})
 
 
 def _stored(fields: Mapping[str, Any]) -> dict:

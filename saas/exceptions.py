@@ -1,47 +1,28 @@
-"""One error shape for the whole API: ``{"code", "message"[, "fields"]}``.
+"""The API's one error handler: every error becomes ``{"code", "message"[, "fields"][, extra...]}``.
 
-Store failures map to the contract's status codes here, so services can simply raise.
+Application errors (``saas.errors.AppError``, raised by services, selectors, stores and the tenancy
+core) carry their own code, status and payload. DRF's own exceptions (authentication, permissions,
+parsing, serializer validation, throttling) are rendered in the same shape. Unknown ``/api/`` paths
+get the same JSON 404 (``api_not_found``) instead of Django's HTML page.
+
+The error classes are re-exported here so code written against the earlier module keeps working;
+new code imports them from ``saas.errors``.
 """
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
-from rest_framework import exceptions, status
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from saas.tenancy.context import NoTenantContext
-from saas.tenancy import store
+from saas.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed, ServiceUnavailable
+
+__all__ = ["exception_handler", "api_not_found", "Conflict", "PreconditionFailed", "ServiceUnavailable"]
 
 logger = logging.getLogger("saas.api")
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "service_unavailable"
-    default_detail = "A dependency is unavailable; try again shortly."
-
-    def __init__(self, dependency: str, detail: str | None = None, code: str | None = None, *,
-                 extra: dict | None = None):
-        super().__init__(detail or f"{dependency} is unavailable; try again shortly.", code)
-        self.dependency = dependency
-        self.extra = extra or {}
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "The request conflicts with the current state."
-
-    def __init__(self, detail=None, code=None, *, extra: dict | None = None):
-        super().__init__(detail, code)
-        self.extra = extra or {}
-
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_code = "precondition_failed"
-    default_detail = "If-Match does not match the current version."
 
 
 def _flatten(detail, depth: int = 0):
@@ -60,36 +41,41 @@ def _flatten(detail, depth: int = 0):
     return str(detail)[:300]
 
 
-def exception_handler(exc, context):
-    if isinstance(exc, (store.DoesNotExist, store.TenantMismatch)):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, store.VersionConflict):
-        exc = Conflict("The item was changed by someone else.", "version_conflict")
-    elif isinstance(exc, store.AlreadyExists):
-        exc = Conflict("The item already exists.", "already_exists")
-    elif isinstance(exc, store.InvalidCursor):
-        exc = exceptions.ValidationError({"cursor": ["Invalid cursor."]})
-    elif isinstance(exc, store.StoreUnavailable):
-        exc = ServiceUnavailable("dynamodb")
-    elif isinstance(exc, NoTenantContext):
-        exc = exceptions.PermissionDenied("No active tenant.", "no_active_tenant")
-
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    body: dict = {}
+def _drf_body(exc: exceptions.APIException) -> dict:
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        body = {"code": "invalid", "message": "Invalid input.", "fields": _flatten(detail)}
-    else:
-        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
-        body = {"code": codes if isinstance(codes, str) else getattr(exc, "default_code", "error"),
-                "message": str(getattr(exc, "detail", exc))}
-    if isinstance(exc, ServiceUnavailable):
-        body["dependency"] = exc.dependency
-        body.update(exc.extra)
-        response["Retry-After"] = "5"
-    if isinstance(exc, Conflict):
-        body.update(exc.extra)
-    response.data = body
+        return {"code": "invalid", "message": "Invalid input.", "fields": _flatten(detail)}
+    codes = exc.get_codes()
+    return {"code": codes if isinstance(codes, str) else exc.default_code, "message": str(exc.detail)}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = Forbidden()
+    if isinstance(exc, AppError):
+        response = drf_exception_handler(_as_drf(exc), context)
+        response.data = exc.as_dict()
+        if exc.fields is not None:
+            response.data["fields"] = _flatten(exc.fields)
+        for header, value in exc.headers.items():
+            response[header] = value
+        return response
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's 500 handling (and the logs) take it from here
+    response.data = _drf_body(exc)
     return response
+
+
+def _as_drf(exc: AppError) -> exceptions.APIException:
+    """Let DRF build the response (status, auth headers on 401/403) for an application error."""
+    drf_exc = exceptions.APIException(exc.message, exc.code)
+    drf_exc.status_code = exc.status
+    return drf_exc
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Unknown paths under ``/api/``: the API's JSON 404, not Django's HTML page."""
+    return JsonResponse(NotFound().as_dict(), status=404)

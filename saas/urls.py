@@ -1,5 +1,6 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from saas.exceptions import api_not_found
 from saas.health import health
 
 
@@ -21,5 +22,6 @@ urlpatterns = [
     path("health", health, name="health"),
     path("api/schema/", schema_view, name="schema"),
     path("api/v1/", include(api_v1)),
+    re_path(r"^api/", api_not_found),  # unknown API paths: JSON 404, not Django's HTML page
     path("", include("tenants.web_urls")),
 ]

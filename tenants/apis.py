@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, permissions, status
+from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from saas import audit, export
 from saas.celery import broker
-from saas.exceptions import ServiceUnavailable
+from saas.errors import NotFound, ServiceUnavailable
 from saas.tenancy import get_context, system_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
@@ -39,19 +39,6 @@ from .serializers import (
 )
 
 
-class _ServiceError(exceptions.APIException):
-    def __init__(self, error: services.TenancyError):
-        super().__init__(error.message, error.code)
-        self.status_code = error.status_code
-
-
-class TenancyApi(APIView):
-    """Maps the services' errors to the contract's status codes and codes."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, services.TenancyError):
-            exc = _ServiceError(exc)
-        return super().handle_exception(exc)
 
 
 def _valid(serializer_class, data) -> dict:
@@ -68,10 +55,10 @@ def _tenant_id(value: str) -> str:
     try:
         return validate_tenant_id(value)
     except InvalidTenantId:
-        raise exceptions.NotFound() from None
+        raise NotFound() from None
 
 
-class MeApi(TenancyApi):
+class MeApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={200: MeSerializer})
@@ -79,7 +66,7 @@ class MeApi(TenancyApi):
         return Response(selectors.me(identity=request.user.identity, resolution=request._request.resolution))
 
 
-class ActiveTenantApi(TenancyApi):
+class ActiveTenantApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(request=ActiveTenantSerializer, responses={200: MeSerializer})
@@ -90,7 +77,7 @@ class ActiveTenantApi(TenancyApi):
         return Response(selectors.me(identity=identity, resolution=resolution.resolve(identity)))
 
 
-class TenantsApi(TenancyApi):
+class TenantsApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(request=TenantCreateSerializer, responses={
@@ -111,7 +98,7 @@ class TenantsApi(TenancyApi):
         return Response(selectors.public_tenant(tenant), status=status.HTTP_201_CREATED)
 
 
-class CurrentTenantApi(TenancyApi):
+class CurrentTenantApi(APIView):
     permission_classes = [ReadViewerWriteAdmin]
 
     @extend_schema(responses={200: TenantSerializer})
@@ -124,7 +111,7 @@ class CurrentTenantApi(TenancyApi):
         return Response(selectors.public_tenant(services.update_current_tenant(name=data["name"])))
 
 
-class MembersApi(TenancyApi):
+class MembersApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(operation_id="tenants_current_members_list", parameters=[ListParamsSerializer],
@@ -140,7 +127,7 @@ class MembersApi(TenancyApi):
         return Response(selectors.public_member(member), status=status.HTTP_201_CREATED)
 
 
-class MemberApi(TenancyApi):
+class MemberApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(request=MemberRoleSerializer, responses={200: MemberSerializer})
@@ -154,7 +141,7 @@ class MemberApi(TenancyApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AdminTenantsApi(TenancyApi):
+class AdminTenantsApi(APIView):
     permission_classes = [IsSystemAdmin]
 
     @extend_schema(operation_id="admin_tenants_list", parameters=[ListParamsSerializer],
@@ -164,7 +151,7 @@ class AdminTenantsApi(TenancyApi):
         return Response(_page(selectors.list_tenants(cursor=params.get("cursor"), limit=params["limit"])))
 
 
-class AdminTenantApi(TenancyApi):
+class AdminTenantApi(APIView):
     permission_classes = [IsSystemAdmin]
 
     @extend_schema(responses={200: AdminTenantSerializer})
@@ -179,7 +166,7 @@ class AdminTenantApi(TenancyApi):
         return Response(selectors.admin_tenant(tenant))
 
 
-class AdminTenantStatusApi(TenancyApi):
+class AdminTenantStatusApi(APIView):
     permission_classes = [IsSystemAdmin]
     target_status: str = ""
 
@@ -204,7 +191,7 @@ def _audit_filters(params: dict) -> dict:
             if params.get(name)}
 
 
-class AuditApi(TenancyApi):
+class AuditApi(APIView):
     """The active tenant's audit trail, newest first (tenant admins)."""
 
     permission_classes = [IsAdmin]
@@ -216,7 +203,7 @@ class AuditApi(TenancyApi):
         return Response({"results": [audit.public_record(r) for r in page.items], "next_cursor": page.next_cursor})
 
 
-class AdminAuditApi(TenancyApi):
+class AdminAuditApi(APIView):
     """The platform trail (tenant lifecycle, tier and status changes, deletion receipts)."""
 
     permission_classes = [IsSystemAdmin]
@@ -232,7 +219,7 @@ class AdminAuditApi(TenancyApi):
 
 
 # --- data export ---------------------------------------------------------------------------------
-class ExportsApi(TenancyApi):
+class ExportsApi(APIView):
     """Tenant admins export every item of the tenant (NDJSON files in one zip on S3)."""
 
     permission_classes = [IsAdmin]
@@ -255,7 +242,7 @@ class ExportsApi(TenancyApi):
                         headers={"Location": reverse("export", args=[job["id"]])})
 
 
-class ExportApi(TenancyApi):
+class ExportApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(responses={200: ExportSerializer})
@@ -263,7 +250,7 @@ class ExportApi(TenancyApi):
         return Response(export.public_export(export.get_export(export_id)))
 
 
-class ExportDownloadApi(TenancyApi):
+class ExportDownloadApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(request=None, responses={200: ExportLinkSerializer})
@@ -272,7 +259,7 @@ class ExportDownloadApi(TenancyApi):
 
 
 # --- offboarding ---------------------------------------------------------------------------------
-class AdminTenantOffboardApi(TenancyApi):
+class AdminTenantOffboardApi(APIView):
     """Platform admins schedule a tenant's deletion: deactivated now, final export, deletion after
     the grace period, receipt in the platform audit trail."""
 
@@ -286,7 +273,7 @@ class AdminTenantOffboardApi(TenancyApi):
                         headers={"Location": reverse("admin-tenant-offboarding", args=[record["id"]])})
 
 
-class AdminTenantOffboardingApi(TenancyApi):
+class AdminTenantOffboardingApi(APIView):
     permission_classes = [IsSystemAdmin]
 
     @extend_schema(responses={200: OffboardingSerializer})
@@ -294,7 +281,7 @@ class AdminTenantOffboardingApi(TenancyApi):
         return Response(offboarding.public_offboarding(offboarding.get_offboarding(_tenant_id(tenant_id))))
 
 
-class CurrentTenantOffboardApi(TenancyApi):
+class CurrentTenantOffboardApi(APIView):
     """The tenant's owner deletes their own tenant, confirming by typing its name."""
 
     permission_classes = [IsAdmin]

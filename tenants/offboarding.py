@@ -62,12 +62,12 @@ class Offboarding(PlatformModel):
 
 
 class OffboardingError(TenancyError):
-    status_code, code = 409, "offboarding"
+    status, code = 409, "offboarding"
 
     def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status_code = status_code or self.status_code
-        self.code = code or self.code
+        super().__init__(message, code)
+        if status_code is not None:
+            self.status = status_code
 
 
 class Interrupted(Exception):

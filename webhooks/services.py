@@ -31,9 +31,8 @@ from typing import Callable
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 from django.conf import settings
-from rest_framework import exceptions
 
-from saas.exceptions import Conflict
+from saas.errors import Conflict, InvalidInput
 from saas.outbox import envelope
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
@@ -183,7 +182,7 @@ def _validate(*, event_type: str, url: str) -> None:
     except InvalidSubscriberURL as exc:
         errors["url"] = [exc.message]
     if errors:
-        raise exceptions.ValidationError(errors)
+        raise InvalidInput(fields=errors)
 
 
 def _already_subscribed() -> Conflict:

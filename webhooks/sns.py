@@ -16,7 +16,7 @@ from botocore.parsers import ResponseParserError
 from django.conf import settings
 
 from saas import aws
-from saas.exceptions import ServiceUnavailable
+from saas.errors import ServiceUnavailable
 
 # SNS topic names: 1-256 characters of letters, digits, hyphens and underscores.
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
+from saas.errors import Forbidden
+
 logger = logging.getLogger("saas.tenancy")
 
 # Tenant ids are lowercase letters/digits/hyphens: no '#' or other key delimiter can be injected.
@@ -20,8 +22,14 @@ TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 ROLES = ("admin", "manager", "member", "viewer")
 
 
-class NoTenantContext(RuntimeError):
-    """Tenant-scoped work was attempted with no tenant context set."""
+class NoTenantContext(RuntimeError, Forbidden):
+    """Tenant-scoped work was attempted with no tenant context set (403 ``no_active_tenant``)."""
+
+    code, default_message = "no_active_tenant", "No active tenant."
+
+    def __init__(self, detail: str = ""):
+        Forbidden.__init__(self)
+        self.args = (detail,) if detail else ()
 
 
 class InvalidTenantId(ValueError):

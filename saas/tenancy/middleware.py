@@ -10,6 +10,8 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils.module_loading import import_string
 
+from saas.errors import ServiceUnavailable
+
 from .context import _current
 from .store import StoreUnavailable
 
@@ -25,10 +27,9 @@ class TenantContextMiddleware:
         try:
             try:
                 context = self.resolve(request)
-            except StoreUnavailable:
-                return JsonResponse({"code": "service_unavailable", "dependency": "dynamodb",
-                                     "message": "The data store is unavailable; try again shortly."},
-                                    status=503, headers={"Retry-After": "5"})
+            except StoreUnavailable:  # before any view runs, so rendered here in the API's error shape
+                error = ServiceUnavailable("dynamodb", "The data store is unavailable; try again shortly.")
+                return JsonResponse(error.as_dict(), status=error.status, headers=error.headers)
             if context is not None:
                 _current.set(context)
             return self.get_response(request)

@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
 
-from saas import aws
+from saas import aws, errors
 
 from .context import SystemContext, TenantContext, current_context, get_context, validate_tenant_id
 
@@ -46,11 +46,19 @@ _deserializer = TypeDeserializer()
 
 
 # --- errors: one exception per failure kind -----------------------------------------------------
+# The ones a client may see are also ``saas.errors`` classes: their public ``message`` is the
+# class's fixed text, while ``str(exc)`` keeps the internal detail for logs.
 class StoreError(Exception):
     pass
 
 
-class DoesNotExist(StoreError):
+class _ClientFacing(StoreError):
+    def __init__(self, detail: str = ""):
+        super().__init__()  # the AppError side: default (public) message
+        self.args = (detail,) if detail else ()
+
+
+class DoesNotExist(_ClientFacing, errors.NotFound):
     """No such item in the current tenant (another tenant's item also lands here)."""
 
 
@@ -58,30 +66,38 @@ class ConflictError(StoreError):
     pass
 
 
-class AlreadyExists(ConflictError):
-    pass
+class AlreadyExists(_ClientFacing, ConflictError, errors.Conflict):
+    code, default_message = "already_exists", "The item already exists."
 
 
-class VersionConflict(ConflictError):
-    pass
+class VersionConflict(_ClientFacing, ConflictError, errors.Conflict):
+    code, default_message = "version_conflict", "The item was changed by someone else."
 
 
 class TransactionCancelled(ConflictError):
+    """Translated by the service that built the transaction (it knows what each item meant)."""
+
     def __init__(self, reasons: list[str]):
         super().__init__(f"transaction cancelled: {reasons}")
         self.reasons = reasons
 
 
-class InvalidCursor(StoreError):
-    pass
+class InvalidCursor(_ClientFacing, errors.InvalidInput):
+    def __init__(self, detail: str = ""):
+        super().__init__(detail)
+        self.fields = {"cursor": ["Invalid cursor."]}
 
 
-class TenantMismatch(StoreError):
+class TenantMismatch(_ClientFacing, errors.NotFound):
     """An item read does not belong to the tenant in context. Never returned to callers."""
 
 
-class StoreUnavailable(StoreError):
-    """DynamoDB could not be reached or is throttling us."""
+class StoreUnavailable(StoreError, errors.ServiceUnavailable):
+    """DynamoDB could not be reached or is throttling us (503, ``dependency: dynamodb``)."""
+
+    def __init__(self, detail: str = ""):
+        errors.ServiceUnavailable.__init__(self, "dynamodb")
+        self.args = (detail,) if detail else ()
 
 
 class ScopeError(StoreError):

@@ -1,0 +1,161 @@
+"""The tenant in context: its settings, its members and roles; and a user's active tenant."""
+from __future__ import annotations
+
+import logging
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from saas.errors import InvalidInput
+from saas.tenancy import get_context, system_context
+from saas.tenancy.store import DoesNotExist, StoreError, TransactionCancelled, transact_write
+
+from .. import cognito, resolution
+from ..errors import (
+    AlreadyMember,
+    CannotRaiseOwnRole,
+    ConcurrentChange,
+    IdentityProviderUnavailable,
+    LastAdmin,
+    NotAllowed,
+    NotAMember,
+    TenantInactive,
+)
+from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
+from .records import get_tenant, membership_item_ops, replace_tenant
+
+logger = logging.getLogger("tenants")
+
+
+# --- the current tenant -------------------------------------------------------------------------
+def update_current_tenant(*, name: str) -> dict:
+    ctx = get_context()
+    tenant = get_tenant(ctx.tenant_id)
+    updated = replace_tenant(tenant, reason=f"rename tenant {ctx.tenant_id}", name=name)
+    logger.info("tenant %s renamed by %s", ctx.tenant_id, ctx.user_id)
+    return updated
+
+
+# --- memberships (the tenant in context) ----------------------------------------------------------
+def _require_admin() -> None:
+    ctx = get_context()
+    if max((ROLE_RANK.get(r, -1) for r in ctx.roles), default=-1) < ROLE_RANK["admin"]:
+        raise NotAllowed("Only admins manage members.")
+
+
+def _other_admin_guard(*, leaving: str) -> dict:
+    """A transaction check that some admin other than ``leaving`` still is one.
+
+    The role index is read to find a candidate (it may lag); the ConditionCheck inside the
+    transaction is what guarantees it: two admins demoting each other at the same time conflict,
+    so a tenant can never end up without an admin."""
+    page = Member.objects.query(index="by_role", value="ROLE#admin", limit=10)
+    for candidate in page.items:
+        if candidate["id"] != leaving and candidate.get("role") == "admin":
+            return Member.objects.condition_op(candidate["id"], Attr("role").eq("admin"))
+    raise LastAdmin()
+
+
+def invite_member(*, email: str, role: str) -> dict:
+    """Add a person by email: the Cognito user is created (with ``custom:tenant_id``) if they have
+    none yet, then the membership pair is written. 409 if they are already a member."""
+    _require_admin()
+    ctx = get_context()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    email = email.strip().lower()
+    try:
+        user = cognito.find_or_create_user(email=email, tenant_id=ctx.tenant_id)
+    except cognito.CognitoUnavailable as exc:
+        raise IdentityProviderUnavailable() from exc
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("InvalidParameterException", "InvalidParameterValue"):
+            raise InvalidInput(f"The identity provider refused the user: {exc.response['Error'].get('Message', '')}")
+        raise
+    try:
+        Member.objects.get(user.sub, consistent=True)
+    except DoesNotExist:
+        pass
+    else:
+        raise AlreadyMember()
+    ops = membership_item_ops(tenant_id=ctx.tenant_id, user_id=user.sub, email=user.email or email, role=role,
+                          invited_by=ctx.user_id)
+    try:
+        with system_context(reason=f"invite {user.sub} to {ctx.tenant_id}"):
+            transact_write(ops)
+    except TransactionCancelled:
+        if user.created:
+            cognito.delete_user(user.username)
+        raise AlreadyMember() from None
+    except StoreError:
+        if user.created:
+            cognito.delete_user(user.username)
+        raise
+    resolution.cache.invalidate_user(user.sub)
+    logger.info("member %s invited to %s as %s by %s", user.sub, ctx.tenant_id, role, ctx.user_id)
+    return Member.objects.get(user.sub, consistent=True)
+
+
+def change_member_role(*, user_id: str, role: str) -> dict:
+    _require_admin()
+    ctx = get_context()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    member = Member.objects.get(user_id, consistent=True)  # another tenant's user: DoesNotExist -> 404
+    if member["role"] == role:
+        return member
+    if user_id == ctx.user_id and ROLE_RANK[role] > ROLE_RANK.get(member["role"], -1):
+        raise CannotRaiseOwnRole()
+    member_op, updated = Member.objects.update_op(user_id, expected_version=member["version"], current=member,
+                                                  role=role)
+    with system_context(reason=f"role of {user_id} in {ctx.tenant_id}"):
+        mirror = UserMembership.objects.get(user_id, ctx.tenant_id, consistent=True)
+        mirror_op, _ = UserMembership.objects.put_op(user_id, ctx.tenant_id, expected_version=mirror["version"],
+                                                     **{**mirror, "role": role})
+    ops = [member_op, mirror_op]
+    if member["role"] == "admin":
+        ops.append(_other_admin_guard(leaving=user_id))
+    try:
+        with system_context(reason=f"change role of {user_id} in {ctx.tenant_id}"):
+            transact_write(ops)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+    resolution.cache.invalidate_user(user_id)
+    logger.info("member %s of %s is now %s (by %s)", user_id, ctx.tenant_id, role, ctx.user_id)
+    return Member.objects.get(user_id, consistent=True)
+
+
+def remove_member(*, user_id: str) -> None:
+    _require_admin()
+    ctx = get_context()
+    member = Member.objects.get(user_id, consistent=True)
+    ops = [Member.objects.delete_op(user_id, expected_version=member["version"])]
+    with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
+        ops.append(UserMembership.objects.delete_op(user_id, ctx.tenant_id))
+    if member["role"] == "admin":
+        ops.append(_other_admin_guard(leaving=user_id))
+    try:
+        with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
+            transact_write(ops)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+    resolution.cache.invalidate_user(user_id)
+    logger.info("member %s removed from %s by %s", user_id, ctx.tenant_id, ctx.user_id)
+
+
+# --- the active tenant ------------------------------------------------------------------------------
+def switch_active_tenant(*, user_id: str, tenant_id: str) -> dict:
+    """Raises NotAMember when the user has no membership there (callers answer 403, no leak)."""
+    with system_context(reason=f"switch active tenant for {user_id}"):
+        try:
+            membership = UserMembership.objects.get(user_id, tenant_id, consistent=True)
+        except DoesNotExist:
+            raise NotAMember() from None
+        try:
+            tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+        except DoesNotExist:
+            raise NotAMember() from None
+        if tenant.get("status") != "active":
+            raise TenantInactive(f"That tenant is {tenant.get('status')}.")
+        resolution.set_active_tenant_record(user_id, tenant_id)
+    return membership

@@ -1,0 +1,204 @@
+"""Onboarding: self-service registration, pooled tenants at once, silo (platinum) tenants built by a job."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+from saas.celery import broker
+from saas.errors import ServiceUnavailable
+from saas.tenancy import system_context, tables
+from saas.tenancy.store import StoreError, TransactionCancelled, VersionConflict, router, transact_write
+
+from .. import resolution
+from ..errors import InvalidTransition, ProvisioningFailed, ProvisioningInProgress
+from ..models import POOLED_TIERS, SILO_TIERS, TENANT_DIRECTORY, Tenant, TenantRegistration
+from .records import get_tenant, membership_item_ops, membership_ops, new_tenant_id, replace_tenant, silo_table_name
+
+logger = logging.getLogger("tenants")
+
+
+# How long GET /me keeps showing a registration that failed (its item expires through the table's TTL).
+REGISTRATION_RETENTION_SECONDS = 7 * 24 * 3600
+
+
+def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+    """Self-service registration (POST /tenants). Pooled tiers are created at once (``active``).
+    A silo tier is recorded as ``provisioning`` and built by a worker (``tenants.provision_silo``),
+    because creating its table can outlast an API request; until it is ``active`` (or ``failed``, with
+    a reason) its owner sees it under ``pending_tenants`` in GET /me.
+
+    The broker is checked first: when it is down nothing is written (ServiceUnavailable ``broker``).
+    An enqueue lost after the write is recovered by the outbox sweep (``provisioning_is_stuck``)."""
+    if tier in POOLED_TIERS:
+        return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+    if tier not in SILO_TIERS:
+        raise ValueError(f"unknown tier {tier!r}")
+    if not broker.reachable():
+        raise ServiceUnavailable("broker", "The provisioning queue is unavailable, so the tenant was not created; "
+                                           "try again shortly.")
+    tenant = start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+    from .. import tasks
+
+    tasks.enqueue_provisioning(tenant["id"])
+    return tenant
+
+
+def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+    """Registration that waits for the tenant to be usable, silo provisioning included: for operators
+    (``manage.py create_tenant``, ``seed_demo``). The API uses ``request_tenant``."""
+    if tier in POOLED_TIERS:
+        return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+    if tier in SILO_TIERS:
+        tenant = start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+        return provision_silo_tenant(tenant_id=tenant["id"])
+    raise ValueError(f"unknown tier {tier!r}")
+
+
+def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+    """Tenant record + the owner's admin membership, all in one transaction."""
+    if tier not in POOLED_TIERS:
+        raise ValueError(f"tier {tier!r} is not pooled")
+    tenant_id = new_tenant_id()
+    with system_context(reason=f"create tenant {tenant_id}"):
+        tenant_op, tenant = Tenant.objects.put_op(
+            TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="active", deployment="pooled",
+            created_by=owner_id, owner_email=owner_email)
+    ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
+    with system_context(reason=f"create tenant {tenant_id}"):
+        transact_write(ops)
+    resolution.cache.invalidate_user(owner_id)
+    logger.info("tenant created: %s tier=%s owner=%s", tenant_id, tier, owner_id)
+    return tenant
+
+
+def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str) -> dict:
+    """Record a silo tenant as ``provisioning`` (no members, no route, no table yet), together with
+    the owner's registration item (so GET /me shows it), in one transaction."""
+    if tier not in SILO_TIERS:
+        raise ValueError(f"tier {tier!r} is not a silo tier")
+    tenant_id = new_tenant_id()
+    with system_context(reason=f"start silo tenant {tenant_id}"):
+        tenant_op, tenant = Tenant.objects.put_op(
+            TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="provisioning", deployment="silo",
+            table=silo_table_name(tenant_id), created_by=owner_id, owner_email=owner_email, provisioning_attempts=0)
+        registration_op, _ = TenantRegistration.objects.put_op(
+            owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
+        transact_write([tenant_op, registration_op])
+    logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
+    return tenant
+
+
+def provisioning_is_stuck(tenant: dict) -> bool:
+    """A ``provisioning`` tenant untouched for TENANT_PROVISIONING_RETRY_SECONDS: its job was lost or
+    its worker died (an attempt's claim refreshes ``updated_at``). The sweep re-enqueues it."""
+    if tenant.get("status") != "provisioning":
+        return False
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=settings.TENANT_PROVISIONING_RETRY_SECONDS)
+    return tenant["updated_at"] <= cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def provision_silo_tenant(*, tenant_id: str) -> dict:
+    """Build a ``provisioning`` silo tenant (the ``tenants.provision_silo`` job's body): claim it,
+    create the silo table, then in ONE transaction: route -> table, status active, the owner's admin
+    membership, the owner's registration item gone. On failure the table is deleted and the tenant
+    is marked ``failed`` with a reason; no route and no membership exist, so nothing half-made is
+    left behind.
+
+    Raises InvalidTransition (no longer provisioning: done or failed), ProvisioningInProgress
+    (another attempt holds it) or ProvisioningFailed."""
+    tenant = _claim_provisioning(tenant_id)
+    table = tenant["table"]
+    try:
+        tables.ensure_table(table)  # idempotent: a retry after a dead worker finds its table
+        with system_context(reason=f"activate silo tenant {tenant_id}"):
+            activate_op, _ = Tenant.objects.put_op(TENANT_DIRECTORY, tenant_id, expected_version=tenant["version"],
+                                                   **{**tenant, "status": "active"})
+            registration_done = TenantRegistration.objects.delete_op(tenant["created_by"], tenant_id)
+            del registration_done["Delete"]["ConditionExpression"]  # gone either way
+            ops = [activate_op, registration_done, router.route_op(tenant_id, table),
+                   *membership_item_ops(tenant_id=tenant_id, user_id=tenant["created_by"], email=tenant["owner_email"],
+                                    role="admin", member_table=table)]
+            transact_write(ops)
+    except Exception as exc:  # a cleanup boundary: whatever failed, leave nothing half-made
+        router.forget(tenant_id)
+        outcome = _attempt_outcome(tenant)
+        if outcome == "committed":  # the commit happened but its answer was lost
+            return _activated(tenant)
+        if outcome == "superseded":  # a newer attempt owns the tenant (and the table) now
+            raise ProvisioningInProgress() from exc
+        if outcome == "unknown":  # the directory is unreachable: touch nothing; the sweep retries
+            raise
+        reason = _failure_reason(exc)
+        logger.exception("silo tenant %s failed: %s", tenant_id, reason)
+        raise _fail_provisioning(tenant, reason=reason) from exc
+    router.forget(tenant_id)  # this process looked the route up (and cached "pooled") while building ops
+    return _activated(tenant)
+
+
+def _claim_provisioning(tenant_id: str) -> dict:
+    """Take the tenant for one attempt: a version-guarded write, so duplicate deliveries of the job
+    (an ``acks_late`` redelivery, a sweep's re-enqueue) run it once. The claim holds until the tenant
+    counts as stuck again; after TENANT_PROVISIONING_MAX_ATTEMPTS the tenant is given up (``failed``)."""
+    tenant = get_tenant(tenant_id)
+    if tenant.get("status") != "provisioning":
+        raise InvalidTransition(f"Tenant {tenant_id} is {tenant.get('status')}, not provisioning.")
+    attempts = int(tenant.get("provisioning_attempts", 0))
+    if attempts and not provisioning_is_stuck(tenant):
+        raise ProvisioningInProgress()
+    if attempts >= settings.TENANT_PROVISIONING_MAX_ATTEMPTS:
+        raise _fail_provisioning(tenant, reason=f"gave up after {attempts} attempts that did not finish")
+    try:
+        return replace_tenant(tenant, reason=f"provision silo tenant {tenant_id}", provisioning_attempts=attempts + 1)
+    except VersionConflict:
+        raise ProvisioningInProgress() from None
+
+
+def _attempt_outcome(claimed: dict) -> str:
+    """After a failed attempt: did its activation commit anyway, has a newer attempt taken the tenant
+    over, is the tenant still this attempt's to clean up, or is the directory unreachable?"""
+    try:
+        current = get_tenant(claimed["id"])
+    except StoreError:
+        return "unknown"
+    if current.get("status") == "active":
+        return "committed"
+    return "ours" if current.get("version") == claimed["version"] else "superseded"
+
+
+def _fail_provisioning(tenant: dict, *, reason: str) -> ProvisioningFailed:
+    """Drop the table and mark the tenant ``failed``; returns the error to raise."""
+    _discard_table(tenant["table"])
+    try:
+        replace_tenant(tenant, reason=f"mark tenant {tenant['id']} failed", status="failed", failure_reason=reason,
+                        table=None)
+    except StoreError:
+        logger.exception("could not mark tenant %s failed; it stays 'provisioning'", tenant["id"])
+    resolution.cache.invalidate_tenant(tenant["id"])
+    return ProvisioningFailed(tenant_id=tenant["id"], reason=reason)
+
+
+def _activated(tenant: dict) -> dict:
+    resolution.cache.invalidate_user(tenant["created_by"])
+    resolution.cache.invalidate_tenant(tenant["id"])
+    logger.info("silo tenant %s active in %s", tenant["id"], tenant["table"])
+    return get_tenant(tenant["id"])
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".strip()[:500]
+    if isinstance(exc, TransactionCancelled):
+        return f"transaction cancelled: {exc.reasons}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _discard_table(table: str) -> None:
+    try:
+        tables.delete_table(table)
+    except (ClientError, BotoCoreError):
+        logger.exception("could not delete silo table %s", table)
