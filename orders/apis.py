@@ -17,7 +17,10 @@ from tenants.permissions import IsMember, ReadViewerWriteMember
 from . import selectors, services
 from .models import public_order
 from .serializers import (
-    OrderCreateSerializer, OrderListSerializer, OrderSerializer, idempotency_key,
+    OrderCreateSerializer,
+    OrderListSerializer,
+    OrderSerializer,
+    idempotency_key,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(

@@ -10,7 +10,11 @@ import re
 
 from rest_framework import serializers
 
-from saas.serializers import RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
+from saas.serializers import (
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictIntegerField,
+)
 
 from .models import STATUSES
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from saas.serializers import PageQuerySerializer, RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
+from saas.serializers import (
+    PageQuerySerializer,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictIntegerField,
+)
 
 from .models import (
     CATEGORY_PATTERN,

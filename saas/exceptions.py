@@ -18,7 +18,14 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from saas.errors import AppError, Conflict, Forbidden, NotFound, PreconditionFailed, ServiceUnavailable
+from saas.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+)
 
 __all__ = ["exception_handler", "api_not_found", "Conflict", "PreconditionFailed", "ServiceUnavailable"]
 

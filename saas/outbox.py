@@ -27,8 +27,13 @@ from django.utils.module_loading import import_string
 
 from saas import usage
 from saas.tenancy import current_tenant_id
-from saas.tenancy.store import DoesNotExist, Index, TenantModel, VersionConflict, now_iso
-
+from saas.tenancy.store import (
+    DoesNotExist,
+    Index,
+    TenantModel,
+    VersionConflict,
+    now_iso,
+)
 from webhooks.events import EVENT_TYPES
 
 logger = logging.getLogger("saas.outbox")

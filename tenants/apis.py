@@ -39,8 +39,6 @@ from .serializers import (
 )
 
 
-
-
 def _valid(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)

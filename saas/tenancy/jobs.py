@@ -27,7 +27,14 @@ from celery.exceptions import Reject
 from celery.signals import before_task_publish
 from django.conf import settings
 
-from .context import InvalidTenantId, TenantContext, current_context, system_context, tenant_context, validate_tenant_id
+from .context import (
+    InvalidTenantId,
+    TenantContext,
+    current_context,
+    system_context,
+    tenant_context,
+    validate_tenant_id,
+)
 from .store import DoesNotExist, StoreUnavailable
 
 logger = logging.getLogger("saas.tenancy.jobs")
@@ -62,7 +69,10 @@ class TenantDirectory:
         hit = self._entries.get(tenant_id)
         if hit is not None and hit[1] > self._clock():
             return hit[0]
-        from tenants.models import TENANT_DIRECTORY, Tenant  # lazily: the Celery app loads before Django apps
+        from tenants.models import (  # lazily: the Celery app loads before Django apps
+            TENANT_DIRECTORY,
+            Tenant,
+        )
 
         with system_context(reason=f"job: check tenant {tenant_id} is active"):
             try:

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
+from boto3.dynamodb.conditions import (
+    Attr,
+    ConditionBase,
+    ConditionExpressionBuilder,
+    Key,
+)
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -32,7 +37,13 @@ from django.core import signing
 
 from saas import aws, errors
 
-from .context import SystemContext, TenantContext, current_context, get_context, validate_tenant_id
+from .context import (
+    SystemContext,
+    TenantContext,
+    current_context,
+    get_context,
+    validate_tenant_id,
+)
 
 logger = logging.getLogger("saas.tenancy")
 

@@ -28,7 +28,13 @@ from ..errors import (
     TierChangeNotSupported,
 )
 from ..models import TIERS
-from .members import change_member_role, invite_member, remove_member, switch_active_tenant, update_current_tenant
+from .members import (
+    change_member_role,
+    invite_member,
+    remove_member,
+    switch_active_tenant,
+    update_current_tenant,
+)
 from .onboarding import (
     REGISTRATION_RETENTION_SECONDS,
     create_pooled_tenant,
@@ -40,7 +46,6 @@ from .onboarding import (
 )
 from .platform import change_tenant_tier, set_tenant_status
 from .records import membership_ops, new_tenant_id, silo_table_name
-
 
 __all__ = [
     "TIERS", "TenancyError", "NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",

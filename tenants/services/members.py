@@ -8,7 +8,12 @@ from botocore.exceptions import ClientError
 
 from saas.errors import InvalidInput
 from saas.tenancy import get_context, system_context
-from saas.tenancy.store import DoesNotExist, StoreError, TransactionCancelled, transact_write
+from saas.tenancy.store import (
+    DoesNotExist,
+    StoreError,
+    TransactionCancelled,
+    transact_write,
+)
 
 from .. import cognito, resolution
 from ..errors import (

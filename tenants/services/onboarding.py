@@ -11,12 +11,31 @@ from django.conf import settings
 from saas.celery import broker
 from saas.errors import ServiceUnavailable
 from saas.tenancy import system_context, tables
-from saas.tenancy.store import StoreError, TransactionCancelled, VersionConflict, router, transact_write
+from saas.tenancy.store import (
+    StoreError,
+    TransactionCancelled,
+    VersionConflict,
+    router,
+    transact_write,
+)
 
 from .. import resolution
 from ..errors import InvalidTransition, ProvisioningFailed, ProvisioningInProgress
-from ..models import POOLED_TIERS, SILO_TIERS, TENANT_DIRECTORY, Tenant, TenantRegistration
-from .records import get_tenant, membership_item_ops, membership_ops, new_tenant_id, replace_tenant, silo_table_name
+from ..models import (
+    POOLED_TIERS,
+    SILO_TIERS,
+    TENANT_DIRECTORY,
+    Tenant,
+    TenantRegistration,
+)
+from .records import (
+    get_tenant,
+    membership_item_ops,
+    membership_ops,
+    new_tenant_id,
+    replace_tenant,
+    silo_table_name,
+)
 
 logger = logging.getLogger("tenants")
 

@@ -17,11 +17,11 @@ def receiver():
 
 @pytest.fixture(autouse=True)
 def _fresh_topic_cache():
-    from webhooks.services import topic_cache
+    from webhooks.services import topics
 
-    topic_cache.clear()
+    topics.topic_cache.clear()
     yield
-    topic_cache.clear()
+    topics.topic_cache.clear()
 
 
 @pytest.fixture

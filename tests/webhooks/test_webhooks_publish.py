@@ -10,6 +10,7 @@ from saas.tenancy import NoTenantContext, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist
 from tests.conftest import unique
 from webhooks import services
+from webhooks.services import topics
 from webhooks.events import ORDER_CANCELLED, ORDER_CREATED, PRODUCT_UPDATED
 from webhooks.models import WebhookSubscription, WebhookTopic
 from webhooks.services import EventTenantMismatch, publish_event, subscribe, unsubscribe
@@ -89,13 +90,13 @@ def test_other_processes_see_a_new_topic_within_the_cache_ttl(tenant_id, receive
     """Another process's cached "no topic" is not invalidated by our subscribe; it expires."""
     now = [1000.0]
     cache = services.TopicCache(clock=lambda: now[0])
-    monkeypatch.setattr(services, "topic_cache", cache)
+    monkeypatch.setattr(topics, "topic_cache", cache)
     with tenant_context(tenant_id):
         assert publish_event(event=make_event(tenant_id, ORDER_CREATED)) == "skipped"
         other_process = services.TopicCache(clock=lambda: now[0])  # the subscribing process's cache
-        monkeypatch.setattr(services, "topic_cache", other_process)
+        monkeypatch.setattr(topics, "topic_cache", other_process)
         subscribe(event_type=ORDER_CREATED, url=receiver.url("/hook"))
-        monkeypatch.setattr(services, "topic_cache", cache)
+        monkeypatch.setattr(topics, "topic_cache", cache)
         assert publish_event(event=make_event(tenant_id, ORDER_CREATED)) == "skipped"  # stale, within TTL
         now[0] += 5.1
         event = make_event(tenant_id, ORDER_CREATED)
@@ -107,10 +108,10 @@ def test_a_cached_topic_deleted_elsewhere_is_skipped_not_an_error(tenant_id, rec
     with tenant_context(tenant_id):
         created = subscribe(event_type=ORDER_CREATED, url=receiver.url("/hook"))
         assert publish_event(event=make_event(tenant_id, ORDER_CREATED)) == "published"  # ARN cached here
-        this_process = services.topic_cache
-        monkeypatch.setattr(services, "topic_cache", services.TopicCache())  # another process unsubscribes
+        this_process = topics.topic_cache
+        monkeypatch.setattr(topics, "topic_cache", services.TopicCache())  # another process unsubscribes
         unsubscribe(subscription_id=created["id"])
-        monkeypatch.setattr(services, "topic_cache", this_process)
+        monkeypatch.setattr(topics, "topic_cache", this_process)
         assert this_process.get(tenant_id, ORDER_CREATED, lambda: None) == created["topic_arn"]  # still stale
         assert publish_event(event=make_event(tenant_id, ORDER_CREATED)) == "skipped"
     assert len(receiver.envelopes("/hook")) == 1
@@ -203,7 +204,7 @@ def test_subscribe_racing_the_last_unsubscribe_never_loses_its_topic(tenant_id, 
             remaining = WebhookSubscription.objects.query().items
             assert [s["url"] for s in remaining] == [receiver.url(f"/joining{round_}")]
             event = make_event(tenant_id, ORDER_CANCELLED)
-            services.topic_cache.clear()
+            topics.topic_cache.clear()
             assert publish_event(event=event) == "published"
             assert [e["id"] for e in receiver.wait_for_count(f"/joining{round_}", 1)] == [event["id"]]
             unsubscribe(subscription_id=remaining[0]["id"])

@@ -1,0 +1,174 @@
+"""The per-tenant topology: topic records, the topic lookup cache, and the subscription counts item."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+from boto3.dynamodb.conditions import Attr
+from django.conf import settings
+
+from saas.errors import Conflict
+from saas.tenancy import current_tenant_id
+from saas.tenancy.store import (
+    AlreadyExists,
+    DoesNotExist,
+    TransactionCancelled,
+    VersionConflict,
+    transact_write,
+)
+
+from .. import sns
+from ..models import (
+    COUNTS_ID,
+    TOPIC_ACTIVE,
+    TOPIC_DELETING,
+    WebhookCounts,
+    WebhookTopic,
+)
+
+logger = logging.getLogger("webhooks")
+
+TOPIC_WAIT_SECONDS = 5.0  # how long a subscribe waits for a topic that is being deleted
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+# --- topic lookup cache ----------------------------------------------------------------------
+class TopicCache:
+    """(tenant, event type) -> active topic ARN or None, kept ``ttl`` seconds.
+
+    The process that subscribes or unsubscribes invalidates its entry at once; other processes see
+    the change within the TTL. A stale ARN heals itself (publishing to a deleted topic is NotFound,
+    which forces a fresh lookup); a stale "no topic" can skip events for at most the TTL, so the
+    TTL is short (``WEBHOOKS_TOPIC_CACHE_SECONDS``).
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str, event_type: str, load: Callable[[], str | None]) -> str | None:
+        key = (tenant_id, event_type)
+        hit = self._entries.get(key)
+        if hit is not None and hit[1] > self._clock():
+            return hit[0]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (value, self._clock() + settings.WEBHOOKS_TOPIC_CACHE_SECONDS)
+        return value
+
+    def invalidate(self, tenant_id: str, event_type: str) -> None:
+        with self._lock:
+            self._entries.pop((tenant_id, event_type), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+topic_cache = TopicCache()
+
+
+def lookup_topic_arn(event_type: str) -> str | None:
+    try:
+        topic = WebhookTopic.objects.get(event_type)
+    except DoesNotExist:
+        return None
+    return topic["topic_arn"] if topic["state"] == TOPIC_ACTIVE else None
+
+
+def concurrent_change() -> Conflict:
+    return Conflict("Webhook subscriptions changed concurrently; try again.", "concurrent_change")
+
+
+def current_counts() -> dict:
+    try:
+        return WebhookCounts.objects.get(COUNTS_ID, consistent=True)
+    except DoesNotExist:
+        return {"id": COUNTS_ID, "total": 0, "by_type": {}, "version": None}
+
+
+def count_of(counts: dict, event_type: str) -> int:
+    return int(counts["by_type"].get(event_type, 0))
+
+
+def counts_change_op(counts: dict, event_type: str, delta: int) -> dict:
+    by_type = {name: int(n) for name, n in counts["by_type"].items()}
+    by_type[event_type] = max(0, by_type.get(event_type, 0) + delta)
+    if not by_type[event_type]:
+        del by_type[event_type]
+    total = max(0, int(counts["total"]) + delta)
+    if counts["version"] is None:
+        return WebhookCounts.objects.create_op(id=COUNTS_ID, total=total, by_type=by_type)[0]
+    return WebhookCounts.objects.update_op(COUNTS_ID, expected_version=int(counts["version"]),
+                                           total=total, by_type=by_type)[0]
+
+
+def counts_unchanged_op(counts: dict) -> dict:
+    if counts["version"] is None:
+        return WebhookCounts.objects.create_op(id=COUNTS_ID, total=0, by_type={})[0]
+    return WebhookCounts.objects.condition_op(COUNTS_ID, Attr("version").eq(int(counts["version"])))
+
+
+def is_stale(topic: dict) -> bool:
+    changed = datetime.fromisoformat(topic["updated_at"])
+    age = (datetime.now(timezone.utc) - changed).total_seconds()
+    return age > settings.WEBHOOKS_TOPIC_DELETE_STALE_SECONDS
+
+
+def active_topic(event_type: str) -> dict:
+    """The tenant's active topic record for ``event_type``; creates topic and record on first use."""
+    deadline = time.monotonic() + TOPIC_WAIT_SECONDS
+    while True:
+        try:
+            topic = WebhookTopic.objects.get(event_type, consistent=True)
+        except DoesNotExist:
+            topic_arn = sns.create_topic(sns.topic_name(current_tenant_id(), event_type))
+            try:
+                return WebhookTopic.objects.create(id=event_type, topic_arn=topic_arn, state=TOPIC_ACTIVE)
+            except AlreadyExists:  # a racing first subscriber recorded it: use that record
+                continue
+        if topic["state"] == TOPIC_ACTIVE:
+            return topic
+        if is_stale(topic):  # its deleter died half-way: finish the deletion for it
+            finish_topic_deletion(topic)
+            continue
+        if time.monotonic() > deadline:
+            raise concurrent_change()
+        time.sleep(0.05)
+
+
+def finish_topic_deletion(topic: dict) -> None:
+    """SNS topic first (with all its subscriptions), then the record: no record means no topic."""
+    sns.delete_topic(topic["topic_arn"])
+    with contextlib.suppress(DoesNotExist, VersionConflict):
+        WebhookTopic.objects.delete(topic["id"], expected_version=int(topic["version"]))
+
+
+def retire_topic_if_unused(event_type: str) -> None:
+    """Delete a topic that has no subscription (left behind by a subscribe that failed)."""
+    counts = current_counts()
+    if count_of(counts, event_type):
+        return
+    try:
+        topic = WebhookTopic.objects.get(event_type, consistent=True)
+    except DoesNotExist:
+        return
+    if topic["state"] != TOPIC_ACTIVE:
+        return
+    retire, retiring = WebhookTopic.objects.update_op(event_type, expected_version=int(topic["version"]),
+                                                      current=topic, state=TOPIC_DELETING)
+    try:
+        transact_write([retire, counts_unchanged_op(counts)])
+    except TransactionCancelled:
+        return  # someone subscribed meanwhile: the topic is in use
+    topic_cache.invalidate(current_tenant_id(), event_type)
+    finish_topic_deletion(retiring)
