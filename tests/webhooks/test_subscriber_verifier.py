@@ -1,4 +1,4 @@
-"""Tests for webhooks.subscriber.SNSMessageVerifier.
+"""Tests for webhook_verifier.SNSMessageVerifier.
 
 No network: the test owns an RSA key and a self-signed certificate, builds SNS
 messages the way AWS documents them, signs them itself (independently of the
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from webhooks.subscriber import (
+from webhook_verifier import (
     CertificateError,
     InvalidCertificateURL,
     InvalidSignature,

@@ -225,7 +225,7 @@ def test_subscriber_verifier_refuses_deliveries_it_cannot_authenticate(tenant_id
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    from webhooks.subscriber import InvalidSignature, SNSMessageVerifier, UnexpectedTopic
+    from webhook_verifier import InvalidSignature, SNSMessageVerifier, UnexpectedTopic
 
     with tenant_context(tenant_id):
         created = subscribe(event_type=ORDER_CREATED, url=receiver.url("/hook"))

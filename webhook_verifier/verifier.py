@@ -1,6 +1,6 @@
 """Verify Amazon SNS HTTP/S deliveries in a webhook subscriber's own service.
 
-This module is meant to be copied into (or imported by) the *subscriber's*
+This package is meant to be copied into (or installed in) the *subscriber's*
 Python service.  It has no Django dependency: only the standard library,
 ``cryptography`` (X.509 parsing and RSA signature checks) and ``requests``
 (fetching the signing certificate and confirming subscriptions).
@@ -30,7 +30,7 @@ Usage in a subscriber (Django view; a Flask view is the same idea)::
     from django.views.decorators.csrf import csrf_exempt
     from django.views.decorators.http import require_POST
 
-    from subscriber import InvalidSNSMessage, SNSMessageVerifier
+    from webhook_verifier import InvalidSNSMessage, SNSMessageVerifier
 
     VERIFIER = SNSMessageVerifier(
         expected_topic_arns={"arn:aws:sns:eu-west-1:123456789012:acme-orders"},
