@@ -18,12 +18,11 @@ from typing import Any, Mapping
 
 from django.conf import settings
 from django.utils.http import parse_etags
-from rest_framework.exceptions import ValidationError
 
 from saas import files, usage
 
 from saas.audit import Entry, diff
-from saas.errors import Conflict, PreconditionFailed
+from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.keys import storage_key
@@ -149,9 +148,9 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
 UPLOAD_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
-class InvalidUpload(ValidationError):
+class InvalidUpload(InvalidInput):
     def __init__(self, message: str):
-        super().__init__({"upload_id": [message]})
+        super().__init__(fields={"upload_id": [message]})
 
 
 def image_key(product_id: str, upload_id: str) -> str:
