@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from django.conf import settings
 from django.utils.http import parse_etags
 
-from saas import files, usage
+from saas import files, limits, usage
 
 from saas.audit import Entry, diff
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
@@ -58,13 +58,15 @@ def _stored(fields: Mapping[str, Any]) -> dict:
 def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit: Entry | None = None) -> None:
     """Run labelled operations in one transaction and translate a cancellation.
 
-    Labels: "product", "new_sku", "old_sku", "event". A failed new-SKU condition is a duplicate SKU;
-    any other failure (version guard, a concurrent transaction) means someone else changed it.
+    Labels: "product", "new_sku", "old_sku", "event", "quota". A failed quota is the plan's product
+    limit; a failed new-SKU condition is a duplicate SKU; any other failure (version guard, a concurrent transaction) means someone else changed it.
     """
     try:
         transact_write([op for _, op in operations], audit=audit)
     except TransactionCancelled as exc:
         failed = {label for (label, _), reason in zip(operations, exc.reasons) if reason == "ConditionalCheckFailed"}
+        if "quota" in failed:
+            raise limits.exceeded("products") from exc
         if "new_sku" in failed:
             raise DuplicateSku(sku) from exc
         raise VersionConflict("product was changed by someone else") from exc
@@ -89,7 +91,8 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
     product_op, product = Product.objects.create_op(id=product_id, **fields)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
-    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put)], sku=sku,
+    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products"))],
+            sku=sku,
             audit=Entry(action="product.created", target_type="product", target_id=product_id,
                         changes=diff({}, fields)))
     dispatch([event])
@@ -136,7 +139,7 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     event_put, event = event_op(PRODUCT_DELETED, public_product(current), sequence=int(current["version"]) + 1)
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
-             ("event", event_put)],
+             ("event", event_put), ("quota", limits.release_op("products"))],
             audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
                         changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])

@@ -334,7 +334,6 @@ LOGGING = {
 # Locally, subscribers are test receivers on 127.0.0.1 over http; never allowed outside local stacks.
 WEBHOOKS_ALLOW_INSECURE_LOCAL = env_bool("WEBHOOKS_ALLOW_INSECURE_LOCAL", LOCAL_STACK)
 WEBHOOKS_TOPIC_PREFIX = env("WEBHOOKS_TOPIC_PREFIX", "saas-local")
-WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT = int(env("WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT", "50"))
 # How long another process may keep using a (tenant, event type) -> topic lookup, found or not.
 WEBHOOKS_TOPIC_CACHE_SECONDS = float(env("WEBHOOKS_TOPIC_CACHE_SECONDS", "5"))
 # A topic stuck in "deleting" this long (its deleter died) may be finished off by a new subscriber.
@@ -361,5 +360,13 @@ EXPORT_SPOOL_BYTES = int(env("EXPORT_SPOOL_BYTES", str(32 * 1024 * 1024)))
 # the sweep re-enqueues an offboarding whose job has not touched it for OFFBOARDING_STALE_SECONDS.
 OFFBOARDING_GRACE_SECONDS = float(env("OFFBOARDING_GRACE_SECONDS", str(7 * 24 * 3600)))
 OFFBOARDING_STALE_SECONDS = float(env("OFFBOARDING_STALE_SECONDS", "300"))
+# Plan limits: THE table of limits by tier (saas.limits). None = unlimited. ``tenants_per_user``: how
+# many tenants one user may create while registering a tenant of that tier.
+PLAN_LIMITS = {
+    "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5, "tenants_per_user": 3},
+    "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20, "tenants_per_user": 5},
+    "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50, "tenants_per_user": 10},
+    "platinum": {"products": None, "members": 1_000, "webhook_subscriptions": 200, "tenants_per_user": 10},
+}
 # Usage counters (saas.usage) are aggregated in process and written at most this often.
 USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))

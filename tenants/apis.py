@@ -7,10 +7,10 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas import audit, export
+from saas import audit, export, limits, usage
 from saas.celery import broker
 from saas.errors import NotFound, ServiceUnavailable
-from saas.tenancy import get_context, system_context
+from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
 from . import offboarding, resolution, selectors, services
@@ -36,6 +36,7 @@ from .serializers import (
     TenantSerializer,
     TenantTierSerializer,
     TenantUpdateSerializer,
+    UsageSerializer,
 )
 
 
@@ -298,3 +299,29 @@ def _enqueue_offboarding(tenant_id: str) -> None:
     from .tasks import enqueue_offboarding
 
     enqueue_offboarding(tenant_id)  # if the broker is down, the sweep picks the offboarding up later
+
+
+# --- usage and plan limits -----------------------------------------------------------------------
+def _usage_body() -> dict:
+    days = usage.daily(days=30)
+    return {"days": days, "totals": usage.totals(days), "limits": limits.overview()}
+
+
+class CurrentTenantUsageApi(APIView):
+    """Settings -> Usage: the last 30 days' counters and the plan's limits with what is used."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: UsageSerializer})
+    def get(self, request):
+        return Response(_usage_body())
+
+
+class AdminTenantUsageApi(APIView):
+    permission_classes = [IsSystemAdmin]
+
+    @extend_schema(responses={200: UsageSerializer})
+    def get(self, request, tenant_id: str):
+        tenant = selectors.get_tenant(_tenant_id(tenant_id))
+        with tenant_context(tenant["id"], tier=tenant.get("tier", "basic")):
+            return Response(_usage_body())

@@ -47,7 +47,7 @@ from saas.tenancy.store import (
 )
 
 from . import resolution
-from .services import TenancyError
+from saas.errors import Conflict, Forbidden, InvalidInput
 from .models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership, UserProfile
 
 logger = logging.getLogger("tenants.offboarding")
@@ -61,13 +61,16 @@ class Offboarding(PlatformModel):
     entity = "OFFBOARDING"  # partition ALL, id = tenant id
 
 
-class OffboardingError(TenancyError):
-    status, code = 409, "offboarding"
+class OffboardingError(Conflict):
+    code, default_message = "offboarding", "This tenant cannot be offboarded now."
 
-    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
-        super().__init__(message, code)
-        if status_code is not None:
-            self.status = status_code
+
+class OwnerRequired(Forbidden):
+    code, default_message = "owner_required", "Only the tenant's owner can delete it."
+
+
+class ConfirmationMismatch(InvalidInput):
+    code, default_message = "confirmation_mismatch", "Type the tenant's name exactly to confirm."
 
 
 class Interrupted(Exception):
@@ -95,10 +98,9 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
         tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
         if as_owner:
             if tenant.get("created_by") != actor_id:
-                raise OffboardingError("Only the tenant's owner can delete it.", status_code=403, code="owner_required")
+                raise OwnerRequired()
             if confirm_name != tenant.get("name"):
-                raise OffboardingError("Type the tenant's name exactly to confirm.", status_code=400,
-                                       code="confirmation_mismatch")
+                raise ConfirmationMismatch(fields={"confirm_name": ["Does not match the tenant's name."]})
         if tenant.get("status") not in ("active", "deactivated"):
             raise OffboardingError(f"A {tenant.get('status')} tenant cannot be offboarded.")
         grace = float(settings.OFFBOARDING_GRACE_SECONDS)
@@ -121,8 +123,8 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
             transact_write([tenant_op, record_op], audit=entries)
         except TransactionCancelled as exc:
             if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
-                raise OffboardingError("This tenant is already being offboarded.", code="already_offboarding") from exc
-            raise OffboardingError("The tenant was changed meanwhile; try again.", code="concurrent_change") from exc
+                raise OffboardingError("This tenant is already being offboarded.", "already_offboarding") from exc
+            raise OffboardingError("The tenant was changed meanwhile; try again.", "concurrent_change") from exc
     _forget_caches(tenant_id, users=())
     logger.info("offboarding of %s scheduled by %s; deletion after %s", tenant_id, actor_id, audit.iso(delete_after))
     return record

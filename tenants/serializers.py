@@ -208,3 +208,24 @@ class OffboardingSerializer(serializers.Serializer):
     deletion_started_at = serializers.CharField(allow_null=True)
     completed_at = serializers.CharField(allow_null=True)
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Items deleted, per entity type.")
+
+
+# --- usage ---------------------------------------------------------------------------------------
+class UsageDaySerializer(serializers.Serializer):
+    day = serializers.CharField()
+    api_requests = serializers.IntegerField()
+    orders_placed = serializers.IntegerField()
+    events_published = serializers.IntegerField()
+    stored_bytes = serializers.IntegerField()
+
+
+class PlanLimitSerializer(serializers.Serializer):
+    limit = serializers.CharField()
+    max = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
+    used = serializers.IntegerField()
+
+
+class UsageSerializer(serializers.Serializer):
+    days = UsageDaySerializer(many=True)
+    totals = serializers.DictField(child=serializers.IntegerField())
+    limits = PlanLimitSerializer(many=True)

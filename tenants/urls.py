@@ -24,4 +24,6 @@ urlpatterns = [
     path("admin/tenants/<str:tenant_id>/offboard", apis.AdminTenantOffboardApi.as_view(), name="admin-tenant-offboard"),
     path("admin/tenants/<str:tenant_id>/offboarding", apis.AdminTenantOffboardingApi.as_view(),
          name="admin-tenant-offboarding"),
+    path("tenants/current/usage", apis.CurrentTenantUsageApi.as_view(), name="tenant-current-usage"),
+    path("admin/tenants/<str:tenant_id>/usage", apis.AdminTenantUsageApi.as_view(), name="admin-tenant-usage"),
 ]

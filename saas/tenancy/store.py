@@ -416,11 +416,13 @@ class TenantManager:
                            "ExpressionAttributeNames": {**names, **built["names"]},
                            "ExpressionAttributeValues": {**values, **built["values"]}}}
 
-    def add_op(self, item_id: str, *, deltas: Mapping[str, int], **fields: Any) -> dict:
+    def add_op(self, item_id: str, *, deltas: Mapping[str, int], condition: ConditionBase | None = None,
+               **fields: Any) -> dict:
         """Upsert counters: ``ADD`` each delta (creating the item if needed) and set ``fields``.
 
-        For counters nobody reads-modifies-writes (usage): no version check, only the tenant guard
-        (the item is new, or already this tenant's)."""
+        For counters nobody reads-modifies-writes (usage, quotas): no version check, only the tenant
+        guard (the item is new, or already this tenant's) and ``condition`` if given (a quota's
+        ``used < limit``), so concurrent increments never conflict on a version."""
         tenant_id, table = self._scope()
         if not deltas or PROTECTED_FIELDS.intersection(deltas) or PROTECTED_FIELDS.intersection(fields):
             raise ValueError(f"cannot add to {sorted(deltas)}")
@@ -440,9 +442,15 @@ class TenantManager:
             names[f"#d{n}"] = name
             values[f":d{n}"] = _serializer.serialize(int(delta))
             adds.append(f"#d{n} :d{n}")
+        guard = "(attribute_not_exists(PK) OR #tenant = :tenant)"
+        if condition is not None:
+            built = _filter_expression(condition)
+            guard += f" AND {built['expression']}"  # boto3 parenthesises OR itself
+            names.update(built["names"])
+            values.update(built["values"])
         return {"Update": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
                            "UpdateExpression": "SET " + ", ".join(sets) + " ADD " + ", ".join(adds),
-                           "ConditionExpression": "attribute_not_exists(PK) OR #tenant = :tenant",
+                           "ConditionExpression": guard,
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
     def condition_op(self, item_id: str, condition: ConditionBase) -> dict:

@@ -142,12 +142,13 @@ def test_the_same_url_and_type_twice_is_a_409(tenant_a, receiver):
 
 
 def test_subscriptions_per_tenant_are_limited(tenant_a, tenant_b, receiver, settings):
-    settings.WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT = 2
+    settings.PLAN_LIMITS = {**settings.PLAN_LIMITS, "basic": {**settings.PLAN_LIMITS["basic"], "webhook_subscriptions": 2}}
     client = tenant_a.admin.client()
     assert subscribe(client, ORDER_CREATED, receiver.url("/1")).status_code == 201
     assert subscribe(client, ORDER_CREATED, receiver.url("/2")).status_code == 201
     response = subscribe(client, PRODUCT_CREATED, receiver.url("/3"))
-    assert response.status_code == 409 and response.json()["code"] == "subscription_limit"
+    assert response.status_code == 403 and response.json()["code"] == "plan_limit"
+    assert response.json()["limit"] == "webhook_subscriptions" and response.json()["max"] == 2
     # The refused subscription left no topic behind, and another tenant has its own allowance.
     assert tenant_topic_names(tenant_a.id) == {topic_name(tenant_a.id, ORDER_CREATED)}
     assert subscribe(tenant_b.admin.client(), PRODUCT_CREATED, receiver.url("/b")).status_code == 201

@@ -11,6 +11,7 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 from django.conf import settings
 
+from saas import limits
 from saas.errors import Conflict, InvalidInput
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
@@ -91,9 +92,9 @@ def subscribe(*, event_type: str, url: str) -> dict:
             if attempt:
                 _back_off(attempt)
             counts = current_counts()
-            if int(counts["total"]) >= settings.WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT:
-                raise Conflict(f"A tenant can have at most {settings.WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT} "
-                               "webhook subscriptions.", "subscription_limit")
+            allowed = limits.limit_for("webhook_subscriptions")  # PLAN_LIMITS by the tenant's tier
+            if allowed is not None and int(counts["total"]) >= allowed:
+                raise limits.exceeded("webhook_subscriptions")
             topic = active_topic(event_type)
             if subscribed_to is None or subscribed_to[0] != (topic["topic_arn"], topic["version"]):
                 try:
