@@ -299,6 +299,8 @@ def cmd_up(with_app: bool) -> int:
         env = start_stack(stack)
         if with_app:
             env["STACK_WEB_PORT"] = str(web_port)
+            # Slow enough that a person can watch an order move in the web app and cancel it.
+            env["ORDERS_FULFILMENT_DELAY_SECONDS"] = os.environ.get("ORDERS_FULFILMENT_DELAY_SECONDS", "20")
         write_env_file(env)
         say(f"environment written to {ENV_FILE.relative_to(REPO_ROOT)} (source it in another terminal)")
         cenv = child_env(env)

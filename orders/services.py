@@ -187,6 +187,15 @@ def _order_exists(order_id: str) -> bool:
         return False
 
 
+def quote_order(*, lines: list[dict]) -> dict:
+    """What ``place_order`` would charge for ``lines`` right now, without reserving anything:
+    ``{"lines": [...priced], "currency", "total"}``. Raises as ``place_order`` would for unknown
+    products, mixed currencies (ValidationError) and shortage (InsufficientStock)."""
+    products = Product.objects.batch_get(line["product_id"] for line in lines)
+    priced, currency, total = _price(lines, products)
+    return {"lines": priced, "currency": currency, "total": total}
+
+
 def _price(lines: list[dict], products: dict[str, dict]) -> tuple[list[dict], str, str]:
     """Server-side prices from the catalogue; 400 for unknown products or mixed currencies, 409 for
     shortage. Another tenant's product is simply not found in this tenant's partition."""

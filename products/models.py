@@ -53,12 +53,20 @@ PUBLIC_FIELDS = ("id", "sku", "name", "description", "price", "currency", "stock
                  "created_at", "updated_at", "version")
 
 
+def search_key(name: str) -> str:
+    """How names are matched by prefix: case-insensitive, surrounding spaces ignored."""
+    return " ".join(name.split()).casefold()
+
+
 class Product(TenantModel):
     entity = "PRODUCT"
     export_as = "products"
     indexes = {
         # Sparse: only products with a category are in it. Partition TENANT#<t>#PRODUCT#<category>.
         "by_category": Index(gsi="GSI1", key=lambda p: (p["category"], p["id"]) if p.get("category") else None),
+        # Prefix search ("find by SKU or name"): a Query with begins_with on the sort key, never a scan.
+        "by_sku": Index(gsi="GSI2", key=lambda p: ("SKU", p["sku"])),
+        "by_name": Index(gsi="GSI3", key=lambda p: ("NAME", search_key(p["name"]))),
     }
 
 

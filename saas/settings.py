@@ -38,7 +38,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "mozilla_django_oidc",
+    "django_htmx",
+    "csp",
     "saas",
     "tenants",
     "products",
@@ -48,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -58,6 +63,8 @@ MIDDLEWARE = [
     "saas.tenancy.middleware.TenantContextMiddleware",
     "saas.usage.UsageMiddleware",
     "saas.throttling.CallerThrottleMiddleware",  # inside the tenant middleware: sees identity + context
+    "django_htmx.middleware.HtmxMiddleware",
+    "saas.web.MethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "saas.urls"
@@ -74,15 +81,19 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "tenants.web.shell",
             ]
         },
     }
 ]
 
 # Django's relational database holds nothing durable: users are built from verified tokens and
-# sessions are signed cookies. An in-memory SQLite satisfies contrib.auth's imports.
+# sessions live in DynamoDB. An in-memory SQLite satisfies contrib.auth's imports.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Server-side sessions (saas/sessions.py): the cookie holds a random key, the record lives in the
+# table with a TTL, so signing out ends every copy of the cookie.
+SESSION_ENGINE = "saas.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not (DEBUG or LOCAL_STACK)
 SESSION_COOKIE_AGE = 8 * 3600
@@ -95,7 +106,30 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = env("DJANGO_STATIC_ROOT", "/tmp/static")
+STATIC_ROOT = env("DJANGO_STATIC_ROOT") or None  # not needed: WhiteNoise serves from the apps
+# WhiteNoise serves the apps' static files straight from the package (locally and on Lambda): no
+# collectstatic step, no CDN, no bucket. Files are found once at start-up.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+CSRF_FAILURE_VIEW = "saas.web.csrf_failure"
+
+# Content-Security-Policy (django-csp): scripts only from us and with the request's nonce, no
+# inline script or style, no third party anywhere. The API docs page relaxes styles only.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "saas"}}
 if env("REDIS_CACHE_URL"):
@@ -247,6 +281,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Commerce API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI / Redoc assets come from drf-spectacular-sidecar's static files (WhiteNoise), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["tenants.schema.load"],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.STATUSES",
@@ -315,6 +353,7 @@ OUTBOX_SENT_RETENTION_SECONDS = int(env("OUTBOX_SENT_RETENTION_SECONDS", str(7 *
 # In-process attempts of an order's commit when DynamoDB fails transiently (same order id each time).
 ORDERS_COMMIT_ATTEMPTS = int(env("ORDERS_COMMIT_ATTEMPTS", "3"))
 # Order pipeline: simulated fulfilment time, and when the sweep treats an open order as stuck.
+# The local stack (scripts/dev.sh) sets it to 20 s so a person can watch an order move and cancel it.
 ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "0"))
 # An orphaned order (lost enqueue, killed worker) is re-enqueued by the next sweep after this: with
 # the 10 s sweep it is finished <= ~30 s after it stopped moving. Kept above the fulfilment time so a

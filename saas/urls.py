@@ -11,6 +11,20 @@ def schema_view(request, *args, **kwargs):
     return SpectacularAPIView.as_view()(request, *args, **kwargs)
 
 
+def api_docs_view(request, *args, **kwargs):
+    """Swagger UI over /api/schema/, served by the app itself (drf-spectacular-sidecar, no CDN).
+
+    Its init script is a separate request (no inline script); Swagger UI sets inline styles, so this
+    page alone allows them."""
+    from csp.constants import UNSAFE_INLINE
+    from drf_spectacular.views import SpectacularSwaggerSplitView
+
+    response = SpectacularSwaggerSplitView.as_view(url_name="schema", title="SaaS Commerce API")(
+        request, *args, **kwargs)
+    response._csp_update = {"style-src": [UNSAFE_INLINE]}
+    return response
+
+
 api_v1 = [
     path("", include("tenants.urls")),
     path("products", include("products.urls")),
@@ -21,7 +35,17 @@ api_v1 = [
 urlpatterns = [
     path("health", health, name="health"),
     path("api/schema/", schema_view, name="schema"),
+    path("api/docs/", api_docs_view, name="api-docs"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),  # unknown API paths: JSON 404, not Django's HTML page
+    # The web app: each app's pages (views.py + web_urls.py + templates).
+    path("catalogue/", include("products.web_urls")),
+    path("orders/", include("orders.web_urls")),
+    path("webhooks/", include("webhooks.web_urls")),
     path("", include("tenants.web_urls")),
 ]
+
+handler400 = "saas.web.bad_request"
+handler403 = "saas.web.permission_denied"
+handler404 = "saas.web.page_not_found"
+handler500 = "saas.web.server_error"

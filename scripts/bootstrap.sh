@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup of everything the local stack needs, on a Debian machine that has Python 3.11,
 # Java 17 (JDK), Node 20 and npm:
-#   redis-server (apt, only if missing) - .venv + requirements-dev.txt (only when the requirements
+#   redis-server and chromium (apt, only if missing) - .venv + requirements-dev.txt (only when the requirements
 #   changed since the last successful install) - node_modules from package-lock.json (only when it
 #   does not match) - the DynamoDB Local loopback launcher compiled into .build/.
 # Quiet when there is nothing to do; every failure says what to do.
@@ -32,6 +32,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
         || die "apt-get install redis-server failed"
     command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after installing it"
+fi
+
+# --- chromium (the browser journeys drive Debian's build; Playwright's own download cannot work) ----
+if [ ! -x /usr/bin/chromium ]; then
+    say "installing chromium (apt-get)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+        || die "apt-get install chromium failed"
+    [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing it"
 fi
 
 # --- tools the rest needs -------------------------------------------------------------------------

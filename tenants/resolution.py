@@ -17,6 +17,7 @@ from typing import Callable
 from django.conf import settings
 
 from saas import throttling
+from saas.sessions import USER_KEY
 from saas.tenancy import TenantContext, system_context
 from saas.tenancy.store import AlreadyExists, DoesNotExist, VersionConflict
 
@@ -25,9 +26,9 @@ from .models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
 
 logger = logging.getLogger("tenants.resolution")
 
-# Keys of the signed-cookie session written by the browser sign-in (tenants.backends).
-SESSION_SUB, SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED = (
-    "identity_sub", "identity_email", "identity_groups", "identity_seed_tenant")
+# Keys of the server-side session written by the browser sign-in (tenants.backends).
+SESSION_SUB = USER_KEY  # the session backend lists sessions by this user id ("sign out everywhere")
+SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED = ("identity_email", "identity_groups", "identity_seed_tenant")
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,31 @@ def identity_from_request(request) -> Identity | None:
     return identity_from_session(getattr(request, "session", None))
 
 
+# Paths where a session's platform-admin group is re-checked with the user pool on every request.
+PLATFORM_PATHS = ("/platform", "/api/v1/admin")
+
+
+def _current_groups(request, identity: Identity) -> Identity:
+    """A browser session keeps the groups of its sign-in; whoever holds (or asks for) platform powers
+    is re-checked against the user pool on each request, so a group change takes effect at once.
+    If the pool cannot be asked, platform powers are withheld (fail closed)."""
+    if not (identity.is_system_admin or request.path.startswith(PLATFORM_PATHS)):
+        return identity
+    from . import cognito
+
+    try:
+        groups = frozenset(cognito.groups_of(identity.email or identity.sub))
+    except Exception:  # pool unreachable or user gone: no platform powers for this request
+        logger.warning("could not re-check groups of %s; platform access withheld", identity.sub, exc_info=True)
+        groups = identity.groups - {settings.COGNITO_SYSTEM_ADMIN_GROUP}
+    if groups == identity.groups:
+        return identity
+    request.session[SESSION_GROUPS] = sorted(groups)
+    logger.info("groups of %s changed since sign-in: %s", identity.sub, sorted(groups))
+    return Identity(sub=identity.sub, email=identity.email, groups=groups, seed_tenant_id=identity.seed_tenant_id,
+                    source="session")
+
+
 def resolve_request(request) -> TenantContext | None:
     """The TENANT_RESOLVER used by saas.tenancy.middleware."""
     request.auth_error = None
@@ -195,9 +221,15 @@ def resolve_request(request) -> TenantContext | None:
     if identity is None:
         return None
     if identity.source == "session":
+        identity = request.identity = _current_groups(request, identity)
         # Django views and templates see the signed-in browser user (no database user exists).
         from .authentication import ApiUser
 
         request.user = ApiUser(identity=identity)
-    request.resolution = resolve(identity)
+        # People in a browser see membership changes made by any process on their next request:
+        # the membership is read afresh (three consistent reads), not from the in-process cache.
+        request.resolution = _load(identity)
+        cache.put(identity.sub, request.resolution)
+    else:
+        request.resolution = resolve(identity)
     return request.resolution.context

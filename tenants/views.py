@@ -1,65 +1,261 @@
-"""Minimal web pages: sign in, "you / your active tenant" with a tenant switcher, sign out.
+"""Web pages for people and tenants: sign in, home, the tenant switcher, onboarding, the team,
+settings (and "sign out of all sessions"), and the platform admin's tenant list.
 
-Sign-in and sign-out themselves are mozilla-django-oidc's views (see tenants/web_urls.py and
-tenants/backends.py); these views only render and call services.
+Sign-in and sign-out themselves are mozilla-django-oidc's views (tenants/web_urls.py,
+tenants/backends.py). Every view here parses the form, calls the same services and selectors as
+the API and renders; ``web_page`` applies the API's role rules (tenants/web.py).
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from saas.tenancy.context import InvalidTenantId, validate_tenant_id
+from saas import web
+from saas.sessions import end_user_sessions
+from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
 
 from . import selectors, services
+from .models import ROLES, TENANT_STATUSES, TIERS
+from .serializers import (
+    MemberInviteSerializer, MemberRoleSerializer, TenantCreateSerializer, TenantTierSerializer, TenantUpdateSerializer,
+)
+from .web import active_role, can, cursor_of, pager, redirect, safe_next, web_page
+
+TENANT_SECTIONS = ("catalogue", "orders", "team", "webhooks", "settings")
+ROLE_HELP = {
+    "admin": "everything, including members, webhooks and settings",
+    "manager": "products and all orders",
+    "member": "places and cancels their own orders",
+    "viewer": "reads only",
+}
 
 
-def _signed_in(request):
-    return getattr(request, "identity", None)
+def _errors(serializer) -> dict:
+    return {name: [str(e) for e in errs] for name, errs in serializer.errors.items()}
 
 
 @require_GET
 def login_page(request):
-    if _signed_in(request) is not None:
-        return redirect("home")
-    next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        next_url = ""
+    if getattr(request, "identity", None) is not None:
+        return redirect(request, safe_next(request, request.GET.get("next", ""), reverse("home")))
     return render(request, "tenants/login.html", {
-        "next": next_url,
+        "next": safe_next(request, request.GET.get("next", ""), ""),
         "failed": "error" in request.GET,
         "local_provider": settings.LOCAL_STACK,
     })
 
 
-@require_GET
+@web_page(role=None, tenant=False)
 def home(request):
-    identity = _signed_in(request)
-    if identity is None:
-        return redirect(f"{reverse('login')}?next={reverse('home')}")
-    me = selectors.me(identity=identity, resolution=request.resolution)
+    me = selectors.me(identity=request.identity, resolution=request.resolution)
     return render(request, "tenants/home.html", {
         "me": me,
         "problem": request.resolution.problem if request.resolution else None,
+        "role_help": ROLE_HELP,
     })
 
 
-@require_POST
+@web_page(role=None, tenant=False, methods=("POST",))
 def switch_tenant(request):
-    identity = _signed_in(request)
-    if identity is None:
-        return redirect("login")
+    back = safe_next(request, request.POST.get("next", ""), reverse("home"))
     try:
         tenant_id = validate_tenant_id(request.POST.get("tenant_id", ""))
+        services.switch_active_tenant(user_id=request.identity.sub, tenant_id=tenant_id)
     except InvalidTenantId:
-        return HttpResponseBadRequest("invalid tenant id")
-    try:
-        services.switch_active_tenant(user_id=identity.sub, tenant_id=tenant_id)
+        messages.error(request, "You are not a member of that tenant.")
+        return redirect(request, back)
     except (services.NotAMember, services.TenantInactive) as exc:
         messages.error(request, exc.message)
-    return redirect("home")
+        return redirect(request, back)
+    tenant = selectors.tenant_summary(tenant_id)
+    messages.success(request, f"You are now working in {tenant['name'] if tenant else tenant_id}.")
+    # A page of the old tenant (an order, a product) means nothing in the new one: go to its section.
+    section = urlsplit(back).path.strip("/").split("/", 1)[0]
+    return redirect(request, f"/{section}/" if section in TENANT_SECTIONS else reverse("home"))
+
+
+# --- onboarding -------------------------------------------------------------------------------------------
+@web_page(role=None, tenant=False, methods=("GET", "POST"))
+def start(request):
+    identity = request.identity
+    form, errors = {"name": "", "tier": "basic"}, {}
+    if request.method == "POST":
+        serializer = TenantCreateSerializer(data={"name": request.POST.get("name", ""),
+                                                  "tier": request.POST.get("tier", "")})
+        form = {"name": request.POST.get("name", ""), "tier": request.POST.get("tier", "")}
+        if serializer.is_valid():
+            tenant = services.request_tenant(name=serializer.validated_data["name"],
+                                             tier=serializer.validated_data["tier"], owner_id=identity.sub,
+                                             owner_email=selectors.email_of(identity))
+            if tenant["status"] == "active":
+                services.switch_active_tenant(user_id=identity.sub, tenant_id=tenant["id"])
+                messages.success(request, f"{tenant['name']} is ready, and you are its admin.")
+                return redirect(request, reverse("catalogue"))
+            messages.info(request, f"{tenant['name']} is being set up on its own infrastructure. "
+                                   "This page shows its progress.")
+            return redirect(request, reverse("start"))
+        errors = _errors(serializer)
+    return render(request, "tenants/start.html", {
+        "form": form, "errors": errors, "tiers": TIERS,
+        "pending": selectors.pending_tenants_of(identity.sub),
+    })
+
+
+@web_page(role=None, tenant=False)
+def start_progress(request):
+    """The pending tenants fragment; htmx polls it while any is still provisioning."""
+    return render(request, "tenants/_pending.html", {"pending": selectors.pending_tenants_of(request.identity.sub),
+                                                    "polled": True})
+
+
+# --- team (admins) ----------------------------------------------------------------------------------------
+@web_page(role="admin", methods=("GET", "POST"))
+def team(request):
+    form, errors = {"email": "", "role": "member"}, {}
+    if request.method == "POST":
+        form = {"email": request.POST.get("email", "").strip(), "role": request.POST.get("role", "")}
+        serializer = MemberInviteSerializer(data=form)
+        if serializer.is_valid():
+            try:
+                member = services.invite_member(**serializer.validated_data)
+            except services.AlreadyMember as exc:
+                errors = {"email": [exc.message]}
+            except services.InvalidInput as exc:
+                errors = {"email": [exc.message]}
+            else:
+                messages.success(request, f"{member['email']} was added as {member['role']}.")
+                return redirect(request, reverse("team"))
+        else:
+            errors = _errors(serializer)
+    page = selectors.list_members(cursor=cursor_of(request), limit=25)
+    return render(request, "tenants/team.html", {
+        "members": page.items, "pager": pager(request, page.next_cursor), "form": form, "errors": errors,
+        "roles": ROLES, "role_help": ROLE_HELP, "me": request.identity.sub,
+    })
+
+
+@web_page(role="admin", methods=("POST",))
+def member_role(request, user_id: str):
+    serializer = MemberRoleSerializer(data={"role": request.POST.get("role", "")})
+    if not serializer.is_valid():
+        messages.error(request, "Choose one of the roles in the list.")
+        return redirect(request, reverse("team"))
+    try:
+        member = services.change_member_role(user_id=user_id, role=serializer.validated_data["role"])
+    except services.LastAdmin:
+        messages.error(request, "That would leave the tenant without an admin. A tenant always needs at least "
+                                "one admin: make someone else an admin first, then change this role.")
+    except services.TenancyError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{member['email']} is now {member['role']}.")
+    return redirect(request, reverse("team"))
+
+
+@web_page(role="admin", methods=("GET", "POST"))
+def member_remove(request, user_id: str):
+    member = selectors.get_member(user_id)  # another tenant's user: 404
+    if request.method == "POST":
+        try:
+            services.remove_member(user_id=user_id)
+        except services.LastAdmin:
+            messages.error(request, f"{member['email']} is the last admin. A tenant always needs at least one "
+                                    "admin: make someone else an admin first, then remove them.")
+        except services.TenancyError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{member['email']} was removed from the tenant.")
+        return redirect(request, reverse("team"))
+    return render(request, "tenants/member_remove.html", {"member": member})
+
+
+# --- settings ----------------------------------------------------------------------------------------------
+@web_page(role=None, tenant=False, methods=("GET", "POST"))
+def settings_page(request):
+    tenant, errors = None, {}
+    role = active_role(current_context())
+    if role is not None:
+        tenant = selectors.current_tenant()
+    if request.method == "POST":
+        if not can(role, "admin"):
+            return web.error_page(request, 403, "Only the tenant's admins can change its settings.",
+                                  code="role_required")
+        serializer = TenantUpdateSerializer(data={"name": request.POST.get("name", "")})
+        if serializer.is_valid():
+            services.update_current_tenant(name=serializer.validated_data["name"])
+            messages.success(request, "The tenant's name was saved.")
+            return redirect(request, reverse("settings"))
+        errors = _errors(serializer)
+        tenant = {**tenant, "name": request.POST.get("name", "")}
+    return render(request, "tenants/settings.html", {"tenant": tenant, "errors": errors, "role": role,
+                                                     "identity": request.identity})
+
+
+@web_page(role=None, tenant=False, methods=("POST",))
+def end_all_sessions(request):
+    ended = end_user_sessions(request.identity.sub, keep=request.session.session_key)
+    request.session.flush()  # and this one
+    messages.success(request, f"You were signed out of all your sessions ({ended + 1}).")
+    return redirect(request, reverse("login"))
+
+
+# --- platform (platform admins) -----------------------------------------------------------------------------
+@web_page(role=None, tenant=False, platform_admin=True)
+def platform(request):
+    status = request.GET.get("status") if request.GET.get("status") in TENANT_STATUSES else None
+    tier = request.GET.get("tier") if request.GET.get("tier") in TIERS else None
+    page = selectors.list_tenants(cursor=cursor_of(request), limit=25, status=status, tier=tier)
+    return render(request, "tenants/platform.html", {
+        "tenants": page.items, "pager": pager(request, page.next_cursor), "status": status or "", "tier": tier or "",
+        "statuses": TENANT_STATUSES, "tiers": TIERS,
+    })
+
+
+def _tenant_or_404(tenant_id: str) -> dict:
+    try:
+        return selectors.admin_tenant(selectors.get_tenant(validate_tenant_id(tenant_id)))
+    except InvalidTenantId:
+        raise Http404 from None
+
+
+@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
+def platform_tenant(request, tenant_id: str):
+    tenant = _tenant_or_404(tenant_id)
+    if request.method == "POST":
+        serializer = TenantTierSerializer(data={"tier": request.POST.get("tier", "")})
+        if not serializer.is_valid():
+            messages.error(request, "Choose one of the tiers in the list.")
+        else:
+            try:
+                services.change_tenant_tier(tenant_id=tenant["id"], tier=serializer.validated_data["tier"],
+                                            actor_id=request.identity.sub)
+            except services.TenancyError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"{tenant['name']} is now on the {serializer.validated_data['tier']} tier.")
+        return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
+    return render(request, "tenants/platform_tenant.html", {"tenant": tenant, "tiers": TIERS})
+
+
+@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
+def platform_tenant_status(request, tenant_id: str, action: str):
+    tenant = _tenant_or_404(tenant_id)
+    target = {"deactivate": "deactivated", "activate": "active"}.get(action)
+    if target is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            services.set_tenant_status(tenant_id=tenant["id"], status=target, actor_id=request.identity.sub)
+        except services.TenancyError as exc:
+            messages.error(request, exc.message)
+        else:
+            done = "deactivated: its members lost access" if target == "deactivated" else "reactivated"
+            messages.success(request, f"{tenant['name']} was {done}.")
+        return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
+    return render(request, "tenants/platform_status.html", {"tenant": tenant, "action": action, "target": target})

@@ -47,7 +47,7 @@ from .context import (
 
 logger = logging.getLogger("saas.tenancy")
 
-KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
 PROTECTED_FIELDS = frozenset(("id", "tenant_id", "version", "created_at", "entity", *KEY_ATTRIBUTES))
 HIDDEN_ATTRIBUTES = frozenset((*KEY_ATTRIBUTES, "entity"))  # stored, never returned
 MAX_PAGE = 100
@@ -249,7 +249,7 @@ class Page:
 class Index:
     """A GSI projection: ``key(item) -> (partition value, sort value)`` or None to leave it out."""
 
-    gsi: str  # "GSI1" | "GSI2"
+    gsi: str  # "GSI1" | "GSI2" | "GSI3" (saas.tenancy.tables.GSIS)
     key: Callable[[Mapping[str, Any]], tuple[str, str] | None]
 
 
@@ -313,9 +313,12 @@ class TenantManager:
         return found
 
     def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
-              limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None) -> Page:
+              limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None,
+              prefix: str | None = None) -> Page:
         """One page of the tenant's partition (or one index partition). ``filter`` is applied by
-        DynamoDB after the key condition, so a page may hold fewer than ``limit`` items."""
+        DynamoDB after the key condition, so a page may hold fewer than ``limit`` items. ``prefix``
+        keeps the items whose sort key begins with it (``begins_with`` in the key condition, so
+        nothing else is read)."""
         tenant_id, table = self._scope()
         limit = max(1, min(int(limit), MAX_PAGE))
         if index is None:
@@ -325,7 +328,11 @@ class TenantManager:
             spec = self.model.indexes[index]
             key_name, partition = f"{spec.gsi}PK", f"{self._pk(tenant_id)}#{value}"
             kwargs = {"IndexName": spec.gsi}
-        condition = _build(Key(key_name).eq(partition), is_key=True)
+        key_condition = Key(key_name).eq(partition)
+        if prefix:
+            sort_name = "SK" if index is None else f"{self.model.indexes[index].gsi}SK"
+            key_condition = key_condition & Key(sort_name).begins_with(prefix)
+        condition = _build(key_condition, is_key=True)
         names, values = dict(condition["names"]), dict(condition["values"])
         filter_id = ""
         if filter is not None:
@@ -335,7 +342,8 @@ class TenantManager:
             values.update(built["values"])
             filter_id = repr((built["expression"], sorted(built["names"].items()), sorted(map(str, built["values"].items()))))
         query_id = hashlib.sha256(
-            f"{table}|{self.model.entity}|{index}|{value}|{ascending}|{filter_id}".encode()).hexdigest()[:16]
+            f"{table}|{self.model.entity}|{index}|{value}|{ascending}|{filter_id}{f'|{prefix}' if prefix else ''}".encode()
+        ).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant=tenant_id, query_id=query_id))
         response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
@@ -553,6 +561,23 @@ class PlatformManager:
             raise DoesNotExist(f"{self.model.entity} not found")
         return TenantModel.public(deserialize(raw))
 
+    def batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """Several items by (partition, id), 100 per round trip; missing ones are absent."""
+        table = self._table()
+        wanted = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], dict] = {}
+        prefix = f"{self.model.entity}#"
+        for start in range(0, len(wanted), 100):
+            request = {table: {"Keys": [serialize(self._key(p, i)) for p, i in wanted[start:start + 100]],
+                               "ConsistentRead": True}}
+            while request:
+                response = _call("batch_get_item", RequestItems=request)
+                for raw in response["Responses"].get(table, []):
+                    item = deserialize(raw)
+                    found[(item["PK"][len(prefix):], item["SK"])] = TenantModel.public(item)
+                request = response.get("UnprocessedKeys") or None
+        return found
+
     def query(self, partition: str, *, cursor: str | None = None, limit: int = 20, ascending: bool = True,
               filter: ConditionBase | None = None) -> Page:
         table = self._table()
@@ -579,13 +604,20 @@ class PlatformManager:
                     if last else None)
 
     def put_op(self, partition: str, item_id: str, *, expected_version: int | None = None,
-               **fields: Any) -> tuple[dict, dict]:
-        """Create (expected_version=None) or replace a platform item, conditionally."""
+               must_exist: bool = False, overwrite: bool = False, **fields: Any) -> tuple[dict, dict]:
+        """Create (expected_version=None) or replace a platform item, conditionally.
+
+        ``must_exist`` replaces whatever version is there but never re-creates a deleted item;
+        ``overwrite`` writes unconditionally (only for items nothing else updates, e.g. index rows)."""
         stamp = now_iso()
         item = {**fields, "id": item_id, "version": (expected_version or 0) + 1, "updated_at": stamp,
                 "created_at": fields.get("created_at") or stamp}
         raw = {**item, **self._key(partition, item_id), "entity": self.model.entity}
-        if expected_version is None:
+        if overwrite:
+            guard = {}
+        elif must_exist:
+            guard = {"ConditionExpression": "attribute_exists(PK)"}
+        elif expected_version is None:
             guard = {"ConditionExpression": "attribute_not_exists(PK)"}
         else:
             built = _build(Attr("version").eq(int(expected_version)))
@@ -617,15 +649,23 @@ class PlatformManager:
                            "UpdateExpression": expression, "ConditionExpression": "attribute_exists(PK)",
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
-    def put(self, partition: str, item_id: str, *, expected_version: int | None = None, **fields: Any) -> dict:
-        op, item = self.put_op(partition, item_id, expected_version=expected_version, **fields)
+    def put(self, partition: str, item_id: str, *, expected_version: int | None = None, must_exist: bool = False,
+            overwrite: bool = False, **fields: Any) -> dict:
+        op, item = self.put_op(partition, item_id, expected_version=expected_version, must_exist=must_exist,
+                               overwrite=overwrite, **fields)
         try:
             _call("put_item", **op["Put"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                if must_exist:
+                    raise DoesNotExist(self.model.entity) from exc
                 raise (AlreadyExists if expected_version is None else VersionConflict)(self.model.entity) from exc
             raise
         return item
+
+    def delete(self, partition: str, item_id: str) -> None:
+        """Delete if present (idempotent)."""
+        _call("delete_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)))
 
 
 class PlatformModel:

@@ -6,12 +6,12 @@ from django.conf import settings
 
 from saas import aws
 
-GSIS = ("GSI1", "GSI2")
+GSIS = ("GSI1", "GSI2", "GSI3")  # overloaded, tenant-prefixed partitions (see store.Index)
 TTL_ATTRIBUTE = "expires_at"
 
 
 def table_spec(name: str) -> dict:
-    """Every table (pooled or silo) has the same shape: PK/SK, two overloaded GSIs, TTL."""
+    """Every table (pooled or silo) has the same shape: PK/SK, three overloaded GSIs, TTL."""
     attributes = ["PK", "SK"] + [f"{g}{k}" for g in GSIS for k in ("PK", "SK")]
     return {
         "TableName": name,

@@ -1,0 +1,119 @@
+"""Catalogue pages: the paged table (category filter, find by SKU or name prefix), the product page,
+and create / edit / delete for managers and admins. Forms are checked by the API's own serializer,
+so the rules and messages are the API's; writes go through products.services."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import render
+from django.urls import reverse
+
+from saas.tenancy.store import VersionConflict
+from tenants.web import cursor_of, form_data, pager, redirect, web_page
+
+from . import selectors, services
+from .models import CATEGORY_PATTERN, CURRENCIES, public_product
+from .serializers import ProductSerializer
+
+FIELDS = ("sku", "name", "description", "price", "currency", "stock", "category")
+CONFLICT = "Someone else changed this product while you were editing it. Nothing was saved. Reload to see their version."
+
+
+def _validate(request) -> tuple[dict | None, dict, dict]:
+    """(validated fields or None, errors by field, the form as typed)."""
+    data = form_data(request, fields=FIELDS, integers=("stock",), optional=("category", "description", "stock"))
+    typed = {name: request.POST.get(name, "") for name in FIELDS}
+    serializer = ProductSerializer(data=data)
+    if serializer.is_valid():
+        fields = dict(serializer.validated_data)
+        fields.pop("version", None)
+        return fields, {}, typed
+    errors = {name: [str(e) for e in errs] for name, errs in serializer.errors.items()}
+    return None, errors, typed
+
+
+def _form_context(**extra) -> dict:
+    return {"currencies": sorted(CURRENCIES), "fields_order": FIELDS, **extra}
+
+
+@web_page(role="viewer")
+def catalogue(request):
+    category = request.GET.get("category", "").strip()
+    text = request.GET.get("q", "").strip()
+    if category and not CATEGORY_PATTERN.fullmatch(category):
+        messages.error(request, "Categories are lowercase words with hyphens, such as coffee or gift-cards.")
+        category = ""
+    if text:
+        products, links = selectors.search_products(text=text, limit=50), {}
+    else:
+        page = selectors.list_products(category=category or None, cursor=cursor_of(request), limit=20,
+                                       by_name=True)
+        products, links = page.items, pager(request, page.next_cursor)
+    return render(request, "products/catalogue.html", {
+        "products": [public_product(p) for p in products], "pager": links, "category": category, "q": text,
+    })
+
+
+@web_page(role="viewer")
+def product_detail(request, product_id: str):
+    return render(request, "products/product.html", {"product": public_product(selectors.get_product(product_id))})
+
+
+@web_page(role="manager", methods=("GET", "POST"))
+def product_new(request):
+    form, errors = {"currency": "USD", "stock": "0"}, {}
+    if request.method == "POST":
+        fields, errors, form = _validate(request)
+        if fields is not None:
+            try:
+                product = services.create_product(**fields)
+            except services.DuplicateSku:
+                errors = {"sku": ["Another product already has this SKU."]}
+            else:
+                messages.success(request, f"{product['name']} was added to the catalogue.")
+                return redirect(request, reverse("product", args=[product["id"]]))
+    return render(request, "products/product_form.html", _form_context(form=form, errors=errors, creating=True))
+
+
+@web_page(role="manager", methods=("GET", "POST"))
+def product_edit(request, product_id: str):
+    product = public_product(selectors.get_product(product_id, consistent=True))
+    form, errors, conflict = {**product, "category": product["category"] or ""}, {}, False
+    if request.method == "POST":
+        fields, errors, form = _validate(request)
+        form["version"] = request.POST.get("version", "")
+        if fields is not None:
+            try:
+                version = int(request.POST.get("version", ""))
+            except ValueError:
+                version = -1  # no version: treat as stale rather than overwrite blindly
+            try:
+                updated = services.update_product(product_id=product_id, changes=fields, expected_version=version)
+            except VersionConflict:
+                conflict = True
+            except services.DuplicateSku:
+                errors = {"sku": ["Another product already has this SKU."]}
+            else:
+                messages.success(request, f"{updated['name']} was saved.")
+                return redirect(request, reverse("product", args=[product_id]))
+    return render(request, "products/product_form.html", _form_context(
+        form=form, errors=errors, creating=False, product=product, conflict=conflict,
+        conflict_message=CONFLICT))
+
+
+@web_page(role="manager", methods=("GET", "POST"))
+def product_delete(request, product_id: str):
+    product = public_product(selectors.get_product(product_id, consistent=True))
+    if request.method == "POST":
+        try:
+            version = int(request.POST.get("version", ""))
+        except ValueError:
+            version = -1
+        try:
+            services.delete_product(product_id=product_id, expected_version=version)
+        except VersionConflict:
+            messages.error(request, "Someone else changed this product since you opened it, so it was not deleted. "
+                                    "Check the current version below, then delete again if you still want to.")
+            return redirect(request, reverse("product", args=[product_id]))
+        messages.success(request, f"{product['name']} was deleted.")
+        return redirect(request, reverse("catalogue"))
+    return render(request, "products/product_delete.html", {"product": product})

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.catalogue, name="catalogue"),
+    path("new", views.product_new, name="product-new"),
+    path("<str:product_id>/", views.product_detail, name="product"),
+    path("<str:product_id>/edit", views.product_edit, name="product-edit"),
+    path("<str:product_id>/delete", views.product_delete, name="product-delete"),
+]

@@ -1,0 +1,233 @@
+"""What every web page needs from identity and tenancy: who is signed in, the active tenant and
+role, the header's tenant switcher, and one decorator that applies the API's role rules.
+
+    @web_page(role="manager", methods=("GET", "POST"))
+    def product_edit(request, product_id): ...
+
+``web_page`` sends a signed-out person to sign in (with a message when their session ended, and
+``next`` so they come back), a person without a usable tenant to the start page, refuses a role
+below ``role`` with the styled 403 page, and turns application errors that a view did not handle
+into a message (after a POST) or an error page. Views stay thin: they parse the form, call a
+service or selector, and render.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from saas import web
+from saas.tenancy.context import TenantContext, current_context
+
+from . import selectors
+
+logger = logging.getLogger("tenants.web")
+
+
+def active_role(ctx) -> str | None:
+    if not isinstance(ctx, TenantContext) or not ctx.roles:
+        return None
+    return max(ctx.roles, key=lambda r: web.ROLE_RANK.get(r, -1))
+
+
+def can(role: str | None, needed: str) -> bool:
+    return role is not None and web.ROLE_RANK.get(role, -1) >= web.ROLE_RANK[needed]
+
+
+def _shell(request) -> dict:
+    identity = getattr(request, "identity", None)
+    if identity is None:
+        return {"signed_in": False, "nav": []}
+    ctx = current_context()
+    role = active_role(ctx)
+    resolution = getattr(request, "resolution", None)
+    active_id = resolution.tenant_id if resolution is not None else None
+    tenants = selectors.switchable_tenants_of(identity.sub)
+    active = next((t for t in tenants if t["id"] == active_id), None)
+    path = request.path
+    nav = []
+    for item in web.NAVIGATION:
+        if not item.visible_to(role=role, system_admin=identity.is_system_admin):
+            continue
+        url = reverse(item.url_name)
+        nav.append({"label": item.label, "url": url, "current": path.startswith(item.section or url)})
+    return {
+        "signed_in": True,
+        "email": identity.email or identity.sub,
+        "user_id": identity.sub,
+        "system_admin": identity.is_system_admin,
+        "active": active,
+        "active_usable": isinstance(ctx, TenantContext),
+        "role": role,
+        "tenants": tenants,
+        "others": [t for t in tenants if t["id"] != active_id],
+        "nav": nav,
+    }
+
+
+def shell(request) -> dict:
+    """Context processor: ``shell`` (computed only when a template uses it)."""
+    return {"shell": SimpleLazyObject(lambda: _shell(request)), "can": _Abilities(request)}
+
+
+class _Abilities:
+    """``{% if can.manager %}`` in templates: the active role is at least manager."""
+
+    def __init__(self, request):
+        self._request = request
+
+    def __getattr__(self, role: str) -> bool:
+        if role not in web.ROLE_RANK:
+            raise AttributeError(role)
+        return can(active_role(current_context()), role)
+
+
+def sign_in_url(request, next_path: str | None = None) -> str:
+    return f"{reverse('login')}?{urlencode({'next': next_path or request.get_full_path()})}"
+
+
+def _session_ended(request) -> bool:
+    """A session cookie came with the request but no live session answers to it."""
+    return (settings.SESSION_COOKIE_NAME in request.COOKIES
+            and getattr(request, "session", None) is not None and request.session.session_key is None)
+
+
+def redirect(request, url: str) -> HttpResponse:
+    """A redirect htmx follows as a full page load (``HX-Redirect``) or a plain 302."""
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+def safe_next(request, value: str, default: str) -> str:
+    if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()},
+                                                 require_https=request.is_secure()):
+        return value
+    return default
+
+
+def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin: bool = False,
+             methods: tuple[str, ...] = ("GET",)):
+    """See the module docstring. ``role=None`` with ``tenant=False``: any signed-in person."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
+                request._allowed_methods = list(methods)
+                response = web.error_page(request, 405, "This address can't be used that way. "
+                                                        "Use the page's buttons instead.")
+                response["Allow"] = ", ".join(methods)
+                response._styled = True
+                return response
+            identity = getattr(request, "identity", None)
+            if identity is None:
+                if _session_ended(request):
+                    messages.info(request, "Your session has ended. Sign in again to continue where you were.")
+                if request.method == "GET" and not getattr(request, "htmx", False):
+                    next_path = request.get_full_path()
+                else:  # a form or a fragment: come back to the page it was on
+                    next_path = safe_next(request, request.headers.get("HX-Current-URL")
+                                          or request.headers.get("Referer", ""), reverse("home"))
+                return redirect(request, sign_in_url(request, next_path))
+            if platform_admin and not identity.is_system_admin:
+                return web.error_page(request, 403, "Only platform administrators can open this page.")
+            if tenant:
+                ctx = current_context()
+                if not isinstance(ctx, TenantContext):
+                    resolution = getattr(request, "resolution", None)
+                    if resolution is not None and resolution.problem == "tenant_inactive":
+                        return web.error_page(request, 403, f"Your active tenant is {resolution.tenant_status}, so its "
+                                                            "pages are closed. Switch to another tenant in the header.",
+                                              code="tenant_inactive")
+                    return redirect(request, reverse("start"))
+                if role is not None and not can(active_role(ctx), role):
+                    return web.error_page(request, 403, f"This needs the {role} role in {_tenant_name(request)}; "
+                                                        f"yours is {active_role(ctx)}.", code="role_required")
+            try:
+                return view(request, *args, **kwargs)
+            except Exception as exc:
+                problem = web.describe(exc)
+                if problem is None:
+                    raise
+                if request.method == "POST" and problem.status in (400, 409, 412, 503):
+                    messages.error(request, problem.message)
+                    back = safe_next(request, request.headers.get("Referer", ""), request.path)
+                    return redirect(request, back)
+                return web.error_page(request, problem.status, problem.message, code=problem.code)
+
+        wrapper.web_page = True
+        return wrapper
+
+    return decorate
+
+
+def _tenant_name(request) -> str:
+    try:
+        return selectors.current_tenant()["name"]
+    except Exception:
+        return "this tenant"
+
+
+def form_data(request, *, fields: tuple[str, ...], integers: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict:
+    """A POSTed form as the API's JSON body: text as sent (trimmed), whole numbers as ints where they
+    parse (otherwise left as text, so the API's validation names the field), empty optional fields left out."""
+    data: dict = {}
+    for name in fields:
+        value = request.POST.get(name)
+        if value is None:
+            continue
+        value = value.strip()
+        if name in optional and value == "":
+            continue
+        if name in integers:
+            try:
+                value = int(value)
+            except ValueError:
+                pass
+        data[name] = value
+    return data
+
+
+# --- paging ------------------------------------------------------------------------------------------
+FIRST_PAGE = "~"  # stands for "no cursor" in the trail of earlier pages
+
+
+def pager(request, next_cursor: str | None) -> dict:
+    """Next/previous links for cursor paging. The URL carries the trail of earlier cursors, so
+    "Previous" needs no server state. Other query parameters (filters) are kept."""
+    params = request.GET.copy()
+    cursor = params.get("cursor", "")
+    trail = [t for t in params.get("trail", "").split(",") if t]
+    links = {"next": None, "previous": None, "number": len(trail) + 1}
+    if next_cursor:
+        forward = params.copy()
+        forward["cursor"] = next_cursor
+        forward["trail"] = ",".join(trail + [cursor or FIRST_PAGE])
+        links["next"] = "?" + forward.urlencode()
+    if trail:
+        back = params.copy()
+        previous = trail[-1]
+        if previous == FIRST_PAGE:
+            back.pop("cursor", None)
+        else:
+            back["cursor"] = previous
+        if trail[:-1]:
+            back["trail"] = ",".join(trail[:-1])
+        else:
+            back.pop("trail", None)
+        links["previous"] = "?" + back.urlencode()
+    return links
+
+
+def cursor_of(request) -> str | None:
+    return request.GET.get("cursor") or None
