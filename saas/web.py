@@ -120,6 +120,10 @@ TITLES = {400: "That request was not understood", 403: "You can't do that here",
           500: "Something went wrong on our side", 503: "Temporarily unavailable"}
 
 
+CODE_TITLES = {"tenant_inactive": "This tenant is closed", "role_required": "Your role doesn't include this",
+               "csrf_failed": "This form had expired"}
+
+
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
@@ -130,7 +134,8 @@ def error_page(request, status: int, message: str = "", *, code: str = "") -> Ht
         return JsonResponse({"code": code or {404: "not_found", 403: "permission_denied", 405: "method_not_allowed",
                                                400: "bad_request"}.get(status, "error"),
                              "message": message or TITLES.get(status, "Error")}, status=status)
-    context = {"status": status, "title": TITLES.get(status, "Error"), "message": message, "code": code}
+    title = CODE_TITLES.get(code) or TITLES.get(status, "Error")
+    context = {"status": status, "title": title, "message": message, "code": code}
     try:
         body = loader.render_to_string("errors/error.html", context, request=request)
     except Exception:  # the page must render even when the shell cannot (e.g. data store down)

@@ -246,7 +246,7 @@ def platform_tenant(request, tenant_id: str):
 @web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
 def platform_tenant_status(request, tenant_id: str, action: str):
     tenant = _tenant_or_404(tenant_id)
-    target = {"deactivate": "deactivated", "activate": "active"}.get(action)
+    target = {"deactivate": "deactivated", "reactivate": "active"}.get(action)
     if target is None:
         raise Http404
     if request.method == "POST":

@@ -13,8 +13,6 @@ from playwright.sync_api import expect
 
 from devstack.webhook_receiver import Receiver
 from products.services import seed_demo_products
-from saas.tenancy import system_context
-from saas.tenancy.store import transact_write
 from tenants import services as tenant_services
 
 from .conftest import register
@@ -22,10 +20,8 @@ from .conftest import register
 pytestmark = pytest.mark.slow
 
 
-def add_membership(tenant, user, role):
-    with system_context(reason="test: membership"):
-        transact_write(tenant_services.membership_ops(tenant_id=tenant.id, user_id=user.sub, email=user.email,
-                                                      role=role))
+def nav(page, label: str):
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True)
 
 
 @pytest.fixture
@@ -55,7 +51,7 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
     j.shot("home")
 
     # the catalogue, paged
-    page.get_by_role("link", name="Catalogue", exact=True).click()
+    nav(page, "Catalogue").click()
     expect(page.locator("#products tbody tr")).to_have_count(12)
     j.shot("catalogue")
 
@@ -70,7 +66,7 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
     j.shot("switched to globex")
 
     # the team: invite a member, then make them a manager
-    page.get_by_role("link", name="Team", exact=True).click()
+    nav(page, "Team").click()
     j.shot("team")
     invitee = "new.person@example.test"
     page.get_by_label("Email address").fill("not-an-email")
@@ -96,7 +92,7 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
     j.shot("team last admin")
 
     # webhooks: a refused URL is explained on the field; a good one subscribes; a test reaches it
-    page.get_by_role("link", name="Webhooks", exact=True).click()
+    nav(page, "Webhooks").click()
     expect(page.get_by_role("link", name="how to verify deliveries")).to_be_visible()
     page.locator("details.event-type", has_text="order.created").locator("summary").click()
     expect(page.locator("details.event-type", has_text="order.created").locator("pre")).to_contain_text('"type": "order.created"')
@@ -126,7 +122,7 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
     expect(page.locator("#guide")).to_contain_text("verify")
     j.shot("webhook guide")
 
-    page.get_by_role("link", name="Settings", exact=True).click()
+    nav(page, "Settings").click()
     j.shot("settings")
     page.get_by_role("link", name="API reference").first.click()
     expect(page.locator("#swagger-ui")).to_contain_text("SaaS Commerce API")
@@ -161,7 +157,7 @@ def test_manager_edits_the_catalogue_and_sees_a_concurrent_change(journey, oidc_
     expect(page.locator("#products tbody tr")).to_have_count(6)
 
     # create with field errors next to the fields
-    page.get_by_role("link", name="Catalogue", exact=True).click()
+    nav(page, "Catalogue").click()
     page.get_by_role("link", name="New product").click()
     page.get_by_label("Name").fill("Cold Brew Kit")
     page.get_by_label("SKU").fill("bad sku")
@@ -217,8 +213,8 @@ def test_end_user_places_an_order_watches_it_fulfil_and_cancels_another(
     j = journey("end-user")
     j.sign_in(member.sub)
     page = j.page
-    expect(page.get_by_role("link", name="Team", exact=True)).to_have_count(0)  # admins only
-    page.get_by_role("link", name="Orders", exact=True).click()
+    expect(nav(page, "Team")).to_have_count(0)  # admins only
+    nav(page, "Orders").click()
     j.shot("my orders empty")
     page.get_by_role("link", name="Place an order").click()
     page.get_by_label("Quantity of Burr Grinder").fill("9")
@@ -240,7 +236,7 @@ def test_end_user_places_an_order_watches_it_fulfil_and_cancels_another(
     j.shot("order fulfilled")
 
     # a second order, cancelled while it is still being fulfilled
-    page.get_by_role("link", name="Orders", exact=True).click()
+    nav(page, "Orders").click()
     page.get_by_role("link", name="Place an order").click()
     page.get_by_label("Quantity of Stoneware Mug").fill("3")
     page.get_by_role("button", name="Place order").click()
@@ -250,11 +246,11 @@ def test_end_user_places_an_order_watches_it_fulfil_and_cancels_another(
     expect(page.locator("#status-value")).to_have_text("cancelled")
     expect(page.locator(".message-success")).to_contain_text("cancelled")
     j.shot("order cancelled")
-    page.get_by_role("link", name="Orders", exact=True).click()
+    nav(page, "Orders").click()
     expect(page.locator("#orders tbody tr")).to_have_count(2)
     j.shot("my orders")
     # stock: 90 mugs - 2 (fulfilled order); the cancelled 3 came back
-    page.get_by_role("link", name="Catalogue", exact=True).click()
+    nav(page, "Catalogue").click()
     expect(page.locator(f'tr[data-product-id="{mug["id"]}"]')).to_contain_text("88")
 
 
@@ -267,14 +263,14 @@ def test_viewer_sees_no_write_controls_and_a_forged_post_is_refused(journey, oid
     page = j.page
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link")).to_have_text(["Catalogue", "Orders", "Settings", "API reference"])
-    page.get_by_role("link", name="Catalogue", exact=True).click()
+    nav(page, "Catalogue").click()
     expect(page.get_by_role("link", name="New product")).to_have_count(0)
     page.get_by_role("link", name=products[0]["name"]).click()
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
     expect(page.get_by_role("link", name="Delete…")).to_have_count(0)
     expect(page.get_by_role("link", name="Order this")).to_have_count(0)
     j.shot("viewer product")
-    page.get_by_role("link", name="Orders", exact=True).click()
+    nav(page, "Orders").click()
     expect(page.get_by_role("link", name="Place an order")).to_have_count(0)
     j.shot("viewer orders")
 
@@ -315,7 +311,7 @@ def test_platform_admin_deactivates_a_tenant_and_its_member_loses_access_at_once
     j = journey("platform-admin")
     j.sign_in(platform_admin.sub)
     page = j.page
-    page.get_by_role("link", name="Platform", exact=True).click()
+    nav(page, "Platform").click()
     j.shot("platform tenants")
     page.get_by_label("Status").select_option("active")
     page.get_by_label("Tier").select_option("basic")
@@ -342,7 +338,7 @@ def test_platform_admin_deactivates_a_tenant_and_its_member_loses_access_at_once
     page.get_by_role("link", name="Reactivate…").click()
     page.get_by_role("button", name="Reactivate Acme Outfitters").click()
     expect(page.locator("#tenant-status")).to_have_text("active")
-    page.get_by_label("Tier").select_option("premium")
+    page.get_by_label("Tier", exact=True).select_option("premium")
     page.get_by_role("button", name="Change tier").click()
     expect(page.locator(".message-success")).to_contain_text("premium")
     j.shot("platform tenant after changes")
