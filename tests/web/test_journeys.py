@@ -261,8 +261,8 @@ def test_viewer_sees_no_write_controls_and_a_forged_post_is_refused(journey, oid
     j = journey("viewer")
     j.sign_in(viewer.sub)
     page = j.page
-    nav = page.get_by_role("navigation", name="Main")
-    expect(nav.get_by_role("link")).to_have_text(["Catalogue", "Orders", "Settings", "API reference"])
+    main_nav = page.get_by_role("navigation", name="Main")
+    expect(main_nav.get_by_role("link")).to_have_text(["Catalogue", "Orders", "Settings", "API reference"])
     nav(page, "Catalogue").click()
     expect(page.get_by_role("link", name="New product")).to_have_count(0)
     page.get_by_role("link", name=products[0]["name"]).click()
