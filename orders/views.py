@@ -12,6 +12,7 @@ from django.urls import reverse
 from products import selectors as products
 from products.models import public_product
 from saas import web
+from saas.errors import AppError, Conflict
 from tenants.web import cursor_of, pager, redirect, web_page
 
 from . import selectors, services
@@ -87,13 +88,9 @@ def order_new(request):
                     line_errors[short["product_id"]] = (f"Only {short['available']} in stock; you asked for "
                                                         f"{short['requested']}.")
                 form_error = "Some lines are short of stock; nothing was ordered."
-            except Exception as exc:  # validation from pricing, broker down: shown on the form
-                problem = web.describe(exc)
-                if problem is None:
-                    raise
-                line_errors = _line_errors(problem.fields or {}, lines)
-                form_error = problem.message if line_errors or not problem.fields else " ".join(
-                    web.flatten(problem.fields))
+            except AppError as exc:  # unknown product, mixed currencies, broker down: shown on the form
+                line_errors = _line_errors(exc.fields or {}, lines)
+                form_error = exc.message if line_errors or not exc.fields else " ".join(web.flatten(exc.fields))
             else:
                 messages.success(request, "Your order was placed. This page follows it as it moves.")
                 return redirect(request, reverse("order", args=[placed.order["id"]]))
@@ -115,11 +112,8 @@ def _quote(lines: list[dict]) -> dict:
     except services.InsufficientStock as exc:
         return {"problem": "Not enough stock for: " + ", ".join(
             f"{s['requested']} requested, {s['available']} available" for s in exc.extra.get("lines", []))}
-    except Exception as exc:
-        problem = web.describe(exc)
-        if problem is None:
-            raise
-        return {"problem": " ".join(web.flatten(problem.fields)) if problem.fields else problem.message}
+    except AppError as exc:
+        return {"problem": " ".join(web.flatten(exc.fields)) if exc.fields else exc.message}
 
 
 @web_page(role="member", methods=("POST",))
@@ -148,11 +142,8 @@ def order_cancel(request, order_id: str):
     if request.method == "POST":
         try:
             services.cancel_order(order_id=order_id)
-        except Exception as exc:
-            problem = web.describe(exc)
-            if problem is None or problem.status != 409:
-                raise
-            messages.error(request, f"It could not be cancelled: {problem.message}")
+        except Conflict as exc:
+            messages.error(request, f"It could not be cancelled: {exc.message}")
         else:
             messages.success(request, "The order was cancelled and its stock released.")
         return redirect(request, reverse("order", args=[order_id]))

@@ -69,14 +69,15 @@ def flatten(detail) -> list[str]:
 
 
 def describe(exc: BaseException) -> Problem | None:
-    """The ``Problem`` for an application error, or None for anything else (a bug: let it be a 500).
-
-    Understands the application error model (``status``/``code``/``message``/``fields``), DRF's
-    exceptions (which services still raise for validation), the store's failures and the tenancy
-    services' errors (``status_code``/``code``/``message``)."""
+    """The ``Problem`` for an application error (``saas.errors.AppError``, or a store failure), or
+    None for anything else (a bug: let it be a 500)."""
+    from saas.errors import AppError
     from saas.tenancy import store
     from saas.tenancy.context import NoTenantContext
 
+    if isinstance(exc, AppError):
+        fields = {str(k): flatten(v) for k, v in exc.fields.items()} if exc.fields else None
+        return Problem(exc.status, exc.code, exc.message, fields)
     if isinstance(exc, (store.DoesNotExist, store.TenantMismatch)):
         return Problem(404, "not_found", "That item does not exist, or it is not in your active tenant.")
     if isinstance(exc, store.VersionConflict):
@@ -89,28 +90,6 @@ def describe(exc: BaseException) -> Problem | None:
         return Problem(503, "service_unavailable", "The data store is unavailable right now; try again shortly.")
     if isinstance(exc, NoTenantContext):
         return Problem(403, "no_active_tenant", "You have no active tenant.")
-    try:
-        from rest_framework import exceptions as drf
-    except ImportError:  # pragma: no cover - DRF is a dependency
-        drf = None
-    if drf is not None and isinstance(exc, drf.ValidationError):
-        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        fields = {str(k): flatten(v) for k, v in detail.items()}
-        return Problem(400, "invalid", "Please correct the fields marked below.", fields)
-    if drf is not None and isinstance(exc, drf.APIException):
-        codes = exc.get_codes()
-        message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else " ".join(flatten(exc.detail))
-        fields = None
-        extra = getattr(exc, "extra", None) or {}
-        if isinstance(extra.get("fields"), dict):
-            fields = {str(k): flatten(v) for k, v in extra["fields"].items()}
-        return Problem(exc.status_code, codes if isinstance(codes, str) else "error", message, fields)
-    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
-    message = getattr(exc, "message", None)
-    if isinstance(status, int) and isinstance(message, str):  # the application error model
-        fields = getattr(exc, "fields", None)
-        return Problem(status, str(getattr(exc, "code", "error")), message,
-                       {str(k): flatten(v) for k, v in fields.items()} if isinstance(fields, dict) else None)
     return None
 
 

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from saas import web
+from saas.errors import AppError
 from saas.tenancy import current_tenant_id
 from tenants.web import cursor_of, pager, redirect, web_page
 
@@ -35,11 +36,8 @@ def webhooks(request):
         if serializer.is_valid():
             try:
                 subscription = services.subscribe(**serializer.validated_data)
-            except Exception as exc:
-                problem = web.describe(exc)
-                if problem is None:
-                    raise
-                errors = problem.fields or {"url": [problem.message]}
+            except AppError as exc:
+                errors = {k: web.flatten(v) for k, v in exc.fields.items()} if exc.fields else {"url": [exc.message]}
             else:
                 messages.success(request, f"{subscription['url']} now receives {subscription['event_type']} events.")
                 return redirect(request, reverse("webhooks"))
@@ -57,11 +55,8 @@ def webhook_test(request, subscription_id: str):
     subscription = selectors.subscription(subscription_id=subscription_id)
     try:
         message = services.send_test_event(subscription_id=subscription_id)
-    except Exception as exc:
-        problem = web.describe(exc)
-        if problem is None:
-            raise
-        messages.error(request, f"The test was not sent: {problem.message}")
+    except AppError as exc:
+        messages.error(request, f"The test was not sent: {exc.message}")
     else:
         messages.success(request, f"A test event ({message['id']}) was sent to {subscription['url']}.")
     return redirect(request, reverse("webhooks"))
