@@ -6,6 +6,8 @@ import logging
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
+from saas import limits
+from saas.audit import Entry
 from saas.errors import InvalidInput
 from saas.tenancy import get_context, system_context
 from saas.tenancy.store import (
@@ -27,7 +29,7 @@ from ..errors import (
     TenantInactive,
 )
 from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
-from .records import get_tenant, membership_item_ops, replace_tenant
+from .records import get_tenant, membership_item_ops, replace_tenant, tenant_audit
 
 logger = logging.getLogger("tenants")
 
@@ -36,7 +38,11 @@ logger = logging.getLogger("tenants")
 def update_current_tenant(*, name: str) -> dict:
     ctx = get_context()
     tenant = get_tenant(ctx.tenant_id)
-    updated = replace_tenant(tenant, reason=f"rename tenant {ctx.tenant_id}", name=name)
+    if tenant.get("name") == name:
+        return tenant
+    updated = replace_tenant(tenant, reason=f"rename tenant {ctx.tenant_id}", name=name,
+                             audit=tenant_audit(tenant, "tenant.renamed", changes={"name": [tenant.get("name"), name]},
+                                                platform=False))
     logger.info("tenant %s renamed by %s", ctx.tenant_id, ctx.user_id)
     return updated
 
@@ -85,12 +91,17 @@ def invite_member(*, email: str, role: str) -> dict:
         raise AlreadyMember()
     ops = membership_item_ops(tenant_id=ctx.tenant_id, user_id=user.sub, email=user.email or email, role=role,
                           invited_by=ctx.user_id)
+    ops.append(limits.reserve_op("members"))  # last: a failed condition here is the plan's limit
+    entry = Entry(action="member.invited", target_type="member", target_id=user.sub, tenant_id=ctx.tenant_id,
+                  tier=ctx.tier, changes={"role": [None, role], "email": [None, user.email or email]})
     try:
         with system_context(reason=f"invite {user.sub} to {ctx.tenant_id}"):
-            transact_write(ops)
-    except TransactionCancelled:
+            transact_write(ops, audit=entry)
+    except TransactionCancelled as exc:
         if user.created:
             cognito.delete_user(user.username)
+        if exc.reasons[-1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in exc.reasons[:-1]:
+            raise limits.exceeded("members") from None
         raise AlreadyMember() from None
     except StoreError:
         if user.created:
@@ -120,9 +131,11 @@ def change_member_role(*, user_id: str, role: str) -> dict:
     ops = [member_op, mirror_op]
     if member["role"] == "admin":
         ops.append(_other_admin_guard(leaving=user_id))
+    entry = Entry(action="member.role_changed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,
+                  tier=ctx.tier, changes={"role": [member["role"], role]})
     try:
         with system_context(reason=f"change role of {user_id} in {ctx.tenant_id}"):
-            transact_write(ops)
+            transact_write(ops, audit=entry)
     except TransactionCancelled as exc:
         raise ConcurrentChange() from exc
     resolution.cache.invalidate_user(user_id)
@@ -134,14 +147,16 @@ def remove_member(*, user_id: str) -> None:
     _require_admin()
     ctx = get_context()
     member = Member.objects.get(user_id, consistent=True)
-    ops = [Member.objects.delete_op(user_id, expected_version=member["version"])]
+    ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]
     with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
         ops.append(UserMembership.objects.delete_op(user_id, ctx.tenant_id))
     if member["role"] == "admin":
         ops.append(_other_admin_guard(leaving=user_id))
+    entry = Entry(action="member.removed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,
+                  tier=ctx.tier, changes={"role": [member["role"], None], "email": [member.get("email"), None]})
     try:
         with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
-            transact_write(ops)
+            transact_write(ops, audit=entry)
     except TransactionCancelled as exc:
         raise ConcurrentChange() from exc
     resolution.cache.invalidate_user(user_id)

@@ -10,7 +10,9 @@ from django.conf import settings
 
 from saas.celery import broker
 from saas.errors import ServiceUnavailable
-from saas.tenancy import system_context, tables
+from saas import audit as audit_trail
+from saas import limits
+from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.store import (
     StoreError,
     TransactionCancelled,
@@ -35,6 +37,7 @@ from .records import (
     new_tenant_id,
     replace_tenant,
     silo_table_name,
+    tenant_audit,
 )
 
 logger = logging.getLogger("tenants")
@@ -87,8 +90,11 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
             TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="active", deployment="pooled",
             created_by=owner_id, owner_email=owner_email)
     ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
+    with tenant_context(tenant_id, tier=tier):
+        ops.append(limits.reserve_op("members"))  # the owner takes the first member slot
+    entries = tenant_audit(tenant, "tenant.created", changes={"name": [None, name], "tier": [None, tier]})
     with system_context(reason=f"create tenant {tenant_id}"):
-        transact_write(ops)
+        transact_write(ops, audit=entries)
     resolution.cache.invalidate_user(owner_id)
     logger.info("tenant created: %s tier=%s owner=%s", tenant_id, tier, owner_id)
     return tenant
@@ -106,7 +112,8 @@ def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner
             table=silo_table_name(tenant_id), created_by=owner_id, owner_email=owner_email, provisioning_attempts=0)
         registration_op, _ = TenantRegistration.objects.put_op(
             owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
-        transact_write([tenant_op, registration_op])
+        transact_write([tenant_op, registration_op], audit=audit_trail.platform_entry(
+            "tenant.registered", "tenant", tenant_id, tenant_id=tenant_id, changes={"name": [None, name], "tier": [None, tier]}))
     logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
     return tenant
 
@@ -141,7 +148,8 @@ def provision_silo_tenant(*, tenant_id: str) -> dict:
             ops = [activate_op, registration_done, router.route_op(tenant_id, table),
                    *membership_item_ops(tenant_id=tenant_id, user_id=tenant["created_by"], email=tenant["owner_email"],
                                     role="admin", member_table=table)]
-            transact_write(ops)
+            transact_write(ops, audit=audit_trail.platform_entry("tenant.provisioned", "tenant", tenant_id,
+                                                                 tenant_id=tenant_id, detail={"table": table}))
     except Exception as exc:  # a cleanup boundary: whatever failed, leave nothing half-made
         router.forget(tenant_id)
         outcome = _attempt_outcome(tenant)

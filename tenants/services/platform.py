@@ -8,7 +8,7 @@ from saas.tenancy.store import now_iso
 from .. import resolution
 from ..errors import InvalidTransition, TierChangeNotSupported
 from ..models import SILO_TIERS, TIERS
-from .records import get_tenant, replace_tenant
+from .records import get_tenant, replace_tenant, tenant_audit
 
 logger = logging.getLogger("tenants")
 
@@ -28,7 +28,9 @@ def set_tenant_status(*, tenant_id: str, status: str, actor_id: str) -> dict:
     if status == "active" and tenant.get("offboarding"):
         raise InvalidTransition("This tenant is being deleted (offboarding); it cannot be reactivated.")
     updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: {tenant_id} -> {status}", status=status,
-                              status_changed_at=now_iso(), status_changed_by=actor_id)
+                             status_changed_at=now_iso(), status_changed_by=actor_id,
+                             audit=tenant_audit(tenant, "tenant.activated" if status == "active" else "tenant.deactivated",
+                                                changes={"status": [tenant.get("status"), status]}))
     resolution.cache.invalidate_tenant(tenant_id)
     logger.info("tenant %s is now %s (by %s)", tenant_id, status, actor_id)
     return updated
@@ -44,7 +46,9 @@ def change_tenant_tier(*, tenant_id: str, tier: str, actor_id: str) -> dict:
         raise TierChangeNotSupported()
     if tenant.get("status") not in ("active", "deactivated"):
         raise InvalidTransition(f"A {tenant.get('status')} tenant cannot change tier.")
-    updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: tier of {tenant_id}", tier=tier)
+    updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: tier of {tenant_id}", tier=tier,
+                             audit=tenant_audit({**tenant, "tier": tier}, "tenant.tier_changed",
+                                                changes={"tier": [tenant.get("tier"), tier]}))
     resolution.cache.invalidate_tenant(tenant_id)
     logger.info("tenant %s tier %s -> %s (by %s)", tenant_id, tenant.get("tier"), tier, actor_id)
     return updated

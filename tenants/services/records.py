@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 
+from saas import audit as audit_trail
+from saas.audit import Entry
 from saas.tenancy import system_context, tenant_context
+from saas.tenancy.store import TransactionCancelled, VersionConflict, transact_write
 
 from ..models import ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
 
@@ -24,11 +28,31 @@ def get_tenant(tenant_id: str) -> dict:
         return Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
 
 
-def replace_tenant(tenant: dict, *, reason: str, **changes) -> dict:
-    """Version-guarded replace of a tenant directory item (VersionConflict on a concurrent change)."""
+def replace_tenant(tenant: dict, *, reason: str, audit: Any = None, **changes) -> dict:
+    """Version-guarded replace of a tenant directory item (VersionConflict on a concurrent change).
+    ``audit``: entries (``saas.audit``) written in the same transaction."""
     with system_context(reason=reason):
-        return Tenant.objects.put(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
-                                  **{**tenant, **changes})
+        if audit is None:
+            return Tenant.objects.put(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
+                                      **{**tenant, **changes})
+        op, item = Tenant.objects.put_op(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
+                                         **{**tenant, **changes})
+        try:
+            transact_write([op], audit=audit)
+        except TransactionCancelled as exc:
+            raise VersionConflict("tenant was changed by someone else") from exc
+        return item
+
+
+def tenant_audit(tenant: dict, action: str, *, changes: dict | None = None, detail: dict | None = None,
+                 platform: bool = True) -> list[Entry]:
+    """The same action on the tenant's own trail and (platform actions) the platform trail."""
+    entries = [audit_trail.tenant_entry_for(tenant["id"], action, "tenant", tenant["id"], tier=tenant.get("tier"),
+                                            changes=changes, detail=detail)]
+    if platform:
+        entries.append(audit_trail.platform_entry(action, "tenant", tenant["id"], tenant_id=tenant["id"],
+                                                  changes=changes, detail=detail))
+    return entries
 
 
 def membership_item_ops(*, tenant_id: str, user_id: str, email: str, role: str, invited_by: str | None = None,

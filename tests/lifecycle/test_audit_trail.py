@@ -197,3 +197,56 @@ def test_secrets_are_never_recorded():
     assert scrubbed["client_secret"] == "[redacted]" and scrubbed["nested"]["password"] == "[redacted]"
     assert scrubbed["url"] == "https://hooks.example.test/in?[redacted]"
     assert "s3cr3t" not in repr(scrubbed) and "abc" not in repr(scrubbed) and "pw@" not in repr(scrubbed)
+
+
+def test_members_tenant_settings_and_platform_actions_are_audited(tenant_a, make_user, settings):
+    from saas.audit import PLATFORM  # noqa: F401  (the platform trail)
+
+    platform_admin = make_user(groups=("system_admin",))
+    admin = tenant_a.admin.client()
+    invited = admin.post("/api/v1/tenants/current/members", {"email": "new.person@example.test", "role": "viewer"},
+                         format="json")
+    assert invited.status_code == 201, invited.content
+    user_id = invited.json()["user_id"] if "user_id" in invited.json() else invited.json()["id"]
+    assert admin.patch(f"/api/v1/tenants/current/members/{user_id}", {"role": "manager"},
+                       format="json").status_code == 200
+    assert admin.delete(f"/api/v1/tenants/current/members/{user_id}").status_code == 204
+    assert admin.patch("/api/v1/tenants/current", {"name": "Renamed A"}, format="json").status_code == 200
+    ops = platform_admin.client()
+    assert ops.patch(f"/api/v1/admin/tenants/{tenant_a.id}", {"tier": "standard"}, format="json").status_code == 200
+    assert ops.post(f"/api/v1/admin/tenants/{tenant_a.id}/deactivate").status_code == 200
+
+    records = trail(tenant_a.id)
+    by_action = {r["action"]: r for r in records}
+    assert {"tenant.created", "member.invited", "member.role_changed", "member.removed", "tenant.renamed",
+            "tenant.tier_changed", "tenant.deactivated"} <= set(by_action)
+    assert by_action["member.role_changed"]["changes"] == {"role": ["viewer", "manager"]}
+    assert by_action["member.invited"]["actor_id"] == tenant_a.admin.sub
+    assert by_action["tenant.deactivated"]["actor_id"] == platform_admin.sub
+    assert by_action["tenant.tier_changed"]["changes"] == {"tier": ["basic", "standard"]}
+    with system_context(reason="test"):
+        assert audit.verify_chain(tenant_id=tenant_a.id).ok
+
+    platform = platform_admin.client().get("/api/v1/admin/audit", {"target_id": tenant_a.id}).json()["results"]
+    assert [r["action"] for r in platform][:3] == ["tenant.deactivated", "tenant.tier_changed", "tenant.created"]
+    assert all(r["tenant_id"] == tenant_a.id for r in platform)
+    assert tenant_a.admin.client().get("/api/v1/admin/audit").status_code == 403
+
+
+def test_webhook_changes_are_audited_without_secrets(tenant_a):
+    from devstack.webhook_receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        admin = tenant_a.admin.client()
+        url = receiver.url("/hook") + "?token=s3cr3t"
+        created = admin.post("/api/v1/webhooks/subscriptions", {"event_type": "order.created", "url": url},
+                             format="json")
+        assert created.status_code == 201, created.content
+        assert admin.delete(f"/api/v1/webhooks/subscriptions/{created.json()['id']}").status_code == 204
+    finally:
+        receiver.stop()
+    records = [r for r in trail(tenant_a.id) if r["action"].startswith("webhook.")]
+    assert [r["action"] for r in records] == ["webhook.subscribed", "webhook.unsubscribed"]
+    assert "s3cr3t" not in repr(records)
+    assert records[0]["changes"]["url"][1].endswith("/hook?[redacted]")

@@ -11,7 +11,8 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from saas import limits
+from saas import audit, limits
+from saas.audit import Entry
 from saas.errors import Conflict, InvalidInput
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
@@ -110,7 +111,10 @@ def subscribe(*, event_type: str, url: str) -> dict:
             topic_still_active = WebhookTopic.objects.condition_op(
                 event_type, Attr("version").eq(int(topic["version"])) & Attr("state").eq(TOPIC_ACTIVE))
             try:
-                transact_write([create, counts_change_op(counts, event_type, +1), topic_still_active])
+                transact_write([create, counts_change_op(counts, event_type, +1), topic_still_active],
+                               audit=Entry(action="webhook.subscribed", target_type="webhook_subscription",
+                                           target_id=subscription_id,
+                                           changes={"event_type": [None, event_type], "url": [None, url]}))
             except TransactionCancelled as exc:
                 if exc.reasons[0] == CONDITION_FAILED:
                     # A twin request won. SNS keeps one subscription per endpoint and topic, so the
@@ -161,7 +165,9 @@ def unsubscribe(*, subscription_id: str) -> None:
                         event_type, expected_version=int(topic["version"]), current=topic, state=TOPIC_DELETING)
                     ops.append(retire)
         try:
-            transact_write(ops)
+            transact_write(ops, audit=Entry(action="webhook.unsubscribed", target_type="webhook_subscription",
+                                            target_id=subscription_id,
+                                            changes={"event_type": [event_type, None], "url": [subscription["url"], None]}))
         except TransactionCancelled as exc:
             if exc.reasons[0] == CONDITION_FAILED:  # changed or deleted meanwhile (gone: 404)
                 subscription = WebhookSubscription.objects.get(subscription_id, consistent=True)
@@ -220,4 +226,6 @@ def send_test_event(*, subscription_id: str) -> dict:
                                 sns.ATTR_AUDIENCE: subscription_id})
     except sns.NotFound as exc:
         raise Conflict("The subscription's topic no longer exists.", "topic_missing") from exc
+    audit.record(Entry(action="webhook.test_sent", target_type="webhook_subscription", target_id=subscription_id,
+                       detail={"message_id": message["id"]}))
     return message
