@@ -162,7 +162,7 @@ AFTER_COMMIT_PUBLISH = {"retry": True,
                         "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}}
 
 
-def enqueue_after_commit(task, *args) -> bool:
+def enqueue_after_commit(task, *args, countdown: float | None = None) -> bool:
     """Publish ``task(*args)``; never raises. False when the broker refused it (or is known to be
     down: a request does not wait on a dead broker twice). A failure resets the broker probe, so the
     next write that needs a job answers 503 instead of committing without one."""
@@ -170,7 +170,7 @@ def enqueue_after_commit(task, *args) -> bool:
         logger.warning("enqueue of %s%r deferred to the sweep: the broker is down", task.name, args)
         return False
     try:
-        task.apply_async(args=args, **AFTER_COMMIT_PUBLISH)
+        task.apply_async(args=args, countdown=countdown, **AFTER_COMMIT_PUBLISH)
         return True
     except Exception:
         broker.report_failure()

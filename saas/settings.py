@@ -197,6 +197,11 @@ MEMBERSHIP_CACHE_TTL_SECONDS = float(env("MEMBERSHIP_CACHE_TTL_SECONDS", "30"))
 # dead worker). Keep it well above the time a table takes to create. After MAX_ATTEMPTS it is `failed`.
 TENANT_PROVISIONING_RETRY_SECONDS = float(env("TENANT_PROVISIONING_RETRY_SECONDS", "120"))
 TENANT_PROVISIONING_MAX_ATTEMPTS = int(env("TENANT_PROVISIONING_MAX_ATTEMPTS", "5"))
+# A job waits this long for a new silo table, then a follow-up job (POLL seconds later) continues;
+# it must fit the worker function's timeout with room to spare (the web stage's 30 s included).
+TENANT_PROVISIONING_WAIT_SECONDS = float(env("TENANT_PROVISIONING_WAIT_SECONDS", "10"))
+TENANT_PROVISIONING_POLL_SECONDS = float(env("TENANT_PROVISIONING_POLL_SECONDS", "5"))
+TENANT_PROVISIONING_MAX_WAITS = int(env("TENANT_PROVISIONING_MAX_WAITS", "60"))
 
 # Browser sign-in (mozilla-django-oidc): the Cognito hosted UI in AWS, a local provider locally.
 # In AWS set COGNITO_DOMAIN (the hosted UI, e.g. https://<prefix>.auth.<region>.amazoncognito.com) and

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from saas.celery import enqueue_after_commit
 from saas.tenancy import system_context
@@ -26,10 +27,23 @@ logger = logging.getLogger("tenants.tasks")
 
 @shared_task(name="tenants.provision_silo", tenant_scoped=False, acks_late=True, autoretry_for=(StoreUnavailable,),
              retry_backoff=2, retry_backoff_max=60, max_retries=8)
-def provision_silo(tenant_id: str) -> str:
-    """Provision one silo tenant; returns its status afterwards (or why nothing was done)."""
+def provision_silo(tenant_id: str, attempt: int | None = None, waits: int = 0) -> str:
+    """Provision one silo tenant; returns its status afterwards (or why nothing was done).
+
+    A table still being created does not hold the worker: the job ends ("waiting") and a follow-up
+    job continues the same attempt ``TENANT_PROVISIONING_POLL_SECONDS`` later (an SQS delay on
+    Lambda). After TENANT_PROVISIONING_MAX_WAITS follow-ups the claim is left to expire and the
+    sweep starts a new attempt (at most TENANT_PROVISIONING_MAX_ATTEMPTS, then ``failed``)."""
     try:
-        tenant = services.provision_silo_tenant(tenant_id=validate_tenant_id(tenant_id))
+        tenant = services.provision_silo_tenant(tenant_id=validate_tenant_id(tenant_id), continuing=attempt)
+    except services.TableNotReady as not_ready:
+        if waits >= settings.TENANT_PROVISIONING_MAX_WAITS:
+            logger.warning("tenant %s: table still not ACTIVE after %d follow-ups; left to the sweep", tenant_id, waits)
+            return "waiting"
+        with system_context(reason=f"continue provisioning of tenant {tenant_id}"):  # no tenant header
+            enqueue_after_commit(provision_silo, tenant_id, not_ready.attempt, waits + 1,
+                                 countdown=settings.TENANT_PROVISIONING_POLL_SECONDS)
+        return "waiting"
     except (InvalidTenantId, DoesNotExist):
         logger.error("provisioning skipped: no tenant %r", tenant_id)
         return "missing"

@@ -1,6 +1,8 @@
 """Table declarations and the idempotent create/update used by ``manage.py ensure_tables``."""
 from __future__ import annotations
 
+import time
+
 from botocore.exceptions import ClientError
 from django.conf import settings
 
@@ -56,6 +58,21 @@ def ensure_table(name: str, *, wait: bool = True) -> list[str]:
                                                                         "AttributeName": TTL_ATTRIBUTE})
         actions.append(f"enabled TTL on {name}.{TTL_ATTRIBUTE}")
     return actions or [f"table {name} is up to date"]
+
+
+def wait_until_active(name: str, *, timeout: float, poll: float = 1.0) -> bool:
+    """True once the table and its indexes are ACTIVE; False if that takes longer than ``timeout``
+    (a worker hands the rest to a follow-up job instead of outliving its function timeout)."""
+    ddb = aws.client("dynamodb")
+    deadline = time.monotonic() + timeout
+    while True:
+        table = ddb.describe_table(TableName=name)["Table"]
+        if table["TableStatus"] == "ACTIVE" and all(
+                g.get("IndexStatus") == "ACTIVE" for g in table.get("GlobalSecondaryIndexes", [])):
+            return True
+        if time.monotonic() + poll > deadline:
+            return False
+        time.sleep(poll)
 
 
 def delete_table(name: str) -> None:

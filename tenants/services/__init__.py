@@ -43,6 +43,7 @@ from .onboarding import (
     register_tenant,
     request_tenant,
     start_silo_tenant,
+    TableNotReady,
 )
 from .platform import change_tenant_tier, set_tenant_status
 from .records import membership_ops, new_tenant_id, silo_table_name
@@ -54,5 +55,5 @@ __all__ = [
     "create_pooled_tenant", "start_silo_tenant", "provisioning_is_stuck", "provision_silo_tenant", "membership_ops",
     "new_tenant_id", "silo_table_name", "update_current_tenant",
     "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",
-    "change_tenant_tier", "REGISTRATION_RETENTION_SECONDS",
+    "change_tenant_tier", "REGISTRATION_RETENTION_SECONDS", "TableNotReady",
 ]

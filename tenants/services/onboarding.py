@@ -76,7 +76,12 @@ def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) ->
         return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
     if tier in SILO_TIERS:
         tenant = start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
-        return provision_silo_tenant(tenant_id=tenant["id"])
+        attempt = None
+        while True:  # an operator's command has no function timeout: wait for the table here
+            try:
+                return provision_silo_tenant(tenant_id=tenant["id"], continuing=attempt)
+            except TableNotReady as not_ready:
+                attempt = not_ready.attempt
     raise ValueError(f"unknown tier {tier!r}")
 
 
@@ -127,19 +132,41 @@ def provisioning_is_stuck(tenant: dict) -> bool:
     return tenant["updated_at"] <= cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def provision_silo_tenant(*, tenant_id: str) -> dict:
+class TableNotReady(Exception):
+    """The silo table is still being created: the attempt keeps its claim and continues later
+    (``continuing=attempt``), in a follow-up job, instead of waiting out a worker's timeout."""
+
+    def __init__(self, *, tenant_id: str, attempt: int):
+        super().__init__(f"table of tenant {tenant_id} is not ACTIVE yet (attempt {attempt})")
+        self.tenant_id, self.attempt = tenant_id, attempt
+
+
+def provision_silo_tenant(*, tenant_id: str, continuing: int | None = None) -> dict:
     """Build a ``provisioning`` silo tenant (the ``tenants.provision_silo`` job's body): claim it,
     create the silo table, then in ONE transaction: route -> table, status active, the owner's admin
     membership, the owner's registration item gone. On failure the table is deleted and the tenant
     is marked ``failed`` with a reason; no route and no membership exist, so nothing half-made is
     left behind.
 
+    Creating a table takes seconds to minutes; an attempt waits at most
+    TENANT_PROVISIONING_WAIT_SECONDS for it (well inside a worker's timeout), then raises
+    TableNotReady and is continued later with ``continuing=<its attempt number>``.
+
     Raises InvalidTransition (no longer provisioning: done or failed), ProvisioningInProgress
-    (another attempt holds it) or ProvisioningFailed."""
-    tenant = _claim_provisioning(tenant_id)
+    (another attempt holds it), TableNotReady or ProvisioningFailed."""
+    tenant = _claim_provisioning(tenant_id, continuing=continuing)
     table = tenant["table"]
+    ready = False
     try:
-        tables.ensure_table(table)  # idempotent: a retry after a dead worker finds its table
+        tables.ensure_table(table, wait=False)  # idempotent: a retry after a dead worker finds its table
+        ready = tables.wait_until_active(table, timeout=settings.TENANT_PROVISIONING_WAIT_SECONDS)
+        if not ready:
+            logger.info("silo tenant %s: table %s not ACTIVE yet; continued later", tenant_id, table)
+    except Exception as exc:
+        raise _attempt_failed(tenant, exc) from exc
+    if not ready:
+        raise TableNotReady(tenant_id=tenant_id, attempt=int(tenant["provisioning_attempts"]))
+    try:
         with system_context(reason=f"activate silo tenant {tenant_id}"):
             activate_op, _ = Tenant.objects.put_op(TENANT_DIRECTORY, tenant_id, expected_version=tenant["version"],
                                                    **{**tenant, "status": "active"})
@@ -152,21 +179,26 @@ def provision_silo_tenant(*, tenant_id: str) -> dict:
                                                                  tenant_id=tenant_id, detail={"table": table}))
     except Exception as exc:  # a cleanup boundary: whatever failed, leave nothing half-made
         router.forget(tenant_id)
-        outcome = _attempt_outcome(tenant)
-        if outcome == "committed":  # the commit happened but its answer was lost
+        if _attempt_outcome(tenant) == "committed":  # the commit happened but its answer was lost
             return _activated(tenant)
-        if outcome == "superseded":  # a newer attempt owns the tenant (and the table) now
-            raise ProvisioningInProgress() from exc
-        if outcome == "unknown":  # the directory is unreachable: touch nothing; the sweep retries
-            raise
-        reason = _failure_reason(exc)
-        logger.exception("silo tenant %s failed: %s", tenant_id, reason)
-        raise _fail_provisioning(tenant, reason=reason) from exc
+        raise _attempt_failed(tenant, exc) from exc
     router.forget(tenant_id)  # this process looked the route up (and cached "pooled") while building ops
     return _activated(tenant)
 
 
-def _claim_provisioning(tenant_id: str) -> dict:
+def _attempt_failed(tenant: dict, exc: Exception) -> Exception:
+    """What a failed attempt raises, after cleaning up what is still its own."""
+    outcome = _attempt_outcome(tenant)
+    if outcome == "superseded":  # a newer attempt owns the tenant (and the table) now
+        return ProvisioningInProgress()
+    if outcome in ("unknown", "committed"):  # unreachable directory: touch nothing; the sweep retries
+        return exc
+    reason = _failure_reason(exc)
+    logger.error("silo tenant %s failed: %s", tenant["id"], reason, exc_info=exc)
+    return _fail_provisioning(tenant, reason=reason)
+
+
+def _claim_provisioning(tenant_id: str, *, continuing: int | None = None) -> dict:
     """Take the tenant for one attempt: a version-guarded write, so duplicate deliveries of the job
     (an ``acks_late`` redelivery, a sweep's re-enqueue) run it once. The claim holds until the tenant
     counts as stuck again; after TENANT_PROVISIONING_MAX_ATTEMPTS the tenant is given up (``failed``)."""
@@ -174,6 +206,14 @@ def _claim_provisioning(tenant_id: str) -> dict:
     if tenant.get("status") != "provisioning":
         raise InvalidTransition(f"Tenant {tenant_id} is {tenant.get('status')}, not provisioning.")
     attempts = int(tenant.get("provisioning_attempts", 0))
+    if continuing is not None and continuing == attempts:
+        # The same attempt, back after waiting for its table: renew its claim (version-guarded, so
+        # a duplicate of the follow-up job is the one that loses).
+        try:
+            return replace_tenant(tenant, reason=f"continue provisioning tenant {tenant_id}",
+                                  provisioning_attempts=attempts)
+        except VersionConflict:
+            raise ProvisioningInProgress() from None
     if attempts and not provisioning_is_stuck(tenant):
         raise ProvisioningInProgress()
     if attempts >= settings.TENANT_PROVISIONING_MAX_ATTEMPTS:
