@@ -323,7 +323,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT",
 # few seconds. Orders do not wait for that: the sweep recovers an orphaned order within ~30 s.
 CELERY_LONGEST_JOB_SECONDS = int(env("CELERY_LONGEST_JOB_SECONDS", "120"))
 # Every broker operation has a socket timeout: a frozen Redis cannot hold a request (or a publish).
-BROKER_SOCKET_TIMEOUT_SECONDS = float(env("BROKER_SOCKET_TIMEOUT_SECONDS", "0.5"))
+BROKER_SOCKET_TIMEOUT_SECONDS = float(env("BROKER_SOCKET_TIMEOUT_SECONDS", "0.3"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_LONGEST_JOB_SECONDS + 30))),
     "unacked_restore_interval": 5, "unacked_restore_throttle": 1,

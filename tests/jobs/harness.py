@@ -43,8 +43,9 @@ class Worker:
     """One worker process (thread pool, so SIGKILL of its PID kills every job it runs)."""
 
     def __init__(self, broker_url: str, *, env: dict[str, str] | None = None, concurrency: int = 4,
-                 pool: str = "threads"):
+                 pool: str = "threads", extra_args: tuple[str, ...] = ()):
         self.broker_url = broker_url
+        self.extra_args = tuple(extra_args)  # e.g. ("-B", "-s", <schedule file>) for an embedded beat
         self.env = {**os.environ, **WORKER_ENV, **(env or {}), "CELERY_BROKER_URL": broker_url}
         self.concurrency = concurrency
         self.pool = pool
@@ -59,7 +60,7 @@ class Worker:
         self.process = popen_child(
             [sys.executable, "-m", "celery", "-A", "saas", "worker", "-P", self.pool, "-c", str(self.concurrency),
              "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"test-{uuid.uuid4().hex[:8]}@localhost"],
+             "-n", f"test-{uuid.uuid4().hex[:8]}@localhost", *self.extra_args],
             cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_until(lambda: " ready." in self.log(offset) or self.process.poll() is not None, timeout=timeout,
