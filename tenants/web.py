@@ -74,7 +74,9 @@ def _shell(request) -> dict:
 
 def shell(request) -> dict:
     """Context processor: ``shell`` (computed only when a template uses it)."""
-    return {"shell": SimpleLazyObject(lambda: _shell(request)), "can": _Abilities(request)}
+    # ``csp_nonce``: django-htmx's script tag reads the nonce under this name (django-csp's is CSP_NONCE).
+    return {"shell": SimpleLazyObject(lambda: _shell(request)), "can": _Abilities(request),
+            "csp_nonce": getattr(request, "csp_nonce", None)}
 
 
 class _Abilities:
