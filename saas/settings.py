@@ -112,6 +112,8 @@ STATIC_ROOT = env("DJANGO_STATIC_ROOT") or None  # not needed: WhiteNoise serves
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 CSRF_FAILURE_VIEW = "saas.web.csrf_failure"
+# How long the header's tenant list (names and statuses of your other tenants) may lag in a process.
+WEB_SWITCHER_CACHE_SECONDS = float(env("WEB_SWITCHER_CACHE_SECONDS", "30"))
 
 # Content-Security-Policy (django-csp): scripts only from us and with the request's nonce, no
 # inline script or style, no third party anywhere. The API docs page relaxes styles only.

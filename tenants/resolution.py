@@ -19,7 +19,7 @@ from django.conf import settings
 from saas import throttling
 from saas.sessions import USER_KEY
 from saas.tenancy import TenantContext, system_context
-from saas.tenancy.store import AlreadyExists, DoesNotExist, VersionConflict
+from saas.tenancy.store import AlreadyExists, DoesNotExist, VersionConflict, get_platform_items
 
 from .identity import Identity, InvalidToken, verify_token
 from .models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
@@ -80,20 +80,21 @@ def _load(identity: Identity) -> Resolution:
             active = profile.get("active_tenant_id")
         except DoesNotExist:
             active = None
-        membership = None
-        if active:
-            try:
-                membership = UserMembership.objects.get(identity.sub, active, consistent=True)
-            except DoesNotExist:
-                membership = None
+        membership = tenant = None
+        if active and "#" not in active:
+            # The membership and the tenant in one round trip (both consistent reads).
+            found = get_platform_items([(UserMembership, identity.sub, active), (Tenant, TENANT_DIRECTORY, active)])
+            membership = found.get((UserMembership, identity.sub, active))
+            tenant = found.get((Tenant, TENANT_DIRECTORY, active)) if membership is not None else None
         if membership is None:
             membership = _seed_active_membership(identity)
         if membership is None:
             return Resolution(context=None, problem="no_membership")
-        try:
-            tenant = Tenant.objects.get(TENANT_DIRECTORY, membership["tenant_id"], consistent=True)
-        except DoesNotExist:
-            return Resolution(context=None, problem="no_membership")
+        if tenant is None:
+            try:
+                tenant = Tenant.objects.get(TENANT_DIRECTORY, membership["tenant_id"], consistent=True)
+            except DoesNotExist:
+                return Resolution(context=None, problem="no_membership")
     if tenant.get("status") != "active":
         return Resolution(context=None, problem="tenant_inactive", tenant_status=tenant.get("status"),
                           tenant_id=tenant["id"])

@@ -25,7 +25,7 @@ from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer, MemberRoleSerializer, TenantCreateSerializer, TenantTierSerializer, TenantUpdateSerializer,
 )
-from .web import active_role, can, cursor_of, pager, redirect, safe_next, web_page
+from .web import active_role, can, cursor_of, pager, redirect, safe_next, switcher, web_page
 
 TENANT_SECTIONS = ("catalogue", "orders", "team", "webhooks", "settings")
 ROLE_HELP = {
@@ -73,6 +73,7 @@ def switch_tenant(request):
     except (services.NotAMember, services.TenantInactive) as exc:
         messages.error(request, exc.message)
         return redirect(request, back)
+    switcher.forget(request.identity.sub)
     tenant = selectors.tenant_summary(tenant_id)
     messages.success(request, f"You are now working in {tenant['name'] if tenant else tenant_id}.")
     # A page of the old tenant (an order, a product) means nothing in the new one: go to its section.
@@ -93,6 +94,7 @@ def start(request):
             tenant = services.request_tenant(name=serializer.validated_data["name"],
                                              tier=serializer.validated_data["tier"], owner_id=identity.sub,
                                              owner_email=selectors.email_of(identity))
+            switcher.forget(identity.sub)
             if tenant["status"] == "active":
                 services.switch_active_tenant(user_id=identity.sub, tenant_id=tenant["id"])
                 messages.success(request, f"{tenant['name']} is ready, and you are its admin.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -41,6 +42,34 @@ def can(role: str | None, needed: str) -> bool:
     return role is not None and web.ROLE_RANK.get(role, -1) >= web.ROLE_RANK[needed]
 
 
+class SwitcherCache:
+    """The header's tenant list per person, kept briefly in process: it is on every page, and what it
+    shows about *other* tenants may lag by ``WEB_SWITCHER_CACHE_SECONDS`` (a switch to a tenant that
+    was deactivated meanwhile is refused by the service with a message). The active tenant's own
+    status always comes from this request's resolution. Switching or creating a tenant here drops
+    the entry."""
+
+    def __init__(self, clock=time.monotonic):
+        self._entries: dict[str, tuple[float, list[dict]]] = {}
+        self._clock = clock
+
+    def get(self, user_id: str) -> list[dict]:
+        hit = self._entries.get(user_id)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        tenants = selectors.switchable_tenants_of(user_id)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[user_id] = (self._clock() + settings.WEB_SWITCHER_CACHE_SECONDS, tenants)
+        return tenants
+
+    def forget(self, user_id: str) -> None:
+        self._entries.pop(user_id, None)
+
+
+switcher = SwitcherCache()
+
+
 def _shell(request) -> dict:
     identity = getattr(request, "identity", None)
     if identity is None:
@@ -49,8 +78,12 @@ def _shell(request) -> dict:
     role = active_role(ctx)
     resolution = getattr(request, "resolution", None)
     active_id = resolution.tenant_id if resolution is not None else None
-    tenants = selectors.switchable_tenants_of(identity.sub)
+    tenants = switcher.get(identity.sub)
     active = next((t for t in tenants if t["id"] == active_id), None)
+    if active_id and (active is None or (resolution.tenant_status and active["status"] != resolution.tenant_status)):
+        switcher.forget(identity.sub)  # the list is behind this request's own reads: refresh it
+        tenants = switcher.get(identity.sub)
+        active = next((t for t in tenants if t["id"] == active_id), None)
     path = request.path
     nav = []
     for item in web.NAVIGATION:

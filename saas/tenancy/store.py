@@ -563,20 +563,8 @@ class PlatformManager:
 
     def batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
         """Several items by (partition, id), 100 per round trip; missing ones are absent."""
-        table = self._table()
-        wanted = list(dict.fromkeys(keys))
-        found: dict[tuple[str, str], dict] = {}
-        prefix = f"{self.model.entity}#"
-        for start in range(0, len(wanted), 100):
-            request = {table: {"Keys": [serialize(self._key(p, i)) for p, i in wanted[start:start + 100]],
-                               "ConsistentRead": True}}
-            while request:
-                response = _call("batch_get_item", RequestItems=request)
-                for raw in response["Responses"].get(table, []):
-                    item = deserialize(raw)
-                    found[(item["PK"][len(prefix):], item["SK"])] = TenantModel.public(item)
-                request = response.get("UnprocessedKeys") or None
-        return found
+        found = get_platform_items([(self.model, p, i) for p, i in dict.fromkeys(keys)])
+        return {(p, i): item for (_, p, i), item in found.items()}
 
     def query(self, partition: str, *, cursor: str | None = None, limit: int = 20, ascending: bool = True,
               filter: ConditionBase | None = None) -> Page:
@@ -666,6 +654,29 @@ class PlatformManager:
     def delete(self, partition: str, item_id: str) -> None:
         """Delete if present (idempotent)."""
         _call("delete_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)))
+
+
+def get_platform_items(keys: Iterable[tuple[type, str, str]]) -> dict[tuple[type, str, str], dict]:
+    """Platform items of any models by (model, partition, id), consistently, in one BatchGetItem per
+    100 keys (system context required); missing ones are absent."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    table = wanted[0][0].objects._table()
+    by_key = {(f"{model.entity}#{partition}", item_id): (model, partition, item_id)
+              for model, partition, item_id in wanted}
+    found: dict[tuple[type, str, str], dict] = {}
+    for start in range(0, len(wanted), 100):
+        chunk = wanted[start:start + 100]
+        request = {table: {"Keys": [serialize(model.objects._key(p, i)) for model, p, i in chunk],
+                           "ConsistentRead": True}}
+        while request:
+            response = _call("batch_get_item", RequestItems=request)
+            for raw in response["Responses"].get(table, []):
+                item = deserialize(raw)
+                found[by_key[(item["PK"], item["SK"])]] = TenantModel.public(item)
+            request = response.get("UnprocessedKeys") or None
+    return found
 
 
 class PlatformModel:
