@@ -130,7 +130,8 @@ def sqs_broker_settings(*, endpoint_url: str, region: str, jobs_queue_url: str, 
 
 def published_queue_url(app, queue: str = CELERY_QUEUE) -> str | None:
     """The SQS URL the Celery app publishes ``queue`` to, or None when the broker is not SQS."""
-    if not str(app.conf.broker_url).startswith("sqs://"):
+    # The write URL: Celery's broker_url prefers the CELERY_BROKER_URL environment variable.
+    if not str(app.conf.broker_write_url).startswith("sqs://"):
         return None
     return app.conf.broker_transport_options["predefined_queues"][queue]["url"]
 
