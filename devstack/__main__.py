@@ -5,6 +5,9 @@
                                            CMD's code (pytest's 5, "no tests collected", fails too)
     python -m devstack up                  servers on fixed ports + ensure_tables + seed_demo (if it
                                            exists) + runserver + celery worker + celery beat
+    python -m devstack up --broker sqs     the same, but jobs go through the moto server's SQS to the
+                                           worker stage's Zappa handler (devstack.sqs_poller): no
+                                           Celery worker or beat, as in AWS
     python -m devstack services            servers on fixed ports only (then `source .stack/env`)
     python -m devstack token USER [...]    print a Cognito ID token for USER from the running stack
 
@@ -245,7 +248,7 @@ def wait_for_web(port: int, process: subprocess.Popen, timeout: float = 60) -> b
     return False
 
 
-def banner(env: dict[str, str], web_port: int) -> str:
+def banner(env: dict[str, str], web_port: int, broker: str = "redis") -> str:
     web = f"http://127.0.0.1:{web_port}"
     oidc = f"http://127.0.0.1:{env['STACK_OIDC_PORT']}"
     py = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
@@ -255,12 +258,19 @@ Local stack is up. Ctrl-C stops everything.
   sign-in      {web}/login/ -> local OIDC provider {oidc}: type any user id as `sub`
                (give it claims first: curl -X PUT {oidc}/users/alice -H 'content-type: application/json' -d '{{"email": "alice@example.com"}}')
   DynamoDB     {env['DYNAMODB_ENDPOINT_URL']}
-  Redis        {env['REDIS_URL']}   (Celery broker)
+  jobs         {jobs_line(env, broker)}
   moto (AWS)   {env['MOTO_ENDPOINT_URL']}   Cognito pool {env['COGNITO_USER_POOL_ID']}, app client {env['COGNITO_APP_CLIENT_IDS']}
   env          source .stack/env        logs: .stack/logs/
   API token    TOKEN=$({py} -m devstack token alice@example.com --tenant <tenant_id>)   (--admin: system_admin group)
                curl -H "Authorization: Bearer $TOKEN" {web}/api/v1/...
 """
+
+
+def jobs_line(env: dict[str, str], broker: str) -> str:
+    if broker == "sqs":
+        return (f"SQS {env['SQS_JOBS_QUEUE_URL']} -> Zappa's handler (stage dev_worker) via the local poller; "
+                f"log .stack/logs/lambda-worker.log")
+    return f"Redis {env['REDIS_URL']} -> celery worker + beat"
 
 
 def _stop_children(children: list[tuple[str, subprocess.Popen]]) -> None:
@@ -287,7 +297,26 @@ def _watch(stack: LocalStack, children: list[tuple[str, subprocess.Popen]]) -> i
         time.sleep(0.5)
 
 
-def cmd_up(with_app: bool) -> int:
+SQS_MODE_ENV = {
+    "CELERY_BROKER_URL": "sqs://",
+    "SQS_QUEUE_PREFIX": "saas-local",
+    # Locally a job killed with its container comes back after a minute, not the stage's 12.
+    "SQS_VISIBILITY_TIMEOUT": "60",
+}
+
+
+def use_sqs_broker(cenv: dict[str, str], env: dict[str, str]) -> str:
+    """Create the job queues on the moto server (``manage.py ensure_queues``) and point the stack's
+    environment at them; returns the job queue's URL."""
+    run_management_command("ensure_queues", {**cenv, **{k: v for k, v in SQS_MODE_ENV.items() if k != "CELERY_BROKER_URL"}})
+    sqs = boto3_client("sqs", env["MOTO_ENDPOINT_URL"], env.get("AWS_DEFAULT_REGION", "us-east-1"))
+    url = sqs.get_queue_url(QueueName=f"{SQS_MODE_ENV['SQS_QUEUE_PREFIX']}-jobs")["QueueUrl"]
+    for target in (env, cenv):
+        target.update(SQS_MODE_ENV, SQS_JOBS_QUEUE_URL=url)
+    return url
+
+
+def cmd_up(with_app: bool, broker: str = "redis") -> int:
     ports = fixed_ports()
     web_port = ports.pop("web")
     stack = LocalStack(ports)
@@ -310,20 +339,30 @@ def cmd_up(with_app: bool) -> int:
             return _watch(stack, children)
 
         run_management_command("ensure_tables", cenv)
+        if broker == "sqs":
+            queue_url = use_sqs_broker(cenv, env)
+            write_env_file(env)
         if has_management_command("seed_demo", cenv):
             run_management_command("seed_demo", cenv)
         else:
             say("note: no `seed_demo` management command (yet): skipped demo data")
         spawn = dict(env=cenv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
         children.append(("web", popen_child(manage("runserver", f"127.0.0.1:{web_port}", "--noreload"), **spawn)))
-        children.append(("celery worker", popen_child(
-            [sys.executable, "-m", "celery", "-A", "saas", "worker", "-l", "info", "-c", "2"], **spawn)))
-        children.append(("celery beat", popen_child(
-            [sys.executable, "-m", "celery", "-A", "saas", "beat", "-l", "info",
-             "-s", str(STACK_DIR / "celerybeat-schedule")], **spawn)))
+        if broker == "sqs":
+            # No Celery worker: the worker stage's Zappa handler in a read-only process, fed by a
+            # poller that does what Lambda's SQS event source mapping and EventBridge schedule do.
+            children.append(("lambda worker (SQS poller)", popen_child(
+                [sys.executable, "-m", "devstack.sqs_poller", "--queue-url", queue_url, "--stage", "dev_worker"],
+                **spawn)))
+        else:
+            children.append(("celery worker", popen_child(
+                [sys.executable, "-m", "celery", "-A", "saas", "worker", "-l", "info", "-c", "2"], **spawn)))
+            children.append(("celery beat", popen_child(
+                [sys.executable, "-m", "celery", "-A", "saas", "beat", "-l", "info",
+                 "-s", str(STACK_DIR / "celerybeat-schedule")], **spawn)))
         if not wait_for_web(web_port, children[0][1]):
             raise ServiceError(f"the web server did not answer on 127.0.0.1:{web_port}")
-        print(banner(env, web_port), flush=True)
+        print(banner(env, web_port, broker), flush=True)
         rc = _watch(stack, children)
     except Signalled as sig:
         say(f"{sig}: stopping")
@@ -385,7 +424,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("test", help="run a command (default: python -m pytest) against a fresh stack")
-    sub.add_parser("up", help="servers + tables + demo data + web + celery, until Ctrl-C")
+    up = sub.add_parser("up", help="servers + tables + demo data + web + jobs, until Ctrl-C")
+    up.add_argument("--broker", choices=("redis", "sqs"), default="redis",
+                    help="redis: Celery worker + beat (default); sqs: the moto server's SQS and the Lambda "
+                         "worker (Zappa's handler fed by a local poller), as deployed")
     sub.add_parser("services", help="servers only (fixed ports, .stack/env), until Ctrl-C")
     token = sub.add_parser("token", help="print a Cognito ID token for a user (created if missing)")
     token.add_argument("username")
@@ -395,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--access", action="store_true", help="print the access token instead")
     args = parser.parse_args(argv)
     if args.command == "up":
-        return cmd_up(with_app=True)
+        return cmd_up(with_app=True, broker=args.broker)
     if args.command == "services":
         return cmd_up(with_app=False)
     return cmd_token(args)
