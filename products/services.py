@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from urllib.parse import urlencode
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -161,10 +162,12 @@ def image_key(product_id: str, upload_id: str) -> str:
     return storage_key("products", product_id, "images", upload_id)
 
 
-def start_image_upload(*, product_id: str, redirect: str | None = None) -> dict:
-    """A presigned POST for one image of one product: exact key, size range, ``image/*`` type."""
+def start_image_upload(*, product_id: str, return_to: str | None = None) -> dict:
+    """A presigned POST for one image of one product: exact key, size range, ``image/*`` type.
+    ``return_to`` (browser uploads): S3 redirects there with ``?upload=<upload id>`` afterwards."""
     get_product(product_id)  # 404 for a missing or foreign product
     upload_id = uuid.uuid4().hex
+    redirect = f"{return_to}?{urlencode({'upload': upload_id})}" if return_to else None
     form = files.presigned_post(key=image_key(product_id, upload_id), max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
                                 content_type_prefix="image/", redirect=redirect)
     return {"upload_id": upload_id, "url": form["url"], "fields": form["fields"],
@@ -227,7 +230,9 @@ def _discard_image(key: str) -> None:
 
 
 def image_url(product: dict) -> str | None:
-    return files.presigned_get(product["image_key"]) if product.get("image_key") else None
+    if not product.get("image_key"):
+        return None
+    return files.presigned_get(product["image_key"], content_type=product.get("image_type"))
 
 
 # --- demo data ---------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from saas.tenancy.store import VersionConflict
-from tenants.web import cursor_of, form_data, pager, redirect, web_page
+from saas.tenancy.context import current_context
+from tenants.web import active_role, can, cursor_of, form_data, pager, redirect, web_page
 
 from . import selectors, services
 from .models import CATEGORY_PATTERN, CURRENCIES, public_product
@@ -49,13 +50,43 @@ def catalogue(request):
                                        by_name=True)
         products, links = page.items, pager(request, page.next_cursor)
     return render(request, "products/catalogue.html", {
-        "products": [public_product(p) for p in products], "pager": links, "category": category, "q": text,
+        "products": [_shown(p) for p in products], "pager": links, "category": category, "q": text,
     })
+
+
+def _shown(item: dict) -> dict:
+    """A product as the pages show it: the API shape plus its short-lived image link."""
+    return {**public_product(item), "image_url": services.image_url(item)}
 
 
 @web_page(role="viewer")
 def product_detail(request, product_id: str):
-    return render(request, "products/product.html", {"product": public_product(selectors.get_product(product_id))})
+    item = selectors.get_product(product_id)
+    upload = None
+    if can(active_role(current_context()), "manager"):
+        # The browser posts the file straight to S3; S3 sends it back to "attached" with our upload id.
+        back = request.build_absolute_uri(reverse("product-image-attached", args=[product_id]))
+        upload = services.start_image_upload(product_id=product_id, return_to=back)
+    return render(request, "products/product.html", {"product": _shown(item), "upload": upload})
+
+
+@web_page(role="manager")
+def product_image_attached(request, product_id: str):
+    """Where S3 sends the browser after an upload: check the file and attach it (or say why not)."""
+    try:
+        services.attach_image(product_id=product_id, upload_id=request.GET.get("upload", ""))
+    except services.InvalidUpload as exc:
+        messages.error(request, " ".join(str(m) for m in (exc.fields or {}).get("upload_id", [exc.message])))
+    else:
+        messages.success(request, "The image was uploaded and is now shown in the catalogue.")
+    return redirect(request, reverse("product", args=[product_id]))
+
+
+@web_page(role="manager", methods=("POST",))
+def product_image_remove(request, product_id: str):
+    services.remove_image(product_id=product_id)
+    messages.success(request, "The image was removed.")
+    return redirect(request, reverse("product", args=[product_id]))
 
 
 @web_page(role="manager", methods=("GET", "POST"))

@@ -81,9 +81,16 @@ def presigned_post(*, key: str, max_bytes: int, content_type_prefix: str = "", e
                                                ExpiresIn=int(expires_in))
 
 
-def presigned_get(key: str, *, expires_in: int | None = None, filename: str | None = None) -> str:
+def presigned_get(key: str, *, expires_in: int | None = None, filename: str | None = None,
+                  content_type: str | None = None) -> str:
+    """``content_type``: served as (the type we checked, not what the uploader declared)."""
     _own(key)
-    params = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if filename else None
+    params = {}
+    if filename:
+        params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+    if content_type:
+        params["ResponseContentType"] = content_type
+    params = params or None
     return storage().url(key, parameters=params, expire=expires_in or settings.FILES_GET_EXPIRE_SECONDS)
 
 

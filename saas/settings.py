@@ -115,6 +115,13 @@ CSRF_FAILURE_VIEW = "saas.web.csrf_failure"
 # How long the header's tenant list (names and statuses of your other tenants) may lag in a process.
 WEB_SWITCHER_CACHE_SECONDS = float(env("WEB_SWITCHER_CACHE_SECONDS", "30"))
 
+# Where presigned file links point (the S3 endpoint locally; the bucket's hosts in AWS), for the CSP.
+_s3_endpoint = env("S3_ENDPOINT_URL", env("MOTO_ENDPOINT_URL"))
+_files_bucket = env("S3_BUCKET", "saas-local-files")
+FILES_ORIGINS = ([_s3_endpoint.rstrip("/")] if _s3_endpoint else
+                 [f"https://{_files_bucket}.s3.amazonaws.com",
+                  f"https://{_files_bucket}.s3.{env('AWS_REGION', env('AWS_DEFAULT_REGION', 'us-east-1'))}.amazonaws.com"])
+
 # Content-Security-Policy (django-csp): scripts only from us and with the request's nonce, no
 # inline script or style, no third party anywhere. The API docs page relaxes styles only.
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
@@ -124,7 +131,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", *FILES_ORIGINS],  # product images: short-lived presigned S3 links
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],

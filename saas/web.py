@@ -44,6 +44,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Orders", "orders"),
     NavItem("Team", "team", min_role="admin"),
     NavItem("Webhooks", "webhooks", min_role="admin"),
+    NavItem("Audit", "audit", min_role="admin"),
     NavItem("Settings", "settings", min_role=None),
     NavItem("Platform", "platform", platform_admin=True),
 ]

@@ -11,16 +11,18 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from saas import web
+from saas import audit, export, limits, usage, web
+from saas.tenancy import system_context
+from saas.tenancy.store import DoesNotExist
 from saas.sessions import end_user_sessions
 from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
 
-from . import selectors, services
+from . import offboarding, selectors, services
 from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer, MemberRoleSerializer, TenantCreateSerializer, TenantTierSerializer, TenantUpdateSerializer,
@@ -242,7 +244,11 @@ def platform_tenant(request, tenant_id: str):
             else:
                 messages.success(request, f"{tenant['name']} is now on the {serializer.validated_data['tier']} tier.")
         return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
-    return render(request, "tenants/platform_tenant.html", {"tenant": tenant, "tiers": TIERS})
+    try:
+        leaving = offboarding.public_offboarding(offboarding.get_offboarding(tenant["id"]))
+    except DoesNotExist:
+        leaving = None
+    return render(request, "tenants/platform_tenant.html", {"tenant": tenant, "tiers": TIERS, "offboarding": leaving})
 
 
 @web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
@@ -261,3 +267,130 @@ def platform_tenant_status(request, tenant_id: str, action: str):
             messages.success(request, f"{tenant['name']} was {done}.")
         return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
     return render(request, "tenants/platform_status.html", {"tenant": tenant, "action": action, "target": target})
+
+
+# --- tenant lifecycle: audit trail, usage, export, offboarding ------------------------------------
+def _audit_query(request) -> tuple[dict, dict]:
+    """(validated filters, errors) from the page's GET form, checked by the API's serializer."""
+    from .serializers import AuditQuerySerializer
+
+    raw = {k: v.strip() for k, v in request.GET.items() if k in (
+        "actor", "action", "target_type", "target_id", "since", "until") and v.strip()}
+    serializer = AuditQuerySerializer(data=raw)
+    if not serializer.is_valid():
+        return {}, {name: [str(e) for e in errs] for name, errs in serializer.errors.items()}
+    params = serializer.validated_data
+    return {k: params[k] for k in ("actor", "action", "target_type", "target_id", "since", "until") if params.get(k)}, {}
+
+
+def _audit_context(request, page_reader) -> dict:
+    filters, errors = _audit_query(request)
+    records, links = [], {}
+    if not errors:
+        page = page_reader(cursor=cursor_of(request), limit=25, **filters)
+        records, links = [audit.public_record(r) for r in page.items], pager(request, page.next_cursor)
+    form = {k: request.GET.get(k, "") for k in ("actor", "action", "target_type", "target_id", "since", "until")}
+    return {"records": records, "pager": links, "form": form, "errors": errors}
+
+
+@web_page(role="admin")
+def audit_page(request):
+    return render(request, "tenants/audit.html", {**_audit_context(request, audit.list_records), "platform": False})
+
+
+@web_page(role=None, tenant=False, platform_admin=True)
+def platform_audit_page(request):
+    with system_context(reason=f"platform audit trail read by {request.identity.sub}"):
+        context = _audit_context(request, audit.list_platform_records)
+    return render(request, "tenants/audit.html", {**context, "platform": True})
+
+
+@web_page(role="admin")
+def usage_page(request):
+    days = usage.daily(days=30)
+    return render(request, "tenants/usage.html", {"days": days, "totals": usage.totals(days),
+                                                  "limits": limits.overview(), "tier": current_context().tier})
+
+
+@web_page(role="admin", methods=("GET", "POST"))
+def export_page(request):
+    if request.method == "POST":
+        from saas.celery import broker
+
+        if not broker.reachable():
+            messages.error(request, "The job queue is unavailable, so no export was started. Try again shortly.")
+        else:
+            job = export.request_export()
+            from .tasks import enqueue_export
+
+            enqueue_export(job["id"])
+            messages.success(request, "The export has started. It appears below when it is ready.")
+        return redirect(request, reverse("export-page"))
+    jobs = [export.public_export(j) for j in export.list_exports(limit=10).items]
+    return render(request, "tenants/export.html", {"jobs": jobs})
+
+
+@web_page(role="admin")
+def export_status(request, export_id: str):
+    """The htmx fragment of one export: polled while it runs (entities done / total)."""
+    return render(request, "tenants/_export_row.html", {"job": export.public_export(export.get_export(export_id))})
+
+
+@web_page(role="admin", methods=("POST",))
+def export_download(request, export_id: str):
+    link = export.download_link(export_id=export_id)  # audit-logged, valid 15 minutes
+    return HttpResponseRedirect(link["url"])
+
+
+@web_page(role="admin", methods=("GET", "POST"))
+def tenant_delete(request):
+    """The owner deletes the tenant: confirmed by typing its name."""
+    tenant = selectors.current_tenant()
+    is_owner = tenant.get("created_by") == request.identity.sub if "created_by" in tenant else None
+    error = None
+    if request.method == "POST":
+        try:
+            record = offboarding.schedule_offboarding(
+                tenant_id=current_context().tenant_id, actor_id=request.identity.sub,
+                confirm_name=request.POST.get("confirm_name", ""), as_owner=True)
+        except offboarding.ConfirmationMismatch:
+            error = "That is not the tenant's name. Type it exactly as shown to confirm."
+        except offboarding.OwnerRequired as exc:
+            error = exc.message
+        else:
+            from .tasks import enqueue_offboarding
+
+            enqueue_offboarding(record["id"])
+            messages.success(request, f"{tenant['name']} is closed now. A final export is being made; everything "
+                                      f"is deleted after {offboarding.public_offboarding(record)['delete_after'][:10]}.")
+            return redirect(request, reverse("home"))
+    return render(request, "tenants/tenant_delete.html", {"tenant": tenant, "error": error, "is_owner": is_owner,
+                                                           "grace_days": settings.OFFBOARDING_GRACE_SECONDS / 86400})
+
+
+@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
+def platform_offboard(request, tenant_id: str):
+    tenant = _tenant_or_404(tenant_id)
+    if request.method == "POST":
+        try:
+            record = offboarding.schedule_offboarding(tenant_id=tenant["id"], actor_id=request.identity.sub)
+        except offboarding.OffboardingError as exc:
+            messages.error(request, exc.message)
+        else:
+            from .tasks import enqueue_offboarding
+
+            enqueue_offboarding(record["id"])
+            messages.success(request, f"{tenant['name']} is deactivated and scheduled for deletion.")
+        return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
+    return render(request, "tenants/platform_offboard.html", {
+        "tenant": tenant, "grace_days": settings.OFFBOARDING_GRACE_SECONDS / 86400})
+
+
+@web_page(role=None, tenant=False, platform_admin=True)
+def platform_receipt(request, tenant_id: str):
+    """An offboarding's state and, once done, its deletion receipt (also for a tenant that is gone)."""
+    try:
+        record = offboarding.public_offboarding(offboarding.get_offboarding(validate_tenant_id(tenant_id)))
+    except (InvalidTenantId, DoesNotExist):
+        raise Http404 from None
+    return render(request, "tenants/platform_receipt.html", {"record": record})
