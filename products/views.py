@@ -16,7 +16,8 @@ from .models import CATEGORY_PATTERN, CURRENCIES, public_product
 from .serializers import ProductSerializer
 
 FIELDS = ("sku", "name", "description", "price", "currency", "stock", "category")
-CONFLICT = "Someone else changed this product while you were editing it. Nothing was saved. Reload to see their version."
+CONFLICT = ("Nothing was saved: someone else saved this product while you were editing it. Reload to start from "
+            "their version (your changes are still in the form below if you want to copy them).")
 
 
 def _validate(request) -> tuple[dict | None, dict, dict]:
@@ -108,7 +109,7 @@ def product_new(request):
 @web_page(role="manager", methods=("GET", "POST"))
 def product_edit(request, product_id: str):
     product = public_product(selectors.get_product(product_id, consistent=True))
-    form, errors, conflict = {**product, "category": product["category"] or ""}, {}, False
+    form, errors, conflict, differences = {**product, "category": product["category"] or ""}, {}, False, []
     if request.method == "POST":
         fields, errors, form = _validate(request)
         form["version"] = request.POST.get("version", "")
@@ -121,6 +122,11 @@ def product_edit(request, product_id: str):
                 updated = services.update_product(product_id=product_id, changes=fields, expected_version=version)
             except VersionConflict:
                 conflict = True
+                current = public_product(selectors.get_product(product_id, consistent=True))
+                differences = [{"field": name, "theirs": current[name] if current[name] is not None else "—",
+                                "yours": form.get(name) or "—"}
+                               for name in FIELDS if str(current[name] if current[name] is not None else "")
+                               != str(fields.get(name) if fields.get(name) is not None else "")]
             except services.DuplicateSku:
                 errors = {"sku": ["Another product already has this SKU."]}
             else:
@@ -128,7 +134,7 @@ def product_edit(request, product_id: str):
                 return redirect(request, reverse("product", args=[product_id]))
     return render(request, "products/product_form.html", _form_context(
         form=form, errors=errors, creating=False, product=product, conflict=conflict,
-        conflict_message=CONFLICT))
+        conflict_message=CONFLICT, differences=differences))
 
 
 @web_page(role="manager", methods=("GET", "POST"))
