@@ -103,7 +103,7 @@ class LambdaWorker:
         self.env = lambda_local.lambda_env(
             DJANGO_SECRET_KEY="lambda-worker-test-only", DYNAMODB_ENDPOINT_URL=os.environ["DYNAMODB_ENDPOINT_URL"],
             MOTO_ENDPOINT_URL=os.environ["MOTO_ENDPOINT_URL"], AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local",
-            AWS_LAMBDA_FUNCTION_NAME="saas-commerce-dev-worker", **passthrough, **WORKER_ENV, **(extra_env or {}))
+            AWS_LAMBDA_FUNCTION_NAME="saas-commerce-dev-worker", **{**passthrough, **WORKER_ENV, **(extra_env or {})})
         self.timeout = timeout
         self.containers: list[lambda_local.WarmLambda] = []
 
