@@ -89,9 +89,10 @@ def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> tuple[str, str]:
 
 
 def _same_attribute(name: str, current: str | None, wanted: str) -> bool:
-    if name == "RedrivePolicy" and current:
-        return json.loads(current) == json.loads(wanted) or {k: str(v) for k, v in json.loads(current).items()} == {
-            k: str(v) for k, v in json.loads(wanted).items()}
+    if name == "RedrivePolicy" and current:  # JSON: compare values, not spelling (SQS may quote numbers)
+        def normal(policy: str) -> dict:
+            return {k: str(v) for k, v in json.loads(policy).items()}
+        return normal(current) == normal(wanted)
     return current == wanted
 
 
