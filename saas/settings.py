@@ -200,6 +200,8 @@ COGNITO_JWKS_URL = env("COGNITO_JWKS_URL", f"{COGNITO_ISSUER}/.well-known/jwks.j
 COGNITO_JWKS_MIN_REFRESH_SECONDS = float(env("COGNITO_JWKS_MIN_REFRESH_SECONDS", "60"))
 COGNITO_JWKS_RETRY_SECONDS = float(env("COGNITO_JWKS_RETRY_SECONDS", "5"))  # after a failed JWKS fetch
 COGNITO_SYSTEM_ADMIN_GROUP = env("COGNITO_SYSTEM_ADMIN_GROUP", "system_admin")
+# Pending invitations (tenants.services.invitations) expire after this.
+INVITATION_TTL_SECONDS = int(env("INVITATION_TTL_SECONDS", str(7 * 24 * 3600)))
 MEMBERSHIP_CACHE_TTL_SECONDS = float(env("MEMBERSHIP_CACHE_TTL_SECONDS", "30"))
 # Silo (platinum) tenants are provisioned by a worker (tenants.provision_silo). An attempt holds the
 # tenant this long; after it the outbox sweep re-enqueues a tenant still `provisioning` (lost enqueue,

@@ -16,6 +16,8 @@ from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 from . import offboarding, resolution, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
+    InvitationSerializer,
+    MyInvitationSerializer,
     ActiveTenantSerializer,
     AuditPageSerializer,
     AuditQuerySerializer,
@@ -119,11 +121,82 @@ class MembersApi(APIView):
         params = _valid(ListParamsSerializer, request.query_params)
         return Response(_page(selectors.list_members(cursor=params.get("cursor"), limit=params["limit"])))
 
-    @extend_schema(request=MemberInviteSerializer, responses={201: MemberSerializer})
+    @extend_schema(request=MemberInviteSerializer, responses={202: OpenApiResponse(
+        InvitationSerializer, description="A pending invitation: the person becomes a member when they accept it "
+                                          "(POST /me/invitations/{id}/accept). The answer is the same whether or "
+                                          "not the email has an account.")})
     def post(self, request):
         data = _valid(MemberInviteSerializer, request.data)
-        member = services.invite_member(email=data["email"], role=data["role"])
-        return Response(selectors.public_member(member), status=status.HTTP_201_CREATED)
+        invitation = services.invite_member(email=data["email"], role=data["role"])
+        return Response(services.public_invitation(invitation), status=status.HTTP_202_ACCEPTED)
+
+
+class InvitationsApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(operation_id="tenants_current_invitations_list", responses={200: InvitationSerializer(many=True)})
+    def get(self, request):
+        return Response({"results": [services.public_invitation(i) for i in services.list_invitations()],
+                         "next_cursor": None})
+
+
+class InvitationApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, invitation_id: str):
+        services.revoke_invitation(invitation_id=invitation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyInvitationsApi(APIView):
+    """The signed-in person's pending invitations (matched by the email of their verified identity)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(operation_id="me_invitations_list", responses={200: MyInvitationSerializer(many=True)})
+    def get(self, request):
+        email = selectors.email_of(request.user.identity)
+        return Response({"results": services.my_invitations(email=email), "next_cursor": None})
+
+
+class MyInvitationAnswerApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    accept = True
+
+    @extend_schema(request=None, responses={200: MeSerializer, 204: None})
+    def post(self, request, invitation_id: str):
+        identity = request.user.identity
+        email = selectors.email_of(identity)
+        if not self.accept:
+            services.decline_invitation(email=email, invitation_id=invitation_id)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        services.accept_invitation(user_id=identity.sub, email=email, invitation_id=invitation_id)
+        return Response(selectors.me(identity=identity, resolution=resolution.resolve(identity)))
+
+
+class MyInvitationAcceptApi(MyInvitationAnswerApi):
+    accept = True
+
+
+class MyInvitationDeclineApi(MyInvitationAnswerApi):
+    accept = False
+
+
+class MyMembershipApi(APIView):
+    """Leave a tenant (any member; not its last admin)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, tenant_id: str):
+        identity = request.user.identity
+        try:
+            tenant_id = validate_tenant_id(tenant_id)
+        except InvalidTenantId:
+            raise services.NotAMember() from None
+        services.leave_tenant(user_id=identity.sub, tenant_id=tenant_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MemberApi(APIView):

@@ -45,3 +45,17 @@ class Member(TenantModel):
     entity = "MEMBER"  # id = user sub
     export_as = "members"
     indexes = {"by_role": Index(gsi="GSI1", key=lambda item: (f"ROLE#{item['role']}", item["id"]))}
+
+
+class Invitation(TenantModel):
+    """A pending invitation of the tenant (id = a hash of tenant + email, so re-inviting replaces it).
+    Fields: email, role, invited_by, expires_at (TTL). Nothing about the invitee's account is stored."""
+
+    entity = "INVITATION"
+
+
+class InvitationInbox(PlatformModel):
+    """The invitee's side of an invitation: partition = a hash of the (lower-case) email, id =
+    ``<tenant id>.<invitation id>``. Lets a signed-in person list and answer their invitations."""
+
+    entity = "INVITE"

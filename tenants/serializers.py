@@ -30,6 +30,28 @@ class MemberInviteSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLES)
 
 
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=ROLES)
+    status = serializers.CharField()
+    invited_by = serializers.CharField(allow_null=True)
+    created_at = serializers.CharField()
+    expires_at = serializers.IntegerField()
+
+
+class InvitationTenantSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MyInvitationSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    tenant = InvitationTenantSerializer()
+    role = serializers.ChoiceField(choices=ROLES)
+    expires_at = serializers.IntegerField()
+
+
 class MemberRoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLES)
 

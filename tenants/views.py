@@ -60,7 +60,29 @@ def home(request):
         "me": me,
         "problem": request.resolution.problem if request.resolution else None,
         "role_help": ROLE_HELP,
+        "invitations": services.my_invitations(email=selectors.email_of(request.identity)),
     })
+
+
+@web_page(role=None, tenant=False, methods=("POST",))
+def invitation_answer(request, invitation_id: str, answer: str):
+    """Accept or decline one of the signed-in person's invitations (the same services as the API)."""
+    identity = request.identity
+    email = selectors.email_of(identity)
+    try:
+        if answer == "accept":
+            joined = services.accept_invitation(user_id=identity.sub, email=email, invitation_id=invitation_id)
+            messages.success(request, f"You joined as {joined['role']}. Switch to the tenant to work in it.")
+        elif answer == "decline":
+            services.decline_invitation(email=email, invitation_id=invitation_id)
+            messages.success(request, "The invitation was declined.")
+        else:
+            raise Http404()
+    except services.TenancyError as exc:
+        messages.error(request, exc.message)
+    except services.NotFoundError:
+        messages.error(request, "That invitation is no longer open.")
+    return redirect(request, reverse("home"))
 
 
 @web_page(role=None, tenant=False, methods=("POST",))
@@ -127,18 +149,18 @@ def team(request):
         serializer = MemberInviteSerializer(data=form)
         if serializer.is_valid():
             try:
-                member = services.invite_member(**serializer.validated_data)
-            except services.AlreadyMember as exc:
-                errors = {"email": [exc.message]}
+                invitation = services.invite_member(**serializer.validated_data)
             except services.InvalidInput as exc:
                 errors = {"email": [exc.message]}
             else:
-                messages.success(request, f"{member['email']} was added as {member['role']}.")
+                messages.success(request, f"{invitation['email']} was invited as {invitation['role']}; they become "
+                                          f"a member when they accept.")
                 return redirect(request, reverse("team"))
         else:
             errors = _errors(serializer)
     page = selectors.list_members(cursor=cursor_of(request), limit=25)
     return render(request, "tenants/team.html", {
+        "invitations": [services.public_invitation(i) for i in services.list_invitations()],
         "members": page.items, "pager": pager(request, page.next_cursor), "form": form, "errors": errors,
         "roles": ROLES, "role_help": ROLE_HELP, "me": request.identity.sub,
     })

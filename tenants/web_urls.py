@@ -10,6 +10,7 @@ urlpatterns = [
     path("switch-tenant", views.switch_tenant, name="switch-tenant"),
     path("start/", views.start, name="start"),
     path("start/progress", views.start_progress, name="start-progress"),
+    path("invitations/<str:invitation_id>/<str:answer>", views.invitation_answer, name="invitation-answer"),
     path("team/", views.team, name="team"),
     path("team/<str:user_id>/role", views.member_role, name="member-role"),
     path("team/<str:user_id>/remove", views.member_remove, name="member-remove"),

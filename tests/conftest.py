@@ -132,6 +132,17 @@ class TenantFixture:
         return user
 
 
+def invite_and_accept(admin: User, person: User, role: str):
+    """The invitation flow through the API: the admin invites ``person``'s email, ``person`` accepts.
+    Returns the accept response."""
+    invited = admin.client().post("/api/v1/tenants/current/members", {"email": person.email, "role": role},
+                                  format="json")
+    assert invited.status_code == 202, invited.content
+    mine = person.client().get("/api/v1/me/invitations").json()["results"]
+    invitation = next(i for i in mine if i["id"].endswith(invited.json()["id"]))
+    return person.client().post(f"/api/v1/me/invitations/{invitation['id']}/accept")
+
+
 @pytest.fixture
 def make_tenant(make_user):
     from tenants.services import create_pooled_tenant

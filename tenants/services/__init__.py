@@ -27,10 +27,20 @@ from ..errors import (
     TenantInactive,
     TierChangeNotSupported,
 )
+from saas.errors import NotFound as NotFoundError
 from ..models import TIERS
+from .invitations import (
+    accept_invitation,
+    decline_invitation,
+    invite_member,
+    leave_tenant,
+    list_invitations,
+    my_invitations,
+    public_invitation,
+    revoke_invitation,
+)
 from .members import (
     change_member_role,
-    invite_member,
     remove_member,
     switch_active_tenant,
     update_current_tenant,
@@ -56,4 +66,6 @@ __all__ = [
     "new_tenant_id", "silo_table_name", "update_current_tenant",
     "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",
     "change_tenant_tier", "REGISTRATION_RETENTION_SECONDS", "TableNotReady",
+    "accept_invitation", "decline_invitation", "leave_tenant", "list_invitations", "my_invitations",
+    "public_invitation", "revoke_invitation", "NotFoundError",
 ]

@@ -4,32 +4,27 @@ from __future__ import annotations
 import logging
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from saas import limits
 from saas.audit import Entry
-from saas.errors import InvalidInput
 from saas.tenancy import get_context, system_context
 from saas.tenancy.store import (
     DoesNotExist,
-    StoreError,
     TransactionCancelled,
     transact_write,
 )
 
-from .. import cognito, resolution
+from .. import resolution
 from ..errors import (
-    AlreadyMember,
     CannotRaiseOwnRole,
     ConcurrentChange,
-    IdentityProviderUnavailable,
     LastAdmin,
     NotAllowed,
     NotAMember,
     TenantInactive,
 )
 from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
-from .records import get_tenant, membership_item_ops, replace_tenant, tenant_audit
+from .records import get_tenant, replace_tenant, tenant_audit
 
 logger = logging.getLogger("tenants")
 
@@ -65,51 +60,6 @@ def _other_admin_guard(*, leaving: str) -> dict:
         if candidate["id"] != leaving and candidate.get("role") == "admin":
             return Member.objects.condition_op(candidate["id"], Attr("role").eq("admin"))
     raise LastAdmin()
-
-
-def invite_member(*, email: str, role: str) -> dict:
-    """Add a person by email: the Cognito user is created (with ``custom:tenant_id``) if they have
-    none yet, then the membership pair is written. 409 if they are already a member."""
-    _require_admin()
-    ctx = get_context()
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
-    email = email.strip().lower()
-    try:
-        user = cognito.find_or_create_user(email=email, tenant_id=ctx.tenant_id)
-    except cognito.CognitoUnavailable as exc:
-        raise IdentityProviderUnavailable() from exc
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("InvalidParameterException", "InvalidParameterValue"):
-            raise InvalidInput(f"The identity provider refused the user: {exc.response['Error'].get('Message', '')}")
-        raise
-    try:
-        Member.objects.get(user.sub, consistent=True)
-    except DoesNotExist:
-        pass
-    else:
-        raise AlreadyMember()
-    ops = membership_item_ops(tenant_id=ctx.tenant_id, user_id=user.sub, email=user.email or email, role=role,
-                          invited_by=ctx.user_id)
-    ops.append(limits.reserve_op("members"))  # last: a failed condition here is the plan's limit
-    entry = Entry(action="member.invited", target_type="member", target_id=user.sub, tenant_id=ctx.tenant_id,
-                  tier=ctx.tier, changes={"role": [None, role], "email": [None, user.email or email]})
-    try:
-        with system_context(reason=f"invite {user.sub} to {ctx.tenant_id}"):
-            transact_write(ops, audit=entry)
-    except TransactionCancelled as exc:
-        if user.created:
-            cognito.delete_user(user.username)
-        if exc.reasons[-1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in exc.reasons[:-1]:
-            raise limits.exceeded("members") from None
-        raise AlreadyMember() from None
-    except StoreError:
-        if user.created:
-            cognito.delete_user(user.username)
-        raise
-    resolution.cache.invalidate_user(user.sub)
-    logger.info("member %s invited to %s as %s by %s", user.sub, ctx.tenant_id, role, ctx.user_id)
-    return Member.objects.get(user.sub, consistent=True)
 
 
 def change_member_role(*, user_id: str, role: str) -> dict:

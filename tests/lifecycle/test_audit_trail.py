@@ -1,6 +1,8 @@
 """The audit trail against DynamoDB Local: written with the change, chained, verifiable, listable."""
 from __future__ import annotations
 
+from tests.conftest import invite_and_accept
+
 import threading
 
 import pytest
@@ -204,10 +206,9 @@ def test_members_tenant_settings_and_platform_actions_are_audited(tenant_a, make
 
     platform_admin = make_user(groups=("system_admin",))
     admin = tenant_a.admin.client()
-    invited = admin.post("/api/v1/tenants/current/members", {"email": "new.person@example.test", "role": "viewer"},
-                         format="json")
-    assert invited.status_code == 201, invited.content
-    user_id = invited.json()["user_id"] if "user_id" in invited.json() else invited.json()["id"]
+    person = make_user()
+    assert invite_and_accept(tenant_a.admin, person, "viewer").status_code == 200
+    user_id = person.sub
     assert admin.patch(f"/api/v1/tenants/current/members/{user_id}", {"role": "manager"},
                        format="json").status_code == 200
     assert admin.delete(f"/api/v1/tenants/current/members/{user_id}").status_code == 204

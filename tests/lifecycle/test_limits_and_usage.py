@@ -2,6 +2,8 @@
 and daily usage counters aggregated in process."""
 from __future__ import annotations
 
+from tests.conftest import invite_and_accept
+
 import threading
 
 import pytest
@@ -99,19 +101,14 @@ def test_platform_admins_see_a_tenants_usage(tenant_a, manager, make_user):
     assert tenant_a.admin.client().get(f"/api/v1/admin/tenants/{tenant_a.id}/usage").status_code == 403
 
 
-def test_member_limit_counts_the_owner_and_frees_a_slot_on_removal(tenant_a, settings):
+def test_member_limit_counts_the_owner_and_frees_a_slot_on_removal(tenant_a, settings, make_user):
     settings.PLAN_LIMITS = {**settings.PLAN_LIMITS, "basic": {**settings.PLAN_LIMITS["basic"], "members": 2}}
     admin = tenant_a.admin.client()
-    first = admin.post("/api/v1/tenants/current/members", {"email": "m1@example.test", "role": "viewer"},
-                       format="json")
-    assert first.status_code == 201, first.content
-    refused = admin.post("/api/v1/tenants/current/members", {"email": "m2@example.test", "role": "viewer"},
+    m1, m2 = make_user(), make_user()
+    assert invite_and_accept(tenant_a.admin, m1, "viewer").status_code == 200
+    refused = admin.post("/api/v1/tenants/current/members", {"email": m2.email, "role": "viewer"},
                          format="json")
     assert refused.status_code == 403 and refused.json()["limit"] == "members" and refused.json()["max"] == 2
     assert len(admin.get("/api/v1/tenants/current/members").json()["results"]) == 2
-    member_id = next(m for m in admin.get("/api/v1/tenants/current/members").json()["results"]
-                     if m["email"] == "m1@example.test")
-    member_id = member_id.get("user_id") or member_id["id"]
-    assert admin.delete(f"/api/v1/tenants/current/members/{member_id}").status_code == 204
-    assert admin.post("/api/v1/tenants/current/members", {"email": "m2@example.test", "role": "viewer"},
-                      format="json").status_code == 201
+    assert admin.delete(f"/api/v1/tenants/current/members/{m1.sub}").status_code == 204
+    assert invite_and_accept(tenant_a.admin, m2, "viewer").status_code == 200

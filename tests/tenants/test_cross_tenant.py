@@ -2,6 +2,8 @@
 200 or 500, and B is unchanged afterwards."""
 from __future__ import annotations
 
+from tests.conftest import invite_and_accept
+
 import pytest
 
 
@@ -54,8 +56,7 @@ def test_inviting_b_members_into_a_does_not_give_a_any_hold_over_b(tenant_a, ten
     """A's admin may invite anyone to A, but that changes nothing in B."""
     client = tenant_a.admin.client()
     before = b_state(tenant_b, b_viewer)
-    assert client.post("/api/v1/tenants/current/members", {"email": b_viewer.email, "role": "admin"},
-                       format="json").status_code == 201
+    assert invite_and_accept(tenant_a.admin, b_viewer, "admin").status_code == 200
     assert b_state(tenant_b, b_viewer) == before
     assert b_viewer.client().get("/api/v1/me").json()["active_tenant"]["id"] == tenant_b.id
     # A's admin can now manage that person only inside A

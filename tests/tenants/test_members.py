@@ -1,4 +1,4 @@
-"""Tenant admin: list, invite (Cognito admin API on the moto server), change roles, remove.
+"""Tenant admin: list, invite (pending invitations the person accepts), change roles, remove.
 Nobody raises their own role; non-admins change no roles; the last admin stays."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 
 from saas import aws
 from tenants import cognito
+from tests.conftest import invite_and_accept
 
 MEMBERS = "/api/v1/tenants/current/members"
 
@@ -46,35 +47,29 @@ def test_bad_list_parameters_are_400(tenant_a, params):
     assert set(response.json()["fields"]) <= {"limit", "cursor"}
 
 
-def test_invite_creates_the_cognito_user_with_the_tenant_and_adds_the_member(tenant_a):
-    email = f"invitee-{tenant_a.id}@example.test"
-    response = tenant_a.admin.client().post(MEMBERS, {"email": email.upper(), "role": "manager"}, format="json")
-    assert response.status_code == 201, response.content
-    member = response.json()
-    assert member["email"] == email and member["role"] == "manager"
-    user = cognito.find_user(email)
-    assert user is not None and user.sub == member["user_id"]
-    assert user.attributes["custom:tenant_id"] == tenant_a.id
-    assert roles_of(tenant_a.admin.client())[user.sub] == "manager"
-    # the invited person accepts (sets a password) and signs in: they land in the tenant as manager
-    cognito.set_password(user.username, "Accepted-Passw0rd!")
-    tokens = cognito.sign_in(email, "Accepted-Passw0rd!")
-    from rest_framework.test import APIClient
-
-    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens['IdToken']}")
-    me = client.get("/api/v1/me").json()
-    assert me["user"]["id"] == user.sub
+def test_an_accepted_invitation_makes_the_person_a_member_and_creates_no_account(tenant_a, make_user):
+    person = make_user()
+    response = tenant_a.admin.client().post(MEMBERS, {"email": person.email.upper(), "role": "manager"},
+                                            format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["email"] == person.email and response.json()["role"] == "manager"
+    assert person.sub not in roles_of(tenant_a.admin.client())
+    assert invite_and_accept(tenant_a.admin, person, "manager").status_code == 200
+    assert roles_of(tenant_a.admin.client())[person.sub] == "manager"
+    me = person.client().get("/api/v1/me").json()
     assert me["active_tenant"]["id"] == tenant_a.id and me["active_tenant"]["roles"] == ["manager"]
+    assert "custom:tenant_id" not in cognito.find_user(person.email).attributes
+    assert tenant_a.admin.client().post(MEMBERS, {"email": f"new-{tenant_a.id}@example.test", "role": "viewer"},
+                                        format="json").status_code == 202
+    assert cognito.find_user(f"new-{tenant_a.id}@example.test") is None
 
 
 def test_inviting_someone_who_already_has_an_account_adds_a_second_membership(tenant_a, tenant_b):
-    response = tenant_a.admin.client().post(MEMBERS, {"email": tenant_b.admin.email, "role": "viewer"}, format="json")
-    assert response.status_code == 201
-    assert response.json()["user_id"] == tenant_b.admin.sub
+    assert invite_and_accept(tenant_a.admin, tenant_b.admin, "viewer").status_code == 200
     me = tenant_b.admin.client().get("/api/v1/me").json()
     assert {m["tenant"]["id"]: m["role"] for m in me["memberships"]} == {tenant_b.id: "admin", tenant_a.id: "viewer"}
     assert me["active_tenant"]["id"] == tenant_b.id  # unchanged until they switch
-    again = tenant_a.admin.client().post(MEMBERS, {"email": tenant_b.admin.email, "role": "admin"}, format="json")
+    again = invite_and_accept(tenant_a.admin, tenant_b.admin, "admin")
     assert again.status_code == 409 and again.json()["code"] == "already_member"
 
 
@@ -195,7 +190,7 @@ def test_removing_or_changing_someone_unknown_is_404(tenant_a):
         assert client.patch(member_url(user_id), {"role": "viewer"}, format="json").status_code == 404
 
 
-def test_invite_fails_cleanly_when_the_identity_provider_is_down(tenant_a, settings):
+def test_inviting_does_not_depend_on_the_identity_provider(tenant_a, settings):
     settings.AWS_ENDPOINT_URLS = {**django_settings.AWS_ENDPOINT_URLS, "cognito-idp": "http://127.0.0.1:9"}
     settings.AWS_MAX_ATTEMPTS = 1
     aws.reset_clients()
@@ -203,4 +198,4 @@ def test_invite_fails_cleanly_when_the_identity_provider_is_down(tenant_a, setti
         response = tenant_a.admin.client().post(MEMBERS, {"email": "down@example.test", "role": "viewer"}, format="json")
     finally:
         aws.reset_clients()
-    assert response.status_code == 503 and response.json()["code"] == "service_unavailable"
+    assert response.status_code == 202

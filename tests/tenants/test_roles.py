@@ -28,7 +28,7 @@ ENDPOINT_MATRIX = [
     ("patch", "/api/v1/tenants/current", {"name": "Renamed"}, {"admin": 200, "manager": 403, "member": 403, "viewer": 403}),
     ("get", "/api/v1/tenants/current/members", None, {"admin": 200, "manager": 403, "member": 403, "viewer": 403}),
     ("post", "/api/v1/tenants/current/members", {"email": "matrix-{n}@example.test", "role": "viewer"},
-     {"admin": 201, "manager": 403, "member": 403, "viewer": 403}),
+     {"admin": 202, "manager": 403, "member": 403, "viewer": 403}),
     ("get", "/api/v1/admin/tenants", None, dict.fromkeys(ROLES, 403)),
 ]
 

@@ -68,7 +68,8 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
     # the team: invite a member, then make them a manager
     nav(page, "Team").click()
     j.shot("team")
-    invitee = "new.person@example.test"
+    person = make_user()  # someone with an account; invitations wait for their consent
+    invitee = person.email
     page.get_by_label("Email address").fill("not-an-email")
     page.get_by_role("button", name="Invite").click()
     expect(page.locator("#invite-email-errors")).to_be_visible()
@@ -76,7 +77,12 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
     page.get_by_label("Email address").fill(invitee)
     page.get_by_label("Role", exact=True).select_option("member")
     page.get_by_role("button", name="Invite").click()
-    expect(page.locator(".message-success")).to_contain_text(f"{invitee} was added as member")
+    expect(page.locator(".message-success")).to_contain_text(f"{invitee} was invited as member")
+    expect(page.locator("#invitations")).to_contain_text(invitee)
+    j.shot("team invitation pending")
+    mine = person.client().get("/api/v1/me/invitations").json()["results"]  # the invitee accepts
+    assert person.client().post(f"/api/v1/me/invitations/{mine[0]['id']}/accept").status_code == 200
+    page.reload()
     row = page.locator("#members tr", has_text=invitee)
     row.get_by_label(f"Role of {invitee}", exact=True).select_option("manager")
     row.get_by_role("button", name=f"Change role of {invitee}").click()

@@ -1,0 +1,222 @@
+"""Invitations: membership by consent, and leaving a tenant.
+
+An admin invites an email address with a role; that writes a pending ``Invitation`` in the tenant
+and its mirror in the invitee's inbox (keyed by a hash of the email), nothing else. The answer is the
+same whether or not the email has an account: no user id, no account is created, and no Cognito
+attribute is set (``custom:tenant_id`` is no longer written by anyone but the person's own sign-up).
+The invitee, signed in with that email, lists their invitations and accepts one (the membership is
+created then, in one transaction with the invitation's removal and the plan's member slot) or
+declines it. Invitations expire after ``INVITATION_TTL_SECONDS``. Any member may leave a tenant,
+except its last admin.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from django.conf import settings
+
+from saas import limits
+from saas.audit import Entry
+from saas.errors import NotFound
+from saas.tenancy import get_context, system_context, tenant_context
+from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
+
+from .. import resolution
+from ..errors import AlreadyMember, ConcurrentChange, NotAMember
+from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
+from .members import _other_admin_guard, _require_admin
+from .records import membership_item_ops
+
+logger = logging.getLogger("tenants")
+
+
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _inbox_partition(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:40]
+
+
+def _invitation_id(tenant_id: str, email: str) -> str:
+    return hashlib.sha256(f"{tenant_id}\x00{normalise_email(email)}".encode()).hexdigest()[:32]
+
+
+def public_invitation(invitation: dict) -> dict:
+    return {"id": invitation["id"], "email": invitation["email"], "role": invitation["role"], "status": "pending",
+            "invited_by": invitation.get("invited_by"), "created_at": invitation.get("created_at"),
+            "expires_at": int(invitation["expires_at"])}
+
+
+def invite_member(*, email: str, role: str) -> dict:
+    """Invite ``email`` to the tenant in context as ``role`` (admins only). Idempotent per email:
+    inviting again replaces the pending invitation (new role, new expiry). Refused only for the plan's
+    member limit; never says whether the email has an account or is already a member."""
+    _require_admin()
+    ctx = get_context()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    email = normalise_email(email)
+    limit = limits.limit_for("members")
+    if limit is not None and limits.usage_of("members") >= limit:
+        raise limits.exceeded("members")
+    invitation_id = _invitation_id(ctx.tenant_id, email)
+    expires_at = int(time.time()) + settings.INVITATION_TTL_SECONDS
+    try:
+        current = Invitation.objects.get(invitation_id, consistent=True)
+    except DoesNotExist:
+        invitation_op, invitation = Invitation.objects.create_op(
+            id=invitation_id, email=email, role=role, invited_by=ctx.user_id, expires_at=expires_at)
+    else:
+        invitation_op, invitation = Invitation.objects.update_op(
+            invitation_id, expected_version=current["version"], current=current, role=role, invited_by=ctx.user_id,
+            expires_at=expires_at)
+    tenant_name = _tenant_name(ctx.tenant_id)
+    with system_context(reason=f"invitation to {ctx.tenant_id}"):
+        inbox_op, _ = InvitationInbox.objects.put_op(
+            _inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", overwrite=True, tenant_id=ctx.tenant_id,
+            tenant_name=tenant_name, invitation_id=invitation_id, role=role, expires_at=expires_at)
+    entry = Entry(action="member.invited", target_type="invitation", target_id=invitation_id,
+                  tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
+    try:
+        with system_context(reason=f"invite {email} to {ctx.tenant_id}"):
+            transact_write([invitation_op, inbox_op], audit=entry)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+    logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
+    return invitation
+
+
+def _tenant_name(tenant_id: str) -> str:
+    with system_context(reason=f"name of tenant {tenant_id}"):
+        try:
+            return Tenant.objects.get(TENANT_DIRECTORY, tenant_id).get("name", "")
+        except DoesNotExist:
+            return ""
+
+
+def list_invitations() -> list[dict]:
+    """The tenant's pending invitations (admins)."""
+    _require_admin()
+    now = time.time()
+    return [i for i in Invitation.objects.query(limit=100).items if int(i["expires_at"]) > now]
+
+
+def revoke_invitation(*, invitation_id: str) -> None:
+    _require_admin()
+    ctx = get_context()
+    invitation = Invitation.objects.get(invitation_id, consistent=True)  # another tenant's: 404
+    _delete_invitation(ctx.tenant_id, invitation, action="member.invitation_revoked")
+
+
+def my_invitations(*, email: str) -> list[dict]:
+    """The signed-in person's pending invitations (by their verified email)."""
+    if not email:
+        return []
+    now = time.time()
+    with system_context(reason="list my invitations"):
+        items = InvitationInbox.objects.query(_inbox_partition(email), limit=100).items
+    return [{"id": i["id"], "tenant": {"id": i["tenant_id"], "name": i.get("tenant_name", "")}, "role": i["role"],
+             "expires_at": int(i["expires_at"])} for i in items if int(i["expires_at"]) > now]
+
+
+def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
+    """The invitation behind ``inbox_id`` in the person's inbox; 404 when it is not theirs or gone."""
+    if not email:
+        raise NotFound("No such invitation.")
+    with system_context(reason="answer an invitation"):
+        try:
+            inbox = InvitationInbox.objects.get(_inbox_partition(email), inbox_id, consistent=True)
+        except DoesNotExist:
+            raise NotFound("No such invitation.") from None
+    with tenant_context(inbox["tenant_id"]):
+        try:
+            invitation = Invitation.objects.get(inbox["invitation_id"], consistent=True)
+        except DoesNotExist:
+            raise NotFound("No such invitation.") from None
+    if normalise_email(invitation["email"]) != normalise_email(email) or int(invitation["expires_at"]) <= time.time():
+        raise NotFound("No such invitation.")
+    return inbox, invitation
+
+
+def _removal_ops(tenant_id: str, invitation: dict) -> list[dict]:
+    with tenant_context(tenant_id):
+        ops = [Invitation.objects.delete_op(invitation["id"], expected_version=invitation["version"])]
+    with system_context(reason="remove invitation"):
+        inbox = InvitationInbox.objects.delete_op(_inbox_partition(invitation["email"]),
+                                                  f"{tenant_id}.{invitation['id']}")
+    del inbox["Delete"]["ConditionExpression"]  # the inbox copy may already be gone
+    return [*ops, inbox]
+
+
+def _delete_invitation(tenant_id: str, invitation: dict, *, action: str) -> None:
+    entry = Entry(action=action, target_type="invitation", target_id=invitation["id"], tenant_id=tenant_id,
+                  changes={"email": [invitation["email"], None]})
+    try:
+        with system_context(reason=f"{action} in {tenant_id}"):
+            transact_write(_removal_ops(tenant_id, invitation), audit=entry)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+
+
+def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
+    """Become a member with the invited role. Returns the membership."""
+    inbox, invitation = _find(email, invitation_id)
+    tenant_id = inbox["tenant_id"]
+    with system_context(reason=f"tier of {tenant_id}"):
+        tier = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True).get("tier", "basic")
+    ops = membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=normalise_email(email),
+                              role=invitation["role"], invited_by=invitation.get("invited_by"))
+    ops += _removal_ops(tenant_id, invitation)
+    with tenant_context(tenant_id, tier=tier):
+        ops.append(limits.reserve_op("members"))  # last: a failed condition here is the plan's limit
+        entry = Entry(action="member.joined", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
+                      changes={"role": [None, invitation["role"]], "email": [None, normalise_email(email)]})
+        try:
+            with system_context(reason=f"{user_id} accepts an invitation to {tenant_id}"):
+                transact_write(ops, audit=entry)
+        except TransactionCancelled as exc:
+            if exc.reasons[-1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in exc.reasons[:-1]:
+                raise limits.exceeded("members") from None
+            if exc.reasons[0] == "ConditionalCheckFailed":
+                raise AlreadyMember("You are already a member of this tenant.") from None
+            raise ConcurrentChange() from exc
+    resolution.cache.invalidate_user(user_id)
+    logger.info("member %s joined %s as %s (invitation %s)", user_id, tenant_id, invitation["role"], invitation["id"])
+    return {"tenant_id": tenant_id, "role": invitation["role"]}
+
+
+def decline_invitation(*, email: str, invitation_id: str) -> None:
+    inbox, invitation = _find(email, invitation_id)
+    _delete_invitation(inbox["tenant_id"], invitation, action="member.invitation_declined")
+
+
+def leave_tenant(*, user_id: str, tenant_id: str) -> None:
+    """The person leaves ``tenant_id`` (403 ``not_a_member`` if they are not in it; 409 ``last_admin``
+    for its last admin). Their active tenant moves to another membership on the next request."""
+    with system_context(reason=f"{user_id} leaves {tenant_id}"):
+        try:
+            UserMembership.objects.get(user_id, tenant_id, consistent=True)
+            tier = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True).get("tier", "basic")
+        except DoesNotExist:
+            raise NotAMember() from None
+    with tenant_context(tenant_id, user_id=user_id, tier=tier):
+        member = Member.objects.get(user_id, consistent=True)
+        ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]
+        if member["role"] == "admin":
+            ops.append(_other_admin_guard(leaving=user_id))
+        with system_context(reason=f"{user_id} leaves {tenant_id}"):
+            ops.append(UserMembership.objects.delete_op(user_id, tenant_id))
+        entry = Entry(action="member.left", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
+                      changes={"role": [member["role"], None]})
+        try:
+            with system_context(reason=f"{user_id} leaves {tenant_id}"):
+                transact_write(ops, audit=entry)
+        except TransactionCancelled as exc:
+            raise ConcurrentChange() from exc
+    resolution.cache.invalidate_user(user_id)
+    logger.info("member %s left %s", user_id, tenant_id)
