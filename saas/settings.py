@@ -354,6 +354,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "10"))},
+    # Subscriber hosts are re-validated (DNS may have changed); failing ones are suspended.
+    "webhooks-revalidate": {"task": "webhooks.revalidate",
+                            "schedule": float(env("WEBHOOKS_REVALIDATE_SECONDS", "900"))},
     "offboarding-sweep": {"task": "offboarding.sweep", "schedule": float(env("OFFBOARDING_SWEEP_SECONDS", "60"))},
 }
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
@@ -388,6 +391,8 @@ LOGGING = {
 # --- Webhooks ---------------------------------------------------------------------------------------
 # Locally, subscribers are test receivers on 127.0.0.1 over http; never allowed outside local stacks.
 WEBHOOKS_ALLOW_INSECURE_LOCAL = env_bool("WEBHOOKS_ALLOW_INSECURE_LOCAL", LOCAL_STACK)
+# ``(host, port) -> addresses`` used to validate subscriber hosts; empty = the system resolver.
+WEBHOOKS_RESOLVER = env("WEBHOOKS_RESOLVER", "")
 WEBHOOKS_TOPIC_PREFIX = env("WEBHOOKS_TOPIC_PREFIX", "saas-local")
 # How long another process may keep using a (tenant, event type) -> topic lookup, found or not.
 WEBHOOKS_TOPIC_CACHE_SECONDS = float(env("WEBHOOKS_TOPIC_CACHE_SECONDS", "5"))

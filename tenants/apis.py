@@ -93,7 +93,7 @@ class TenantsApi(APIView):
         identity = request.user.identity
         tenant = services.request_tenant(name=data["name"], tier=data["tier"], owner_id=identity.sub,
                                          owner_email=selectors.email_of(identity))
-        if tenant["status"] == "provisioning":
+        if tenant["status"] in ("pending_approval", "provisioning"):
             return Response(selectors.public_tenant(tenant), status=status.HTTP_202_ACCEPTED,
                             headers={"Location": reverse("me"), "Retry-After": "2"})
         return Response(selectors.public_tenant(tenant), status=status.HTTP_201_CREATED)
@@ -247,6 +247,27 @@ class AdminTenantStatusApi(APIView):
         tenant = services.set_tenant_status(tenant_id=_tenant_id(tenant_id), status=self.target_status,
                                             actor_id=request.user.sub)
         return Response(selectors.admin_tenant(tenant))
+
+
+class AdminTenantApprovalApi(APIView):
+    """Platinum (silo) requests wait for a platform admin: approve starts provisioning, reject ends it."""
+
+    permission_classes = [IsSystemAdmin]
+    approve = True
+
+    @extend_schema(request=None, responses={200: AdminTenantSerializer})
+    def post(self, request, tenant_id: str):
+        decide = services.approve_silo_tenant if self.approve else services.reject_silo_tenant
+        tenant = decide(tenant_id=_tenant_id(tenant_id), actor_id=request.user.sub)
+        return Response(selectors.admin_tenant(tenant))
+
+
+class AdminTenantApproveApi(AdminTenantApprovalApi):
+    approve = True
+
+
+class AdminTenantRejectApi(AdminTenantApprovalApi):
+    approve = False
 
 
 class AdminTenantDeactivateApi(AdminTenantStatusApi):

@@ -21,7 +21,7 @@ POOLED_TIERS = ("basic", "standard", "premium")
 SILO_TIERS = ("platinum",)
 ROLES = ("admin", "manager", "member", "viewer")  # highest first
 ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer=0 ... admin=3
-TENANT_STATUSES = ("provisioning", "active", "failed", "deactivated")
+TENANT_STATUSES = ("pending_approval", "provisioning", "active", "failed", "rejected", "deactivated")
 TENANT_DIRECTORY = "ALL"
 
 
@@ -59,3 +59,10 @@ class InvitationInbox(PlatformModel):
     ``<tenant id>.<invitation id>``. Lets a signed-in person list and answer their invitations."""
 
     entity = "INVITE"
+
+
+class TenantCreationQuota(PlatformModel):
+    """How many tenants a user created through self-service (partition = user sub, id = "created"):
+    ``used``, version-guarded, checked against ``PLAN_LIMITS[tier]["tenants_per_user"]``."""
+
+    entity = "TENANTQUOTA"

@@ -80,7 +80,7 @@ def pending_tenants_of(user_id: str) -> list[dict]:
             tenant = get_tenant(registration["id"])
         except DoesNotExist:
             continue
-        if tenant["status"] in ("provisioning", "failed"):
+        if tenant["status"] in ("pending_approval", "provisioning", "failed", "rejected"):
             pending.append(_pick(tenant, PENDING_TENANT_FIELDS))
     return sorted(pending, key=lambda tenant: tenant["created_at"])
 

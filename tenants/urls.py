@@ -18,6 +18,8 @@ urlpatterns = [
     path("me/memberships/<str:tenant_id>", apis.MyMembershipApi.as_view(), name="me-membership"),
     path("admin/tenants", apis.AdminTenantsApi.as_view(), name="admin-tenants"),
     path("admin/tenants/<str:tenant_id>", apis.AdminTenantApi.as_view(), name="admin-tenant"),
+    path("admin/tenants/<str:tenant_id>/approve", apis.AdminTenantApproveApi.as_view(), name="admin-tenant-approve"),
+    path("admin/tenants/<str:tenant_id>/reject", apis.AdminTenantRejectApi.as_view(), name="admin-tenant-reject"),
     path("admin/tenants/<str:tenant_id>/deactivate", apis.AdminTenantDeactivateApi.as_view(),
          name="admin-tenant-deactivate"),
     path("admin/tenants/<str:tenant_id>/activate", apis.AdminTenantActivateApi.as_view(),

@@ -19,6 +19,9 @@ TOPIC_ACTIVE, TOPIC_DELETING = "active", "deleting"
 
 # Subscription status as shown in the API
 PENDING_CONFIRMATION, ACTIVE, EXPIRED = "pending_confirmation", "active", "expired"
+# The subscriber's host stopped passing the URL rules (e.g. it now resolves to a private address):
+# unsubscribed at SNS, kept (with ``suspended_reason``) until its owner deletes it.
+SUSPENDED = "suspended"
 
 COUNTS_ID = "subscriptions"
 

@@ -19,7 +19,7 @@ class SubscriptionSerializer(serializers.Serializer):
     id = serializers.CharField()
     event_type = serializers.CharField()
     url = serializers.CharField()
-    status = serializers.CharField(help_text="pending_confirmation, active or expired")
+    status = serializers.CharField(help_text="pending_confirmation, active, expired or suspended (the host no longer passes the URL rules)")
     topic_arn = serializers.CharField(help_text="Deliveries come from this topic: pin it in your verifier.")
     subscription_arn = serializers.CharField()
     created_at = serializers.CharField()

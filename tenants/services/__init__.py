@@ -47,6 +47,8 @@ from .members import (
 )
 from .onboarding import (
     REGISTRATION_RETENTION_SECONDS,
+    approve_silo_tenant,
+    reject_silo_tenant,
     create_pooled_tenant,
     provision_silo_tenant,
     provisioning_is_stuck,
@@ -67,5 +69,5 @@ __all__ = [
     "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",
     "change_tenant_tier", "REGISTRATION_RETENTION_SECONDS", "TableNotReady",
     "accept_invitation", "decline_invitation", "leave_tenant", "list_invitations", "my_invitations",
-    "public_invitation", "revoke_invitation", "NotFoundError",
+    "public_invitation", "revoke_invitation", "NotFoundError", "approve_silo_tenant", "reject_silo_tenant",
 ]

@@ -14,20 +14,23 @@ from saas import audit as audit_trail
 from saas import limits
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.store import (
+    DoesNotExist,
     StoreError,
     TransactionCancelled,
     VersionConflict,
+    now_iso,
     router,
     transact_write,
 )
 
 from .. import resolution
-from ..errors import InvalidTransition, ProvisioningFailed, ProvisioningInProgress
+from ..errors import ConcurrentChange, InvalidTransition, ProvisioningFailed, ProvisioningInProgress
 from ..models import (
     POOLED_TIERS,
     SILO_TIERS,
     TENANT_DIRECTORY,
     Tenant,
+    TenantCreationQuota,
     TenantRegistration,
 )
 from .records import (
@@ -55,18 +58,67 @@ def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> 
 
     The broker is checked first: when it is down nothing is written (ServiceUnavailable ``broker``).
     An enqueue lost after the write is recovered by the outbox sweep (``provisioning_is_stuck``)."""
+    quota = _creation_quota_op(owner_id, tier)
     if tier in POOLED_TIERS:
-        return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+        return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email,
+                                    extra_ops=[quota])
     if tier not in SILO_TIERS:
         raise ValueError(f"unknown tier {tier!r}")
+    # A silo tenant costs a table and a high rate: nothing is provisioned until a platform admin
+    # approves it (approve_silo_tenant); the owner sees it as ``pending_approval`` in GET /me.
+    return start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email,
+                             status="pending_approval", extra_ops=[quota])
+
+
+def _creation_quota_op(owner_id: str, tier: str) -> dict:
+    """The transaction item that counts one more self-service tenant for ``owner_id``; refused with
+    PlanLimitExceeded at ``PLAN_LIMITS[tier]["tenants_per_user"]``. Version-guarded, so two
+    concurrent registrations cannot both take the last slot (one fails its transaction)."""
+    limit = limits.limit_for("tenants_per_user", tier=tier)
+    with system_context(reason=f"tenant creation quota of {owner_id}"):
+        try:
+            current = TenantCreationQuota.objects.get(owner_id, "created", consistent=True)
+        except DoesNotExist:
+            current = None
+        used = int(current["used"]) if current else 0
+        if limit is not None and used >= limit:
+            raise limits.PlanLimitExceeded("tenants_per_user", maximum=limit, tier=tier)
+        op, _ = TenantCreationQuota.objects.put_op(
+            owner_id, "created", expected_version=current["version"] if current else None, used=used + 1)
+    return op
+
+
+def approve_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
+    """A platform admin approves a ``pending_approval`` silo tenant: it becomes ``provisioning`` and
+    the provisioning job is enqueued (503 ``broker``, nothing changed, when the queue is down)."""
+    tenant = get_tenant(tenant_id)
+    if tenant.get("status") != "pending_approval":
+        raise InvalidTransition(f"A {tenant.get('status')} tenant cannot be approved.")
     if not broker.reachable():
-        raise ServiceUnavailable("broker", "The provisioning queue is unavailable, so the tenant was not created; "
-                                           "try again shortly.")
-    tenant = start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email)
+        raise ServiceUnavailable("broker", "The provisioning queue is unavailable; approve again shortly.")
+    updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: approve {tenant_id}", status="provisioning",
+                             approved_by=actor_id, approved_at=now_iso(),
+                             audit=audit_trail.platform_entry("tenant.approved", "tenant", tenant_id,
+                                                              tenant_id=tenant_id,
+                                                              changes={"status": ["pending_approval", "provisioning"]}))
     from .. import tasks
 
-    tasks.enqueue_provisioning(tenant["id"])
-    return tenant
+    tasks.enqueue_provisioning(tenant_id)  # a lost enqueue is recovered by the sweep (provisioning_is_stuck)
+    logger.info("silo tenant %s approved by %s", tenant_id, actor_id)
+    return updated
+
+
+def reject_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
+    tenant = get_tenant(tenant_id)
+    if tenant.get("status") != "pending_approval":
+        raise InvalidTransition(f"A {tenant.get('status')} tenant cannot be rejected.")
+    updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: reject {tenant_id}", status="rejected",
+                             failure_reason="The request was not approved by the platform team.",
+                             audit=audit_trail.platform_entry("tenant.rejected", "tenant", tenant_id,
+                                                              tenant_id=tenant_id,
+                                                              changes={"status": ["pending_approval", "rejected"]}))
+    logger.info("silo tenant %s rejected by %s", tenant_id, actor_id)
+    return updated
 
 
 def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
@@ -85,7 +137,8 @@ def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) ->
     raise ValueError(f"unknown tier {tier!r}")
 
 
-def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str,
+                         extra_ops: list[dict] = ()) -> dict:
     """Tenant record + the owner's admin membership, all in one transaction."""
     if tier not in POOLED_TIERS:
         raise ValueError(f"tier {tier!r} is not pooled")
@@ -97,15 +150,20 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
     ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
     with tenant_context(tenant_id, tier=tier):
         ops.append(limits.reserve_op("members"))  # the owner takes the first member slot
+    ops += extra_ops
     entries = tenant_audit(tenant, "tenant.created", changes={"name": [None, name], "tier": [None, tier]})
     with system_context(reason=f"create tenant {tenant_id}"):
-        transact_write(ops, audit=entries)
+        try:
+            transact_write(ops, audit=entries)
+        except TransactionCancelled as exc:
+            raise ConcurrentChange("Another registration of yours was saved at the same time; try again.") from exc
     resolution.cache.invalidate_user(owner_id)
     logger.info("tenant created: %s tier=%s owner=%s", tenant_id, tier, owner_id)
     return tenant
 
 
-def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str) -> dict:
+def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str,
+                      status: str = "provisioning", extra_ops: list[dict] = ()) -> dict:
     """Record a silo tenant as ``provisioning`` (no members, no route, no table yet), together with
     the owner's registration item (so GET /me shows it), in one transaction."""
     if tier not in SILO_TIERS:
@@ -113,11 +171,11 @@ def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner
     tenant_id = new_tenant_id()
     with system_context(reason=f"start silo tenant {tenant_id}"):
         tenant_op, tenant = Tenant.objects.put_op(
-            TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="provisioning", deployment="silo",
+            TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status=status, deployment="silo",
             table=silo_table_name(tenant_id), created_by=owner_id, owner_email=owner_email, provisioning_attempts=0)
         registration_op, _ = TenantRegistration.objects.put_op(
             owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
-        transact_write([tenant_op, registration_op], audit=audit_trail.platform_entry(
+        transact_write([tenant_op, registration_op, *extra_ops], audit=audit_trail.platform_entry(
             "tenant.registered", "tenant", tenant_id, tenant_id=tenant_id, changes={"name": [None, name], "tier": [None, tier]}))
     logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
     return tenant

@@ -125,7 +125,8 @@ def test_pooled_registration_makes_the_caller_admin_of_a_random_id_tenant(newcom
     assert current.status_code == 200 and current.json()["name"] == "Shop"
 
 
-def test_two_registrations_get_different_unguessable_ids(newcomer):
+def test_two_registrations_get_different_unguessable_ids(newcomer, settings):
+    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 10} for tier, limits in settings.PLAN_LIMITS.items()}
     ids = {newcomer.client().post("/api/v1/tenants", {"name": f"S{n}", "tier": "basic"}, format="json").json()["id"]
            for n in range(5)}
     assert len(ids) == 5
@@ -151,7 +152,7 @@ def test_registration_needs_a_token(client):
 
 
 def test_platinum_is_accepted_then_built_by_a_worker_while_the_owner_watches_in_me(
-        newcomer, running_worker, broker_redis, silo_cleanup):
+        newcomer, platform_admin, running_worker, broker_redis, silo_cleanup):
     client = newcomer.client()
     running_worker.stop()  # so "provisioning" can be seen, and the job inspected, before it runs
     broker_redis.delete("celery")
@@ -161,8 +162,12 @@ def test_platinum_is_accepted_then_built_by_a_worker_while_the_owner_watches_in_
     silo_cleanup.append(services.silo_table_name(tenant["id"]))
     assert TENANT_ID_PATTERN.fullmatch(tenant["id"])
     assert {k: tenant[k] for k in ("name", "tier", "status", "deployment")} == {
-        "name": "Big Co", "tier": "platinum", "status": "provisioning", "deployment": "silo"}
+        "name": "Big Co", "tier": "platinum", "status": "pending_approval", "deployment": "silo"}
     assert response["Location"] == "/api/v1/me" and response["Retry-After"]
+    assert queued(broker_redis) == []  # nothing is built before a platform admin approves
+    approved = platform_admin.client().post(f"/api/v1/admin/tenants/{tenant['id']}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "provisioning"
+    tenant = {**tenant, "status": "provisioning"}
 
     # One platform job for it, carrying no tenant header.
     [(job, _)] = queued(broker_redis)
@@ -211,6 +216,7 @@ def test_failed_provisioning_shows_failed_with_a_reason_and_leaves_nothing_half_
     response = client.post("/api/v1/tenants", {"name": "Doomed", "tier": "platinum"}, format="json")
     assert response.status_code == 202, response.content
     tenant_id = response.json()["id"]
+    assert platform_admin.client().post(f"/api/v1/admin/tenants/{tenant_id}/approve").status_code == 200
 
     me = wait_until(lambda: (body := client.get("/api/v1/me").json())["pending_tenants"][0]["status"] == "failed"
                     and body, what="provisioning failed")
@@ -229,17 +235,19 @@ def test_failed_provisioning_shows_failed_with_a_reason_and_leaves_nothing_half_
         services.provision_silo_tenant(tenant_id=tenant_id)
 
 
-def test_broker_down_is_a_503_that_writes_nothing(newcomer, settings):
+def test_broker_down_is_a_503_that_writes_nothing(newcomer, platform_admin, settings):
     settings.DYNAMODB_SILO_TABLE_PREFIX = prefix = unique("saas-local-nobroker-")
     client = newcomer.client()
     with use_broker(f"redis://127.0.0.1:{closed_port()}/0"):
-        refused = client.post("/api/v1/tenants", {"name": "Too Soon", "tier": "platinum"}, format="json")
+        requested = client.post("/api/v1/tenants", {"name": "Too Soon", "tier": "platinum"}, format="json")
+        assert requested.status_code == 202 and requested.json()["status"] == "pending_approval"  # needs no job yet
+        refused = platform_admin.client().post(f"/api/v1/admin/tenants/{requested.json()['id']}/approve")
         assert refused.status_code == 503 and refused["Retry-After"]
         assert {k: refused.json()[k] for k in ("code", "dependency")} == {"code": "service_unavailable",
                                                                            "dependency": "broker"}
         me = client.get("/api/v1/me").json()
-        assert me["pending_tenants"] == [] and me["memberships"] == []
-        assert tenants_created_by(newcomer.sub) == []
+        assert [p["status"] for p in me["pending_tenants"]] == ["pending_approval"] and me["memberships"] == []
+        assert [t["status"] for t in tenants_created_by(newcomer.sub)] == ["pending_approval"]
         assert not any(name.startswith(prefix) for name in all_tables())
 
         # Pooled tiers need no job: still created at once.

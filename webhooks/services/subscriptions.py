@@ -27,6 +27,7 @@ from .. import sns
 from ..events import EVENT_TYPES, WEBHOOK_TEST
 from ..models import (
     ACTIVE,
+    SUSPENDED,
     EXPIRED,
     PENDING_CONFIRMATION,
     TOPIC_ACTIVE,
@@ -149,7 +150,8 @@ def unsubscribe(*, subscription_id: str) -> None:
     subscription = WebhookSubscription.objects.get(subscription_id, consistent=True)
     event_type = subscription["event_type"]
     # SNS first: once the API says it is gone, the URL must receive nothing more.
-    _sns_unsubscribe(subscription)
+    if subscription["status"] != SUSPENDED:  # a suspended one was unsubscribed when it was suspended
+        _sns_unsubscribe(subscription)
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
             _back_off(attempt)
@@ -214,6 +216,12 @@ def send_test_event(*, subscription_id: str) -> dict:
     test topic would need its own subscription and confirmation.)
     """
     subscription, = refresh_statuses(subscriptions=[WebhookSubscription.objects.get(subscription_id)])
+    from .revalidation import check_subscription  # the host is checked again before anything is sent
+
+    subscription = check_subscription(subscription)
+    if subscription["status"] == SUSPENDED:
+        raise Conflict(f"The subscription is suspended: {subscription.get('suspended_reason', '')} Delete it and "
+                       f"subscribe a public URL.", "subscription_suspended")
     if subscription["status"] != ACTIVE:
         raise Conflict("The subscription is not confirmed; confirm it from the subscriber first.", "not_confirmed")
     tenant_id = current_tenant_id()

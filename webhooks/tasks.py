@@ -1,0 +1,45 @@
+"""Webhook jobs: the periodic re-validation of subscriber hosts (``CELERY_BEAT_SCHEDULE``).
+
+``webhooks.revalidate`` is a platform job (no tenant header): it lists the active tenants under
+system_context and enqueues one ``webhooks.revalidate_tenant`` job per tenant, inside that tenant's
+context, which re-checks the tenant's subscriptions (suspending those whose host turned non-public).
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from saas.tenancy import system_context, tenant_context
+from saas.tenancy.store import StoreUnavailable
+
+from .services.revalidation import revalidate_subscriptions
+
+logger = logging.getLogger("webhooks.tasks")
+
+
+@shared_task(name="webhooks.revalidate", tenant_scoped=False)
+def revalidate_all() -> int:
+    from tenants.models import TENANT_DIRECTORY, Tenant
+
+    enqueued, cursor = 0, None
+    with revalidate_all.app.producer_or_acquire() as producer:
+        while True:
+            with system_context(reason="webhook re-validation: list active tenants"):
+                page = Tenant.objects.query(TENANT_DIRECTORY, cursor=cursor, limit=100)
+            for tenant in page.items:
+                if tenant.get("status") == "active":
+                    with tenant_context(tenant["id"]):
+                        revalidate_tenant.apply_async(producer=producer)
+                        enqueued += 1
+            cursor = page.next_cursor
+            if not cursor:
+                return enqueued
+
+
+@shared_task(name="webhooks.revalidate_tenant", autoretry_for=(StoreUnavailable,), retry_backoff=2, max_retries=5)
+def revalidate_tenant() -> int:
+    suspended = revalidate_subscriptions()
+    if suspended:
+        logger.warning("webhook re-validation suspended %d subscription(s)", suspended)
+    return suspended
