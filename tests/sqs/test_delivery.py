@@ -183,3 +183,28 @@ def test_the_scheduled_handler_sweeps_an_event_left_pending_by_a_failed_publish(
             return OutboxEvent.objects.get(event["id"], consistent=True)["status"]
 
     wait_until(lambda: status() == "sent", what="marked sent")  # right after the publish
+
+
+def test_records_the_function_has_no_time_left_for_are_released_at_once_not_after_the_visibility_timeout(tenant_a):
+    from orders.tasks import confirm_order
+    from tests.sqs.harness import LambdaWorker, make_queues, use_sqs_broker
+
+    roomy = make_queues(visibility=300)  # a held message would stay hidden for 5 minutes
+    with use_sqs_broker(roomy.url), tenant_context(tenant_a.id):
+        for n in range(3):
+            confirm_order.apply_async(args=[f"order-{n}"])
+    messages = []
+    wait_until(lambda: messages.extend(roomy.receive_raw()) or len(messages) >= 3, what="3 jobs")
+    worker = LambdaWorker(roomy)
+    try:
+        # Less time left than the margin a record needs: nothing is started.
+        container = worker.start_container(WORKER_STOP_MARGIN_SECONDS="1000")
+        answer = worker.event_source(start_lambda=lambda: container).handle(messages)
+
+        assert answer["result"]["response"]["batchItemFailures"] == [
+            {"itemIdentifier": m["MessageId"]} for m in messages]
+        again = wait_until(lambda: roomy.receive_raw(wait=1), timeout=10, what="released messages")
+        assert again and {m["MessageId"] for m in again} <= {m["MessageId"] for m in messages}
+        assert "not started before the timeout; released" in worker.log()
+    finally:
+        worker.close()
