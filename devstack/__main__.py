@@ -5,6 +5,8 @@
                                            CMD's code (pytest's 5, "no tests collected", fails too)
     python -m devstack up                  servers on fixed ports + ensure_tables + seed_demo (if it
                                            exists) + runserver + celery worker + celery beat
+    python -m devstack up --persist        DynamoDB Local keeps its data on disk while the stack runs
+                                           (restarted if it dies); a crashed worker is restarted
     python -m devstack up --broker sqs     the same, but jobs go through the moto server's SQS to the
                                            worker stage's Zappa handler (devstack.sqs_poller): no
                                            Celery worker or beat, as in AWS
@@ -21,10 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from .services import (
@@ -284,17 +288,72 @@ def _stop_children(children: list[tuple[str, subprocess.Popen]]) -> None:
         stop_process(process, 15, None)  # SIGTERM sent above; SIGKILL after 15 s
 
 
-def _watch(stack: LocalStack, children: list[tuple[str, subprocess.Popen]]) -> int:
-    while True:
-        for name, process in children:
-            if process.poll() is not None:
+class Supervisor:
+    """Keeps the stack's processes running. A child started with a restart policy (the Celery worker
+    and beat, the Lambda worker poller) that exits is started again with the same command, after a
+    back-off that grows while it keeps crashing; a crash of a child without one (the web server)
+    stops the stack. A server listed in ``restart_servers`` (DynamoDB Local when its data is
+    persisted) is restarted too; any other server's death stops the stack."""
+
+    def __init__(self, stack: LocalStack | None = None, *, restart_servers: Iterable[str] = (),
+                 clock=time.monotonic):
+        self.stack = stack
+        self.restart_servers = set(restart_servers)
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self._specs: dict[str, tuple[list[str], dict, bool]] = {}
+        self._crashes: dict[str, list[float]] = {}
+        self._restart_at: dict[str, float] = {}
+        self._clock = clock
+        self.restarts: dict[str, int] = {}
+
+    def spawn(self, name: str, command: list[str], *, restart: bool = False, **popen_kwargs) -> subprocess.Popen:
+        self._specs[name] = (command, popen_kwargs, restart)
+        process = popen_child(command, **popen_kwargs)
+        self.children = [(n, p) for n, p in self.children if n != name] + [(name, process)]
+        return process
+
+    def process(self, name: str) -> subprocess.Popen:
+        return dict(self.children)[name]
+
+    def poll_once(self) -> int | None:
+        """One look at everything; None while the stack should go on, else its exit code."""
+        now = self._clock()
+        for name, process in list(self.children):
+            if process.poll() is None:
+                continue
+            command, kwargs, restart = self._specs[name]
+            if not restart:
                 say(f"{name} exited with code {process.returncode}: stopping the stack")
                 return process.returncode or 1
-        for service in stack.services:
-            if not service.running:
-                say(f"{service.name} server died: stopping the stack; log {service.log_path}:\n{service.log_tail(20)}")
-                return 1
-        time.sleep(0.5)
+            due = self._restart_at.get(name)
+            if due is None:
+                recent = [t for t in self._crashes.get(name, []) if now - t < 60] + [now]
+                self._crashes[name] = recent
+                delay = min(0.5 * 2 ** (len(recent) - 1), 30.0)
+                self._restart_at[name] = now + delay
+                say(f"{name} exited with code {process.returncode}: restarting it in {delay:.1f}s")
+            elif due <= now:
+                del self._restart_at[name]
+                self.spawn(name, command, restart=True, **kwargs)
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                say(f"{name} restarted (pid {self.process(name).pid})")
+        for service in self.stack.services if self.stack is not None else ():
+            if service.running:
+                continue
+            if service.name in self.restart_servers:
+                say(f"{service.name} server died: restarting it (its data is on disk); log {service.log_path}")
+                service.start()
+                continue
+            say(f"{service.name} server died: stopping the stack; log {service.log_path}:\n{service.log_tail(20)}")
+            return 1
+        return None
+
+    def watch(self, interval: float = 0.5) -> int:
+        while True:
+            rc = self.poll_once()
+            if rc is not None:
+                return rc
+            time.sleep(interval)
 
 
 SQS_MODE_ENV = {
@@ -316,12 +375,22 @@ def use_sqs_broker(cenv: dict[str, str], env: dict[str, str]) -> str:
     return url
 
 
-def cmd_up(with_app: bool, broker: str = "redis") -> int:
+DYNAMODB_DATA_DIR = STACK_DIR / "dynamodb-data"
+
+
+def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
     ports = fixed_ports()
     web_port = ports.pop("web")
-    stack = LocalStack(ports)
+    data_dir = None
+    if persist:
+        # On disk for the life of this stack: DynamoDB Local may crash or be restarted (fault
+        # experiments) without losing data. Cleared at start, as the emulated Cognito users are new.
+        shutil.rmtree(DYNAMODB_DATA_DIR, ignore_errors=True)
+        data_dir = DYNAMODB_DATA_DIR
+    stack = LocalStack(ports, dynamodb_path=data_dir)
     install_signal_handlers()
-    children: list[tuple[str, subprocess.Popen]] = []
+    supervisor = Supervisor(stack, restart_servers=("dynamodb",) if persist else ())
+    children = supervisor.children
     env: dict[str, str] = {}
     rc = 0
     try:
@@ -336,7 +405,7 @@ def cmd_up(with_app: bool, broker: str = "redis") -> int:
         if not with_app:
             print(f"\nServers are up ({describe(stack)}). In another terminal:\n"
                   f"  source .stack/env && .venv/bin/python -m pytest\nCtrl-C stops them.\n", flush=True)
-            return _watch(stack, children)
+            return supervisor.watch()
 
         run_management_command("ensure_tables", cenv)
         if broker == "sqs":
@@ -347,23 +416,24 @@ def cmd_up(with_app: bool, broker: str = "redis") -> int:
         else:
             say("note: no `seed_demo` management command (yet): skipped demo data")
         spawn = dict(env=cenv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
-        children.append(("web", popen_child(manage("runserver", f"127.0.0.1:{web_port}", "--noreload"), **spawn)))
+        web = supervisor.spawn("web", manage("runserver", f"127.0.0.1:{web_port}", "--noreload"), **spawn)
+        # Workers are restarted when they crash (as their supervisor would in production); a job
+        # they held is redelivered or recovered by the sweep.
         if broker == "sqs":
             # No Celery worker: the worker stage's Zappa handler in a read-only process, fed by a
             # poller that does what Lambda's SQS event source mapping and EventBridge schedule do.
-            children.append(("lambda worker (SQS poller)", popen_child(
-                [sys.executable, "-m", "devstack.sqs_poller", "--queue-url", queue_url, "--stage", "dev_worker"],
-                **spawn)))
+            supervisor.spawn("lambda worker (SQS poller)",
+                             [sys.executable, "-m", "devstack.sqs_poller", "--queue-url", queue_url, "--stage",
+                              "dev_worker"], restart=True, **spawn)
         else:
-            children.append(("celery worker", popen_child(
-                [sys.executable, "-m", "celery", "-A", "saas", "worker", "-l", "info", "-c", "2"], **spawn)))
-            children.append(("celery beat", popen_child(
-                [sys.executable, "-m", "celery", "-A", "saas", "beat", "-l", "info",
-                 "-s", str(STACK_DIR / "celerybeat-schedule")], **spawn)))
-        if not wait_for_web(web_port, children[0][1]):
+            supervisor.spawn("celery worker", [sys.executable, "-m", "celery", "-A", "saas", "worker", "-l", "info",
+                                               "-c", "2"], restart=True, **spawn)
+            supervisor.spawn("celery beat", [sys.executable, "-m", "celery", "-A", "saas", "beat", "-l", "info",
+                                             "-s", str(STACK_DIR / "celerybeat-schedule")], restart=True, **spawn)
+        if not wait_for_web(web_port, web):
             raise ServiceError(f"the web server did not answer on 127.0.0.1:{web_port}")
         print(banner(env, web_port, broker), flush=True)
-        rc = _watch(stack, children)
+        rc = supervisor.watch()
     except Signalled as sig:
         say(f"{sig}: stopping")
         rc = 0
@@ -371,7 +441,7 @@ def cmd_up(with_app: bool, broker: str = "redis") -> int:
         say(str(error))
         rc = 1
     finally:
-        _stop_children(children)
+        _stop_children(supervisor.children)
         stack.stop()
         remove_env_file_if_ours(env)
         say("stopped")
@@ -428,7 +498,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--broker", choices=("redis", "sqs"), default="redis",
                     help="redis: Celery worker + beat (default); sqs: the moto server's SQS and the Lambda "
                          "worker (Zappa's handler fed by a local poller), as deployed")
-    sub.add_parser("services", help="servers only (fixed ports, .stack/env), until Ctrl-C")
+    up.add_argument("--persist", action="store_true",
+                    help="keep DynamoDB Local's data on disk (.stack/dynamodb-data) for the life of the stack, "
+                         "so a crashed or restarted DynamoDB Local loses nothing (it is restarted)")
+    services = sub.add_parser("services", help="servers only (fixed ports, .stack/env), until Ctrl-C")
+    services.add_argument("--persist", action="store_true", help="as for `up`")
     token = sub.add_parser("token", help="print a Cognito ID token for a user (created if missing)")
     token.add_argument("username")
     token.add_argument("--password", default="Local-Passw0rd!")
@@ -437,9 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--access", action="store_true", help="print the access token instead")
     args = parser.parse_args(argv)
     if args.command == "up":
-        return cmd_up(with_app=True, broker=args.broker)
+        return cmd_up(with_app=True, broker=args.broker, persist=args.persist)
     if args.command == "services":
-        return cmd_up(with_app=False)
+        return cmd_up(with_app=False, persist=args.persist)
     return cmd_token(args)
 
 

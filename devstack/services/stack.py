@@ -42,13 +42,14 @@ class LocalStack:
         oidc_client_secret: str = DEFAULT_OIDC_CLIENT_SECRET,
         oidc_redirect_uris: Iterable[str] | None = None,
         oidc_users: Mapping[str, Mapping[str, object]] | None = None,
+        dynamodb_path: str | Path | None = None,
     ) -> None:
         ports = dict(ports or {})
         unknown = set(ports) - {"dynamodb", "redis", "moto", "oidc"}
         if unknown:
             raise ValueError(f"unknown services in ports: {sorted(unknown)}")
         self.region = region
-        self.dynamodb = DynamoDBLocal(ports.get("dynamodb"), region=region, log_dir=log_dir)
+        self.dynamodb = DynamoDBLocal(ports.get("dynamodb"), region=region, log_dir=log_dir, db_path=dynamodb_path)
         self.redis = Redis(ports.get("redis"), log_dir=log_dir)
         self.moto = MotoServer(ports.get("moto"), log_dir=log_dir)
         self.oidc = OIDCProvider(

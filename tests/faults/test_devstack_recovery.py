@@ -1,0 +1,57 @@
+"""Finding 13: the local stack could not host fault tests: ``devstack up`` tore everything down when
+any process exited, and DynamoDB Local ran in memory, so a restart lost all data. Now DynamoDB Local
+can keep its data on disk (``--persist``) and the stack's supervisor restarts a crashed worker."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from devstack.__main__ import Supervisor
+from devstack.services import DynamoDBLocal
+from tests.jobs.harness import wait_until
+
+
+def test_dynamodb_local_keeps_its_data_across_a_crash(tmp_path):
+    server = DynamoDBLocal(db_path=tmp_path / "data").start()
+    try:
+        client = server.client()
+        client.create_table(TableName="survivor", BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
+        client.put_item(TableName="survivor", Item={"PK": {"S": "order-1"}, "n": {"N": "7"}})
+        os.kill(server.pid, signal.SIGKILL)  # a crash, not a clean shutdown
+        wait_until(lambda: not server.running, timeout=10, what="dynamodb dead")
+        server.start()
+        item = server.client().get_item(TableName="survivor", Key={"PK": {"S": "order-1"}}, ConsistentRead=True)
+        assert item["Item"]["n"] == {"N": "7"}
+    finally:
+        server.stop()
+
+
+def test_the_supervisor_restarts_a_crashed_worker_and_stops_for_the_web_server(tmp_path):
+    supervisor = Supervisor(clock=lambda: now[0])
+    now = [0.0]
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    try:
+        worker = supervisor.spawn("celery worker", sleeper, restart=True)
+        supervisor.spawn("web", sleeper)
+        assert supervisor.poll_once() is None
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        assert supervisor.poll_once() is None  # noticed: restart scheduled after a short back-off
+        now[0] += 1.0
+        assert supervisor.poll_once() is None
+        restarted = supervisor.process("celery worker")
+        assert restarted.pid != worker.pid and restarted.poll() is None
+        assert supervisor.restarts == {"celery worker": 1}
+
+        web = supervisor.process("web")
+        os.kill(web.pid, signal.SIGKILL)
+        web.wait(10)
+        assert supervisor.poll_once() not in (None, 0)  # the web server is not restarted: stop
+    finally:
+        for _, process in supervisor.children:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
