@@ -137,8 +137,10 @@ def one_sns_call_at_a_time(monkeypatch):
 
 
 @pytest.mark.usefixtures("one_sns_call_at_a_time")
-def test_racing_first_subscriptions_share_one_topic_and_record(tenant_id, receiver, sns_client):
+def test_racing_first_subscriptions_share_one_topic_and_record(tenant_id, receiver, sns_client, settings):
     paths = [f"/racer{n}" for n in range(6)]
+    # The race under test is topic creation, not the plan's subscription limit.
+    settings.PLAN_LIMITS = {tier: {**limits, "webhook_subscriptions": None} for tier, limits in settings.PLAN_LIMITS.items()}
     barrier = threading.Barrier(len(paths))
     results, errors = {}, []
 
