@@ -179,20 +179,20 @@ class PollerThread(threading.Thread):
 
 
 # --- the command: local SQS mode of the stack -----------------------------------------------------
-def stage_environment(env: dict[str, str]) -> dict[str, str]:
-    """The local resources the worker stage uses instead of its AWS ones."""
-    keys = ("DYNAMODB_TABLE", "DYNAMODB_SILO_TABLE_PREFIX", "S3_BUCKET", "WEBHOOKS_TOPIC_PREFIX", "SQS_QUEUE_PREFIX",
-            "SQS_JOBS_QUEUE_URL", "CELERY_BROKER_URL", "LOG_LEVEL", "WORKER_TIMEOUT_SECONDS")
+def stage_environment(env: dict[str, str], queue_url: str) -> dict[str, str]:
+    """The local resources the worker stage uses instead of its AWS ones (it publishes follow-up
+    jobs to the queue it consumes)."""
     defaults = {"DYNAMODB_TABLE": "saas-local-pooled", "DYNAMODB_SILO_TABLE_PREFIX": "saas-local-silo-",
                 "S3_BUCKET": "saas-local-files", "WEBHOOKS_TOPIC_PREFIX": "saas-local", "SQS_QUEUE_PREFIX": "saas-local",
-                "CELERY_BROKER_URL": "sqs://", "LOG_LEVEL": "INFO"}
-    return {k: env.get(k) or defaults[k] for k in keys if env.get(k) or k in defaults}
+                "LOG_LEVEL": "INFO"}
+    local = {key: env.get(key) or default for key, default in defaults.items()}
+    return {**local, "CELERY_BROKER_URL": "sqs://", "SQS_JOBS_QUEUE_URL": queue_url}
 
 
-def start_container_factory(*, stage: str, env: dict[str, str], queue_arn: str, timeout: float,
+def start_container_factory(*, stage: str, env: dict[str, str], queue_url: str, queue_arn: str, timeout: float,
                             log_path: Path | None) -> Callable[[], lambda_local.WarmLambda]:
     settings_dir = Path(tempfile.mkdtemp(prefix="lambda-worker-"))
-    lambda_local.write_settings(stage, settings_dir, environment=stage_environment(env),
+    lambda_local.write_settings(stage, settings_dir, environment=stage_environment(env, queue_url),
                                 sqs_event_source_arn=queue_arn)
 
     def start() -> lambda_local.WarmLambda:
@@ -206,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue-url", default=os.environ.get("SQS_JOBS_QUEUE_URL"))
     parser.add_argument("--stage", default=WORKER_STAGE)
     parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--schedule-seconds", type=float, default=60.0, help="EventBridge rate(1 minute)")
+    parser.add_argument("--schedule-seconds", type=float, default=60.0,
+                        help="EventBridge rate(1 minute); 0: no scheduled invocations")
+    parser.add_argument("--log", default=str(lambda_local.ROOT / ".stack" / "logs" / "lambda-worker.log"),
+                        help="where the handler process logs")
     parser.add_argument("--timeout", type=float, default=None, help="the function timeout (default: the stage's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -221,10 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     timeout = args.timeout or float(stage_config(zappa, args.stage).get("timeout_seconds", 30))
     env = {**os.environ, **lambda_local.lambda_env(), "AWS_LAMBDA_FUNCTION_NAME": f"local-{args.stage}"}
     queue_arn = sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    log_dir = lambda_local.ROOT / ".stack" / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    start = start_container_factory(stage=args.stage, env=env, queue_arn=queue_arn, timeout=timeout,
-                                    log_path=log_dir / "lambda-worker.log")
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+    start = start_container_factory(stage=args.stage, env=env, queue_url=args.queue_url, queue_arn=queue_arn,
+                                    timeout=timeout, log_path=Path(args.log))
     source = SqsEventSource(sqs=sqs, queue_url=args.queue_url, start_lambda=start, batch_size=args.batch_size,
                             region=region)
     poller = PollerThread(source)
@@ -232,19 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     poller.start()
-    logger.info("polling %s (batches of %d) for stage %s; worker log .stack/logs/lambda-worker.log",
-                args.queue_url, args.batch_size, args.stage)
-    rules = schedule_rule_names(args.stage, zappa)
-    scheduler = start()  # its own container, as EventBridge invocations get their own
+    logger.info("polling %s (batches of %d) for stage %s; worker log %s", args.queue_url, args.batch_size,
+                args.stage, args.log)
+    rules = schedule_rule_names(args.stage, zappa) if args.schedule_seconds > 0 else []
+    scheduler = start() if rules else None  # its own container, as EventBridge invocations get their own
     try:
         while not stopping.is_set():
             for rule in rules:
                 result = scheduler.invoke(scheduled_event(rule_name=rule, region=region))
                 logger.info("schedule %s: %s", rule, result.get("error") or result.get("response"))
-            stopping.wait(args.schedule_seconds)
+            stopping.wait(args.schedule_seconds if rules else 3600)
     finally:
         poller.stop()
-        scheduler.stop()
+        if scheduler is not None:
+            scheduler.stop()
     return 0
 
 
