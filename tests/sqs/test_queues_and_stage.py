@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from pathlib import Path
 
 from django.core.management import call_command
 from django.test import override_settings
