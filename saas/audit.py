@@ -279,10 +279,24 @@ def _read_head(trail: str) -> dict | None:
             return None
 
 
+def _read_tip(trail: str) -> dict | None:
+    """A tenant trail's newest record (``seq``, ``hash``, ``last_expires_at``), or its checkpoint if
+    that is further along (the records after it expired)."""
+    with _scoped(trail):
+        newest = AuditRecord.objects.query(ascending=False, limit=1, consistent=True).items
+    checkpoint = _read_head(trail)
+    tip = ({"seq": int(newest[0]["seq"]), "hash": newest[0]["hash"], "last_expires_at": newest[0].get("expires_at")}
+           if newest else None)
+    if checkpoint and (tip is None or int(checkpoint["seq"]) > tip["seq"]):
+        tip = {"seq": int(checkpoint["seq"]), "hash": checkpoint["hash"],
+               "last_expires_at": checkpoint.get("last_expires_at")}
+    return tip
+
+
 def _head(trail: str, *, refresh: bool) -> dict | None:
     known, head = heads.get(trail)
     if refresh or not known:
-        head = _read_head(trail)
+        head = _read_head(trail) if trail == PLATFORM else _read_tip(trail)
         heads.put(trail, head)
     return head
 
@@ -328,17 +342,23 @@ def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple
             ops.append(op)
             prev_hash, prev_expires = body["hash"], expires_at
         head_fields = {"seq": seq, "hash": prev_hash, "last_expires_at": prev_expires}
-        with _scoped(trail):
-            if trail == PLATFORM:
+        if trail == PLATFORM:
+            with _scoped(trail):
                 op, stored = PlatformAuditHead.objects.put_op(
                     PLATFORM, HEAD_ID, expected_version=int(head["version"]) if head else None, **head_fields)
-            elif head is None:
-                op, stored = AuditHead.objects.create_op(id=HEAD_ID, **head_fields)
-            else:
-                op, stored = AuditHead.objects.update_op(HEAD_ID, expected_version=int(head["version"]),
-                                                         current=head, **head_fields)
-        ops.append(op)
-        new_heads[trail] = stored
+            ops.append(op)
+            new_heads[trail] = stored
+            continue
+        # Tenant trails: the records themselves serialise appends (seq n can be put once); the
+        # checkpoint head only moves every AUDIT_CHECKPOINT_EVERY records, monotonically.
+        every = max(1, int(settings.AUDIT_CHECKPOINT_EVERY))
+        first = int(head["seq"]) if head else 0
+        if seq // every != first // every:
+            with _scoped(trail):
+                ops.append(AuditHead.objects.add_op(
+                    HEAD_ID, deltas={"checkpoints": 1}, condition=Attr("seq").not_exists() | Attr("seq").lt(seq),
+                    **{k: v for k, v in head_fields.items() if v is not None}))
+        new_heads[trail] = head_fields
     return ops, new_heads
 
 
@@ -494,6 +514,18 @@ def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> V
             if not cursor:
                 break
         head = _read_head(trail)
+        checkpointed = _record_at(trail, int(head["seq"])) if head is not None and trail != PLATFORM else None
+    if trail != PLATFORM:
+        # Tenant trails keep a checkpoint every AUDIT_CHECKPOINT_EVERY records: the trail must reach
+        # it, and the record there must be the one checkpointed.
+        if head is not None:
+            last = int(previous["seq"]) if previous is not None else 0
+            if last < int(head["seq"]):
+                result.problems.append(f"the trail ends at seq {last} but was checkpointed at seq {int(head['seq'])}: "
+                                       "records were removed from the end")
+            elif checkpointed is not None and checkpointed.get("hash") != head["hash"]:
+                result.problems.append(f"record seq {int(head['seq'])} is not the record that was checkpointed")
+        return result
     if head is None:
         if previous is not None:
             result.problems.append("records exist but the chain head is missing")
@@ -504,6 +536,13 @@ def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> V
         result.problems.append(f"the trail ends at seq {int(previous['seq'])} but the head is at seq "
                                f"{int(head['seq'])}: records were removed from the end or the head was changed")
     return result
+
+
+def _record_at(trail: str, seq: int) -> dict | None:
+    try:
+        return AuditRecord.objects.get(f"{seq:012d}", consistent=True)
+    except DoesNotExist:
+        return None
 
 
 def _check_record(item: dict, previous: dict | None, result: Verification, now: float) -> None:

@@ -314,7 +314,7 @@ class TenantManager:
 
     def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
               limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None,
-              prefix: str | None = None) -> Page:
+              prefix: str | None = None, consistent: bool = False) -> Page:
         """One page of the tenant's partition (or one index partition). ``filter`` is applied by
         DynamoDB after the key condition, so a page may hold fewer than ``limit`` items. ``prefix``
         keeps the items whose sort key begins with it (``begins_with`` in the key condition, so
@@ -346,6 +346,8 @@ class TenantManager:
         ).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant=tenant_id, query_id=query_id))
+        if consistent and index is None:
+            kwargs["ConsistentRead"] = True
         response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
                          ExpressionAttributeNames=names, ExpressionAttributeValues=values, Limit=limit,
                          ScanIndexForward=ascending, **kwargs)
@@ -567,7 +569,8 @@ class PlatformManager:
         return {(p, i): item for (_, p, i), item in found.items()}
 
     def query(self, partition: str, *, cursor: str | None = None, limit: int = 20, ascending: bool = True,
-              filter: ConditionBase | None = None) -> Page:
+              filter: ConditionBase | None = None,
+              ) -> Page:
         table = self._table()
         limit = max(1, min(int(limit), MAX_PAGE))
         kwargs: dict[str, Any] = {}

@@ -101,7 +101,26 @@ def test_the_verifier_detects_a_rehashed_edit_and_deletions(tenant_a, manager):
     assert any("records 4..4 are missing" in p for p in problems), problems
 
 
-def test_the_verifier_detects_a_truncated_tail(tenant_a, manager):
+def test_the_verifier_detects_a_truncated_tail(tenant_a, manager, settings):
+    """The head is checkpointed every AUDIT_CHECKPOINT_EVERY records; cutting the trail back past
+    the last checkpoint is detected (with 1, the removal of even the newest record is)."""
+    settings.AUDIT_CHECKPOINT_EVERY = 4
+    client = manager.client()
+    for n in range(6):
+        create_product(client, name=f"P{n}")
+    last = len(trail(tenant_a.id))
+    assert last == 7  # tenant.created + 6 products: checkpointed at seq 4
+    with system_context(reason="test"):
+        assert audit.verify_chain(tenant_id=tenant_a.id).ok
+    for seq in range(last, 3, -1):  # back past the checkpoint at seq 4
+        aws.client("dynamodb").delete_item(TableName=router.table_for(tenant_a.id), Key=_raw_key(tenant_a.id, seq))
+    with system_context(reason="test"):
+        problems = audit.verify_chain(tenant_id=tenant_a.id).problems
+    assert any("checkpointed at seq 4" in p for p in problems), problems
+
+
+def test_with_a_checkpoint_per_record_removing_the_newest_is_detected(tenant_a, manager, settings):
+    settings.AUDIT_CHECKPOINT_EVERY = 1
     client = manager.client()
     for n in range(2):
         create_product(client, name=f"P{n}")
@@ -109,7 +128,7 @@ def test_the_verifier_detects_a_truncated_tail(tenant_a, manager):
     aws.client("dynamodb").delete_item(TableName=router.table_for(tenant_a.id), Key=_raw_key(tenant_a.id, last))
     with system_context(reason="test"):
         problems = audit.verify_chain(tenant_id=tenant_a.id).problems
-    assert any("head is at seq" in p for p in problems), problems
+    assert any(f"checkpointed at seq {last}" in p for p in problems), problems
 
 
 def test_concurrent_writers_from_many_processes_keep_one_linear_chain(tenant_a):
