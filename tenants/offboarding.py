@@ -182,6 +182,7 @@ def _delete_everything(record: dict, *, interrupt_after_pages: int | None) -> No
             raise Interrupted(f"stopped after {pages[0]} pages")
 
     _delete_sns(tenant_id)
+    _delete_invitations(tenant_id, tick)
     users = _delete_memberships(tenant_id, tick)
     for entity in sorted(TENANT_MODELS):
         _delete_partition(tenant_id, entity, tick)
@@ -238,6 +239,18 @@ def _all(model) -> list[dict]:
         cursor = page.next_cursor
         if not cursor:
             return items
+
+
+def _delete_invitations(tenant_id: str, tick) -> None:
+    """Pending invitations: the tenant's item and the invitee's inbox copy (a platform item), counted."""
+    from .models import Invitation
+    from .services.invitations import _removal_ops
+
+    with tenant_context(tenant_id):
+        pending = _all(Invitation)
+    for invitation in pending:
+        _transact([*_removal_ops(tenant_id, invitation), _count_op(tenant_id, {"invitations": 1})])
+        tick()
 
 
 def _delete_memberships(tenant_id: str, tick) -> list[str]:

@@ -12,6 +12,7 @@ from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding
 from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
+from tenants.services.invitations import _inbox_partition
 from tenants.tasks import enqueue_offboarding
 from tests.jobs.harness import redis_broker, running_worker, wait_until, worker  # noqa: F401  (fixtures)
 
@@ -70,6 +71,10 @@ def sns_topics(tenant_id: str) -> list[str]:
             for t in page["Topics"] if t["TopicArn"].rsplit(":", 1)[1].startswith(prefix)]
 
 
+def receipt_invitations(tenant_id: str) -> int:
+    return offboarding.public_offboarding(offboarding.get_offboarding(tenant_id))["counts"].get("invitations", 0)
+
+
 def seed_everything(tenant, make_user, receiver) -> dict:
     """Every kind of item a tenant can have."""
     manager = tenant.add(make_user, "manager")
@@ -86,6 +91,9 @@ def seed_everything(tenant, make_user, receiver) -> dict:
     hook = admin.post("/api/v1/webhooks/subscriptions", {"event_type": "order.created", "url": receiver.url("/h")},
                       format="json")
     assert hook.status_code == 201, hook.content
+    invited = admin.post("/api/v1/tenants/current/members", {"email": "pending.person@example.test",
+                                                             "role": "viewer"}, format="json")
+    assert invited.status_code in (201, 202), invited.content  # a pending invitation (and its inbox copy)
     exported = admin.post("/api/v1/exports").json()
     wait_until(lambda: admin.get(f"/api/v1/exports/{exported['id']}").json()["status"] == "completed", timeout=30)
     usage.flush()
@@ -112,8 +120,8 @@ def test_offboarding_deletes_every_item_resumes_after_a_kill_and_spares_the_neig
     assert waiting["status"] == "waiting" and waiting["final_export_id"]
     before = partition_counts(tenant_a.id)
     kinds = {e for e, n in before.items() if n}
-    assert {"PRODUCT", "PRODUCTSKU", "ORDER", "IDEMPOTENCY", "OUTBOX", "MEMBER", "WEBHOOKTOPIC", "WEBHOOKSUB",
-            "WEBHOOKCOUNT", "AUDIT", "AUDITHEAD", "USAGE", "EXPORT"} <= kinds, before
+    assert {"PRODUCT", "PRODUCTSKU", "ORDER", "IDEMPOTENCY", "OUTBOX", "MEMBER", "INVITATION", "WEBHOOKTOPIC",
+            "WEBHOOKSUB", "WEBHOOKCOUNT", "AUDIT", "AUDITHEAD", "USAGE", "EXPORT", "QUOTA"} <= kinds, before
 
     # Killed halfway (as a worker dying mid-job): some items gone, some left.
     with pytest.raises(offboarding.Interrupted):
@@ -140,6 +148,11 @@ def test_offboarding_deletes_every_item_resumes_after_a_kill_and_spares_the_neig
         profile = platform_item(f"PROFILE#{user.sub}", "profile")
         assert profile is None or profile.get("active_tenant_id", {}).get("S") != tenant_a.id
     assert platform_item(f"TENANT#{TENANT_DIRECTORY}", tenant_a.id) is None
+    assert receipt_invitations(tenant_a.id) == 1
+    invitee_inbox = aws.client("dynamodb").query(
+        TableName=django_settings.DYNAMODB_TABLE, KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues=serialize({":pk": f"INVITE#{_inbox_partition('pending.person@example.test')}"}))
+    assert [i for i in invitee_inbox["Items"] if i["SK"]["S"].startswith(tenant_a.id)] == []
     assert platform_item(router.ROUTING_PK, tenant_a.id) is None
     assert files.count_prefix(tenant_a.id) == 0
     assert sns_topics(tenant_a.id) == []
@@ -149,7 +162,7 @@ def test_offboarding_deletes_every_item_resumes_after_a_kill_and_spares_the_neig
     # The receipt: exact counts per entity type (the interrupted run's pages included), start and end.
     receipt = offboarding.public_offboarding(offboarding.get_offboarding(tenant_a.id))
     for entity, n in before.items():
-        if n and entity != "MEMBER":
+        if n and entity not in ("MEMBER", "INVITATION"):  # counted as memberships / invitations
             assert receipt["counts"][entity.lower()] == n, (entity, receipt["counts"])
     assert receipt["counts"]["memberships"] == 2 and receipt["counts"]["s3_objects"] >= 2
     assert receipt["counts"]["sns_topics"] >= 1 and receipt["counts"]["sns_subscriptions"] >= 1
