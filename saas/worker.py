@@ -73,7 +73,12 @@ def handle_sqs(event: dict, context: Any = None) -> dict:
             _release(unstarted)
             failures += [{"itemIdentifier": r["messageId"]} for r in unstarted]
             break
-        if run_record(record) == RETRY_LATER:
+        try:
+            outcome = run_record(record)
+        except Exception:  # our own bug or an outage around the task: this record only, never the batch
+            logger.exception("worker: message %s could not be handled", record.get("messageId"))
+            outcome = RETRY_LATER
+        if outcome == RETRY_LATER:
             failures.append({"itemIdentifier": record["messageId"]})
     logger.info("worker: batch of %d in %.3fs, %d to retry", len(records), time.monotonic() - started, len(failures))
     return {"batchItemFailures": failures}
@@ -106,7 +111,7 @@ def run_record(record: dict) -> str:
         return RETRY_LATER
     request = _request(message, record, args, kwargs, embed)
     try:
-        _, info, runtime, _ = trace_task(task, task_id, args, kwargs, request, app=app, hostname=_hostname(),
+        _, info, _, _ = trace_task(task, task_id, args, kwargs, request, app=app, hostname=_hostname(),
                                          eager=False, loader=app.loader)
     except Reject as exc:  # raised outside the task body (trace_task re-raises these)
         return RETRY_LATER if exc.requeue else DONE
