@@ -120,6 +120,13 @@ class Journey:
         assert not self.csp_violations, f"{name}: CSP violations: {self.csp_violations}"
         assert not self.foreign_requests, f"{name}: requests left 127.0.0.1: {self.foreign_requests}"
 
+    def snap(self, name: str) -> None:
+        """Screenshots only, for a page we do not make (Swagger UI)."""
+        self.page.wait_for_load_state("load")
+        self.count += 1
+        stem = f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}"
+        self.page.screenshot(path=str(self.folder / f"{stem}-{WIDE}.png"))
+
     def sign_in(self, sub: str, *, expect_path: str = "/") -> None:
         """The real code flow: our sign-in page -> the provider's form -> the callback -> our page."""
         page = self.page

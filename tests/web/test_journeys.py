@@ -130,8 +130,17 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
 
     nav(page, "Settings").click()
     j.shot("settings")
+    # a stale tab: the form's CSRF token no longer matches (signed in again elsewhere)
+    j.context.clear_cookies(name="csrftoken")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.locator(".error-page")).to_have_attribute("data-status", "403")
+    expect(page.locator("#error-message")).to_contain_text("Nothing was changed")
+    j.shot("expired form page")
+    page.get_by_role("link", name="Reload the page").click()
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
     page.get_by_role("link", name="API reference").first.click()
     expect(page.locator("#swagger-ui")).to_contain_text("SaaS Commerce API")
+    j.snap("api reference")
     assert not j.csp_violations and not j.foreign_requests
 
 
@@ -237,6 +246,7 @@ def test_end_user_places_an_order_watches_it_fulfil_and_cancels_another(
     j.shot("order placed")
     # the status panel polls while the order moves, and stops at the final status
     expect(page.locator("#status-value")).to_have_text("fulfilled", timeout=30_000)
+    expect(page.locator("#order-items tbody tr")).to_have_count(2)
     expect(page.locator("#order-status")).not_to_have_attribute("hx-trigger", re.compile("every"))
     expect(page.get_by_role("link", name="Cancel order…")).to_have_count(0)
     j.shot("order fulfilled")
@@ -287,6 +297,12 @@ def test_viewer_sees_no_write_controls_and_a_forged_post_is_refused(journey, oid
     j.shot("viewer forbidden page")
     page.get_by_role("link", name="Back to the start page").click()
     expect(page.locator("#active-tenant")).to_be_visible()
+    j.go("/catalogue/no-such-product/")
+    expect(page.locator(".error-page")).to_have_attribute("data-status", "404")
+    j.shot("not found page")
+    j.go("/switch-tenant")
+    expect(page.locator(".error-page")).to_have_attribute("data-status", "405")
+    j.shot("wrong method page")
 
     # a forged POST with the viewer's own session and CSRF token is refused and writes nothing
     token = next(c["value"] for c in j.context.cookies() if c["name"] == "csrftoken")
@@ -363,6 +379,7 @@ def test_new_user_creates_a_tenant_and_sign_out_ends_the_session_everywhere(jour
     expect(page.locator("#active-tenant")).to_contain_text("not a member of any tenant")
     j.shot("home without tenant")
     page.get_by_role("link", name="Create a tenant").first.click()
+    j.shot("create tenant")
     page.get_by_role("button", name="Create tenant").click()
     expect(page.locator("#tenant-name-errors")).to_be_visible()
     j.shot("create tenant errors")
