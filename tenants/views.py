@@ -78,10 +78,8 @@ def invitation_answer(request, invitation_id: str, answer: str):
             messages.success(request, "The invitation was declined.")
         else:
             raise Http404()
-    except services.TenancyError as exc:
+    except services.TenancyError as exc:  # 404 (not theirs / gone), 409, plan limit ...
         messages.error(request, exc.message)
-    except services.NotFoundError:
-        messages.error(request, "That invitation is no longer open.")
     return redirect(request, reverse("home"))
 
 
@@ -289,6 +287,22 @@ def platform_tenant_status(request, tenant_id: str, action: str):
             messages.success(request, f"{tenant['name']} was {done}.")
         return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
     return render(request, "tenants/platform_status.html", {"tenant": tenant, "action": action, "target": target})
+
+
+@web_page(role=None, tenant=False, platform_admin=True, methods=("POST",))
+def platform_tenant_approval(request, tenant_id: str, decision: str):
+    """Approve (provision) or reject a platinum tenant that is waiting for the platform team."""
+    tenant = _tenant_or_404(tenant_id)
+    decide = {"approve": services.approve_silo_tenant, "reject": services.reject_silo_tenant}.get(decision)
+    if decide is None:
+        raise Http404
+    try:
+        decide(tenant_id=tenant["id"], actor_id=request.identity.sub)
+    except services.TenancyError as exc:  # every application error (409 status, 503 broker, ...)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{tenant['name']} was {'approved: provisioning started' if decision == 'approve' else 'rejected'}.")
+    return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
 
 
 # --- tenant lifecycle: audit trail, usage, export, offboarding ------------------------------------

@@ -27,6 +27,8 @@ urlpatterns = [
     path("platform/<str:tenant_id>/receipt", views.platform_receipt, name="platform-receipt"),
     path("platform/", views.platform, name="platform"),
     path("platform/<str:tenant_id>/", views.platform_tenant, name="platform-tenant"),
+    path("platform/<str:tenant_id>/decide/<str:decision>", views.platform_tenant_approval,
+         name="platform-tenant-approval"),
     path("platform/<str:tenant_id>/<str:action>", views.platform_tenant_status, name="platform-tenant-status"),
     # mozilla-django-oidc (names as in mozilla_django_oidc.urls; the backend reverses the callback)
     path("oidc/authenticate/", OIDCAuthenticationRequestView.as_view(), name="oidc_authentication_init"),

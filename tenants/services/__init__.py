@@ -27,7 +27,6 @@ from ..errors import (
     TenantInactive,
     TierChangeNotSupported,
 )
-from saas.errors import NotFound as NotFoundError
 from ..models import TIERS
 from .invitations import (
     accept_invitation,
@@ -69,5 +68,5 @@ __all__ = [
     "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",
     "change_tenant_tier", "REGISTRATION_RETENTION_SECONDS", "TableNotReady",
     "accept_invitation", "decline_invitation", "leave_tenant", "list_invitations", "my_invitations",
-    "public_invitation", "revoke_invitation", "NotFoundError", "approve_silo_tenant", "reject_silo_tenant",
+    "public_invitation", "revoke_invitation", "approve_silo_tenant", "reject_silo_tenant",
 ]

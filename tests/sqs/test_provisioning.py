@@ -22,6 +22,9 @@ def test_a_platinum_sign_up_is_built_by_the_lambda_worker(jobs, lambda_worker, p
     assert response.status_code == 202, response.content
     tenant = response.json()
     try:
+        # Platinum waits for a platform admin's approval; approving enqueues the provisioning job.
+        operator = make_user(groups=("system_admin",))
+        assert operator.client().post(f"/api/v1/admin/tenants/{tenant['id']}/approve").status_code == 200
         me = wait_until(lambda: (body := owner.client().get("/api/v1/me").json())["memberships"] and body,
                         timeout=60, what="the owner's membership")
         assert me["memberships"] == [{"tenant": {"id": tenant["id"], "name": "Silo Co", "tier": "platinum",
