@@ -12,6 +12,9 @@
                                            Celery worker or beat, as in AWS
     python -m devstack services            servers on fixed ports only (then `source .stack/env`)
     python -m devstack token USER [...]    print a Cognito ID token for USER from the running stack
+    python -m devstack package [STAGE...]  build the Lambda zip of each Zappa stage (.build/lambda/)
+    python -m devstack iam-policy STAGE --account-id N --user-pool-id ID
+                                           print the stage's IAM policy (deploy/iam/) filled in
 
 Fixed ports (``up`` / ``services``), each overridable by the same-named environment variable:
 STACK_WEB_PORT=8000, STACK_DYNAMODB_PORT=8001, STACK_REDIS_PORT=6380, STACK_MOTO_PORT=5001,
@@ -490,6 +493,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "test":
         return cmd_test(argv[1:])  # everything after `test` (and an optional `--`) is the command
+    if argv and argv[0] == "package":
+        from . import lambda_package
+
+        return lambda_package.main(argv[1:])
+    if argv and argv[0] == "iam-policy":
+        from . import iam
+
+        return iam.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,9 +1,9 @@
-"""Run the app through Zappa's real Lambda handler, locally, the way Lambda would.
+"""Run the built Lambda package through Zappa's real handler, locally, the way Lambda would.
 
-``zappa save-python-settings-file <stage>`` generates the same ``zappa_settings.py`` that Zappa
-puts into the deployment package; a fresh Python process then imports ``zappa.handler`` and calls
-``lambda_handler`` with an API Gateway proxy event. On Linux, the process runs in a private mount
-namespace where every filesystem is read-only except /tmp, as on Lambda.
+The package (``devstack.lambda_package``, unzipped) is the only thing on ``sys.path``: a fresh
+interpreter started with ``-S`` (no site-packages of this machine) imports ``zappa.handler`` from it
+and calls ``lambda_handler`` with API Gateway proxy events. On Linux, the process runs in a private
+mount namespace where every filesystem is read-only except /tmp, as on Lambda.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,29 +23,33 @@ ROOT = Path(__file__).resolve().parent.parent
 _INVOKE = r"""
 import json, sys, time
 started = time.perf_counter()
-sys.path[:0] = [sys.argv[1], sys.argv[2]]
+sys.path.insert(0, sys.argv[1])  # /var/task: the package, nothing else (the interpreter runs with -S)
 from zappa.handler import lambda_handler
 
 class Context:
     function_name = "saas-commerce-local"
-    aws_request_id = "local-request"
     memory_limit_in_mb = 1024
+    def __init__(self, request_id):
+        self.aws_request_id = request_id
     def get_remaining_time_in_millis(self):
         return 30000
 
-event = json.loads(sys.argv[3])
-response = lambda_handler(event, Context())
-print("LAMBDA_RESULT " + json.dumps({"response": response, "seconds": time.perf_counter() - started}))
+results = []
+for event, request_id in json.loads(sys.argv[2]):
+    response = lambda_handler(event, Context(request_id))
+    results.append({"response": response, "aws_request_id": request_id,
+                    "seconds": time.perf_counter() - started})
+print("LAMBDA_RESULT " + json.dumps(results), flush=True)
 """
 
 
-def api_gateway_event(path: str, method: str = "GET", headers: dict | None = None) -> dict:
+def api_gateway_event(path: str, method: str = "GET", headers: dict | None = None, body: str | None = None) -> dict:
     return {
         "resource": "/{proxy+}", "path": path, "httpMethod": method,
         "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "X-Forwarded-Proto": "https",
                     "X-Forwarded-Port": "443", **(headers or {})},
         "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None, "body": None,
+        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None, "body": body,
         "isBase64Encoded": False,
         "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/dev{path}",
                            "stage": "dev", "requestId": "local", "identity": {"sourceIp": "127.0.0.1"}},
@@ -97,19 +102,36 @@ def read_only_prefix() -> list[str]:
     return ["unshare", "--mount", "sh", "-c", script, "sh"]
 
 
-def invoke(event: dict, *, settings_dir: Path, env: dict, read_only: bool = True, timeout: float = 60) -> dict:
-    """One cold Lambda invocation in a new process; returns {"response", "seconds", "wall_seconds"}."""
-    command = [sys.executable, "-c", _INVOKE, str(settings_dir), str(ROOT), json.dumps(event)]
+def invoke_many(events: list[dict], *, task_root: Path, env: dict, read_only: bool = True, timeout: float = 90,
+                python_args: tuple[str, ...] = ()) -> dict:
+    """One cold Lambda container in a new process serving ``events`` in turn: the first one pays the
+    cold start. Returns {"results": [{"response", "aws_request_id", "seconds"}], "wall_seconds", "stderr"}."""
+    calls = [[event, uuid.uuid4().hex] for event in events]
+    command = [sys.executable, "-S", *python_args, "-c", _INVOKE, str(task_root), json.dumps(calls)]
     if read_only:
         command = read_only_prefix() + command
     started = time.perf_counter()
-    result = subprocess.run(command, env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True,
-                            text=True, timeout=timeout, cwd="/tmp")
+    result = subprocess.run(command, env={**env, "LAMBDA_TASK_ROOT": str(task_root), "PYTHONDONTWRITEBYTECODE": "1"},
+                            capture_output=True, text=True, timeout=timeout, cwd=task_root)
     wall = time.perf_counter() - started
     for line in result.stdout.splitlines():
         if line.startswith("LAMBDA_RESULT "):
-            return {**json.loads(line[len("LAMBDA_RESULT "):]), "wall_seconds": wall, "stderr": result.stderr}
-    raise RuntimeError(f"handler produced no result (exit {result.returncode}):\n{result.stderr[-3000:]}")
+            return {"results": json.loads(line[len("LAMBDA_RESULT "):]), "wall_seconds": wall,
+                    "stderr": result.stderr, "stdout": result.stdout}
+    raise LambdaStartFailed(f"handler produced no result (exit {result.returncode}):\n{result.stderr[-4000:]}",
+                            stderr=result.stderr)
+
+
+def invoke(event: dict, **kwargs) -> dict:
+    """One cold invocation: {"response", "aws_request_id", "seconds", "wall_seconds", "stderr"}."""
+    outcome = invoke_many([event], **kwargs)
+    return {**outcome["results"][0], "wall_seconds": outcome["wall_seconds"], "stderr": outcome["stderr"]}
+
+
+class LambdaStartFailed(RuntimeError):
+    def __init__(self, message: str, *, stderr: str) -> None:
+        super().__init__(message)
+        self.stderr = stderr
 
 
 def lambda_env(**overrides: str) -> dict:

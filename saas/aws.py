@@ -22,20 +22,28 @@ def botocore_session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-@lru_cache(maxsize=None)
-def _client(service: str):
+def make_client(service: str, *, endpoint_url: str | None, region: str, connect_timeout: float = 2,
+                read_timeout: float = 5, max_attempts: int = 3):
+    """A client on the shared session (also used before Django's settings exist: saas.config)."""
     with _lock:
-        session = boto3.session.Session(botocore_session=botocore_session(), region_name=settings.AWS_REGION)
+        session = boto3.session.Session(botocore_session=botocore_session(), region_name=region)
         return session.client(
             service,
-            endpoint_url=settings.AWS_ENDPOINT_URLS.get(service) or None,
+            endpoint_url=endpoint_url,
             config=Config(
-                connect_timeout=settings.AWS_CONNECT_TIMEOUT,
-                read_timeout=settings.AWS_READ_TIMEOUT,
-                retries={"max_attempts": settings.AWS_MAX_ATTEMPTS, "mode": "standard"},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"max_attempts": max_attempts, "mode": "standard"},
                 max_pool_connections=50,
             ),
         )
+
+
+@lru_cache(maxsize=None)
+def _client(service: str):
+    return make_client(service, endpoint_url=settings.AWS_ENDPOINT_URLS.get(service) or None,
+                       region=settings.AWS_REGION, connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+                       read_timeout=settings.AWS_READ_TIMEOUT, max_attempts=settings.AWS_MAX_ATTEMPTS)
 
 
 def client(service: str):

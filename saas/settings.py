@@ -1,17 +1,27 @@
 """Settings. Everything comes from environment variables; defaults are for the local stack.
 
 In AWS (Zappa stages) the endpoint variables are unset, so boto3 talks to the real services.
+Any variable may hold a reference instead of a value, ``ssm:/path/name`` or
+``secretsmanager:name#json-key``: they are resolved here, once per process start (saas.config).
+Missing configuration is reported by the ``saas.E00x`` system checks (saas.checks).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from saas import config as _config
+from saas import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Resolve every referenced variable in one go (one SSM call, one per secret); an unresolvable
+# reference stops start-up with an error naming the variable.
+_RESOLVED = _config.resolve_environment(os.environ)
 
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    return _RESOLVED.get(name, os.environ.get(name, default))
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -23,12 +33,21 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-LOCAL_STACK = env_bool("SAAS_LOCAL_STACK", False)  # set by scripts/stack.py for local servers
-SECRET_KEY = env("DJANGO_SECRET_KEY") or ("local-development-only-secret" if (DEBUG or LOCAL_STACK) else "")
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set outside local development")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+LOCAL_STACK = env_bool("SAAS_LOCAL_STACK", False)  # set by devstack for the local servers
+# The fixed key only with the local stack (never because DEBUG is on); saas.E001 otherwise.
+SECRET_KEY = env("DJANGO_SECRET_KEY") or ("local-development-only-secret" if LOCAL_STACK else "")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if LOCAL_STACK else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Where this stage's parameters and secrets live (its IAM policy grants only these; see deploy/iam/).
+CONFIG_PARAMETER_PATH = env("CONFIG_PARAMETER_PATH", "/saas-commerce/local/")
+CONFIG_SECRET_PREFIX = env("CONFIG_SECRET_PREFIX", "saas-commerce/local/")
+if not (LOCAL_STACK or DEBUG):
+    # Behind API Gateway (HTTPS only, X-Forwarded-Proto set by it) - what `check --deploy` asks for.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(env("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -50,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "saas.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -309,7 +329,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0" if LOCAL_STACK else "")  # saas.E005
 # SQS (the broker in AWS; the moto server locally): the job queue and its dead-letter queue are
 # declared in saas/queues.py and created by `manage.py ensure_queues`. The worker is a Lambda
 # function (saas.worker.handle_sqs) fed by an SQS event source; its timeout sets the visibility.
@@ -380,13 +400,10 @@ ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "
 ORDERS_STUCK_AFTER_SECONDS = float(env("ORDERS_STUCK_AFTER_SECONDS",
                                        str(max(15.0, ORDERS_FULFILMENT_DELAY_SECONDS + 10))))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-}
+# JSON lines with tenant_id, user_id and request_id (saas.logs); the local stack keeps a readable line
+# unless LOG_FORMAT=json. The audit logger (system_context, security events) keeps its own level.
+LOGGING = logs.logging_config(json_lines=env("LOG_FORMAT", "plain" if LOCAL_STACK else "json") == "json",
+                              level=env("LOG_LEVEL", "INFO"), audit_level=env("AUDIT_LOG_LEVEL", "INFO"))
 
 # --- Webhooks ---------------------------------------------------------------------------------------
 # Locally, subscribers are test receivers on 127.0.0.1 over http; never allowed outside local stacks.

@@ -29,7 +29,7 @@ from .authentication import ApiUser
 from .identity import Identity
 from .resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED, SESSION_SUB, cache
 
-logger = logging.getLogger("tenants.signin")
+logger = logging.getLogger("saas.audit")  # sign-ins are security events: kept at any log level
 
 
 class CognitoOIDCBackend(OIDCAuthenticationBackend):

@@ -25,6 +25,7 @@ from .identity import Identity, InvalidToken, verify_token
 from .models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
 
 logger = logging.getLogger("tenants.resolution")
+audit = logging.getLogger("saas.audit")  # security events: kept at any production log level
 
 # Keys of the server-side session written by the browser sign-in (tenants.backends).
 SESSION_SUB = USER_KEY  # the session backend lists sessions by this user id ("sign out everywhere")
@@ -185,6 +186,8 @@ def identity_from_request(request) -> Identity | None:
         except InvalidToken as exc:
             throttling.record_bad_token(request)
             request.auth_error = str(exc)
+            audit.warning("bearer token rejected: %s", exc, extra={"event": "auth.token_rejected",
+                                                                   "path": request.path})
             return None
     return identity_from_session(getattr(request, "session", None))
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests import aws_operations, lambda_report
+
+_IAM_VIOLATIONS = pytest.StashKey[list]()
+
 REQUIRED_ENV = ("DYNAMODB_ENDPOINT_URL", "MOTO_ENDPOINT_URL", "CELERY_BROKER_URL", "COGNITO_USER_POOL_ID")
 
 
@@ -18,6 +22,29 @@ class ScanAttempted(AssertionError):
 
 def _forbid_scan(**kwargs):
     raise ScanAttempted("DynamoDB Scan issued; application code must only get/query inside a tenant partition")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Write the AWS operations this run performed; fail the run if a stage's IAM policy does not
+    allow one that application code issued (see tests/aws_operations.py, deploy/iam/)."""
+    if not aws_operations.recorder.operations:
+        return
+    aws_operations.recorder.write()
+    violations = aws_operations.policy_violations()
+    if violations:
+        session.config.stash[_IAM_VIOLATIONS] = violations
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    violations = config.stash.get(_IAM_VIOLATIONS, [])
+    if violations:
+        terminalreporter.section("AWS operations not allowed by the IAM policies (deploy/iam/)", red=True)
+        for line in violations:
+            terminalreporter.line(line)
+        terminalreporter.line(f"(all operations: {aws_operations.OUTPUT.relative_to(aws_operations.ROOT)})")
+    for line in config.stash.get(lambda_report.SUMMARY, []):
+        terminalreporter.line(line)
 
 
 def pytest_configure(config):
@@ -33,6 +60,7 @@ def _scan_guard_and_tables():
     from saas.tenancy import tables
 
     aws.botocore_session().register("before-call.dynamodb.Scan", _forbid_scan)
+    aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
     from saas import files

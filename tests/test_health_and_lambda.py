@@ -1,14 +1,9 @@
-"""GET /health, directly and through Zappa's Lambda handler on a read-only filesystem."""
+"""GET /health (through Zappa's handler from the built package: tests/lambda_package/)."""
 from __future__ import annotations
-
-import json
-import os
 
 import pytest
 
-from devstack import lambda_local
 from saas import aws
-from saas.tenancy import tables
 
 
 def test_health_is_200_when_dynamodb_answers(client):
@@ -42,24 +37,4 @@ def test_api_answers_503_not_500_when_dynamodb_is_down(tenant_a, request):
     assert response["Retry-After"]
 
 
-@pytest.fixture(scope="module")
-def dev_stage_settings(tmp_path_factory):
-    # The dev stage names its own table; make it exist in DynamoDB Local.
-    stage = json.loads((lambda_local.ROOT / "zappa_settings.json").read_text())["dev"]
-    tables.ensure_table(stage["environment_variables"]["DYNAMODB_TABLE"])
-    return lambda_local.write_settings("dev", tmp_path_factory.mktemp("lambda"))
-
-
-def test_zappa_lambda_handler_serves_health_on_a_read_only_filesystem(dev_stage_settings):
-    env = lambda_local.lambda_env(
-        DJANGO_SECRET_KEY="lambda-test-only",
-        DJANGO_ALLOWED_HOSTS="abc123.execute-api.us-east-1.amazonaws.com",
-        DYNAMODB_ENDPOINT_URL=os.environ["DYNAMODB_ENDPOINT_URL"],
-        AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local",
-    )
-    result = lambda_local.invoke(lambda_local.api_gateway_event("/health"), settings_dir=dev_stage_settings.parent,
-                                 env=env, read_only=True)
-    response = result["response"]
-    assert response["statusCode"] == 200, result["stderr"][-2000:]
-    assert json.loads(response["body"])["status"] == "ok"
-    assert "Read-only file system" not in result["stderr"]
+# Zappa's Lambda handler serving the *built package* read-only: tests/lambda_package/.

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from saas.errors import Forbidden
 
-logger = logging.getLogger("saas.tenancy")
+audit = logging.getLogger("saas.audit")  # cross-tenant work is audited (kept at any log level)
 
 # Tenant ids are lowercase letters/digits/hyphens: no '#' or other key delimiter can be injected.
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
@@ -108,7 +108,7 @@ def tenant_context(
 def system_context(*, reason: str) -> Iterator[SystemContext]:
     if not reason or not reason.strip():
         raise ValueError("system_context needs a reason")
-    logger.info("system context entered: %s", reason)
+    audit.info("system context entered: %s", reason, extra={"event": "system_context", "reason": reason})
     token = _current.set(SystemContext(reason=reason))
     try:
         yield _current.get()  # type: ignore[misc]

@@ -32,6 +32,7 @@ class TenantContextMiddleware:
                 return JsonResponse(error.as_dict(), status=error.status, headers=error.headers)
             if context is not None:
                 _current.set(context)
+                request.tenant_context = context  # for the request log line written after the reset
             return self.get_response(request)
         finally:
             _current.reset(token)

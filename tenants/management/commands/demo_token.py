@@ -1,4 +1,5 @@
 from botocore.exceptions import ClientError
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants import cognito, demo
@@ -14,6 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="default: the user's password in tenants/demo_users.json")
 
     def handle(self, *args, email: str, access: bool = False, password: str | None = None, **options):
+        if not settings.LOCAL_STACK:  # demo passwords are in the repository
+            raise CommandError("demo_token only runs against the local stack (SAAS_LOCAL_STACK=1); refusing here.")
         password = password or demo.demo_password(email)
         if not password:
             raise CommandError(f"{email} is not in tenants/demo_users.json; pass --password")

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from tenants import demo
 
@@ -15,6 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, file=None, provider_url=None, web_url="http://127.0.0.1:8000", no_products=False,
                **options):
+        if not settings.LOCAL_STACK:  # demo users have passwords in the repository
+            raise CommandError("seed_demo only runs against the local stack (SAAS_LOCAL_STACK=1); refusing here.")
         result = demo.seed_demo(path=file, provider_url=provider_url, seed_products=not no_products)
         out = self.stdout.write
         out("Demo users (Cognito sub = the id to type at the local sign-in provider):")

@@ -1,0 +1,108 @@
+"""Every AWS operation the test run performs, recorded on the shared botocore session (saas.aws),
+written to ``.build/aws-operations.json`` and checked against each stage's IAM policy
+(``deploy/iam/<stage>.json``, see devstack/iam.py) when the session ends: an operation issued by
+application code that a stage's policy does not allow fails the run.
+
+Calls issued directly by test code (fixtures creating users, assertions reading SNS...) are
+recorded as ``test`` and not checked: the deployed function never makes them. A test that drives
+application code only to set up something outside the application (e.g. a table for another stage)
+wraps it in ``scaffolding("why")``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+from contextvars import ContextVar
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / ".build" / "aws-operations.json"
+ROOT_PREFIX = str(ROOT) + "/"
+_NOT_APPLICATION = ("tests", "bench", "devstack", ".venv")
+# Demo data: seed_demo / demo_token refuse to run outside the local stack, so never need a policy.
+LOCAL_ONLY_MODULES = {"tenants/demo.py", "tenants/management/commands/seed_demo.py",
+                      "tenants/management/commands/demo_token.py"}
+MOTO_ACCOUNT = "123456789012"
+
+_scaffolding: ContextVar[str | None] = ContextVar("aws_scaffolding", default=None)
+
+
+@contextlib.contextmanager
+def scaffolding(reason: str):
+    token = _scaffolding.set(reason)
+    try:
+        yield
+    finally:
+        _scaffolding.reset(token)
+
+
+def _caller() -> tuple[str, str]:
+    """('app' | 'test' | 'local-only', 'path:line') of the first frame in this repository outside the
+    libraries; 'local-only' when the call comes from code that refuses to run outside the local stack."""
+    frame, found = sys._getframe(2), None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(ROOT_PREFIX) and "/site-packages/" not in filename:
+            rel = Path(filename).relative_to(ROOT)
+            if rel.as_posix() in LOCAL_ONLY_MODULES:
+                return "local-only", f"{rel}:{frame.f_lineno}"
+            if found is None:
+                found = ("test" if rel.parts[0] in _NOT_APPLICATION else "app"), f"{rel}:{frame.f_lineno}"
+        frame = frame.f_back
+    return found or ("test", "outside the repository")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.operations: dict[tuple, dict] = {}
+
+    def __call__(self, params, model, **kwargs) -> None:
+        from devstack import iam
+        from django.conf import settings
+
+        service = model.service_model.signing_name
+        origin, caller = _caller()
+        if _scaffolding.get() is not None:
+            origin = "test"
+        try:
+            requires = iam.required(service, model.name, params, region=settings.AWS_REGION, account=MOTO_ACCOUNT)
+        except Exception as exc:  # an unexpected parameter shape must not break the call itself
+            requires = [(f"{service}:{model.name}", f"unparsed: {exc!r}")]
+        key = (service, model.name, tuple(requires), origin)
+        with self._lock:
+            entry = self.operations.setdefault(key, {"service": service, "operation": model.name,
+                                                     "requires": [list(p) for p in requires], "origin": origin,
+                                                     "caller": caller, "count": 0})
+            entry["count"] += 1
+
+    def application_operations(self) -> list[dict]:
+        return [op for op in self.operations.values() if op["origin"] == "app"]
+
+    def write(self, path: Path = OUTPUT) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ops = sorted(self.operations.values(), key=lambda o: (o["origin"], o["service"], o["operation"]))
+        path.write_text(json.dumps(ops, indent=1) + "\n")
+
+
+recorder = Recorder()
+
+
+def install(session) -> None:
+    """Register on the shared botocore session (before any client is created)."""
+    session.register("before-parameter-build", recorder, unique_id="saas-aws-operation-recorder")
+
+
+def local_names() -> dict[str, str]:
+    from devstack import iam
+    from django.conf import settings
+
+    return {name: str(getattr(settings, name, "") or "") for name in iam.STAGE_NAMED_SETTINGS}
+
+
+def policy_violations() -> list[str]:
+    from devstack import iam
+
+    return iam.denied(recorder.application_operations(), local_names(), account=MOTO_ACCOUNT)

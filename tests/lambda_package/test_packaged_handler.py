@@ -1,0 +1,160 @@
+"""The built package, unzipped and mounted read-only as /var/task, serving API Gateway events through
+Zappa's handler in a fresh interpreter that sees nothing but the package (no source tree, no venv).
+It gets only the stage's own environment (baked into zappa_settings.py, secrets by reference)
+plus the local endpoints; the references resolve against the moto server's SSM / Secrets Manager."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+
+import pytest
+
+from devstack import lambda_local
+from saas import aws
+from saas.tenancy import tables
+from tests import aws_operations, lambda_report
+
+HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+
+
+def _stage_env(stage: str) -> dict[str, str]:
+    from devstack import iam
+
+    return iam.stage_names(stage)
+
+
+def publish_stage_configuration(stage: str) -> None:
+    """What an operator puts into SSM / Secrets Manager for a stage (here: pointing at the local stack)."""
+    ssm, secretsmanager = aws.client("ssm"), aws.client("secretsmanager")
+    values = {
+        "allowed-hosts": HOST,
+        "csrf-trusted-origins": f"https://{HOST}",
+        "cognito-user-pool-id": os.environ["COGNITO_USER_POOL_ID"],
+        "cognito-app-client-ids": os.environ["COGNITO_APP_CLIENT_IDS"],
+        "cognito-domain": f"https://{stage}-login.auth.us-east-1.amazoncognito.com",
+        "oidc-client-id": "web-client",
+        "celery-broker-url": os.environ["CELERY_BROKER_URL"],
+    }
+    for name, value in values.items():
+        ssm.put_parameter(Name=f"/saas-commerce/{stage}/{name}", Value=value, Type="SecureString", Overwrite=True)
+    secret = json.dumps({"django_secret_key": secrets.token_urlsafe(50), "oidc_client_secret": secrets.token_urlsafe(20)})
+    try:
+        secretsmanager.create_secret(Name=f"saas-commerce/{stage}/app", SecretString=secret)
+    except secretsmanager.exceptions.ResourceExistsException:
+        secretsmanager.put_secret_value(SecretId=f"saas-commerce/{stage}/app", SecretString=secret)
+
+
+def local_endpoints() -> dict[str, str]:
+    return lambda_local.lambda_env(
+        DYNAMODB_ENDPOINT_URL=os.environ["DYNAMODB_ENDPOINT_URL"], MOTO_ENDPOINT_URL=os.environ["MOTO_ENDPOINT_URL"],
+        COGNITO_JWKS_URL=os.environ["COGNITO_JWKS_URL"],  # the local pool's keys (in AWS: from the pool id)
+        AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+
+
+def stage_table(stage: str) -> None:
+    with aws_operations.scaffolding(f"the {stage} stage's table in DynamoDB Local"):
+        tables.ensure_table(_stage_env(stage)["DYNAMODB_TABLE"])
+
+
+def log_lines(stderr: str) -> list[dict]:
+    lines = []
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def body(response: dict) -> str:
+    if response.get("isBase64Encoded"):  # Zappa base64-encodes non-text types (the YAML schema)
+        return base64.b64decode(response["body"]).decode()
+    return response["body"]
+
+
+def header(response: dict, name: str) -> str | None:
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return value
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return values[0]
+    return None
+
+
+@pytest.fixture(scope="module")
+def dev_stage(task_roots):
+    stage_table("dev")
+    publish_stage_configuration("dev")
+    return task_roots["dev"]
+
+
+def test_packaged_dev_stage_serves_health_api_and_browser_pages_read_only(dev_stage, make_user, request):
+    user = make_user()
+    bearer = {"Authorization": f"Bearer {user.id_token}", "Content-Type": "application/json"}
+    events = [
+        lambda_local.api_gateway_event("/health"),
+        lambda_local.api_gateway_event("/api/v1/tenants", "POST", bearer,
+                                       json.dumps({"name": "Packaged Co", "tier": "basic"})),
+        lambda_local.api_gateway_event("/api/v1/me", headers=bearer),
+        lambda_local.api_gateway_event("/login/"),
+        lambda_local.api_gateway_event("/api/schema/", headers=bearer),
+    ]
+    outcome = lambda_local.invoke_many(events, task_root=dev_stage, env=local_endpoints(), read_only=True)
+    health, created, me, login, schema = outcome["results"]
+    stderr = outcome["stderr"]
+    assert "Read-only file system" not in stderr
+
+    assert health["response"]["statusCode"] == 200, stderr[-3000:]
+    assert json.loads(health["response"]["body"])["status"] == "ok"
+    assert created["response"]["statusCode"] == 201, created["response"]["body"]
+    tenant_id = json.loads(created["response"]["body"])["id"]
+    assert me["response"]["statusCode"] == 200, me["response"]["body"]
+    assert json.loads(me["response"]["body"])["active_tenant"]["id"] == tenant_id
+    assert login["response"]["statusCode"] == 200
+    assert header(login["response"], "Content-Type").startswith("text/html")
+    assert "Sign in" in login["response"]["body"]
+    assert schema["response"]["statusCode"] == 200
+    assert body(schema["response"]).startswith("openapi: 3")
+
+    # Every response carries Lambda's request id; the JSON log line of the request names the tenant.
+    for result in outcome["results"]:
+        assert header(result["response"], "X-Request-ID") == result["aws_request_id"]
+    lines = log_lines(stderr)
+    me_lines = [line for line in lines if line.get("logger") == "saas.request"
+                and line.get("request_id") == me["aws_request_id"]]
+    assert me_lines and me_lines[0]["tenant_id"] == tenant_id and me_lines[0]["user_id"] == user.sub, lines
+    assert {"time", "level", "logger", "message"} <= set(me_lines[0])
+    lambda_report.add(request.config, f"dev cold start (import + first request, read-only, this run): "
+                                      f"{health['seconds']:.2f} s")
+
+
+def test_a_reference_to_nothing_stops_the_packaged_stage_naming_the_setting(task_roots, make_user):
+    stage_table("prod")
+    ssm = aws.client("ssm")
+    for name in ("allowed-hosts", "cognito-user-pool-id"):
+        try:
+            ssm.delete_parameter(Name=f"/saas-commerce/prod/{name}")
+        except ssm.exceptions.ParameterNotFound:
+            pass
+    with pytest.raises(lambda_local.LambdaStartFailed) as failed:
+        lambda_local.invoke(lambda_local.api_gateway_event("/health"), task_root=task_roots["prod"],
+                            env=local_endpoints())
+    assert "DJANGO_ALLOWED_HOSTS" in failed.value.stderr
+    assert "/saas-commerce/prod/allowed-hosts" in failed.value.stderr
+
+    # Once the operator publishes the configuration, the same package starts; prod logs at WARNING
+    # but keeps the audit logger's security events.
+    publish_stage_configuration("prod")
+    outcome = lambda_local.invoke_many(
+        [lambda_local.api_gateway_event("/health"),
+         lambda_local.api_gateway_event("/api/v1/me", headers={"Authorization": "Bearer not-a-jwt"})],
+        task_root=task_roots["prod"], env=local_endpoints())
+    health, rejected = outcome["results"]
+    assert health["response"]["statusCode"] == 200, outcome["stderr"][-3000:]
+    assert rejected["response"]["statusCode"] == 401
+    lines = log_lines(outcome["stderr"])
+    assert not [line for line in lines if line.get("logger") == "saas.request"]  # INFO: below prod's level
+    audit = [line for line in lines if line.get("logger") == "saas.audit" and line.get("event") == "auth.token_rejected"]
+    assert audit and audit[0]["request_id"] == rejected["aws_request_id"]
