@@ -203,9 +203,9 @@ def to_stage(arn: str, local_names: dict[str, str], stage: str, *, account: str)
     return arn.replace(f":{account}:", ":ACCOUNT_ID:")
 
 
-def denied(operations: list[dict], local_names: dict[str, str], *, account: str,
-           stages: list[str] | None = None) -> list[str]:
-    """Each recorded operation not allowed by a stage's policy, as 'stage: action on resource'."""
+def denied(operations: list[dict], *, account: str, stages: list[str] | None = None) -> list[str]:
+    """Each recorded operation not allowed by a stage's policy, as 'stage: action on resource'.
+    An operation carries the ``local_names`` (STAGE_NAMED_SETTINGS values) in force when it was made."""
     from devstack.lambda_package import stages as all_stages
 
     problems = []
@@ -215,7 +215,7 @@ def denied(operations: list[dict], local_names: dict[str, str], *, account: str,
             if (op["service"], op["operation"]) in UNSIGNED_OPERATIONS:
                 continue
             for action, resource in op["requires"]:
-                arn = to_stage(resource, local_names, stage, account=account)
+                arn = to_stage(resource, op["local_names"], stage, account=account)
                 if not allows(policy, action, arn):
                     problems.append(f"{stage}: {action} on {arn} ({op['operation']} called from {op['caller']})")
     return sorted(set(problems))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
 _INVOKE = r"""
 import json, sys, time
@@ -46,7 +48,7 @@ print("LAMBDA_RESULT " + json.dumps(results), flush=True)
 def api_gateway_event(path: str, method: str = "GET", headers: dict | None = None, body: str | None = None) -> dict:
     return {
         "resource": "/{proxy+}", "path": path, "httpMethod": method,
-        "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "X-Forwarded-Proto": "https",
+        "headers": {"Host": API_HOST, "X-Forwarded-Proto": "https",
                     "X-Forwarded-Port": "443", **(headers or {})},
         "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
         "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None, "body": body,
@@ -245,3 +247,37 @@ class WarmLambda:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.process = None
+
+
+
+def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[str, str] | None = None) -> None:
+    """What an operator puts into SSM / Secrets Manager for a stage (zappa_settings.json references
+    them), here pointing at the local stack's pool and broker."""
+    env = env or os.environ
+    values = {
+        "allowed-hosts": API_HOST,
+        "csrf-trusted-origins": f"https://{API_HOST}",
+        "cognito-user-pool-id": env["COGNITO_USER_POOL_ID"],
+        "cognito-app-client-ids": env["COGNITO_APP_CLIENT_IDS"],
+        "cognito-domain": f"https://{stage}-login.auth.us-east-1.amazoncognito.com",
+        "oidc-client-id": "web-client",
+        "celery-broker-url": env["CELERY_BROKER_URL"],
+    }
+    for name, value in values.items():
+        ssm.put_parameter(Name=f"/saas-commerce/{stage}/{name}", Value=value, Type="SecureString", Overwrite=True)
+    secret = json.dumps({"django_secret_key": secrets.token_urlsafe(50), "oidc_client_secret": secrets.token_urlsafe(20)})
+    try:
+        secretsmanager.create_secret(Name=f"saas-commerce/{stage}/app", SecretString=secret)
+    except secretsmanager.exceptions.ResourceExistsException:
+        secretsmanager.put_secret_value(SecretId=f"saas-commerce/{stage}/app", SecretString=secret)
+
+
+def local_endpoints(env: dict[str, str] | None = None) -> dict[str, str]:
+    """A Lambda-like environment plus only the local endpoints (the stage's own variables are in the
+    package's zappa_settings.py)."""
+    env = env or os.environ
+    return lambda_env(
+        DYNAMODB_ENDPOINT_URL=env["DYNAMODB_ENDPOINT_URL"], MOTO_ENDPOINT_URL=env["MOTO_ENDPOINT_URL"],
+        COGNITO_JWKS_URL=env["COGNITO_JWKS_URL"],  # the local pool's keys (in AWS: derived from the pool id)
+        AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")

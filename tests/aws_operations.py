@@ -71,11 +71,12 @@ class Recorder:
             requires = iam.required(service, model.name, params, region=settings.AWS_REGION, account=MOTO_ACCOUNT)
         except Exception as exc:  # an unexpected parameter shape must not break the call itself
             requires = [(f"{service}:{model.name}", f"unparsed: {exc!r}")]
-        key = (service, model.name, tuple(requires), origin)
+        names = local_names()  # as set now: a test may point the app at other tables or prefixes
+        key = (service, model.name, tuple(requires), origin, tuple(sorted(names.items())))
         with self._lock:
             entry = self.operations.setdefault(key, {"service": service, "operation": model.name,
                                                      "requires": [list(p) for p in requires], "origin": origin,
-                                                     "caller": caller, "count": 0})
+                                                     "caller": caller, "local_names": names, "count": 0})
             entry["count"] += 1
 
     def application_operations(self) -> list[dict]:
@@ -105,4 +106,4 @@ def local_names() -> dict[str, str]:
 def policy_violations() -> list[str]:
     from devstack import iam
 
-    return iam.denied(recorder.application_operations(), local_names(), account=MOTO_ACCOUNT)
+    return iam.denied(recorder.application_operations(), account=MOTO_ACCOUNT)

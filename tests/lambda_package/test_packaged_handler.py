@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import secrets
 
 import pytest
 
@@ -15,8 +13,6 @@ from devstack import lambda_local
 from saas import aws
 from saas.tenancy import tables
 from tests import aws_operations, lambda_report
-
-HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
 def _stage_env(stage: str) -> dict[str, str]:
@@ -26,32 +22,11 @@ def _stage_env(stage: str) -> dict[str, str]:
 
 
 def publish_stage_configuration(stage: str) -> None:
-    """What an operator puts into SSM / Secrets Manager for a stage (here: pointing at the local stack)."""
-    ssm, secretsmanager = aws.client("ssm"), aws.client("secretsmanager")
-    values = {
-        "allowed-hosts": HOST,
-        "csrf-trusted-origins": f"https://{HOST}",
-        "cognito-user-pool-id": os.environ["COGNITO_USER_POOL_ID"],
-        "cognito-app-client-ids": os.environ["COGNITO_APP_CLIENT_IDS"],
-        "cognito-domain": f"https://{stage}-login.auth.us-east-1.amazoncognito.com",
-        "oidc-client-id": "web-client",
-        "celery-broker-url": os.environ["CELERY_BROKER_URL"],
-    }
-    for name, value in values.items():
-        ssm.put_parameter(Name=f"/saas-commerce/{stage}/{name}", Value=value, Type="SecureString", Overwrite=True)
-    secret = json.dumps({"django_secret_key": secrets.token_urlsafe(50), "oidc_client_secret": secrets.token_urlsafe(20)})
-    try:
-        secretsmanager.create_secret(Name=f"saas-commerce/{stage}/app", SecretString=secret)
-    except secretsmanager.exceptions.ResourceExistsException:
-        secretsmanager.put_secret_value(SecretId=f"saas-commerce/{stage}/app", SecretString=secret)
+    lambda_local.publish_stage_configuration(stage, ssm=aws.client("ssm"), secretsmanager=aws.client("secretsmanager"))
 
 
 def local_endpoints() -> dict[str, str]:
-    return lambda_local.lambda_env(
-        DYNAMODB_ENDPOINT_URL=os.environ["DYNAMODB_ENDPOINT_URL"], MOTO_ENDPOINT_URL=os.environ["MOTO_ENDPOINT_URL"],
-        COGNITO_JWKS_URL=os.environ["COGNITO_JWKS_URL"],  # the local pool's keys (in AWS: from the pool id)
-        AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    return lambda_local.local_endpoints()
 
 
 def stage_table(stage: str) -> None:
