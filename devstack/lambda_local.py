@@ -261,7 +261,6 @@ def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[st
         "cognito-app-client-ids": env["COGNITO_APP_CLIENT_IDS"],
         "cognito-domain": f"https://{stage}-login.auth.us-east-1.amazoncognito.com",
         "oidc-client-id": "web-client",
-        "celery-broker-url": env["CELERY_BROKER_URL"],
     }
     for name, value in values.items():
         ssm.put_parameter(Name=f"/saas-commerce/{stage}/{name}", Value=value, Type="SecureString", Overwrite=True)

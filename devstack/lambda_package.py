@@ -29,6 +29,7 @@ import hashlib
 import importlib.metadata as metadata
 import json
 import os
+import py_compile
 import shutil
 import stat
 import subprocess
@@ -48,7 +49,7 @@ BUILD_DIR = ROOT / ".build" / "lambda"
 LAMBDA_PYTHON = "3.11"  # zappa_settings.json "runtime": python3.11 (Amazon Linux 2, glibc 2.26)
 PLATFORM_ARGS = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
                  "--python-version", LAMBDA_PYTHON, "--only-binary=:all:"]
-BUILD_FORMAT = "4"  # bump when the build steps change, so cached zips are rebuilt
+BUILD_FORMAT = "5"  # bump when the build steps change, so cached zips are rebuilt
 
 # Distributions required by requirements.txt that the Lambda never imports. Anything else in the
 # closure ships. If the packaged-handler tests fail with ImportError, the entry was wrong.
@@ -226,7 +227,9 @@ def _stage_settings(stage: str, out: Path) -> None:
 
 
 def build(stage: str, *, force: bool = False) -> BuildResult:
-    """Build (or reuse) the zip for ``stage``; returns what it holds."""
+    """Build (or reuse) the zip for ``stage``; returns what it holds. Stages share one base zip
+    (dependencies + source, keyed by content); each stage's zip is the base plus its own
+    ``zappa_settings.py``."""
     if sys.version_info[:2] != tuple(int(p) for p in LAMBDA_PYTHON.split(".")):
         raise SystemExit(f"build with Python {LAMBDA_PYTHON} (the Lambda runtime): .pyc are version-specific")
     if stage not in stages():
@@ -235,12 +238,13 @@ def build(stage: str, *, force: bool = False) -> BuildResult:
     distributions = runtime_distributions()
     services = policy_services(stage)
     sources = source_files()
-    stage_config = json.dumps(json.loads((ROOT / "zappa_settings.json").read_text())[stage], sort_keys=True)
-    key = _digest(
+    base_key = _digest(
         BUILD_FORMAT.encode(), Path(__file__).read_bytes(), json.dumps(distributions).encode(),
-        json.dumps(services).encode(), stage_config.encode(), (ROOT / "zappa_settings.json").read_bytes(),
+        json.dumps(services).encode(),
         *(str(rel).encode() + b"\0" + (ROOT / rel).read_bytes() for rel in sources),
     )[:16]
+    stage_config = json.dumps(json.loads((ROOT / "zappa_settings.json").read_text())[stage], sort_keys=True)
+    key = _digest(base_key.encode(), stage_config.encode(), (ROOT / "zappa_settings.json").read_bytes())[:16]
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     zip_path = BUILD_DIR / f"{stage}-{key}.zip"
     latest = BUILD_DIR / f"{stage}.zip"
@@ -251,8 +255,42 @@ def build(stage: str, *, force: bool = False) -> BuildResult:
             _link(zip_path, latest)
             return BuildResult(**{**cached, "reused": True, "zip_path": str(zip_path)})
 
-    deps = _install_dependencies(distributions)
+    base = BUILD_DIR / f"base-{base_key}.zip"
+    if force or not base.is_file():
+        _build_base(base, distributions, services, sources)
+        for old in BUILD_DIR.glob("base-*.zip"):
+            if old != base:
+                old.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"lambda-{stage}-", dir=BUILD_DIR) as tmp:
+        settings_py = Path(tmp) / "zappa_settings.py"
+        _stage_settings(stage, settings_py)
+        pyc = Path(tmp) / "zappa_settings.cpython-311.pyc"
+        py_compile.compile(str(settings_py), cfile=str(pyc), dfile="/var/task/zappa_settings.py", doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        partial = zip_path.with_suffix(".tmp")
+        shutil.copyfile(base, partial)
+        with zipfile.ZipFile(partial, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in (("zappa_settings.py", settings_py.read_bytes()),
+                               ("__pycache__/zappa_settings.cpython-311.pyc", pyc.read_bytes())):
+                archive.writestr(_zip_info(name, executable=False), data)
+        os.replace(partial, zip_path)
+    for old in BUILD_DIR.glob(f"{stage}-*.zip"):
+        if old != zip_path:
+            old.unlink(missing_ok=True)
+    _link(zip_path, latest)
+    with zipfile.ZipFile(zip_path) as archive:
+        infos = archive.infolist()
+    result = BuildResult(stage=stage, zip_path=str(zip_path), key=key, reused=False, distributions=distributions,
+                         aws_services=services, zipped_bytes=zip_path.stat().st_size,
+                         unzipped_bytes=sum(i.file_size for i in infos), files=len(infos),
+                         seconds=round(time.perf_counter() - started, 1))
+    report_path.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    return result
+
+
+def _build_base(base: Path, distributions: dict[str, str], services: list[str], sources: list[Path]) -> None:
+    deps = _install_dependencies(distributions)
+    with tempfile.TemporaryDirectory(prefix="lambda-base-", dir=BUILD_DIR) as tmp:
         staging = Path(tmp) / "task"
         staging.mkdir()
         for path in sorted(deps.rglob("*")):
@@ -263,23 +301,20 @@ def build(stage: str, *, force: bool = False) -> BuildResult:
         for rel in sources:
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, staging / rel)
-        _stage_settings(stage, staging / "zappa_settings.py")
-        say(f"compiling .pyc ({stage})")
+        say("compiling .pyc")
         ok = compileall.compile_dir(str(staging), quiet=1, workers=os.cpu_count() or 1,
-                                    invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
                                     stripdir=str(staging), prependdir="/var/task")
         if not ok:
             raise SystemExit("compileall failed (a syntax error in a shipped module?)")
-        unzipped, count = _write_zip(staging, zip_path)
-    for old in BUILD_DIR.glob(f"{stage}-*.zip"):
-        if old != zip_path:
-            old.unlink(missing_ok=True)
-    _link(zip_path, latest)
-    result = BuildResult(stage=stage, zip_path=str(zip_path), key=key, reused=False, distributions=distributions,
-                         aws_services=services, zipped_bytes=zip_path.stat().st_size, unzipped_bytes=unzipped,
-                         files=count, seconds=round(time.perf_counter() - started, 1))
-    report_path.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    return result
+        _write_zip(staging, base)
+
+
+def _zip_info(name: str, *, executable: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def _write_zip(staging: Path, zip_path: Path) -> tuple[int, int]:
@@ -290,12 +325,8 @@ def _write_zip(staging: Path, zip_path: Path) -> tuple[int, int]:
         for path in sorted(staging.rglob("*")):
             if not path.is_file():
                 continue
-            info = zipfile.ZipInfo(path.relative_to(staging).as_posix(), date_time=ZIP_DATE)
-            mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            info.external_attr = (stat.S_IFREG | mode) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
             data = path.read_bytes()
-            archive.writestr(info, data)
+            archive.writestr(_zip_info(path.relative_to(staging).as_posix(), executable=os.access(path, os.X_OK)), data)
             total += len(data)
             count += 1
     os.replace(tmp, zip_path)

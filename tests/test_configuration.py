@@ -88,7 +88,8 @@ def _django_process(env_overrides: dict[str, str], *args: str) -> subprocess.Com
 def prod_like_env() -> dict[str, str]:
     return {"DJANGO_SECRET_KEY": "k" * 20 + uuid.uuid4().hex + "Z!x" * 10, "DJANGO_ALLOWED_HOSTS": "api.example.com",
             "COGNITO_USER_POOL_ID": "us-east-1_Example", "COGNITO_APP_CLIENT_IDS": "client1",
-            "CELERY_BROKER_URL": "sqs://", "DJANGO_SETTINGS_MODULE": "saas.settings"}
+            "CELERY_BROKER_URL": "sqs://", "SQS_JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/saas-jobs",
+            "DJANGO_SETTINGS_MODULE": "saas.settings"}
 
 
 def test_start_up_stops_on_an_unresolvable_reference_naming_it(path):

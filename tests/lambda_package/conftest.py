@@ -11,7 +11,17 @@ def built() -> dict[str, lambda_package.BuildResult]:
     return {stage: lambda_package.build(stage) for stage in lambda_package.stages()}
 
 
+class _Unpacked(dict):
+    def __init__(self, built):
+        super().__init__()
+        self._built = built
+
+    def __missing__(self, stage):
+        self[stage] = lambda_package.unpack(self._built[stage])
+        return self[stage]
+
+
 @pytest.fixture(scope="session")
 def task_roots(built):
-    """Each stage's zip unpacked, as /var/task would hold it."""
-    return {stage: lambda_package.unpack(result) for stage, result in built.items()}
+    """A stage's zip unpacked (on first use), as /var/task would hold it."""
+    return _Unpacked(built)
