@@ -123,6 +123,10 @@ class AuditRequestMiddleware:
 
 
 def _request_id(request) -> str:
+    from saas.logs import current_request_id  # one id for the logs, the audit trail and X-Request-ID
+
+    if current_request_id():
+        return current_request_id()
     lambda_context = request.META.get("lambda.context")
     aws_id = getattr(lambda_context, "aws_request_id", None)
     return str(aws_id or uuid.uuid4().hex)

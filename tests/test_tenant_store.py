@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from boto3.dynamodb.conditions import Attr
+from django.conf import settings
 
 from saas import aws
 from saas.tenancy import NoTenantContext, system_context, tenant_context
@@ -207,7 +208,7 @@ def test_failing_transaction_writes_nothing(tenants):
 
 def test_silo_tenant_items_land_in_its_own_table(tenants):
     a, silo = tenants
-    silo_table = f"saas-test-silo-{silo}"
+    silo_table = f"{settings.DYNAMODB_SILO_TABLE_PREFIX}{silo}"  # a name the stage's IAM policy allows
     tables.ensure_table(silo_table)
     try:
         with system_context(reason="test: route silo tenant"):

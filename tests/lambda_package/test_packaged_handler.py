@@ -133,3 +133,16 @@ def test_a_reference_to_nothing_stops_the_packaged_stage_naming_the_setting(task
     assert not [line for line in lines if line.get("logger") == "saas.request"]  # INFO: below prod's level
     audit = [line for line in lines if line.get("logger") == "saas.audit" and line.get("event") == "auth.token_rejected"]
     assert audit and audit[0]["request_id"] == rejected["aws_request_id"]
+
+
+def test_packaged_worker_stage_runs_the_scheduled_sweep_read_only(task_roots):
+    """The worker stage is the same package with the worker's zappa_settings.py: an EventBridge
+    schedule event reaches saas.worker.handle_schedule through Zappa's handler."""
+    stage_table("dev")
+    publish_stage_configuration("dev")
+    event = {"version": "0", "id": "local-schedule", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "detail": {},
+             "resources": ["arn:aws:events:us-east-1:123456789012:rule/saas-commerce-dev-worker-saas.worker.handle_schedule"]}
+    outcome = lambda_local.invoke_many([event], task_root=task_roots["dev_worker"], env=local_endpoints())
+    response = outcome["results"][0]["response"]
+    assert isinstance(response, dict) and "outbox.sweep" in response, outcome["stderr"][-3000:]
