@@ -30,8 +30,16 @@ def local_endpoints() -> dict[str, str]:
 
 
 def stage_table(stage: str) -> None:
-    with aws_operations.scaffolding(f"the {stage} stage's table in DynamoDB Local"):
-        tables.ensure_table(_stage_env(stage)["DYNAMODB_TABLE"])
+    """The stage's table and job queues, as `zappa manage <stage> ensure_tables / ensure_queues` make them."""
+    from django.test import override_settings
+
+    from saas import queues
+
+    names = _stage_env(stage)
+    with aws_operations.scaffolding(f"the {stage} stage's table and queues on the local servers"):
+        tables.ensure_table(names["DYNAMODB_TABLE"])
+        with override_settings(SQS_QUEUE_PREFIX=names["SQS_QUEUE_PREFIX"]):
+            queues.ensure_queues()
 
 
 def log_lines(stderr: str) -> list[dict]:
