@@ -173,6 +173,8 @@ def resources(service: str, operation: str, params: dict, *, region: str, accoun
         if not secret:
             return ["*"]
         return [secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"]
+    if service == "lambda" and "UUID" in params:
+        return [f"arn:aws:lambda:{region}:{account}:event-source-mapping:{params['UUID']}"]
     if service == "cognito-idp":
         pool = params.get("UserPoolId")
         return [f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}"] if pool else ["*"]

@@ -44,6 +44,16 @@ if [ ! -x /usr/bin/chromium ]; then
     [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing it"
 fi
 
+# --- objdump + unshare (the Lambda package checks: glibc symbol versions, read-only /var/task) ------
+if ! command -v objdump >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
+    say "installing binutils and util-linux (apt-get)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binutils util-linux >/dev/null \
+        || die "apt-get install binutils util-linux failed"
+    command -v objdump >/dev/null 2>&1 || die "objdump still not on PATH after installing binutils"
+fi
+
 # --- tools the rest needs -------------------------------------------------------------------------
 command -v java >/dev/null 2>&1 || die "java not found: install a Java 17 JDK (apt-get install openjdk-17-jdk-headless)"
 command -v javac >/dev/null 2>&1 || die "javac not found: install a Java 17 JDK (apt-get install openjdk-17-jdk-headless)"

@@ -41,13 +41,17 @@ def own_table(settings):
     from saas.tenancy import tables
     from saas.tenancy.store import router
 
+    from tests.aws_operations import scaffolding
+
     name = f"saas-faults-{uuid.uuid4().hex[:8]}"
-    tables.ensure_table(name)
+    with scaffolding("a pooled table of this test's own"):  # not something the deployed app does
+        tables.ensure_table(name)
     settings.DYNAMODB_TABLE = name
     router.forget()
     yield name
     router.forget()
-    tables.delete_table(name)
+    with scaffolding("a pooled table of this test's own"):
+        tables.delete_table(name)
 
 
 def _worker(broker_url: str, schedule_dir: str, table: str) -> Worker:

@@ -83,9 +83,10 @@ def test_packaged_dev_stage_serves_health_api_and_browser_pages_read_only(dev_st
         lambda_local.api_gateway_event("/api/v1/me", headers=bearer),
         lambda_local.api_gateway_event("/login/"),
         lambda_local.api_gateway_event("/api/schema/", headers=bearer),
+        lambda_local.api_gateway_event("/static/saas/app.css"),  # WhiteNoise, from the package
     ]
     outcome = lambda_local.invoke_many(events, task_root=dev_stage, env=local_endpoints(), read_only=True)
-    health, created, me, login, schema = outcome["results"]
+    health, created, me, login, schema, stylesheet = outcome["results"]
     stderr = outcome["stderr"]
     assert "Read-only file system" not in stderr
 
@@ -100,6 +101,8 @@ def test_packaged_dev_stage_serves_health_api_and_browser_pages_read_only(dev_st
     assert "Sign in" in login["response"]["body"]
     assert schema["response"]["statusCode"] == 200
     assert body(schema["response"]).startswith("openapi: 3")
+    assert stylesheet["response"]["statusCode"] == 200
+    assert header(stylesheet["response"], "Content-Type").startswith("text/css")
 
     # Every response carries Lambda's request id; the JSON log line of the request names the tenant.
     for result in outcome["results"]:

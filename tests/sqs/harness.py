@@ -98,6 +98,7 @@ class LambdaWorker:
             "DYNAMODB_TABLE": settings.DYNAMODB_TABLE, "DYNAMODB_SILO_TABLE_PREFIX": settings.DYNAMODB_SILO_TABLE_PREFIX,
             "WEBHOOKS_TOPIC_PREFIX": settings.WEBHOOKS_TOPIC_PREFIX, "S3_BUCKET": "saas-local-files",
             "SQS_QUEUE_PREFIX": jobs.prefix, "SQS_JOBS_QUEUE_URL": jobs.url, "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "plain",  # the tests read the worker's log lines
         }, sqs_event_source_arn=jobs.arn)
         passthrough = {k: v for k, v in os.environ.items() if k.startswith(("COGNITO_", "OIDC_"))}
         self.env = lambda_local.lambda_env(
