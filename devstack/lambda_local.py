@@ -250,25 +250,51 @@ class WarmLambda:
 
 
 
+def stage_environment_variables(stage: str) -> dict[str, str]:
+    """The stage's environment_variables as Zappa merges them (``extends``)."""
+    config = json.loads((ROOT / "zappa_settings.json").read_text())
+    chain, current = [], stage
+    while current:
+        chain.append(config[current])
+        current = config[current].get("extends")
+    merged: dict[str, str] = {}
+    for part in reversed(chain):
+        merged.update(part.get("environment_variables", {}))
+    return merged
+
+
 def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[str, str] | None = None) -> None:
-    """What an operator puts into SSM / Secrets Manager for a stage (zappa_settings.json references
-    them), here pointing at the local stack's pool and broker."""
+    """What an operator puts into SSM / Secrets Manager for ``stage`` (every ``ssm:`` /
+    ``secretsmanager:`` reference of its environment), here with the local stack's values: local
+    runs and tests of a stage resolve its references exactly as the function does in AWS."""
     env = env or os.environ
-    values = {
-        "allowed-hosts": API_HOST,
-        "csrf-trusted-origins": f"https://{API_HOST}",
-        "cognito-user-pool-id": env["COGNITO_USER_POOL_ID"],
-        "cognito-app-client-ids": env["COGNITO_APP_CLIENT_IDS"],
-        "cognito-domain": f"https://{stage}-login.auth.us-east-1.amazoncognito.com",
-        "oidc-client-id": "web-client",
+    local_values = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "OIDC_RP_CLIENT_SECRET": secrets.token_urlsafe(20),
+        "DJANGO_ALLOWED_HOSTS": f"{API_HOST},127.0.0.1,localhost",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{API_HOST}",
+        "COGNITO_USER_POOL_ID": env.get("COGNITO_USER_POOL_ID", ""),
+        "COGNITO_APP_CLIENT_IDS": env.get("COGNITO_APP_CLIENT_IDS", ""),
+        "COGNITO_DOMAIN": f"https://{stage.replace('_', '-')}-login.auth.us-east-1.amazoncognito.com",
+        "OIDC_RP_CLIENT_ID": "web-client",
     }
-    for name, value in values.items():
-        ssm.put_parameter(Name=f"/saas-commerce/{stage}/{name}", Value=value, Type="SecureString", Overwrite=True)
-    secret = json.dumps({"django_secret_key": secrets.token_urlsafe(50), "oidc_client_secret": secrets.token_urlsafe(20)})
-    try:
-        secretsmanager.create_secret(Name=f"saas-commerce/{stage}/app", SecretString=secret)
-    except secretsmanager.exceptions.ResourceExistsException:
-        secretsmanager.put_secret_value(SecretId=f"saas-commerce/{stage}/app", SecretString=secret)
+    secret_fields: dict[str, dict[str, str]] = {}
+    for name, reference in stage_environment_variables(stage).items():
+        if not isinstance(reference, str) or not reference.startswith(("ssm:", "secretsmanager:")):
+            continue
+        if name not in local_values:
+            raise KeyError(f"no local value for {name} ({reference}): add one to publish_stage_configuration")
+        if reference.startswith("ssm:"):
+            ssm.put_parameter(Name=reference[4:], Value=local_values[name], Type="SecureString", Overwrite=True)
+        else:
+            secret_id, _, key = reference[len("secretsmanager:"):].partition("#")
+            secret_fields.setdefault(secret_id, {})[key] = local_values[name]
+    for secret_id, fields in secret_fields.items():
+        text = fields[""] if set(fields) == {""} else json.dumps(fields)
+        try:
+            secretsmanager.create_secret(Name=secret_id, SecretString=text)
+        except secretsmanager.exceptions.ResourceExistsException:
+            secretsmanager.put_secret_value(SecretId=secret_id, SecretString=text)
 
 
 def local_endpoints(env: dict[str, str] | None = None) -> dict[str, str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import lambda_local
+from .services import boto3_client
 
 logger = logging.getLogger("devstack.sqs_poller")
 
@@ -194,6 +195,12 @@ def start_container_factory(*, stage: str, env: dict[str, str], queue_url: str, 
     settings_dir = Path(tempfile.mkdtemp(prefix="lambda-worker-"))
     lambda_local.write_settings(stage, settings_dir, environment=stage_environment(env, queue_url),
                                 sqs_event_source_arn=queue_arn)
+    # The stage's secrets and settings are references (ssm:/..., secretsmanager:...): put local values
+    # behind them in the moto server, as an operator does in AWS.
+    region = env.get("AWS_DEFAULT_REGION", "us-east-1")
+    lambda_local.publish_stage_configuration(
+        stage, env=env, ssm=boto3_client("ssm", env["MOTO_ENDPOINT_URL"], region),
+        secretsmanager=boto3_client("secretsmanager", env["MOTO_ENDPOINT_URL"], region))
 
     def start() -> lambda_local.WarmLambda:
         return lambda_local.WarmLambda(settings_dir=settings_dir, env=env, timeout=timeout, log_path=log_path).start()

@@ -94,6 +94,8 @@ class LambdaWorker:
         self.log_dir = Path(lambda_local.ROOT, ".stack", "logs")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings_dir = Path(tempfile.mkdtemp(prefix="lambda-worker-"))
+        lambda_local.publish_stage_configuration(  # the stage's ssm:/secretsmanager: references, locally
+            "dev_worker", ssm=aws.client("ssm"), secretsmanager=aws.client("secretsmanager"))
         lambda_local.write_settings("dev_worker", self.settings_dir, base=_stage_settings("dev_worker"), environment={
             "DYNAMODB_TABLE": settings.DYNAMODB_TABLE, "DYNAMODB_SILO_TABLE_PREFIX": settings.DYNAMODB_SILO_TABLE_PREFIX,
             "WEBHOOKS_TOPIC_PREFIX": settings.WEBHOOKS_TOPIC_PREFIX, "S3_BUCKET": "saas-local-files",
