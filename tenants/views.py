@@ -65,6 +65,20 @@ def home(request):
 
 
 @web_page(role=None, tenant=False, methods=("POST",))
+def leave_tenant(request, tenant_id: str):
+    """Leave one of your tenants (not as its last admin); the same service as DELETE /me/memberships/{id}."""
+    try:
+        services.leave_tenant(user_id=request.identity.sub, tenant_id=validate_tenant_id(tenant_id))
+    except InvalidTenantId:
+        raise Http404 from None
+    except services.TenancyError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "You left the tenant.")
+    return redirect(request, reverse("home"))
+
+
+@web_page(role=None, tenant=False, methods=("POST",))
 def invitation_answer(request, invitation_id: str, answer: str):
     """Accept or decline one of the signed-in person's invitations (the same services as the API)."""
     identity = request.identity

@@ -34,9 +34,13 @@ def test_an_invitee_accepts_one_invitation_and_declines_another(journey, oidc_pr
     expect(page.locator(".message-success")).to_contain_text("declined")
     expect(page.locator("#my-invitations")).to_have_count(0)
     j.shot("home after answering")
+    page.get_by_role("button", name="Leave Acme Outfitters").click()  # and changes their mind
+    expect(page.locator(".message-success")).to_contain_text("You left the tenant")
+    expect(page.locator("#active-tenant")).to_contain_text("not a member of any tenant")
+    j.shot("home after leaving")
     members = {m["user_id"]: m["role"] for m in
                acme.admin.client().get("/api/v1/tenants/current/members").json()["results"]}
-    assert members[person.sub] == "member"
+    assert person.sub not in members
     assert person.sub not in {m["user_id"] for m in
                               globex.admin.client().get("/api/v1/tenants/current/members").json()["results"]}
 
