@@ -141,15 +141,20 @@ def start(request):
         errors = _errors(serializer)
     return render(request, "tenants/start.html", {
         "form": form, "errors": errors, "tiers": TIERS,
-        "pending": selectors.pending_tenants_of(identity.sub),
+        **_pending(identity.sub),
     })
 
 
 @web_page(role=None, tenant=False)
 def start_progress(request):
-    """The pending tenants fragment; htmx polls it while any is still provisioning."""
-    return render(request, "tenants/_pending.html", {"pending": selectors.pending_tenants_of(request.identity.sub),
-                                                    "polled": True})
+    """The pending tenants fragment; htmx polls it while any is awaiting approval or provisioning."""
+    return render(request, "tenants/_pending.html", {**_pending(request.identity.sub), "polled": True})
+
+
+def _pending(user_id: str) -> dict:
+    """The pending silo tenants, and whether the page keeps watching them (htmx polling)."""
+    pending = selectors.pending_tenants_of(user_id)
+    return {"pending": pending, "watching": any(t["status"] in ("pending_approval", "provisioning") for t in pending)}
 
 
 # --- team (admins) ----------------------------------------------------------------------------------------

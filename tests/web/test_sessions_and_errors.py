@@ -172,3 +172,16 @@ def test_pages_carry_a_nonce_csp_and_serve_their_own_assets(live_server, browser
         assert browser.get(f"{live_server.url}{asset}").status_code == 200, asset
     assert "'unsafe-inline'" not in dict((d.split()[0], d) for d in docs.headers["Content-Security-Policy"].split("; "))[
         "script-src"]
+
+
+def test_a_platinum_request_shows_its_progress_and_the_page_keeps_watching(live_server, browser_settings,
+                                                                           oidc_provider, make_user):
+    owner = make_user()
+    browser = signed_in(live_server, oidc_provider, owner)
+    page = browser.post(f"{live_server.url}/start/", data={"name": "Silo Co", "tier": "platinum",
+                                                           "csrfmiddlewaretoken": csrf(browser)})
+    assert page.status_code == 200 and urlsplit(page.url).path == "/start/"
+    assert "Silo Co" in page.text and "pending_approval" in page.text
+    assert 'hx-get="/start/progress"' in page.text and 'hx-trigger="every 2s"' in page.text
+    fragment = browser.get(f"{live_server.url}/start/progress")
+    assert fragment.status_code == 200 and "Silo Co" in fragment.text and 'hx-trigger="every 2s"' in fragment.text
