@@ -9,15 +9,14 @@ p50/p99 solo vs under the flood (target: A's p99 <= 1.2x solo; B throttled withi
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
-import multiprocessing
 import time
 
 import requests
-
 from _common import ROOT, percentiles, setup_django, signed_in_tenant
 
 B_RATE_PER_SECOND = 10  # B's tier limit in this run
@@ -29,7 +28,6 @@ os.environ["THROTTLE_RATE_PREMIUM"] = "1000/s"  # A (premium) stays well inside 
 setup_django()
 
 from products.services import seed_demo_products  # noqa: E402
-
 
 # A thread per request, like runserver, but with TCP_NODELAY: without it small responses meet the
 # client's delayed ACK and every request costs ~40 ms.

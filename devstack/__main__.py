@@ -132,7 +132,7 @@ def fixed_ports() -> dict[str, int]:
         try:
             ports[name] = int(raw) if raw else default
         except ValueError:
-            raise SystemExit(f"devstack: STACK_{name.upper()}_PORT must be a port number, not {raw!r}")
+            raise SystemExit(f"devstack: STACK_{name.upper()}_PORT must be a port number, not {raw!r}") from None
     busy = [f"{name} 127.0.0.1:{port} (STACK_{name.upper()}_PORT)" for name, port in ports.items() if not port_is_free(port)]
     if busy:
         raise SystemExit(
@@ -183,7 +183,7 @@ def _stop_test_command(child: subprocess.Popen, signum: int) -> int:
     return stop_process(child, 15, signal.SIGTERM)
 
 
-def cmd_test(cmd: list[str]) -> int:
+def cmd_test(cmd: list[str]) -> int:  # noqa: C901 - one linear start/run/stop/report sequence
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:

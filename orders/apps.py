@@ -5,10 +5,9 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        # Every process that loads Django (web, worker, beat) relays outbox events through Celery
-        # right after a commit; without a dispatcher they would wait for the sweep.
-        from saas import outbox
+        # The core's periodic sweep re-enqueues each active tenant's stuck orders through this hook.
+        from saas.hooks import hooks
 
-        from . import tasks
+        from . import services
 
-        outbox.set_dispatcher(tasks.dispatch_events)
+        hooks.tenant_sweeps.append(services.recover_stuck_orders)

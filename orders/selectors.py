@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from saas.tenancy import get_context
 from saas.tenancy.store import DoesNotExist, Page
-from tenants.permissions import has_role
 
 from .models import Order
 
 
 def sees_all_orders() -> bool:
-    return has_role(get_context(), "manager")
+    return get_context().at_least("manager")
 
 
 def get_order(order_id: str, *, consistent: bool = False) -> dict:

@@ -37,19 +37,27 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
 
 from products.models import Product, format_price
-from saas.celery import broker, enqueue_after_commit
-from saas.errors import Conflict, InvalidInput, ServiceUnavailable
-from saas.outbox import dispatch, event_op
-from saas.tenancy import get_context
 from saas import usage
 from saas.audit import Entry
+from saas.celery import broker, enqueue_after_commit
+from saas.errors import Conflict, InvalidInput, ServiceUnavailable
+from saas.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
+from saas.outbox import dispatch, event_op
+from saas.tenancy import get_context
 from saas.tenancy.store import DoesNotExist, StoreUnavailable, TransactionCancelled, now_iso, transact_write
-from webhooks.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
 
 from . import selectors
 from .models import (
-    CANCELLABLE_STATUSES, CANCELLED, CONFIRMED, FULFILLED, IDEMPOTENCY_TTL_SECONDS, PENDING, IdempotencyRecord,
-    Order, new_order_id, public_order,
+    CANCELLABLE_STATUSES,
+    CANCELLED,
+    CONFIRMED,
+    FULFILLED,
+    IDEMPOTENCY_TTL_SECONDS,
+    PENDING,
+    IdempotencyRecord,
+    Order,
+    new_order_id,
+    public_order,
 )
 
 logger = logging.getLogger("orders")
@@ -122,7 +130,7 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
         audit = Entry(
             action="order.placed", target_type="order", target_id=order["id"],
             changes={"status": [None, PENDING], "total": [None, total], "currency": [None, currency],
-                     "lines": [None, [{"product_id": l["product_id"], "quantity": l["quantity"]} for l in priced]]})
+                     "lines": [None, [{"product_id": line["product_id"], "quantity": line["quantity"]} for line in priced]]})
         try:
             _commit_order(operations, audit=audit, order_id=order["id"], order_index=len(lines))
         except TransactionCancelled as exc:
@@ -140,9 +148,7 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
 
     dispatch([event])
     usage.add("orders_placed")
-    from . import tasks
-
-    enqueue_after_commit(tasks.confirm_order, order["id"])
+    enqueue_after_commit("orders.confirm", order["id"])
     logger.info("order placed: %s lines=%d total=%s %s", order["id"], len(priced), total, currency)
     return PlacedOrder(order=order, replayed=False)
 
@@ -277,12 +283,10 @@ def _replay(record: dict, request_hash: str) -> PlacedOrder:
 
 
 def _enqueue_next_step(order: dict) -> bool:
-    from . import tasks
-
     if order["status"] == PENDING:
-        return enqueue_after_commit(tasks.confirm_order, order["id"])
+        return enqueue_after_commit("orders.confirm", order["id"])
     if order["status"] == CONFIRMED:
-        return enqueue_after_commit(tasks.fulfil_order, order["id"])
+        return enqueue_after_commit("orders.fulfil", order["id"])
     return False
 
 

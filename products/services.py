@@ -24,11 +24,11 @@ from saas import files, limits, usage
 
 from saas.audit import Entry, diff
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
+from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.keys import storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
-from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 
 from .models import Product, ProductSku, product_etag, public_product
 from .selectors import get_product
@@ -65,7 +65,7 @@ def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit
     try:
         transact_write([op for _, op in operations], audit=audit)
     except TransactionCancelled as exc:
-        failed = {label for (label, _), reason in zip(operations, exc.reasons) if reason == "ConditionalCheckFailed"}
+        failed = {label for (label, _), reason in zip(operations, exc.reasons, strict=False) if reason == "ConditionalCheckFailed"}
         if "quota" in failed:
             raise limits.exceeded("products") from exc
         if "new_sku" in failed:

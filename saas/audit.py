@@ -42,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
+from saas.tenancy import store as _store
 from saas.tenancy.context import SystemContext, TenantContext, current_context, tenant_context
 from saas.tenancy.store import (
     DoesNotExist,
@@ -390,7 +391,7 @@ def commit(operations: list[dict], audit: Entry | list[Entry], *, token: str | N
             # A client token makes a retried *identical* request idempotent; our retries differ.
             _transact([*operations, *audit_ops], token=token if attempt == 0 else None)
         except TransactionCancelled as exc:
-            own, theirs = exc.reasons[:len(operations)], exc.reasons[len(operations):]
+            own = exc.reasons[:len(operations)]
             if any(reason not in ("None", "") for reason in own) or attempt == MAX_ATTEMPTS - 1:
                 logger.warning("audit commit gave up: attempt=%d reasons=%s", attempt, exc.reasons)
                 for trail in new_heads:
@@ -581,3 +582,6 @@ def tenant_entry_for(tenant_id: str, action: str, target_type: str, target_id: s
 
 def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_store.audit_writer = commit  # transact_write(..., audit=...) commits through here

@@ -5,7 +5,6 @@ import logging
 import os
 import threading
 import time
-
 from datetime import datetime, timezone
 from functools import lru_cache
 from math import ceil
@@ -162,17 +161,30 @@ AFTER_COMMIT_PUBLISH = {"retry": True,
                         "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}}
 
 
+def task_named(name: str):
+    """A registered task by its name (``"orders.confirm"``): services enqueue through this, so they
+    never import the task layer. The first miss imports every app's ``tasks`` module (Celery's
+    autodiscovery, which a worker does at start and a web process only when it first enqueues)."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
 def enqueue_after_commit(task, *args, countdown: float | None = None) -> bool:
-    """Publish ``task(*args)``; never raises. False when the broker refused it (or is known to be
-    down: a request does not wait on a dead broker twice). A failure resets the broker probe, so the
-    next write that needs a job answers 503 instead of committing without one."""
+    """Publish ``task(*args)`` (a task or its registered name); never raises but for an unknown name
+    (a bug). False when the broker refused it (or is known to be down: a request does not wait on a
+    dead broker twice). A failure resets the broker probe, so the next write that needs a job
+    answers 503 instead of committing without one."""
+    if isinstance(task, str):
+        task = task_named(task)
+    name = task.name
     if broker.known_down():
-        logger.warning("enqueue of %s%r deferred to the sweep: the broker is down", task.name, args)
+        logger.warning("enqueue of %s%r deferred to the sweep: the broker is down", name, args)
         return False
     try:
         task.apply_async(args=args, countdown=countdown, **AFTER_COMMIT_PUBLISH)
         return True
     except Exception:
         broker.report_failure()
-        logger.warning("enqueue of %s%r deferred to the sweep", task.name, args, exc_info=True)
+        logger.warning("enqueue of %s%r deferred to the sweep", name, args, exc_info=True)
         return False

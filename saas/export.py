@@ -28,7 +28,15 @@ from saas import audit, files, usage
 from saas.audit import Entry
 from saas.tenancy.context import get_context
 from saas.tenancy.keys import storage_key
-from saas.tenancy.store import TENANT_MODELS, DoesNotExist, TenantModel, VersionConflict, new_id, now_iso, transact_write
+from saas.tenancy.store import (
+    TENANT_MODELS,
+    DoesNotExist,
+    TenantModel,
+    VersionConflict,
+    new_id,
+    now_iso,
+    transact_write,
+)
 
 logger = logging.getLogger("saas.export")
 

@@ -12,29 +12,33 @@ pending; once sent, the index keys are removed.
 Relay (``deliver``): claim the event with a conditional update (``attempts`` + 1 and
 ``next_attempt_at`` = now + back-off, which doubles as a lease so the relay task and the sweep do
 not publish it at the same time), publish, then mark it sent conditionally. A failed publish leaves
-it pending until ``next_attempt_at``; nothing is ever given up on. The Celery tasks that call this
-live in ``orders.tasks`` (``outbox.relay``, ``outbox.sweep``).
+it pending until ``next_attempt_at``; nothing is ever given up on. Batches: one transaction claims
+up to ``BATCH_SIZE`` events, the webhooks app publishes them with SNS PublishBatch, one transaction
+marks them. The Celery jobs that call this are the core's (``saas.tasks``: ``outbox.relay``,
+``outbox.sweep``); delivery itself is the webhooks app's, registered as ``saas.hooks`` ``publish_events``.
 """
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any, Iterable
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 from saas import usage
-from saas.tenancy import current_tenant_id
+from saas.celery import enqueue_after_commit
+from saas.events import EVENT_TYPES
+from saas.hooks import hooks
 from saas.tenancy.store import (
     DoesNotExist,
     Index,
     TenantModel,
+    TransactionCancelled,
     VersionConflict,
     now_iso,
+    transact_write,
 )
-from webhooks.events import EVENT_TYPES
 
 logger = logging.getLogger("saas.outbox")
 
@@ -79,34 +83,18 @@ def envelope(event: dict) -> dict:
             "sequence": int(event.get("sequence") or data.get("version") or 0), "data": data}
 
 
-# The relay is registered by the app that owns delivery (orders.tasks wires Celery); services only
-# call dispatch(), so they never import the task layer.
-_dispatcher: Callable[[list[dict]], None] | None = None
-
-
-def set_dispatcher(dispatcher: Callable[[list[dict]], None]) -> None:
-    global _dispatcher
-    _dispatcher = dispatcher
-
-
 def dispatch(events: list[dict]) -> None:
-    """Best effort 'publish now'. Failure is logged, never raised: the sweep catches up."""
-    if not events or _dispatcher is None:
-        return
-    try:
-        _dispatcher(events)
-    except Exception:  # broker down etc.: the events are safe in DynamoDB, pending
-        logger.warning("outbox dispatch deferred to sweep for tenant %s (%d events)",
-                       current_tenant_id(), len(events), exc_info=True)
+    """Best effort 'publish now': enqueue ``outbox.relay`` for these events. Never raises: if the
+    broker refuses, the events are safe in DynamoDB, pending, and the sweep publishes them."""
+    if events:
+        enqueue_after_commit("outbox.relay", [event["id"] for event in events])
 
 
 # --- relay ----------------------------------------------------------------------------------------
-PUBLISHER = "webhooks.services.publish_event"  # (*, event) -> "published" | "skipped"; raises on failure
-
-
-def publish(event: dict) -> str:
-    """Hand one event to webhook delivery. The one place that names the publisher."""
-    return import_string(PUBLISHER)(event=event)
+def publish_batch(events: list[dict]) -> list[Any]:
+    """Hand claimed events to webhook delivery (the ``publish_events`` hook): one outcome per event,
+    ``"published"`` / ``"skipped"``, or the exception that event met."""
+    return hooks.require("publish_events")(events)
 
 
 def retry_delay(attempts: int) -> float:
@@ -119,65 +107,128 @@ def deliver(event: dict, *, now: float | None = None) -> str:
 
     Returns "published" / "skipped" (sent), "failed" (still pending, retried later), "not_due"
     (waiting for its back-off), "taken" (another relay claimed or sent it) or "sent" (already)."""
+    return deliver_batch([event], now=now)[event["id"]]
+
+
+def deliver_batch(events: list[dict], *, now: float | None = None) -> dict[str, str]:
+    """``deliver`` for many events of the current tenant at once: the due ones are claimed in one
+    transaction, published in SNS batches, and marked sent (or failed) in one more transaction.
+    Returns each event's outcome by id."""
     now = time.time() if now is None else now
-    if event.get("status") != PENDING:
-        return "sent"
-    if float(event.get("next_attempt_at") or 0) > now:
-        return "not_due"
-    attempts = int(event.get("attempts") or 0) + 1
-    try:
-        claimed = OutboxEvent.objects.update(event["id"], expected_version=event["version"], attempts=attempts,
-                                             next_attempt_at=int(now + retry_delay(attempts)))
-    except (VersionConflict, DoesNotExist):
-        return "taken"
-    try:
-        outcome = publish(claimed)
-    except Exception as exc:
-        logger.warning("outbox publish failed: tenant=%s event=%s type=%s attempt=%d retry_in=%ss",
-                       claimed["tenant_id"], claimed["id"], claimed["type"], attempts, retry_delay(attempts),
-                       exc_info=True)
+    outcomes: dict[str, str] = {}
+    due = []
+    for event in events:
+        if event.get("status") != PENDING:
+            outcomes[event["id"]] = "sent"
+        elif float(event.get("next_attempt_at") or 0) > now:
+            outcomes[event["id"]] = "not_due"
+        else:
+            due.append(event)
+    for start in range(0, len(due), BATCH_SIZE):
+        outcomes.update(_deliver_claimed(_claim(due[start:start + BATCH_SIZE], now), now))
+    return outcomes
+
+
+# Events per claim/mark transaction (DynamoDB allows 100 items in one TransactWriteItems).
+BATCH_SIZE = 100
+
+
+def _claim(events: list[dict], now: float) -> dict[str, dict | None]:
+    """Claim events for one attempt: ``attempts`` + 1 and ``next_attempt_at`` = now + back-off, which
+    doubles as a lease so the relay job and the sweep do not publish the same event at once. One
+    version-guarded transaction; an event someone else claimed or sent meanwhile fails its guard,
+    and the rest are claimed again without it. Returns id -> claimed item (None: taken)."""
+    claims: dict[str, tuple[dict, dict]] = {}
+    for event in events:
+        attempts = int(event.get("attempts") or 0) + 1
+        claims[event["id"]] = OutboxEvent.objects.update_op(
+            event["id"], expected_version=event["version"], current=event, attempts=attempts,
+            next_attempt_at=int(now + retry_delay(attempts)))
+    taken = _commit_each_possible(claims)
+    return {event_id: (None if event_id in taken else claimed) for event_id, (_, claimed) in claims.items()}
+
+
+def _commit_each_possible(ops: dict[str, tuple[dict, dict]]) -> set[str]:
+    """Commit the version-guarded updates in one transaction, dropping those whose guard fails
+    (retried without them, a few times; then one by one). Returns the ids that were not written."""
+    pending = dict(ops)
+    failed: set[str] = set()
+    for _ in range(3):
+        if not pending:
+            return failed
         try:
-            OutboxEvent.objects.update(claimed["id"], expected_version=claimed["version"], last_error=repr(exc)[:500])
-        except VersionConflict:
-            pass
-        return "failed"
+            transact_write([op for op, _ in pending.values()])
+            return failed
+        except TransactionCancelled as exc:
+            lost = {event_id for event_id, reason in zip(pending, exc.reasons, strict=False) if reason == "ConditionalCheckFailed"}
+            if not lost:
+                break  # a concurrent transaction, not a guard: fall back to one write per event
+            failed |= lost
+            pending = {event_id: op for event_id, op in pending.items() if event_id not in lost}
+    for event_id, (op, _) in pending.items():
+        try:
+            transact_write([op])
+        except (TransactionCancelled, VersionConflict, DoesNotExist):
+            failed.add(event_id)
+    return failed
+
+
+def _deliver_claimed(claimed: dict[str, dict | None], now: float) -> dict[str, str]:
+    outcomes = {event_id: "taken" for event_id, item in claimed.items() if item is None}
+    batch = [item for item in claimed.values() if item is not None]
+    if not batch:
+        return outcomes
     try:
-        # Sent events expire (the table's TTL deletes them): storage per tenant stays bounded.
-        OutboxEvent.objects.update(claimed["id"], expected_version=claimed["version"], current=claimed,
-                                   status=SENT, outcome=outcome, sent_at=now_iso(),
-                                   expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS))
-    except VersionConflict:
-        pass  # our lease ran out and another relay took over; it will mark it
-    if outcome == "published":
-        usage.add("events_published")
-    return outcome
+        results = publish_batch(batch)
+    except Exception as exc:  # the whole batch failed (SNS down): every event is retried
+        results = [exc] * len(batch)
+    marks: dict[str, tuple[dict, dict]] = {}
+    for event, result in zip(batch, results, strict=True):
+        if isinstance(result, BaseException):
+            logger.warning("outbox publish failed: tenant=%s event=%s type=%s attempt=%s retry_in=%ss: %r",
+                           event["tenant_id"], event["id"], event["type"], event["attempts"],
+                           retry_delay(int(event["attempts"])), result)
+            outcomes[event["id"]] = "failed"
+            marks[event["id"]] = OutboxEvent.objects.update_op(event["id"], expected_version=event["version"],
+                                                               current=event, last_error=repr(result)[:500])
+        else:
+            outcomes[event["id"]] = result
+            # Sent events expire (the table's TTL deletes them): storage per tenant stays bounded.
+            marks[event["id"]] = OutboxEvent.objects.update_op(
+                event["id"], expected_version=event["version"], current=event, status=SENT, outcome=result,
+                sent_at=now_iso(), expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS))
+    _commit_each_possible(marks)  # a lost guard: our lease ran out and another relay took over; it marks it
+    published = sum(1 for outcome in outcomes.values() if outcome == "published")
+    if published:
+        usage.add("events_published", published)
+    return outcomes
+
+
+def _count(outcomes: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 def relay(event_ids: list[str]) -> dict[str, int]:
-    """Deliver the given events of the current tenant (the fast path right after a commit)."""
-    outcomes: dict[str, int] = {}
-    for event_id in event_ids:
-        try:
-            event = OutboxEvent.objects.get(event_id, consistent=True)
-        except DoesNotExist:
-            outcome = "missing"
-        else:
-            outcome = deliver(event)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    """Deliver the given events of the current tenant (the fast path right after a commit): one
+    BatchGetItem, then ``deliver_batch``."""
+    found = OutboxEvent.objects.batch_get(event_ids)
+    outcomes = deliver_batch([found[event_id] for event_id in dict.fromkeys(event_ids) if event_id in found])
+    return _count([*outcomes.values(), *("missing" for event_id in set(event_ids) if event_id not in found)])
 
 
 def relay_pending(*, max_events: int = 1000) -> dict[str, int]:
     """Deliver the current tenant's due pending events, oldest first (the sweep's safety net)."""
-    outcomes: dict[str, int] = {}
+    outcomes: list[str] = []
     cursor, seen = None, 0
     while seen < max_events:
         page = OutboxEvent.objects.query(index="pending", value="PENDING", cursor=cursor, limit=100)
-        for event in page.items:
-            outcome = deliver(event)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        delivered = deliver_batch(page.items)
+        outcomes += [delivered[event["id"]] for event in page.items]
         seen += len(page.items)
         cursor = page.next_cursor
         if not cursor:
             break
-    return outcomes
+    return _count(outcomes)

@@ -46,7 +46,8 @@ from celery import states
 from celery.app.trace import trace_task
 from celery.exceptions import Reject
 from django.conf import settings
-from kombu.serialization import loads as kombu_loads, prepare_accept_content
+from kombu.serialization import loads as kombu_loads
+from kombu.serialization import prepare_accept_content
 
 from saas import aws
 from saas.celery import app, sqs_delay

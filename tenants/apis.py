@@ -13,27 +13,27 @@ from saas.errors import NotFound, ServiceUnavailable
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
-from . import offboarding, resolution, selectors, services
+from . import active_tenant, offboarding, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
     InvitationSerializer,
     MyInvitationSerializer,
     ActiveTenantSerializer,
+    AdminTenantPageSerializer,
+    AdminTenantSerializer,
     AuditPageSerializer,
     AuditQuerySerializer,
     ExportLinkSerializer,
     ExportPageSerializer,
     ExportSerializer,
-    AdminTenantPageSerializer,
-    AdminTenantSerializer,
     ListParamsSerializer,
     MemberInviteSerializer,
     MemberPageSerializer,
     MemberRoleSerializer,
     MemberSerializer,
+    MeSerializer,
     OffboardConfirmSerializer,
     OffboardingSerializer,
-    MeSerializer,
     TenantCreateSerializer,
     TenantSerializer,
     TenantTierSerializer,
@@ -64,7 +64,9 @@ class MeApi(APIView):
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        return Response(selectors.me(identity=request.user.identity, resolution=request._request.resolution))
+        identity = request.user.identity
+        resolution = active_tenant.recheck(identity, request._request.resolution)
+        return Response(selectors.me(identity=identity, resolution=resolution))
 
 
 class ActiveTenantApi(APIView):
@@ -75,7 +77,7 @@ class ActiveTenantApi(APIView):
         data = _valid(ActiveTenantSerializer, request.data)
         identity = request.user.identity
         services.switch_active_tenant(user_id=identity.sub, tenant_id=data["tenant_id"])
-        return Response(selectors.me(identity=identity, resolution=resolution.resolve(identity)))
+        return Response(selectors.me(identity=identity, resolution=active_tenant.resolve(identity)))
 
 
 class TenantsApi(APIView):
@@ -172,7 +174,7 @@ class MyInvitationAnswerApi(APIView):
             services.decline_invitation(email=email, invitation_id=invitation_id)
             return Response(status=status.HTTP_204_NO_CONTENT)
         services.accept_invitation(user_id=identity.sub, email=email, invitation_id=invitation_id)
-        return Response(selectors.me(identity=identity, resolution=resolution.resolve(identity)))
+        return Response(selectors.me(identity=identity, resolution=active_tenant.resolve(identity)))
 
 
 class MyInvitationAcceptApi(MyInvitationAnswerApi):

@@ -14,13 +14,13 @@
 
 A membership is always written as the pair (UserMembership, Member) in one transaction.
 """
+from saas.tenancy.context import ROLE_RANK as ROLE_RANK  # re-exported: the roles are the core's
+from saas.tenancy.context import ROLES as ROLES
 from saas.tenancy.store import Index, PlatformModel, TenantModel
 
 TIERS = ("basic", "standard", "premium", "platinum")
 POOLED_TIERS = ("basic", "standard", "premium")
 SILO_TIERS = ("platinum",)
-ROLES = ("admin", "manager", "member", "viewer")  # highest first
-ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer=0 ... admin=3
 TENANT_STATUSES = ("pending_approval", "provisioning", "active", "failed", "rejected", "deactivated")
 TENANT_DIRECTORY = "ALL"
 

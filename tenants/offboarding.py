@@ -27,12 +27,9 @@ from typing import Any
 
 from django.conf import settings
 
-from saas import audit, files
-from saas.audit import Entry
-from saas.tenancy import system_context, tenant_context
+from saas import audit, files, usage
+from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.jobs import tenant_directory
-from saas import usage
-from saas.tenancy import tables
 from saas.tenancy.store import (
     TENANT_MODELS,
     DoesNotExist,
@@ -46,9 +43,10 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from . import resolution
+from . import active_tenant
 from saas.errors import Conflict, Forbidden, InvalidInput
 from .models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership, UserProfile
+from .services import TenancyError
 
 logger = logging.getLogger("tenants.offboarding")
 
@@ -200,35 +198,12 @@ def _delete_everything(record: dict, *, interrupt_after_pages: int | None) -> No
 
 
 def _delete_sns(tenant_id: str) -> None:
-    """Unsubscribe every subscription and delete every topic of the tenant: those the store lists,
-    and any topic named for the tenant that the store lost track of."""
-    from webhooks import sns
-    from webhooks.models import WebhookSubscription, WebhookTopic
+    """Unsubscribe every subscription and delete every topic of the tenant (``webhooks.services``)."""
+    from webhooks.services import delete_tenant_topics
 
-    arns: set[str] = set()
-    subscriptions = 0
-    with tenant_context(tenant_id):
-        for item in _all(WebhookSubscription):
-            if item.get("subscription_arn") and ":" in item["subscription_arn"]:
-                sns.unsubscribe(item["subscription_arn"])
-                subscriptions += 1
-        arns.update(item["topic_arn"] for item in _all(WebhookTopic) if item.get("topic_arn"))
-    prefix = f"{settings.WEBHOOKS_TOPIC_PREFIX}-{tenant_id}-"
-    for page in sns_client().get_paginator("list_topics").paginate():
-        for topic in page["Topics"]:
-            name = topic["TopicArn"].rsplit(":", 1)[1]
-            if name.startswith(prefix) and "-" not in name[len(prefix):]:
-                arns.add(topic["TopicArn"])
-    for arn in sorted(arns):
-        sns.delete_topic(arn)
-    if arns or subscriptions:
-        _transact([_count_op(tenant_id, {"sns_topics": len(arns), "sns_subscriptions": subscriptions})])
-
-
-def sns_client():
-    from saas import aws
-
-    return aws.client("sns")
+    topics, subscriptions = delete_tenant_topics(tenant_id)
+    if topics or subscriptions:
+        _transact([_count_op(tenant_id, {"sns_topics": topics, "sns_subscriptions": subscriptions})])
 
 
 def _all(model) -> list[dict]:
@@ -310,19 +285,16 @@ def _delete_platform_item(pk: str, sk: str, counter: str, tenant_id: str) -> Non
 
 
 def _forget_caches(tenant_id: str, *, users) -> None:
-    resolution.cache.invalidate_tenant(tenant_id)
+    active_tenant.cache.invalidate_tenant(tenant_id)
     for user_id in users:
-        resolution.cache.invalidate_user(user_id)
+        active_tenant.cache.invalidate_user(user_id)
     router.forget(tenant_id)
     tenant_directory.forget()
     audit.heads.forget(tenant_id)
     usage.counter.discard(tenant_id)  # counts not flushed yet must not recreate the tenant's items
-    try:
-        from webhooks.services import topic_cache
+    from webhooks.services import topic_cache
 
-        topic_cache.clear()
-    except ImportError:  # pragma: no cover - webhooks restructured
-        pass
+    topic_cache.clear()
 
 
 def _complete(tenant_id: str) -> dict:
@@ -331,11 +303,11 @@ def _complete(tenant_id: str) -> dict:
     ended = now_iso()
     ops = []
     try:
-        tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+        Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)  # still there: delete it
         ops.append(Tenant.objects.delete_op(TENANT_DIRECTORY, tenant_id))
         counts["tenant_directory"] = counts.get("tenant_directory", 0) + 1
     except DoesNotExist:
-        tenant = None
+        pass
     record_op, completed = Offboarding.objects.put_op(
         OFFBOARDINGS, tenant_id, expected_version=int(record["version"]),
         **{**record, "status": COMPLETED, "completed_at": ended, "receipt": counts})

@@ -10,13 +10,13 @@ from rest_framework import exceptions, permissions
 
 from saas.tenancy.context import TenantContext, current_context, refresh_current
 
-from .models import ROLE_RANK
+from . import active_tenant
 
 SAFE_METHODS = permissions.SAFE_METHODS
 
 
 def role_rank(ctx: TenantContext) -> int:
-    return max((ROLE_RANK.get(r, -1) for r in ctx.roles), default=-1)
+    return ctx.rank
 
 
 def _active_context(request) -> TenantContext:
@@ -33,9 +33,7 @@ def _consistent_context(ctx: TenantContext) -> TenantContext:
     """Privileged actions (every write, every admin-only read) re-read the caller's membership with
     a consistent read (one GetItem) instead of trusting the per-process resolution cache, so role
     changes and removals take effect at once on every process."""
-    from .resolution import fresh_context
-
-    fresh = fresh_context(ctx)
+    fresh = active_tenant.fresh_context(ctx)
     if fresh is None:
         raise exceptions.PermissionDenied("You are no longer a member of this tenant.", "not_a_member")
     if fresh != ctx:
@@ -58,7 +56,7 @@ class HasActiveTenant(permissions.BasePermission):
             needed = self.write_role
         if request.method not in SAFE_METHODS or needed == "admin":
             ctx = _consistent_context(ctx)
-        if role_rank(ctx) < ROLE_RANK[needed]:
+        if not ctx.at_least(needed):
             raise exceptions.PermissionDenied(f"This needs the {needed} role.", "role_required")
         return True
 
@@ -87,4 +85,4 @@ class IsSystemAdmin(permissions.BasePermission):
 
 
 def has_role(ctx: TenantContext, role: str) -> bool:
-    return role_rank(ctx) >= ROLE_RANK[role]
+    return ctx.at_least(role)

@@ -28,6 +28,21 @@ def get_tenant(tenant_id: str) -> dict:
         return Tenant.objects.get(TENANT_DIRECTORY, tenant_id)
 
 
+def directory_record(tenant_id: str) -> dict | None:
+    """The tenant's directory record read consistently, or None (the job runner's check)."""
+    with system_context(reason=f"job: check tenant {tenant_id} is active"):
+        try:
+            return Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+        except DoesNotExist:
+            return None
+
+
+def directory_page(cursor: str | None = None) -> Page:
+    """The whole tenant directory, 100 records a page (the periodic sweep; system context)."""
+    with system_context(reason="sweep: list tenants"):
+        return Tenant.objects.query(TENANT_DIRECTORY, cursor=cursor, limit=100)
+
+
 def tenant_summary(tenant_id: str) -> dict | None:
     try:
         tenant = get_tenant(tenant_id)
@@ -122,13 +137,6 @@ def me(*, identity, resolution) -> dict:
     membership, and the silo tenants they registered that are still being (or failed to be) made:
     POST /tenants answers 202 with ``Location`` pointing here for those."""
     memberships = memberships_of(identity.sub)
-    if memberships and resolution is not None and resolution.problem == "no_membership":
-        # This process cached "no membership" before one appeared (e.g. the tenant a worker just
-        # provisioned, which the owner polls for here): memberships are read fresh, so re-resolve.
-        from . import resolution as resolving
-
-        resolving.cache.invalidate_user(identity.sub)
-        resolution = resolving.resolve(identity)
     active = None
     if resolution is not None and resolution.tenant_id:
         found = next((m for m in memberships if m["tenant"]["id"] == resolution.tenant_id), None)

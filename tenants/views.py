@@ -22,7 +22,7 @@ from saas.tenancy.store import DoesNotExist
 from saas.sessions import end_user_sessions
 from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
 
-from . import offboarding, selectors, services
+from . import active_tenant, offboarding, selectors, services
 from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer, MemberRoleSerializer, TenantCreateSerializer, TenantTierSerializer, TenantUpdateSerializer,
@@ -55,7 +55,7 @@ def login_page(request):
 
 @web_page(role=None, tenant=False)
 def home(request):
-    me = selectors.me(identity=request.identity, resolution=request.resolution)
+    me = selectors.me(identity=request.identity, resolution=active_tenant.recheck(request.identity, request.resolution))
     return render(request, "tenants/home.html", {
         "me": me,
         "problem": request.resolution.problem if request.resolution else None,

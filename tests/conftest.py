@@ -1,5 +1,6 @@
 """Suite-wide fixtures. The servers (DynamoDB Local, Redis, moto, the OIDC provider) are started by
-``python -m devstack test`` (scripts/test.sh), which passes their endpoints in the environment."""
+``python -m devstack test`` (scripts/test.sh), which passes their endpoints in the environment.
+Tests marked ``pure`` run without them (``bash scripts/test.sh -m "not integration"``)."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,10 @@ from tests import aws_operations, lambda_report
 _IAM_VIOLATIONS = pytest.StashKey[list]()
 
 REQUIRED_ENV = ("DYNAMODB_ENDPOINT_URL", "MOTO_ENDPOINT_URL", "CELERY_BROKER_URL", "COGNITO_USER_POOL_ID")
+
+# Fixtures shared by every test package (the Celery worker harness: broker_redis, redis_broker,
+# running_worker, worker).
+pytest_plugins = ["tests.jobs.harness"]
 
 
 class ScanAttempted(AssertionError):
@@ -47,14 +52,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.line(line)
 
 
-def pytest_configure(config):
+def pytest_collection_modifyitems(config, items):
+    """Two layers: tests marked ``pure`` need no server; every other test is ``integration`` (it
+    talks to the local servers). ``bash scripts/test.sh -m "not integration"`` runs the pure ones."""
+    for item in items:
+        if item.get_closest_marker("pure") is None:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def _servers():
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
     if missing:
-        raise pytest.UsageError(f"missing {missing}: run the suite with `bash scripts/test.sh` (it starts the servers)")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _scan_guard_and_tables():
+        pytest.exit(f"missing {missing}: run integration tests with `bash scripts/test.sh` (it starts the servers)",
+                    returncode=4)
     # Every client we create comes from this botocore session, so the hook sees all DynamoDB calls.
     from saas import aws
     from saas.tenancy import tables
@@ -63,9 +74,23 @@ def _scan_guard_and_tables():
     aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
-    from saas import files
+    yield
 
-    files.ensure_bucket()
+
+@pytest.fixture(autouse=True)
+def _integration(request):
+    """Integration tests get the servers (tables ensured, Scan forbidden) and fresh caches."""
+    if request.node.get_closest_marker("integration") is None:
+        yield
+        return
+    request.getfixturevalue("_servers")
+    from saas import health
+    from saas.tenancy.store import router
+    from tenants import active_tenant
+
+    active_tenant.cache.clear()
+    router.forget()
+    health.forget()
     yield
 
 
@@ -77,19 +102,6 @@ def _roomy_throttle(settings):
     from saas.throttling import breaker
 
     breaker.reset()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    from saas.tenancy.store import router
-    from tenants import resolution
-
-    from saas import health
-
-    resolution.cache.clear()
-    router.forget()
-    health.forget()
-    yield
 
 
 def unique(prefix: str = "") -> str:
@@ -150,9 +162,9 @@ class TenantFixture:
     admin: User
 
     def add(self, make_user, role: str) -> User:
-        from tenants.services import membership_ops
         from saas.tenancy import system_context
         from saas.tenancy.store import transact_write
+        from tenants.services import membership_ops
 
         user = make_user()
         with system_context(reason="test fixture: add member"):

@@ -6,7 +6,7 @@ from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 from saas import aws
-from saas.tenancy import NoTenantContext, system_context, tenant_context
+from saas.tenancy import NoTenantContext, system_context, tables, tenant_context
 from saas.tenancy.context import InvalidTenantId
 from saas.tenancy.store import (
     AlreadyExists,
@@ -21,7 +21,6 @@ from saas.tenancy.store import (
     serialize,
     transact_write,
 )
-from saas.tenancy import tables
 from tests.conftest import unique
 
 

@@ -5,8 +5,8 @@ See README.md beside this file; the checks are described in ``verifier.py``.
 from .verifier import (
     CertificateError,
     InvalidCertificateURL,
-    InvalidSNSMessage,
     InvalidSignature,
+    InvalidSNSMessage,
     InvalidTimestamp,
     MalformedMessage,
     SNSMessageVerifier,

@@ -111,3 +111,35 @@ def publish(*, topic_arn: str, message: str, attributes: dict[str, str]) -> str:
             TopicArn=topic_arn, Message=message,
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )["MessageId"]
+
+
+PUBLISH_BATCH_SIZE = 10  # SNS PublishBatch takes at most 10 messages
+
+
+def publish_batch(*, topic_arn: str, messages: list[str], attributes: dict[str, str]) -> dict[int, Exception]:
+    """Publish ``messages`` (same attributes) to one topic, 10 per PublishBatch call. Returns the
+    entries SNS refused, by index, as exceptions; raises when a whole call fails."""
+    message_attributes = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+    failures: dict[int, Exception] = {}
+    for start in range(0, len(messages), PUBLISH_BATCH_SIZE):
+        entries = [{"Id": str(index), "Message": messages[index], "MessageAttributes": message_attributes}
+                   for index in range(start, min(start + PUBLISH_BATCH_SIZE, len(messages)))]
+        with _sns_errors("PublishBatch"):
+            response = aws.client("sns").publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+        for failed in response.get("Failed", []):
+            error = SNSUnavailable if not failed.get("SenderFault") else RuntimeError
+            failures[int(failed["Id"])] = error(f"SNS refused the message: {failed.get('Code')} {failed.get('Message', '')}")
+    return failures
+
+
+def tenant_topic_arns(tenant_id: str) -> list[str]:
+    """Every topic named for the tenant (``topic_name``), found by listing the account's topics."""
+    prefix = f"{settings.WEBHOOKS_TOPIC_PREFIX}-{tenant_id}-"
+    arns = []
+    with _sns_errors("ListTopics"):
+        for page in aws.client("sns").get_paginator("list_topics").paginate():
+            for topic in page["Topics"]:
+                name = topic["TopicArn"].rsplit(":", 1)[1]
+                if name.startswith(prefix) and "-" not in name[len(prefix):]:
+                    arns.append(topic["TopicArn"])
+    return arns

@@ -112,7 +112,7 @@ def default_resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-def address_problem(address: str | IPAddress, *, allow_loopback: bool = False) -> str | None:
+def address_problem(address: str | IPAddress, *, allow_loopback: bool = False) -> str | None:  # noqa: C901 - one flat list of address-range checks
     """Return why ``address`` must not be contacted (e.g. ``"a private address"``), or None.
 
     Also usable by the delivery code to check the peer address at connect time.
@@ -176,7 +176,7 @@ def _host_is_valid_name(host: str) -> bool:
     return all(_HOST_LABEL_RE.match(label) for label in labels)
 
 
-def validate_subscriber_url(
+def validate_subscriber_url(  # noqa: C901 - the URL rules in reading order
     url: str,
     *,
     allow_insecure_local: bool = False,
@@ -241,7 +241,7 @@ def validate_subscriber_url(
     except ValueError:
         literal = None
         if "%" in host and ":" in host:
-            raise InvalidSubscriberURL("URL host must not be an IPv6 address with a zone.")
+            raise InvalidSubscriberURL("URL host must not be an IPv6 address with a zone.") from None
 
     if literal is not None:
         problem = address_problem(literal, allow_loopback=allow_insecure_local)

@@ -68,7 +68,7 @@ class LocalStack:
         pool = None
         try:
             automatic = [s for s in self.services if s.port is None]
-            for service, port in zip(automatic, free_ports(len(automatic))):
+            for service, port in zip(automatic, free_ports(len(automatic)), strict=True):
                 service.port = port
             for service in self.services:  # from this thread: spawning is quick, waiting is not
                 service.spawn()

@@ -19,7 +19,8 @@ audit = logging.getLogger("saas.audit")  # cross-tenant work is audited (kept at
 
 # Tenant ids are lowercase letters/digits/hyphens: no '#' or other key delimiter can be injected.
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
-ROLES = ("admin", "manager", "member", "viewer")
+ROLES = ("admin", "manager", "member", "viewer")  # highest first; each includes everything below it
+ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer=0 ... admin=3
 
 
 class NoTenantContext(RuntimeError, Forbidden):
@@ -55,6 +56,15 @@ class TenantContext:
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    @property
+    def rank(self) -> int:
+        """The highest role's rank (-1 without a role)."""
+        return max((ROLE_RANK.get(role, -1) for role in self.roles), default=-1)
+
+    def at_least(self, role: str) -> bool:
+        """Holds ``role`` or a higher one (roles are ranked: admin > manager > member > viewer)."""
+        return self.rank >= ROLE_RANK[role]
 
 
 @dataclass(frozen=True, slots=True)

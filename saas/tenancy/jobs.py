@@ -18,7 +18,6 @@ themselves; they run with no tenant context.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Callable
 
@@ -27,15 +26,17 @@ from celery.exceptions import Reject
 from celery.signals import before_task_publish
 from django.conf import settings
 
+from saas.cache import TTLCache
+from saas.hooks import hooks
+
 from .context import (
     InvalidTenantId,
     TenantContext,
     current_context,
-    system_context,
     tenant_context,
     validate_tenant_id,
 )
-from .store import DoesNotExist, StoreUnavailable
+from .store import StoreUnavailable
 
 logger = logging.getLogger("saas.tenancy.jobs")
 
@@ -57,35 +58,19 @@ def stamp_tenant_headers(sender=None, headers=None, **kwargs) -> None:
 
 
 class TenantDirectory:
-    """Tenant records as the worker sees them; cached briefly so a burst of jobs costs one read,
-    while a deactivation still stops a tenant's jobs within ``TENANT_JOB_CACHE_SECONDS``."""
+    """Tenant records as the worker sees them (through the ``get_tenant`` hook the tenants app
+    registers); cached briefly so a burst of jobs costs one read, while a deactivation still stops a
+    tenant's jobs within ``TENANT_JOB_CACHE_SECONDS``."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._entries: dict[str, tuple[dict | None, float]] = {}
-        self._lock = threading.Lock()
+        self._cache: TTLCache[dict | None] = TTLCache(maxsize=10_000, ttl=lambda _: settings.TENANT_JOB_CACHE_SECONDS,
+                                                      clock=clock)
 
     def get(self, tenant_id: str) -> dict | None:
-        hit = self._entries.get(tenant_id)
-        if hit is not None and hit[1] > self._clock():
-            return hit[0]
-        from tenants.models import (  # lazily: the Celery app loads before Django apps
-            TENANT_DIRECTORY,
-            Tenant,
-        )
-
-        with system_context(reason=f"job: check tenant {tenant_id} is active"):
-            try:
-                tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
-            except DoesNotExist:
-                tenant = None
-        with self._lock:
-            self._entries[tenant_id] = (tenant, self._clock() + settings.TENANT_JOB_CACHE_SECONDS)
-        return tenant
+        return self._cache.get_or_load(tenant_id, lambda: hooks.require("get_tenant")(tenant_id))
 
     def forget(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._cache.clear()
 
 
 tenant_directory = TenantDirectory()
@@ -108,12 +93,12 @@ class TenantTask(Task):
             validate_tenant_id(tenant_id)
         except InvalidTenantId:
             logger.error("job rejected: %s[%s] has no valid tenant_id header", self.name, request.id)
-            raise Reject("no tenant_id header", requeue=False)
+            raise Reject("no tenant_id header", requeue=False) from None
         try:
             tenant = tenant_directory.get(tenant_id)
         except StoreUnavailable as exc:
             with tenant_context(tenant_id, user_id=user_id):  # so the retried message keeps its tenant
-                raise self.retry(exc=exc, countdown=5)
+                raise self.retry(exc=exc, countdown=5) from exc
         if tenant is None or tenant.get("status") != "active":
             logger.warning("job dropped: %s[%s] tenant %s is %s", self.name, request.id, tenant_id,
                            "missing" if tenant is None else tenant.get("status"))

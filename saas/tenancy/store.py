@@ -701,11 +701,16 @@ def transact_write(operations: list[dict], *, token: str | None = None, audit: A
     ``saas.audit.commit``. Cancellation reasons then cover only ``operations``.
     """
     if audit:
-        from saas import audit as audit_trail  # the audit module builds on this store
-
-        audit_trail.commit(operations, audit, token=token)
+        if audit_writer is None:
+            raise RuntimeError("audit entries given but saas.audit is not loaded")
+        audit_writer(operations, audit, token=token)
         return
     _transact(operations, token=token)
+
+
+# ``saas.audit.commit``, set when that module loads (it builds on this store, so the store does not
+# import it). Whoever passes ``audit=`` built its entries with ``saas.audit``, so it is loaded.
+audit_writer: Callable[..., None] | None = None
 
 
 def _transact(operations: list[dict], *, token: str | None = None) -> None:

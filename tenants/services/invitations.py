@@ -23,7 +23,7 @@ from saas.errors import NotFound
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
-from .. import resolution
+from .. import active_tenant
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember
 from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
 from .members import _other_admin_guard, _require_admin
@@ -185,7 +185,7 @@ def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
             if exc.reasons[0] == "ConditionalCheckFailed":
                 raise AlreadyMember("You are already a member of this tenant.") from None
             raise ConcurrentChange() from exc
-    resolution.cache.invalidate_user(user_id)
+    active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s joined %s as %s (invitation %s)", user_id, tenant_id, invitation["role"], invitation["id"])
     return {"tenant_id": tenant_id, "role": invitation["role"]}
 
@@ -218,5 +218,5 @@ def leave_tenant(*, user_id: str, tenant_id: str) -> None:
                 transact_write(ops, audit=entry)
         except TransactionCancelled as exc:
             raise ConcurrentChange() from exc
-    resolution.cache.invalidate_user(user_id)
+    active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s left %s", user_id, tenant_id)

@@ -14,7 +14,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from .. import resolution
+from .. import active_tenant
 from ..errors import (
     CannotRaiseOwnRole,
     ConcurrentChange,
@@ -45,7 +45,7 @@ def update_current_tenant(*, name: str) -> dict:
 # --- memberships (the tenant in context) ----------------------------------------------------------
 def _require_admin() -> None:
     ctx = get_context()
-    if max((ROLE_RANK.get(r, -1) for r in ctx.roles), default=-1) < ROLE_RANK["admin"]:
+    if not ctx.at_least("admin"):
         raise NotAllowed("Only admins manage members.")
 
 
@@ -88,7 +88,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
             transact_write(ops, audit=entry)
     except TransactionCancelled as exc:
         raise ConcurrentChange() from exc
-    resolution.cache.invalidate_user(user_id)
+    active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s of %s is now %s (by %s)", user_id, ctx.tenant_id, role, ctx.user_id)
     return Member.objects.get(user_id, consistent=True)
 
@@ -109,7 +109,7 @@ def remove_member(*, user_id: str) -> None:
             transact_write(ops, audit=entry)
     except TransactionCancelled as exc:
         raise ConcurrentChange() from exc
-    resolution.cache.invalidate_user(user_id)
+    active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s removed from %s by %s", user_id, ctx.tenant_id, ctx.user_id)
 
 
@@ -127,5 +127,5 @@ def switch_active_tenant(*, user_id: str, tenant_id: str) -> dict:
             raise NotAMember() from None
         if tenant.get("status") != "active":
             raise TenantInactive(f"That tenant is {tenant.get('status')}.")
-        resolution.set_active_tenant_record(user_id, tenant_id)
+        active_tenant.set_active_tenant_record(user_id, tenant_id)
     return membership

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from saas.celery import broker
+from saas.celery import broker, enqueue_after_commit
 from saas.errors import ServiceUnavailable
 from saas import audit as audit_trail
 from saas import limits
@@ -23,7 +23,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from .. import resolution
+from .. import active_tenant
 from ..errors import ConcurrentChange, InvalidTransition, ProvisioningFailed, ProvisioningInProgress
 from ..models import (
     POOLED_TIERS,
@@ -101,9 +101,8 @@ def approve_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
                              audit=audit_trail.platform_entry("tenant.approved", "tenant", tenant_id,
                                                               tenant_id=tenant_id,
                                                               changes={"status": ["pending_approval", "provisioning"]}))
-    from .. import tasks
-
-    tasks.enqueue_provisioning(tenant_id)  # a lost enqueue is recovered by the sweep (provisioning_is_stuck)
+    with system_context(reason=f"enqueue provisioning of tenant {tenant_id}"):  # a platform job: no tenant header
+        enqueue_after_commit("tenants.provision_silo", tenant_id)  # a lost enqueue: the sweep recovers it
     logger.info("silo tenant %s approved by %s", tenant_id, actor_id)
     return updated
 
@@ -157,7 +156,7 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
             transact_write(ops, audit=entries)
         except TransactionCancelled as exc:
             raise ConcurrentChange("Another registration of yours was saved at the same time; try again.") from exc
-    resolution.cache.invalidate_user(owner_id)
+    active_tenant.cache.invalidate_user(owner_id)
     logger.info("tenant created: %s tier=%s owner=%s", tenant_id, tier, owner_id)
     return tenant
 
@@ -302,13 +301,13 @@ def _fail_provisioning(tenant: dict, *, reason: str) -> ProvisioningFailed:
                         table=None)
     except StoreError:
         logger.exception("could not mark tenant %s failed; it stays 'provisioning'", tenant["id"])
-    resolution.cache.invalidate_tenant(tenant["id"])
+    active_tenant.cache.invalidate_tenant(tenant["id"])
     return ProvisioningFailed(tenant_id=tenant["id"], reason=reason)
 
 
 def _activated(tenant: dict) -> dict:
-    resolution.cache.invalidate_user(tenant["created_by"])
-    resolution.cache.invalidate_tenant(tenant["id"])
+    active_tenant.cache.invalidate_user(tenant["created_by"])
+    active_tenant.cache.invalidate_tenant(tenant["id"])
     logger.info("silo tenant %s active in %s", tenant["id"], tenant["table"])
     return get_tenant(tenant["id"])
 

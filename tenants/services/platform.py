@@ -5,7 +5,7 @@ import logging
 
 from saas.tenancy.store import now_iso
 
-from .. import resolution
+from .. import active_tenant
 from ..errors import InvalidTransition, TierChangeNotSupported
 from ..models import SILO_TIERS, TIERS
 from .records import get_tenant, replace_tenant, tenant_audit
@@ -31,7 +31,7 @@ def set_tenant_status(*, tenant_id: str, status: str, actor_id: str) -> dict:
                              status_changed_at=now_iso(), status_changed_by=actor_id,
                              audit=tenant_audit(tenant, "tenant.activated" if status == "active" else "tenant.deactivated",
                                                 changes={"status": [tenant.get("status"), status]}))
-    resolution.cache.invalidate_tenant(tenant_id)
+    active_tenant.cache.invalidate_tenant(tenant_id)
     logger.info("tenant %s is now %s (by %s)", tenant_id, status, actor_id)
     return updated
 
@@ -49,7 +49,7 @@ def change_tenant_tier(*, tenant_id: str, tier: str, actor_id: str) -> dict:
     updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: tier of {tenant_id}", tier=tier,
                              audit=tenant_audit({**tenant, "tier": tier}, "tenant.tier_changed",
                                                 changes={"tier": [tenant.get("tier"), tier]}))
-    resolution.cache.invalidate_tenant(tenant_id)
+    active_tenant.cache.invalidate_tenant(tenant_id)
     logger.info("tenant %s tier %s -> %s (by %s)", tenant_id, tenant.get("tier"), tier, actor_id)
     return updated
 

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from orders import services as order_services
 from saas import aws, outbox
+from saas.hooks import hooks
 from saas.outbox import OutboxEvent, envelope
 from saas.tenancy import tenant_context
 
 published: list[dict] = []
 
 
-def recording_publisher(*, event: dict) -> str:
-    published.append(event)
-    return "published"
+def recording_publisher(events: list[dict]) -> list:
+    published.extend(events)
+    return ["published"] * len(events)
 
 
-def failing_publisher(*, event: dict) -> str:
-    raise RuntimeError("SNS is unavailable")
+def failing_publisher(events: list[dict]) -> list:
+    return [RuntimeError("SNS is unavailable") for _ in events]
 
 
 def _events(tenant_id: str) -> list[dict]:
@@ -41,9 +40,9 @@ def test_sent_events_expire_and_pending_ones_do_not(tenant_a, settings, monkeypa
     first, second = sorted(_events(tenant_a.id), key=lambda e: e["id"])
     now = time.time()
     with tenant_context(tenant_a.id):
-        monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+        monkeypatch.setattr(hooks, "publish_events", recording_publisher)
         assert outbox.deliver(first, now=now) == "published"
-        monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.failing_publisher")
+        monkeypatch.setattr(hooks, "publish_events", failing_publisher)
         assert outbox.deliver(second, now=now) == "failed"
         sent = OutboxEvent.objects.get(first["id"], consistent=True)
         pending = OutboxEvent.objects.get(second["id"], consistent=True)

@@ -12,7 +12,7 @@ import pytest
 from devstack.services import Redis
 from orders.models import Order
 from saas.tenancy import tenant_context
-from tests.jobs.harness import Worker, broker_redis, redis_broker, running_worker, use_broker, wait_until, worker  # noqa: F401
+from tests.jobs.harness import use_broker, wait_until
 from tests.orders.conftest import all_orders, make_product
 
 

@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 
 from saas import aws
 from tests.faults.proxy import FaultProxy
-from tests.jobs.harness import broker_redis, redis_broker, running_worker, wait_until, worker  # noqa: F401
 from tests.orders.conftest import all_orders, make_product, stock_of
 
 TRANSACT = b"DynamoDB_20120810.TransactWriteItems"

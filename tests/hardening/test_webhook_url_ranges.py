@@ -15,6 +15,7 @@ SPECIAL = [
 ]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("address", SPECIAL)
 def test_special_purpose_addresses_are_refused(address):
     assert address_problem(address) is not None

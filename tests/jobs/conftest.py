@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.jobs.harness import broker_redis, redis_broker, running_worker, worker  # noqa: F401  (fixtures)
-
 
 @pytest.fixture(autouse=True)
-def _worker_running(running_worker):  # noqa: F811
+def _worker_running(running_worker):
     yield

@@ -17,7 +17,6 @@ from tenants.services import membership_ops, set_tenant_status
 from tests.jobs.harness import wait_until
 from tests.orders.conftest import make_product, order_events, place
 
-
 seen_contexts: list = []
 
 

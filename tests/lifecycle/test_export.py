@@ -10,13 +10,13 @@ import pytest
 import requests
 
 from saas.export import exportable_models
-from tests.jobs.harness import redis_broker, running_worker, wait_until, worker  # noqa: F401  (fixtures)
+from tests.jobs.harness import wait_until
 
 from .conftest import create_product, trail
 
 
 @pytest.fixture(autouse=True)
-def _worker(running_worker):  # noqa: F811
+def _worker(running_worker):
     yield
 
 

@@ -14,14 +14,14 @@ from tenants import offboarding
 from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
 from tenants.services.invitations import _inbox_partition
 from tenants.tasks import enqueue_offboarding
-from tests.jobs.harness import redis_broker, running_worker, wait_until, worker  # noqa: F401  (fixtures)
+from tests.jobs.harness import wait_until
 
 from .conftest import create_product, trail
 from .test_product_images import png, start, upload
 
 
 @pytest.fixture(autouse=True)
-def _worker(running_worker):  # noqa: F811
+def _worker(running_worker):
     yield
 
 
@@ -101,7 +101,7 @@ def seed_everything(tenant, make_user, receiver) -> dict:
 
 
 def test_offboarding_deletes_every_item_resumes_after_a_kill_and_spares_the_neighbour(
-        tenant_a, tenant_b, make_user, receiver, platform_admin, settings, running_worker):  # noqa: F811
+        tenant_a, tenant_b, make_user, receiver, platform_admin, settings, running_worker):
     settings.OFFBOARDING_GRACE_SECONDS = 0
     seeded = seed_everything(tenant_a, make_user, receiver)
     create_product(tenant_b.admin.client(), name="Neighbour")

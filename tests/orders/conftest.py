@@ -10,11 +10,10 @@ import pytest
 from orders.models import Order
 from saas.outbox import OutboxEvent
 from saas.tenancy import tenant_context
-from tests.jobs.harness import redis_broker  # noqa: F401  (fixture)
 
 
 @pytest.fixture(autouse=True)
-def _broker(redis_broker):  # noqa: F811
+def _broker(redis_broker):
     return redis_broker
 
 

@@ -23,7 +23,7 @@ def test_member_places_an_order_priced_by_the_server_and_its_stock_is_reserved(t
     assert response["Location"] == f"/api/v1/orders/{order['id']}"
     assert order["status"] == "pending" and order["user_id"] == member.sub
     assert order["currency"] == "EUR" and order["total"] == "21.48"
-    assert [(l["product_id"], l["quantity"], l["unit_price"], l["line_total"]) for l in order["lines"]] == [
+    assert [(line["product_id"], line["quantity"], line["unit_price"], line["line_total"]) for line in order["lines"]] == [
         (widget["id"], 2, "9.99", "19.98"), (bolt["id"], 3, "0.50", "1.50")]
     assert stock_of(tenant_a.id, widget["id"]) == 3 and stock_of(tenant_a.id, bolt["id"]) == 97
     assert [e["type"] for e in order_events(tenant_a.id, order["id"])] == ["order.created"]

@@ -1,6 +1,6 @@
 """The outbox relay against DynamoDB Local: claim, publish, mark sent; back-off on failure, never
 dropped, never published twice by two relays holding the same snapshot. The publisher is swapped
-through ``saas.outbox.PUBLISHER`` (the one place that names it) for one that fails or records."""
+through the ``publish_events`` hook (``saas.hooks``) for one that fails or records."""
 from __future__ import annotations
 
 import time
@@ -8,6 +8,7 @@ import time
 import pytest
 
 from saas import outbox
+from saas.hooks import hooks
 from saas.outbox import OutboxEvent, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.store import transact_write
@@ -15,13 +16,13 @@ from saas.tenancy.store import transact_write
 published: list[str] = []
 
 
-def failing_publisher(*, event: dict) -> str:
-    raise RuntimeError("SNS is unavailable")
+def failing_publisher(events: list[dict]) -> list:
+    return [RuntimeError("SNS is unavailable") for _ in events]
 
 
-def recording_publisher(*, event: dict) -> str:
-    published.append(event["id"])
-    return "published"
+def recording_publisher(events: list[dict]) -> list:
+    published.extend(event["id"] for event in events)
+    return ["published"] * len(events)
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def pending_ids() -> list[str]:
 def test_a_failed_publish_stays_pending_with_exponential_back_off_until_it_succeeds(pending_event, monkeypatch,
                                                                                   settings):
     settings.OUTBOX_RETRY_BASE_SECONDS, settings.OUTBOX_RETRY_MAX_SECONDS = 30, 900
-    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.failing_publisher")
+    monkeypatch.setattr(hooks, "publish_events", failing_publisher)
     now = time.time()
 
     assert outbox.deliver(stored(pending_event["id"]), now=now) == "failed"
@@ -58,7 +59,7 @@ def test_a_failed_publish_stays_pending_with_exponential_back_off_until_it_succe
     assert stored(pending_event["id"])["next_attempt_at"] == int(now + 31 + 60)
     assert outbox.retry_delay(20) == 900  # capped, never given up
 
-    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+    monkeypatch.setattr(hooks, "publish_events", recording_publisher)
     assert outbox.deliver(stored(pending_event["id"]), now=now + 200) == "published"
     sent = stored(pending_event["id"])
     assert (sent["status"], sent["outcome"], sent["attempts"]) == ("sent", "published", 3)
@@ -68,7 +69,7 @@ def test_a_failed_publish_stays_pending_with_exponential_back_off_until_it_succe
 
 
 def test_two_relays_with_the_same_snapshot_publish_once(pending_event, monkeypatch):
-    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+    monkeypatch.setattr(hooks, "publish_events", recording_publisher)
     snapshot = stored(pending_event["id"])
 
     outcomes = [outbox.deliver(snapshot), outbox.deliver(snapshot)]
@@ -80,7 +81,7 @@ def test_two_relays_with_the_same_snapshot_publish_once(pending_event, monkeypat
 
 def test_the_sweep_publishes_every_due_pending_event(tenant_a, monkeypatch):
     published.clear()
-    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.recording_publisher")
+    monkeypatch.setattr(hooks, "publish_events", recording_publisher)
     with tenant_context(tenant_a.id):
         events = []
         for n in range(3):

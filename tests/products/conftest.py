@@ -1,7 +1,6 @@
 """Fixtures for the catalogue tests: a tenant with a user per role, and product helpers."""
 from __future__ import annotations
 
-
 from saas.outbox import OutboxEvent
 from saas.tenancy import tenant_context
 from tests.conftest import unique

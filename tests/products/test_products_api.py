@@ -180,7 +180,7 @@ def test_another_tenants_product_is_404_everywhere_and_unchanged(tenant_a, tenan
 
 
 def test_another_tenants_cursor_is_400(tenant_a, tenant_b):
-    for n in range(3):
+    for _ in range(3):
         create_product(tenant_b.admin.client())
     their_cursor = tenant_b.admin.client().get("/api/v1/products?limit=1").json()["next_cursor"]
     assert their_cursor

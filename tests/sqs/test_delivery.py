@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from devstack.sqs_poller import schedule_rule_names, scheduled_event
 from orders.models import Order
 from saas import aws, outbox
 from saas.outbox import OutboxEvent, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.store import transact_write
-from devstack.sqs_poller import scheduled_event, schedule_rule_names
 from tests.orders.conftest import make_product, order_events, place, stock_of
 from tests.sqs.harness import MAX_RECEIVE_COUNT, kombu_body, kombu_message, wait_until
 

@@ -12,7 +12,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 # A Redis and a real worker for the modules that ask (onboarding's silo provisioning jobs).
-from tests.jobs.harness import broker_redis, redis_broker, running_worker, worker  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

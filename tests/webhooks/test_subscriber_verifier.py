@@ -31,6 +31,8 @@ from webhook_verifier import (
     UnsupportedSignatureVersion,
 )
 
+pytestmark = pytest.mark.pure  # no server: runs with -m "not integration"
+
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:acme-orders"
 OTHER_TOPIC = "arn:aws:sns:us-east-1:999999999999:someone-else"

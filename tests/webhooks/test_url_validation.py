@@ -14,6 +14,8 @@ from webhooks.url_validation import (
     validate_subscriber_url,
 )
 
+pytestmark = pytest.mark.pure  # no server: runs with -m "not integration"
+
 PUBLIC_V4 = "93.184.215.14"
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
 

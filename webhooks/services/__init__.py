@@ -24,6 +24,7 @@ from .publishing import (
            EventTenantMismatch,
            message_json,
            publish_event,
+    publish_events,
            publish_outcomes,
 )
 from .subscriptions import (
@@ -33,7 +34,7 @@ from .subscriptions import (
            subscribe,
            unsubscribe,
 )
-from .topics import TopicCache, topic_cache
+from .topics import TopicCache, delete_tenant_topics, topic_cache
 
-__all__ = ["EventTenantMismatch", "message_json", "publish_event", "publish_outcomes", "MAX_ATTEMPTS",
-           "refresh_statuses", "send_test_event", "subscribe", "unsubscribe", "TopicCache", "topic_cache"]
+__all__ = ["EventTenantMismatch", "message_json", "publish_event", "publish_events", "publish_outcomes", "MAX_ATTEMPTS",
+           "refresh_statuses", "send_test_event", "subscribe", "unsubscribe", "TopicCache", "topic_cache", "delete_tenant_topics"]

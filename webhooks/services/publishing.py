@@ -38,30 +38,55 @@ def message_json(body: dict) -> str:
 # --- publishing --------------------------------------------------------------------------------
 def publish_event(*, event: dict) -> str:
     """Publish one outbox event to its tenant's topic for its type: "published" or "skipped" (no
-    subscriber). Runs inside the event's tenant context. Raises when SNS fails, so the caller keeps
-    the event pending and retries; the envelope ``id`` is the event id, stable across retries."""
+    subscriber). Raises when SNS fails, so the caller keeps the event pending and retries."""
+    outcome, = publish_events([event])
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def publish_events(events: list[dict]) -> list[str | Exception]:
+    """Publish outbox events of the tenant in context, each to the tenant's topic for its type, in
+    SNS PublishBatch calls of up to 10 messages. Returns one outcome per event, in order:
+    "published", "skipped" (nobody subscribed to that type), or the exception that event met (the
+    caller keeps it pending and retries). The envelope ``id`` is the event id, stable across retries.
+    An event of another tenant than the context's is refused (``EventTenantMismatch``)."""
     tenant_id = current_tenant_id()  # NoTenantContext when none is set: fail closed
-    if event.get("tenant_id") != tenant_id:
-        raise EventTenantMismatch(f"event {event.get('id')!r} belongs to another tenant than the context")
-    event_type = event["type"]
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    message = message_json(envelope(event))
+    outcomes: list[str | Exception | None] = [None] * len(events)
+    by_type: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        if event.get("tenant_id") != tenant_id:
+            outcomes[index] = EventTenantMismatch(f"event {event.get('id')!r} belongs to another tenant than the context")
+        elif event.get("type") not in EVENT_TYPES:
+            outcomes[index] = ValueError(f"unknown event type {event.get('type')!r}")
+        else:
+            by_type.setdefault(event["type"], []).append(index)
+    for event_type, indexes in by_type.items():
+        for index, outcome in zip(indexes, _publish_to_topic(tenant_id, event_type, [events[i] for i in indexes]), strict=True):
+            outcomes[index] = outcome
+            if isinstance(outcome, str):
+                publish_outcomes[outcome, event_type] += 1
+    return outcomes  # type: ignore[return-value]
+
+
+def _publish_to_topic(tenant_id: str, event_type: str, events: list[dict]) -> list[str | Exception]:
     attributes = {sns.ATTR_TENANT: tenant_id, sns.ATTR_EVENT_TYPE: event_type, sns.ATTR_AUDIENCE: sns.AUDIENCE_ALL}
+    messages = [message_json(envelope(event)) for event in events]
     for attempt in range(2):
         topic_arn = topics.topic_cache.get(tenant_id, event_type, lambda: topics.lookup_topic_arn(event_type))
         if topic_arn is None:
-            publish_outcomes["skipped", event_type] += 1
-            logger.debug("webhooks.publish outcome=skipped tenant=%s type=%s event=%s", tenant_id, event_type, event["id"])
-            return "skipped"
+            logger.debug("webhooks.publish outcome=skipped tenant=%s type=%s events=%d", tenant_id, event_type,
+                         len(events))
+            return ["skipped"] * len(events)
         try:
-            sns.publish(topic_arn=topic_arn, message=message, attributes=attributes)
-        except sns.NotFound:
+            failures = sns.publish_batch(topic_arn=topic_arn, messages=messages, attributes=attributes)
+        except sns.NotFound as exc:
             # The topic went away since we cached it (last subscriber left): look again.
             topics.topic_cache.invalidate(tenant_id, event_type)
             if attempt:
-                raise
+                return [exc] * len(events)
             continue
-        publish_outcomes["published", event_type] += 1
-        return "published"
+        except Exception as exc:  # SNS unavailable: every event of the batch is retried
+            return [exc] * len(events)
+        return [failures.get(index, "published") for index in range(len(events))]
     raise AssertionError("unreachable")

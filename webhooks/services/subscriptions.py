@@ -76,7 +76,7 @@ def _already_subscribed() -> Conflict:
     return Conflict("This URL is already subscribed to this event type.", "already_subscribed")
 
 
-def subscribe(*, event_type: str, url: str) -> dict:
+def subscribe(*, event_type: str, url: str) -> dict:  # noqa: C901 - one optimistic retry loop; its branches are the race outcomes
     """Subscribe ``url`` to the current tenant's ``event_type`` events."""
     _validate(event_type=event_type, url=url)
     tenant_id = current_tenant_id()

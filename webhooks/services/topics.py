@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 from saas.errors import Conflict
-from saas.tenancy import current_tenant_id
+from saas.tenancy import current_tenant_id, tenant_context
 from saas.tenancy.store import (
     AlreadyExists,
     DoesNotExist,
@@ -27,6 +27,7 @@ from ..models import (
     TOPIC_ACTIVE,
     TOPIC_DELETING,
     WebhookCounts,
+    WebhookSubscription,
     WebhookTopic,
 )
 
@@ -172,3 +173,32 @@ def retire_topic_if_unused(event_type: str) -> None:
         return  # someone subscribed meanwhile: the topic is in use
     topic_cache.invalidate(current_tenant_id(), event_type)
     finish_topic_deletion(retiring)
+
+
+def delete_tenant_topics(tenant_id: str) -> tuple[int, int]:
+    """Offboarding: unsubscribe every subscription and delete every topic of the tenant, those the
+    store lists and any topic named for the tenant that the store lost track of. Returns the numbers
+    of topics and subscriptions removed from SNS (the records go with the tenant's partition)."""
+    arns: set[str] = set()
+    subscriptions = 0
+    with tenant_context(tenant_id):
+        for item in _every(WebhookSubscription):
+            if item.get("subscription_arn") and ":" in item["subscription_arn"]:
+                sns.unsubscribe(item["subscription_arn"])
+                subscriptions += 1
+        arns.update(item["topic_arn"] for item in _every(WebhookTopic) if item.get("topic_arn"))
+    arns.update(sns.tenant_topic_arns(tenant_id))
+    for arn in sorted(arns):
+        sns.delete_topic(arn)
+    topic_cache.clear()
+    return len(arns), subscriptions
+
+
+def _every(model) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = model.objects.query(cursor=cursor, limit=100)
+        items += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            return items

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         try:
             function_name, arns = queues.worker_stage_event_sources(json.loads(Path(settings_file).read_text()), stage)
         except KeyError as exc:
-            raise CommandError(f"stage {stage!r} not found in {settings_file}: {exc}")
+            raise CommandError(f"stage {stage!r} not found in {settings_file}: {exc}") from exc
         if not arns:
             raise CommandError(f"stage {stage!r} has no SQS event source in its events")
         for arn in arns:
@@ -28,4 +28,4 @@ class Command(BaseCommand):
                 for line in queues.report_batch_item_failures(function_name=function_name, queue_arn=arn):
                     self.stdout.write(f"{function_name} <- {arn}: {line}")
             except LookupError as exc:
-                raise CommandError(str(exc))
+                raise CommandError(str(exc)) from exc
