@@ -1,4 +1,8 @@
-"""Shared bench helpers: Django setup under the local stack's env, timing, round-trip counting."""
+"""Shared bench helpers: Django setup under the local stack's env (tables created, so a bench runs
+from a fresh stack), the smoke mode, timing, round-trip counting.
+
+``--smoke`` (or ``BENCH_SMOKE=1``): a handful of iterations, to prove the bench still runs (the
+test suite runs every bench this way, ``tests/test_benches.py``); its figures mean nothing."""
 from __future__ import annotations
 
 import os
@@ -12,6 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+SMOKE = "--smoke" in sys.argv or os.environ.get("BENCH_SMOKE") == "1"
+
+
+def size(full: int, smoke: int) -> int:
+    """An iteration count: ``full`` for figures, ``smoke`` in the smoke mode."""
+    return smoke if SMOKE else full
+
 
 def setup_django() -> None:
     if not os.environ.get("DYNAMODB_ENDPOINT_URL"):
@@ -20,6 +31,9 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    from saas.tenancy import tables
+
+    tables.ensure_all()  # a fresh stack has no tables yet
 
 
 class CallCounter:
@@ -49,7 +63,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def timed(fn, iterations: int, warmup: int = 30) -> list[float]:
-    for _ in range(warmup):
+    for _ in range(size(warmup, 1)):
         fn()
     samples = []
     for _ in range(iterations):
@@ -62,7 +76,7 @@ def timed(fn, iterations: int, warmup: int = 30) -> list[float]:
 def interleaved(fns: dict, iterations: int, warmup: int = 30) -> dict[str, list[float]]:
     """Time several variants in alternation so machine noise hits them equally."""
     for fn in fns.values():
-        for _ in range(warmup):
+        for _ in range(size(warmup, 1)):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
     order = list(fns)

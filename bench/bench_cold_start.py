@@ -14,7 +14,7 @@ import random
 import re
 import statistics
 
-from _common import setup_django
+from _common import SMOKE, setup_django
 
 setup_django()
 
@@ -47,7 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="one run per stage (the suite's check)")
     args = parser.parse_args()
+    if args.smoke or SMOKE:
+        args.runs = 1
     roots = {stage: prepare(stage) for stage in STAGES}
     env = lambda_local.local_endpoints()
     inside: dict[str, list[float]] = {s: [] for s in STAGES}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from _common import CallCounter, percentiles, setup_django, timed
+from _common import CallCounter, percentiles, setup_django, size, timed
 
 setup_django()
 
@@ -26,7 +26,7 @@ from saas.tenancy.middleware import TenantContextMiddleware  # noqa: E402
 from tenants import cognito, resolution, services  # noqa: E402
 from tenants.identity import _verify, jwks, verify_token  # noqa: E402
 
-ITERATIONS = 2000
+ITERATIONS = size(2000, 3)
 
 
 def us(seconds: float) -> str:

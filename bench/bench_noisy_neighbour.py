@@ -17,11 +17,11 @@ import sys
 import time
 
 import requests
-from _common import ROOT, percentiles, setup_django, signed_in_tenant
+from _common import ROOT, percentiles, setup_django, signed_in_tenant, size
 
 B_RATE_PER_SECOND = 10  # B's tier limit in this run
 FLOOD_FACTOR = 10
-PHASE_SECONDS = 12
+PHASE_SECONDS = size(12, 1)
 
 os.environ["THROTTLE_RATE_BASIC"] = f"{B_RATE_PER_SECOND}/s"
 os.environ["THROTTLE_RATE_PREMIUM"] = "1000/s"  # A (premium) stays well inside its own limit

@@ -20,10 +20,10 @@ import uuid
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import percentiles, setup_django  # noqa: E402
+from _common import percentiles, setup_django, size  # noqa: E402
 
-SAMPLES = int(os.environ.get("BENCH_SAMPLES", "300"))
-WARMUP = 20
+SAMPLES = size(int(os.environ.get("BENCH_SAMPLES", "300")), 3)
+WARMUP = size(20, 1)
 
 
 def main() -> None:
@@ -80,10 +80,10 @@ def main() -> None:
             platform_samples = latencies(platform_job, SAMPLES)
 
             with tenant_context(tenant["id"], user_id="bench-user", roles={"admin"}):
-                product = create_product(sku="BENCH-1", name="Bench", price=Decimal("1.00"), currency="EUR",
+                product = create_product(sku=f"BENCH-{uuid.uuid4().hex[:8]}", name="Bench", price=Decimal("1.00"), currency="EUR",
                                          stock=10**6)
                 place, confirm = [], []
-                for _ in range(60):
+                for _ in range(size(60, 12)):
                     t0 = time.perf_counter()
                     order_id = services.place_order(lines=[{"product_id": product["id"], "quantity": 1}]).order["id"]
                     placed = time.perf_counter()

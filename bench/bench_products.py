@@ -22,7 +22,7 @@ Round trips are counted with a botocore ``before-call.dynamodb`` hook on ``saas.
 over the timed requests (target: get = 1, list page = 1; the warm resolution cache makes tenant
 resolution 0).
 
-    source /tmp/mystack/env.sh && .venv/bin/python bench/bench_products.py
+    .venv/bin/python -m devstack test -- .venv/bin/python bench/bench_products.py
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import os
 import time
 from collections import Counter
 
-from _common import CallCounter, interleaved, percentiles, setup_django, signed_in_tenant
+from _common import CallCounter, interleaved, percentiles, setup_django, signed_in_tenant, size
 
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # keep the figures readable
 os.environ["THROTTLE_RATE_PREMIUM"] = "10000/s"
@@ -52,8 +52,8 @@ from saas.tenancy import TenantContext, tables  # noqa: E402
 from saas.tenancy.store import deserialize, router  # noqa: E402
 from tenants.resolution import identity_from_request  # noqa: E402
 
-ITERATIONS = 1000
-WARMUP = 50
+ITERATIONS = size(1000, 3)
+WARMUP = size(50, 1)
 BENCH = {}  # tenant id, table, fixed context: filled in by setup()
 
 

@@ -7,7 +7,7 @@ key building, cursor signing or tenant check. The ratio is manager time / raw ti
 """
 from __future__ import annotations
 
-from _common import CallCounter, interleaved, percentiles, setup_django
+from _common import CallCounter, interleaved, percentiles, setup_django, size
 
 setup_django()
 
@@ -15,7 +15,7 @@ from saas import aws  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from saas.tenancy.store import TenantModel, router, serialize  # noqa: E402
 
-ITERATIONS = 400
+ITERATIONS = size(400, 3)
 
 
 class BenchItem(TenantModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from _common import CallCounter, percentiles, setup_django
+from _common import CallCounter, percentiles, setup_django, size
 
 setup_django()
 
@@ -22,8 +22,8 @@ from saas.tenancy.store import now_iso, transact_write  # noqa: E402
 from webhooks import services  # noqa: E402
 from webhooks.events import ORDER_CREATED  # noqa: E402
 
-LATENCY_EVENTS = 300
-RELAY_EVENTS = 300
+LATENCY_EVENTS = size(300, 3)
+RELAY_EVENTS = size(300, 5)
 TRANSACTION_SIZE = 25
 
 

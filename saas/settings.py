@@ -223,6 +223,8 @@ COGNITO_ISSUER = env(
 COGNITO_JWKS_URL = env("COGNITO_JWKS_URL", f"{COGNITO_ISSUER}/.well-known/jwks.json" if COGNITO_ISSUER else "")
 COGNITO_JWKS_MIN_REFRESH_SECONDS = float(env("COGNITO_JWKS_MIN_REFRESH_SECONDS", "60"))
 COGNITO_JWKS_RETRY_SECONDS = float(env("COGNITO_JWKS_RETRY_SECONDS", "5"))  # after a failed JWKS fetch
+# How long the key set is trusted before it is fetched again (an unknown kid refreshes it sooner).
+COGNITO_JWKS_LIFESPAN_SECONDS = float(env("COGNITO_JWKS_LIFESPAN_SECONDS", "86400"))
 COGNITO_SYSTEM_ADMIN_GROUP = env("COGNITO_SYSTEM_ADMIN_GROUP", "system_admin")
 # Pending invitations (tenants.services.invitations) expire after this.
 INVITATION_TTL_SECONDS = int(env("INVITATION_TTL_SECONDS", str(7 * 24 * 3600)))

@@ -1,10 +1,10 @@
 """Verifying Cognito JWTs locally (RS256, JWKS by kid, iss, token_use, aud/client_id, exp/nbf).
 
 mozilla-django-oidc's DRF class sends tokens to userinfo and checks neither issuer nor audience,
-so bearer tokens are verified here with PyJWT. The JWKS is fetched once and cached in-process;
-an unknown ``kid`` triggers at most one refresh per ``COGNITO_JWKS_MIN_REFRESH_SECONDS`` (a failed
-fetch may be retried sooner, after ``COGNITO_JWKS_RETRY_SECONDS``). A warm process verifies a
-token with no network call.
+so bearer tokens are verified here with PyJWT. The JWKS comes from PyJWT's ``PyJWKClient`` (cached
+in-process; an unknown ``kid`` triggers at most one refresh per ``COGNITO_JWKS_MIN_REFRESH_SECONDS``;
+after a failed fetch none for ``COGNITO_JWKS_RETRY_SECONDS``). A warm process verifies a token with
+no network call.
 
 API clients send the same token on every request until it expires, so a token that verified is
 remembered (bounded, in-process) with its ``exp``/``nbf``: the next request with the very same token
@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import jwt
-import requests
 from django.conf import settings
+
+from saas.cache import TTLCache
 
 logger = logging.getLogger("tenants.identity")
 
@@ -51,98 +52,101 @@ class Identity:
         return settings.COGNITO_SYSTEM_ADMIN_GROUP in self.groups
 
 
-def _http_fetch(url: str) -> dict:
-    response = requests.get(url, timeout=3)
-    response.raise_for_status()
-    return response.json()
+class _CountingJWKClient(jwt.PyJWKClient):
+    """PyJWT's JWKS client, counting its fetches (tests and benches read ``fetch_count``)."""
+
+    def __init__(self, *args, on_fetch: Callable[[], None], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_fetch = on_fetch
+
+    def fetch_data(self):
+        self._on_fetch()
+        return super().fetch_data()
 
 
 class JWKSCache:
-    """The pool's signing keys by ``kid``. Thread-safe; refreshes are rate-limited."""
+    """The pool's signing keys by ``kid``: a thin wrapper on PyJWT's ``PyJWKClient``, which caches
+    the key set (lifespan ``COGNITO_JWKS_LIFESPAN_SECONDS``), holds a lock, and on an unknown
+    ``kid`` refreshes once, at most every ``COGNITO_JWKS_MIN_REFRESH_SECONDS`` (its cooldown). The
+    wrapper adds what the client does not do: after a failed fetch no request fetches again for
+    ``COGNITO_JWKS_RETRY_SECONDS`` (an unreachable endpoint costs a request nothing), and the client
+    is rebuilt when the JWKS URL setting changes."""
 
-    def __init__(self, url_getter: Callable[[], str], *, clock: Callable[[], float] = time.monotonic,
-                 fetch: Callable[[str], dict] | None = None):
+    def __init__(self, url_getter: Callable[[], str], *, clock: Callable[[], float] = time.monotonic):
         self._url_getter = url_getter
         self._clock = clock
-        self._fetch = fetch or _http_fetch
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._last_failed = False
+        self._client: jwt.PyJWKClient | None = None
+        self._failed_at: float | None = None
         self._lock = threading.Lock()
         self.fetch_count = 0
 
-    def key_for(self, kid: str) -> jwt.PyJWK:
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        with self._lock:
-            key = self._keys.get(kid)
-            if key is None and self._may_refresh():
-                self._refresh()
-                key = self._keys.get(kid)
-        if key is None:
-            raise InvalidToken("unknown signing key")
-        return key
-
-    def _may_refresh(self) -> bool:
-        if self._fetched_at is None:
-            return True
-        wait = settings.COGNITO_JWKS_RETRY_SECONDS if self._last_failed else settings.COGNITO_JWKS_MIN_REFRESH_SECONDS
-        return self._clock() - self._fetched_at >= wait
-
-    def _refresh(self) -> None:
-        self._fetched_at = self._clock()
+    def _counted(self) -> None:
         self.fetch_count += 1
-        try:
-            data = self._fetch(self._url_getter())
-            keys = {}
-            for raw in data.get("keys", []):
-                if raw.get("kty") == "RSA" and raw.get("kid") and raw.get("use", "sig") == "sig":
-                    keys[raw["kid"]] = jwt.PyJWK(raw, algorithm=ALGORITHM)
-        except (requests.RequestException, ValueError, TypeError, AttributeError, jwt.PyJWKError) as exc:
-            self._last_failed = True
-            logger.warning("JWKS fetch failed: %s", exc)
-            return  # keep the keys we had; the token is refused as unknown kid
-        self._last_failed = False
-        self._keys = keys
+
+    def _current(self) -> jwt.PyJWKClient:
+        url, cooldown = self._url_getter(), float(settings.COGNITO_JWKS_MIN_REFRESH_SECONDS)
+        client = self._client
+        if client is None or client.uri != url or client.cooldown_duration != cooldown:
+            client = self._client = _CountingJWKClient(
+                url, cache_jwk_set=True, lifespan=float(settings.COGNITO_JWKS_LIFESPAN_SECONDS), timeout=3,
+                cooldown_duration=cooldown, on_fetch=self._counted)
+            self._failed_at = None
+        return client
+
+    def _cached(self, client: jwt.PyJWKClient, kid: str) -> jwt.PyJWK | None:
+        keys = client.jwk_set_cache.get() if client.jwk_set_cache is not None else None
+        return next((key for key in keys.keys if key.key_id == kid), None) if keys is not None else None
+
+    def key_for(self, kid: str) -> jwt.PyJWK:
+        with self._lock:
+            client = self._current()
+            known = self._cached(client, kid)
+            if known is not None:
+                return known
+            if self._failed_at is not None and self._clock() - self._failed_at < settings.COGNITO_JWKS_RETRY_SECONDS:
+                raise InvalidToken("unknown signing key")
+            try:
+                key = client.get_signing_key(kid)
+            except jwt.PyJWKClientConnectionError as exc:
+                self._failed_at = self._clock()
+                logger.warning("JWKS fetch failed: %s", exc)
+                raise InvalidToken("unknown signing key") from exc
+            except (jwt.PyJWKClientError, jwt.PyJWKSetError) as exc:
+                raise InvalidToken("unknown signing key") from exc
+            self._failed_at = None
+            return key
 
     def clear(self) -> None:
         with self._lock:
-            self._keys, self._fetched_at, self._last_failed = {}, None, False
+            self._client, self._failed_at = None, None
         verified.clear()
 
 
 class VerifiedTokens:
-    """Tokens that passed verification, until their ``exp`` (FIFO-bounded)."""
+    """Tokens that passed verification, until their ``exp`` (at most ``max_entries``)."""
 
     def __init__(self, max_entries: int = 4096, clock: Callable[[], float] = time.time):
-        self._entries: dict[str, tuple[Identity, float, float, tuple]] = {}
-        self._max = max_entries
         self._clock = clock
-        self._lock = threading.Lock()
+        self._cache: TTLCache[tuple] = TTLCache(maxsize=max_entries, clock=clock,
+                                                ttl=lambda entry: max(0.0, entry[1] - clock()))
 
     def get(self, token: str, config: tuple) -> Identity | None:
-        entry = self._entries.get(token)
+        entry = self._cache.get(token)
         if entry is None:
             return None
         identity, exp, nbf, checked_with = entry
         now = self._clock()
         if checked_with != config or now >= exp or now < nbf:
-            self._entries.pop(token, None)
+            self._cache.pop(token)
             return None
         return identity
 
     def put(self, token: str, identity: Identity, config: tuple) -> None:
         claims = identity.claims
-        exp, nbf = float(claims["exp"]), float(claims.get("nbf") or 0)
-        with self._lock:
-            while len(self._entries) >= self._max:
-                self._entries.pop(next(iter(self._entries)), None)
-            self._entries[token] = (identity, exp, nbf, config)
+        self._cache.set(token, (identity, float(claims["exp"]), float(claims.get("nbf") or 0), config))
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._cache.clear()
 
 
 verified = VerifiedTokens()

@@ -40,8 +40,7 @@ class SubscriptionListApi(APIView):
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = selectors.subscription_page(**query.validated_data)
-        results = services.refresh_statuses(subscriptions=page.items)
-        return Response({"results": SubscriptionSerializer(results, many=True).data, "next_cursor": page.next_cursor})
+        return Response({"results": SubscriptionSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
 
     @extend_schema(request=SubscriptionCreateSerializer, responses={201: SubscriptionSerializer})
     def post(self, request):
@@ -56,14 +55,23 @@ class SubscriptionDetailApi(APIView):
 
     @extend_schema(responses={200: SubscriptionSerializer})
     def get(self, request, subscription_id: str):
-        subscription = selectors.subscription(subscription_id=subscription_id)
-        subscription, = services.refresh_statuses(subscriptions=[subscription])
-        return Response(SubscriptionSerializer(subscription).data)
+        return Response(SubscriptionSerializer(selectors.subscription(subscription_id=subscription_id)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, subscription_id: str):
         services.unsubscribe(subscription_id=subscription_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SubscriptionRefreshApi(APIView):
+    """Ask SNS now whether the subscription was confirmed (reads never do: the sweep refreshes
+    pending subscriptions in the background, and this is the explicit action)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: SubscriptionSerializer})
+    def post(self, request, subscription_id: str):
+        return Response(SubscriptionSerializer(services.refresh_subscription(subscription_id=subscription_id)).data)
 
 
 class SubscriptionTestApi(APIView):

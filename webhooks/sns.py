@@ -118,7 +118,7 @@ PUBLISH_BATCH_SIZE = 10  # SNS PublishBatch takes at most 10 messages
 
 def publish_batch(*, topic_arn: str, messages: list[str], attributes: dict[str, str]) -> dict[int, Exception]:
     """Publish ``messages`` (same attributes) to one topic, 10 per PublishBatch call. Returns the
-    entries SNS refused, by index, as exceptions; raises when a whole call fails."""
+    entries SNS refused or did not confirm, by index, as exceptions; raises when a whole call fails."""
     message_attributes = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
     failures: dict[int, Exception] = {}
     for start in range(0, len(messages), PUBLISH_BATCH_SIZE):
@@ -129,6 +129,11 @@ def publish_batch(*, topic_arn: str, messages: list[str], attributes: dict[str, 
         for failed in response.get("Failed", []):
             error = SNSUnavailable if not failed.get("SenderFault") else RuntimeError
             failures[int(failed["Id"])] = error(f"SNS refused the message: {failed.get('Code')} {failed.get('Message', '')}")
+        # An entry reported neither way was not confirmed: at least once means publishing it again.
+        answered = {int(entry["Id"]) for entry in response.get("Successful", [])} | set(failures)
+        for entry in entries:
+            if int(entry["Id"]) not in answered:
+                failures[int(entry["Id"])] = SNSUnavailable("SNS did not confirm the message; try again shortly.")
     return failures
 
 

@@ -222,15 +222,35 @@ def test_test_fire_reaches_only_that_subscription(tenant_a, tenant_b, receiver):
     assert {p: len(v) for p, v in receiver.deliveries.items()} == {"/target": 1}
 
 
-def test_pending_subscription_shows_pending_until_sns_confirms(tenant_a, receiver):
+def _mark_pending(tenant_id: str, subscription_id: str) -> dict:
+    with tenant_context(tenant_id):
+        stored = WebhookSubscription.objects.get(subscription_id)
+        return WebhookSubscription.objects.update(subscription_id, expected_version=stored["version"],
+                                                  status=PENDING_CONFIRMATION)
+
+
+def test_reads_never_write_a_pending_subscription_turns_active_by_the_explicit_refresh(tenant_a, receiver):
     """Against real SNS an HTTP/S subscription is pending until the endpoint confirms; moto confirms
-    at once. A subscription recorded as pending is re-checked with SNS on read and turns active."""
+    at once. Reads show what is recorded and write nothing; POST .../refresh asks SNS and records it."""
     client = tenant_a.admin.client()
     created = subscribe(client, ORDER_CREATED, receiver.url("/hook")).json()
+    pending = _mark_pending(tenant_a.id, created["id"])
+    assert client.get(f"{SUBSCRIPTIONS}/{created['id']}").json()["status"] == "pending_confirmation"
+    assert client.get(SUBSCRIPTIONS).json()["results"][0]["status"] == "pending_confirmation"
     with tenant_context(tenant_a.id):
-        stored = WebhookSubscription.objects.get(created["id"])
-        WebhookSubscription.objects.update(created["id"], expected_version=stored["version"],
-                                           status=PENDING_CONFIRMATION)
-    assert client.get(f"{SUBSCRIPTIONS}/{created['id']}").json()["status"] == "active"
+        assert WebhookSubscription.objects.get(created["id"], consistent=True)["version"] == pending["version"]
+    refreshed = client.post(f"{SUBSCRIPTIONS}/{created['id']}/refresh")
+    assert refreshed.status_code == 200 and refreshed.json()["status"] == "active"
     with tenant_context(tenant_a.id):
-        assert WebhookSubscription.objects.get(created["id"])["status"] == "active"
+        assert WebhookSubscription.objects.get(created["id"], consistent=True)["status"] == "active"
+
+
+def test_the_sweep_records_confirmed_subscriptions(tenant_a, receiver):
+    from saas import tasks
+
+    client = tenant_a.admin.client()
+    created = subscribe(client, ORDER_CREATED, receiver.url("/hook")).json()
+    _mark_pending(tenant_a.id, created["id"])
+    with tenant_context(tenant_a.id):
+        tasks.sweep_tenant()  # the tenant's periodic sweep job, run in place
+        assert WebhookSubscription.objects.get(created["id"], consistent=True)["status"] == "active"

@@ -20,21 +20,18 @@ Import from here.
 """
 from __future__ import annotations
 
-from .publishing import (
-           EventTenantMismatch,
-           message_json,
-           publish_event,
-    publish_events,
-           publish_outcomes,
-)
+from .publishing import EventTenantMismatch, message_json, publish_event, publish_events, publish_outcomes
 from .subscriptions import (
-           MAX_ATTEMPTS,
-           refresh_statuses,
-           send_test_event,
-           subscribe,
-           unsubscribe,
+    MAX_ATTEMPTS,
+    refresh_pending_subscriptions,
+    refresh_statuses,
+    refresh_subscription,
+    send_test_event,
+    subscribe,
+    unsubscribe,
 )
 from .topics import TopicCache, delete_tenant_topics, topic_cache
 
-__all__ = ["EventTenantMismatch", "message_json", "publish_event", "publish_events", "publish_outcomes", "MAX_ATTEMPTS",
-           "refresh_statuses", "send_test_event", "subscribe", "unsubscribe", "TopicCache", "topic_cache", "delete_tenant_topics"]
+__all__ = ["EventTenantMismatch", "message_json", "publish_event", "publish_events", "publish_outcomes",
+           "MAX_ATTEMPTS", "refresh_pending_subscriptions", "refresh_statuses", "refresh_subscription",
+           "send_test_event", "subscribe", "unsubscribe", "TopicCache", "topic_cache", "delete_tenant_topics"]

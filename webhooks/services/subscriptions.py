@@ -191,6 +191,26 @@ def refresh_statuses(*, subscriptions: list[dict]) -> list[dict]:
     return [_refresh(s) if s["status"] == PENDING_CONFIRMATION else s for s in subscriptions]
 
 
+def refresh_subscription(*, subscription_id: str) -> dict:
+    """The explicit refresh (POST .../refresh): the subscription with its status as SNS knows it."""
+    subscription, = refresh_statuses(subscriptions=[WebhookSubscription.objects.get(subscription_id, consistent=True)])
+    return subscription
+
+
+def refresh_pending_subscriptions() -> int:
+    """The sweep's hook (every active tenant, in its context): record the subscriptions SNS has
+    confirmed (or dropped) since. Returns how many changed."""
+    changed, cursor = 0, None
+    while True:
+        page = WebhookSubscription.objects.query(cursor=cursor, limit=100)
+        pending = [s for s in page.items if s["status"] == PENDING_CONFIRMATION]
+        changed += sum(1 for before, after in zip(pending, refresh_statuses(subscriptions=pending), strict=True)
+                       if after["status"] != before["status"])
+        cursor = page.next_cursor
+        if not cursor:
+            return changed
+
+
 def _refresh(subscription: dict) -> dict:
     try:
         status = PENDING_CONFIRMATION if sns.is_pending_confirmation(subscription["subscription_arn"]) else ACTIVE
