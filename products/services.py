@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from urllib.parse import urlencode
 from decimal import Decimal
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils.http import parse_etags
 
 from saas import files, limits, usage
-
 from saas.audit import Entry, diff
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED

@@ -7,8 +7,8 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.urls import reverse
 
-from saas.tenancy.store import VersionConflict
 from saas.tenancy.context import current_context
+from saas.tenancy.store import VersionConflict
 from tenants.web import active_role, can, cursor_of, form_data, pager, redirect, web_page
 
 from . import selectors, services

@@ -14,7 +14,6 @@ from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 from saas.errors import Forbidden
-
 from saas.tenancy.context import get_context
 from saas.tenancy.store import TenantModel
 

@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings
 
 from saas import audit, files, usage
+from saas.errors import Conflict, Forbidden, InvalidInput
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.jobs import tenant_directory
 from saas.tenancy.store import (
@@ -44,9 +45,7 @@ from saas.tenancy.store import (
 )
 
 from . import active_tenant
-from saas.errors import Conflict, Forbidden, InvalidInput
 from .models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership, UserProfile
-from .services import TenancyError
 
 logger = logging.getLogger("tenants.offboarding")
 

@@ -17,15 +17,19 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from saas import audit, export, limits, usage, web
-from saas.tenancy import system_context
-from saas.tenancy.store import DoesNotExist
 from saas.sessions import end_user_sessions
+from saas.tenancy import system_context
 from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
+from saas.tenancy.store import DoesNotExist
 
 from . import active_tenant, offboarding, selectors, services
 from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
-    MemberInviteSerializer, MemberRoleSerializer, TenantCreateSerializer, TenantTierSerializer, TenantUpdateSerializer,
+    MemberInviteSerializer,
+    MemberRoleSerializer,
+    TenantCreateSerializer,
+    TenantTierSerializer,
+    TenantUpdateSerializer,
 )
 from .web import active_role, can, cursor_of, pager, redirect, safe_next, switcher, web_page
 

@@ -219,3 +219,33 @@ def member(tenant_a, make_user):
 @pytest.fixture
 def viewer(tenant_a, make_user):
     return tenant_a.add(make_user, "viewer")
+
+
+@pytest.fixture
+def platform_admin(make_user):
+    """A member of the system_admin Cognito group (no tenant)."""
+    return make_user(groups=("system_admin",))
+
+
+# --- the browser sign-in provider (a real process on 127.0.0.1) ----------------------------------------
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """oidc-provider-mock (PyPI) run by devstack's OIDCProvider on a free loopback port; stopped by PID."""
+    from devstack import OIDCProvider
+
+    provider = OIDCProvider(client_id="saas-test-web", client_secret="saas-test-secret", startup_timeout=30)
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def browser_settings(settings, oidc_provider):
+    """Point mozilla-django-oidc (and seed_demo) at the test's provider process."""
+    for name, value in oidc_provider.env().items():
+        setattr(settings, name, value)
+    settings.OIDC_OP_ISSUER = oidc_provider.issuer
+    settings.OIDC_LOCAL_PROVIDER_URL = oidc_provider.endpoint
+    return settings

@@ -46,6 +46,7 @@ from .members import (
 )
 from .onboarding import (
     REGISTRATION_RETENTION_SECONDS,
+    TableNotReady,
     approve_silo_tenant,
     reject_silo_tenant,
     create_pooled_tenant,
@@ -54,7 +55,6 @@ from .onboarding import (
     register_tenant,
     request_tenant,
     start_silo_tenant,
-    TableNotReady,
 )
 from .platform import change_tenant_tier, set_tenant_status
 from .records import membership_ops, new_tenant_id, silo_table_name

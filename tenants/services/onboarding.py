@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from saas.celery import broker, enqueue_after_commit
-from saas.errors import ServiceUnavailable
 from saas import audit as audit_trail
 from saas import limits
+from saas.celery import broker, enqueue_after_commit
+from saas.errors import ServiceUnavailable
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.store import (
     DoesNotExist,

@@ -10,7 +10,6 @@ import random
 import threading
 import uuid
 
-from tests.jobs.harness import redis_broker  # noqa: F401  (fixture: a broker of the module's own)
 from tests.orders.conftest import all_orders, make_product, stock_of
 
 PURCHASES = 25  # per client kind

@@ -12,7 +12,6 @@ from saas import outbox
 from saas.outbox import OutboxEvent
 from saas.tenancy import tenant_context
 from tests.faults.proxy import FaultProxy
-from tests.jobs.harness import redis_broker  # noqa: F401  (fixture: the relay jobs go to a broker of our own)
 
 EVENTS = 12
 

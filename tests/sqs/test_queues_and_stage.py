@@ -113,7 +113,6 @@ def test_configure_worker_events_turns_on_report_batch_item_failures(tmp_path):
 
 def _lambda_role() -> str:
     import boto3
-
     from django.conf import settings
 
     iam = boto3.client("iam", endpoint_url=settings.AWS_ENDPOINT_URLS["sqs"], region_name=settings.AWS_REGION)

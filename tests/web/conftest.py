@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.jobs.harness import Worker, redis_broker  # noqa: F401  (fixture)
-from tests.tenants.conftest import browser_settings, oidc_provider, platform_admin  # noqa: F401  (fixtures)
+from tests.jobs.harness import Worker
 
 # Playwright's sync API runs an event loop in this thread; nothing here touches Django's database.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -142,7 +141,7 @@ class Journey:
 
 
 @pytest.fixture
-def journey(chromium, live_server, browser_settings, oidc_provider):  # noqa: F811
+def journey(chromium, live_server, browser_settings, oidc_provider):
     opened: list[Journey] = []
     allowed = {live_server.url, oidc_provider.endpoint.rstrip("/")}
 
@@ -156,7 +155,7 @@ def journey(chromium, live_server, browser_settings, oidc_provider):  # noqa: F8
         j.close()
 
 
-def register(oidc_provider, user, groups=()):  # noqa: F811
+def register(oidc_provider, user, groups=()):
     from tenants import demo
 
     demo.register_with_local_provider(provider_url=oidc_provider.endpoint, users=[demo.SeededUser(
@@ -164,7 +163,7 @@ def register(oidc_provider, user, groups=()):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def slow_worker(redis_broker):  # noqa: F811
+def slow_worker(redis_broker):
     """A real worker whose simulated fulfilment takes a few seconds, as in the local stack."""
     running = Worker(redis_broker.url(), env={"ORDERS_FULFILMENT_DELAY_SECONDS": FULFILMENT_DELAY_SECONDS}).start()
     yield running

@@ -11,7 +11,6 @@ from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from products.services import seed_demo_products
-from tests.jobs.harness import redis_broker, running_worker, worker  # noqa: F401  (fixtures)
 from tests.lifecycle.test_product_images import png
 
 from .conftest import Journey, register
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def files_journey(chromium, live_server, browser_settings, oidc_provider, running_worker):  # noqa: F811
+def files_journey(chromium, live_server, browser_settings, oidc_provider, running_worker):
     """Journeys whose pages may also talk to the S3 endpoint (uploads, images, downloads)."""
     s3 = django_settings.AWS_ENDPOINT_URLS["s3"].rstrip("/")
     allowed = {live_server.url, oidc_provider.endpoint.rstrip("/"), s3}

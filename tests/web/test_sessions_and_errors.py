@@ -10,9 +10,9 @@ import pytest
 
 from saas.sessions import SESSION_ITEM, WebSession
 from saas.tenancy import system_context
-from saas.tenancy.store import transact_write
-from tests.tenants.test_browser_signin import csrf, new_session, sign_in
+from saas.tenancy.store import DoesNotExist, transact_write
 from tenants.models import Member, UserMembership
+from tests.tenants.test_browser_signin import csrf, new_session, sign_in
 
 from .conftest import register
 
@@ -42,7 +42,7 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(live_server, bro
     assert out.status_code == 302
     assert copy.get(f"{live_server.url}/api/v1/me").status_code == 401  # the replayed cookie is refused
     assert copy.get(f"{live_server.url}/catalogue/", allow_redirects=False).headers["Location"].startswith("/login/")
-    with system_context(reason="test: the session record"), pytest.raises(Exception):
+    with system_context(reason="test: the session record"), pytest.raises(DoesNotExist):
         WebSession.objects.get(key, SESSION_ITEM)
 
 

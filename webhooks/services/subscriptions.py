@@ -9,7 +9,6 @@ import uuid
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
-from django.conf import settings
 
 from saas import audit, limits
 from saas.audit import Entry
