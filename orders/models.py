@@ -54,6 +54,6 @@ PUBLIC_FIELDS = ("id", "user_id", "status", "currency", "total", "lines", "creat
 def public_order(item: dict) -> dict:
     """The API (and event payload) shape of an order."""
     order = {name: item.get(name) for name in PUBLIC_FIELDS}
-    order["version"] = int(item["version"])
-    order["lines"] = [{**line, "quantity": int(line["quantity"])} for line in item["lines"]]
+    order["version"] = item["version"]
+    order["lines"] = [{**line, "quantity": line["quantity"]} for line in item["lines"]]
     return order

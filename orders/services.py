@@ -262,7 +262,7 @@ def _find_record(record_id: str) -> dict | None:
 
 
 def _is_live(record: dict) -> bool:
-    return int(record["expires_at"]) > time.time()
+    return record["expires_at"] > time.time()
 
 
 def _record_op(record_id: str, expired: dict | None, **fields) -> dict:
@@ -307,7 +307,7 @@ def cancel_order(*, order_id: str) -> dict:
         order_update, cancelled = Order.objects.update_op(
             order_id, expected_version=order["version"], current=order, status=CANCELLED, cancelled_at=now_iso(),
             cancelled_by=ctx.user_id)
-        releases = [Product.objects.increment_op(line["product_id"], deltas={"stock": int(line["quantity"])})
+        releases = [Product.objects.increment_op(line["product_id"], deltas={"stock": line["quantity"]})
                     for line in order["lines"] if line["product_id"] in listed]
         event_put, event = event_op(ORDER_CANCELLED, public_order(cancelled))
         try:

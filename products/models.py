@@ -61,6 +61,7 @@ def search_key(name: str) -> str:
 class Product(TenantModel):
     entity = "PRODUCT"
     export_as = "products"
+    money_fields = frozenset({"price"})
     indexes = {
         # Sparse: only products with a category are in it. Partition TENANT#<t>#PRODUCT#<category>.
         "by_category": Index(gsi="GSI1", key=lambda p: (p["category"], p["id"]) if p.get("category") else None),
@@ -87,14 +88,14 @@ def public_product(item: Mapping[str, Any]) -> dict:
         "description": item.get("description", ""),
         "price": format_price(item["price"]),
         "currency": item["currency"],
-        "stock": int(item["stock"]),
+        "stock": item["stock"],
         "category": item.get("category"),
         "created_at": item["created_at"],
         "updated_at": item["updated_at"],
-        "version": int(item["version"]),
+        "version": item["version"],
     }
 
 
 def product_etag(item: Mapping[str, Any]) -> str:
     """Strong ETag ``"<id>:<version>"``: changes with every write, so If-Match can use it."""
-    return f'"{item["id"]}:{int(item["version"])}"'
+    return f'"{item["id"]}:{item["version"]}"'

@@ -78,8 +78,8 @@ def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected
         etags = parse_etags(if_match)
         if etags != ["*"] and product_etag(current) not in etags:
             raise PreconditionFailed()
-        return int(current["version"])
-    return int(expected_version) if expected_version is not None else int(current["version"])
+        return current["version"]
+    return int(expected_version) if expected_version is not None else current["version"]
 
 
 def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, stock: int = 0,
@@ -113,7 +113,7 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
     version = _guard_version(current, if_match=if_match, expected_version=expected_version)
     changed = {k: v for k, v in _stored(changes).items() if current.get(k) != v}
     if not changed:
-        if version != int(current["version"]):
+        if version != current["version"]:
             raise VersionConflict("product was changed by someone else")
         return current
 
@@ -136,7 +136,7 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     """Delete a product and release its SKU."""
     current = get_product(product_id, consistent=True)
     version = _guard_version(current, if_match=if_match, expected_version=expected_version)
-    event_put, event = event_op(PRODUCT_DELETED, public_product(current), sequence=int(current["version"]) + 1)
+    event_put, event = event_op(PRODUCT_DELETED, public_product(current), sequence=current["version"] + 1)
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
              ("event", event_put), ("quota", limits.release_op("products"))],

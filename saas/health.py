@@ -4,16 +4,16 @@ The answer is kept per process for ``HEALTH_CACHE_SECONDS``, so a flood of /heal
 DescribeTable per window (and unauthenticated callers are throttled per address)."""
 from __future__ import annotations
 
-import time
-
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from saas import aws
+from saas.cache import TTLCache
 
-_last: tuple[float, int, dict] = (float("-inf"), 0, {})
+# The last answer, kept HEALTH_CACHE_SECONDS: a flood of probes costs one DescribeTable.
+_last: TTLCache[tuple[int, dict]] = TTLCache(maxsize=1, ttl=lambda _: settings.HEALTH_CACHE_SECONDS)
 
 
 def _check() -> tuple[int, dict]:
@@ -26,14 +26,9 @@ def _check() -> tuple[int, dict]:
 
 @require_GET
 def health(request):
-    global _last
-    checked_at, status, body = _last
-    if time.monotonic() - checked_at >= settings.HEALTH_CACHE_SECONDS:
-        status, body = _check()
-        _last = (time.monotonic(), status, body)
+    status, body = _last.get_or_load("dynamodb", _check)
     return JsonResponse(body, status=status)
 
 
 def forget() -> None:
-    global _last
-    _last = (float("-inf"), 0, {})
+    _last.clear()

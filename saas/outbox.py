@@ -187,7 +187,7 @@ def _deliver_claimed(claimed: dict[str, dict | None], now: float) -> dict[str, s
         if isinstance(result, BaseException):
             logger.warning("outbox publish failed: tenant=%s event=%s type=%s attempt=%s retry_in=%ss: %r",
                            event["tenant_id"], event["id"], event["type"], event["attempts"],
-                           retry_delay(int(event["attempts"])), result)
+                           retry_delay(event["attempts"]), result)
             outcomes[event["id"]] = "failed"
             marks[event["id"]] = OutboxEvent.objects.update_op(event["id"], expected_version=event["version"],
                                                                current=event, last_error=repr(result)[:500])

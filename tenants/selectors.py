@@ -89,7 +89,7 @@ def pending_tenants_of(user_id: str) -> list[dict]:
         registrations = TenantRegistration.objects.query(user_id, limit=100).items
     pending = []
     for registration in registrations:
-        if int(registration["expires_at"]) <= time.time():  # TTL deletion is lazy
+        if registration["expires_at"] <= time.time():  # TTL deletion is lazy
             continue
         try:
             tenant = get_tenant(registration["id"])

@@ -25,6 +25,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from saas import web
+from saas.cache import TTLCache
 from saas.tenancy.context import TenantContext, current_context
 
 from . import selectors
@@ -50,21 +51,14 @@ class SwitcherCache:
     the entry."""
 
     def __init__(self, clock=time.monotonic):
-        self._entries: dict[str, tuple[float, list[dict]]] = {}
-        self._clock = clock
+        self._cache: TTLCache[list[dict]] = TTLCache(maxsize=10_000, clock=clock,
+                                                     ttl=lambda _: settings.WEB_SWITCHER_CACHE_SECONDS)
 
     def get(self, user_id: str) -> list[dict]:
-        hit = self._entries.get(user_id)
-        if hit is not None and hit[0] > self._clock():
-            return hit[1]
-        tenants = selectors.switchable_tenants_of(user_id)
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[user_id] = (self._clock() + settings.WEB_SWITCHER_CACHE_SECONDS, tenants)
-        return tenants
+        return self._cache.get_or_load(user_id, lambda: selectors.switchable_tenants_of(user_id))
 
     def forget(self, user_id: str) -> None:
-        self._entries.pop(user_id, None)
+        self._cache.pop(user_id)
 
 
 switcher = SwitcherCache()

@@ -101,3 +101,18 @@ def test_a_failed_load_caches_nothing():
     with pytest.raises(RuntimeError):
         cache.get_or_load("k", failing)
     assert cache.get_or_load("k", lambda: "ok") == "ok"
+
+
+def test_items_come_back_typed_whole_numbers_as_int_money_as_decimal():
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import TypeSerializer
+
+    raw = {k: TypeSerializer().serialize(v) for k, v in {
+        "version": Decimal("3"), "price": Decimal("50"), "ratio": Decimal("0.5"),
+        "data": {"stock": Decimal("7"), "lines": [{"quantity": Decimal("2")}]}}.items()}
+    item = store.deserialize(raw, money_fields=frozenset({"price"}))
+    assert item == {"version": 3, "price": Decimal("50"), "ratio": Decimal("0.5"),
+                    "data": {"stock": 7, "lines": [{"quantity": 2}]}}
+    assert type(item["version"]) is int and type(item["data"]["lines"][0]["quantity"]) is int
+    assert type(item["price"]) is Decimal

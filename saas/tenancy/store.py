@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from boto3.dynamodb.conditions import (
@@ -36,6 +38,7 @@ from django.conf import settings
 from django.core import signing
 
 from saas import aws, errors
+from saas.cache import TTLCache
 
 from .context import (
     SystemContext,
@@ -128,8 +131,22 @@ def serialize(item: Mapping[str, Any]) -> dict:
     return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
-def deserialize(raw: Mapping[str, Any]) -> dict:
-    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+def typed(value: Any, *, money: bool = False) -> Any:
+    """DynamoDB numbers come back as ``Decimal``: whole numbers become ``int`` (versions, stock,
+    counts, timestamps), other numbers and money (``money=True``) stay ``Decimal``. Recursive."""
+    if isinstance(value, Decimal):
+        return value if money or value != value.to_integral_value() else int(value)
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    if isinstance(value, set):
+        return {typed(item) for item in value}
+    return value
+
+
+def deserialize(raw: Mapping[str, Any], *, money_fields: frozenset[str] = frozenset()) -> dict:
+    return {k: typed(_deserializer.deserialize(v), money=k in money_fields) for k, v in raw.items()}
 
 
 def _build(condition: ConditionBase, *, is_key: bool = False) -> dict:
@@ -174,34 +191,30 @@ def _call(operation: str, **kwargs) -> dict:
 class TableRouter:
     """Resolves a tenant's table. Silo tenants are recorded in the pooled table's routing partition.
 
-    Positive entries never change once written (a silo is never moved), so they are cached for the
-    life of the process; "pooled" answers are cached briefly so a freshly provisioned silo is seen.
+    Positive entries never change once written (a silo is never moved), so they are kept until
+    evicted; "pooled" answers are cached briefly so a freshly provisioned silo is seen.
     """
 
     ROUTING_PK = "PLATFORM#ROUTING"
     NEGATIVE_TTL = 30.0
+    MAX_ENTRIES = 100_000
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._clock = clock
+        self._cache: TTLCache[str] = TTLCache(
+            maxsize=self.MAX_ENTRIES, clock=clock,
+            ttl=lambda table: self.NEGATIVE_TTL if table == self.pooled_table else math.inf)
 
     @property
     def pooled_table(self) -> str:
         return settings.DYNAMODB_TABLE
 
     def table_for(self, tenant_id: str) -> str:
-        hit = self._cache.get(tenant_id)
-        if hit and (hit[1] == float("inf") or hit[1] > self._clock()):
-            return hit[0]
+        return self._cache.get_or_load(tenant_id, lambda: self._load(tenant_id))
+
+    def _load(self, tenant_id: str) -> str:
         raw = _call("get_item", TableName=self.pooled_table,
                     Key=serialize({"PK": self.ROUTING_PK, "SK": tenant_id})).get("Item")
-        if raw:
-            table = deserialize(raw)["table"]
-            self._cache[tenant_id] = (table, float("inf"))
-        else:
-            table = self.pooled_table
-            self._cache[tenant_id] = (table, self._clock() + self.NEGATIVE_TTL)
-        return table
+        return deserialize(raw)["table"] if raw else self.pooled_table
 
     def route_op(self, tenant_id: str, table: str) -> dict:
         """A transaction item that records a silo route (used by onboarding)."""
@@ -214,7 +227,7 @@ class TableRouter:
         if tenant_id is None:
             self._cache.clear()
         else:
-            self._cache.pop(tenant_id, None)
+            self._cache.pop(tenant_id)
 
 
 router = TableRouter()
@@ -288,7 +301,9 @@ class TenantManager:
         if raw.get("tenant_id", {}).get("S") != tenant_id:
             logger.error("tenant mismatch on read: entity=%s context=%s", self.model.entity, tenant_id)
             raise TenantMismatch("item does not belong to the tenant in context")
-        return {k: _deserializer.deserialize(v) for k, v in raw.items() if k not in HIDDEN_ATTRIBUTES}
+        money = self.model.money_fields
+        return {k: typed(_deserializer.deserialize(v), money=k in money) for k, v in raw.items()
+                if k not in HIDDEN_ATTRIBUTES}
 
     # reads ----------------------------------------------------------------------------------
     def get(self, item_id: str, *, consistent: bool = False) -> dict:
@@ -521,6 +536,8 @@ class TenantModel:
 
     entity: ClassVar[str]
     indexes: ClassVar[dict[str, Index]] = {}
+    #: Top-level number fields that are money: read back as ``Decimal`` (every other whole number is an int).
+    money_fields: ClassVar[frozenset[str]] = frozenset()
     export_as: ClassVar[str | None] = None
     objects: ClassVar[TenantManager]
 

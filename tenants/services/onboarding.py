@@ -222,7 +222,7 @@ def provision_silo_tenant(*, tenant_id: str, continuing: int | None = None) -> d
     except Exception as exc:
         raise _attempt_failed(tenant, exc) from exc
     if not ready:
-        raise TableNotReady(tenant_id=tenant_id, attempt=int(tenant["provisioning_attempts"]))
+        raise TableNotReady(tenant_id=tenant_id, attempt=tenant["provisioning_attempts"])
     try:
         with system_context(reason=f"activate silo tenant {tenant_id}"):
             activate_op, _ = Tenant.objects.put_op(TENANT_DIRECTORY, tenant_id, expected_version=tenant["version"],

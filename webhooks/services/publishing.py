@@ -24,11 +24,13 @@ class EventTenantMismatch(RuntimeError):
 
 
 def _json_default(value):
-    if isinstance(value, Decimal):  # numbers read back from DynamoDB
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
+    """What an event's data may hold beyond JSON: money and other non-whole numbers (``Decimal``:
+    whole numbers come back from the store as ``int``) as decimal strings, like the API; sets as lists."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
         return sorted(value)
-    return str(value)
+    raise TypeError(f"not JSON serializable in an event: {type(value).__name__}")
 
 
 def message_json(body: dict) -> str:

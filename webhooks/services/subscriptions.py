@@ -94,7 +94,7 @@ def subscribe(*, event_type: str, url: str) -> dict:  # noqa: C901 - one optimis
                 _back_off(attempt)
             counts = current_counts()
             allowed = limits.limit_for("webhook_subscriptions")  # PLAN_LIMITS by the tenant's tier
-            if allowed is not None and int(counts["total"]) >= allowed:
+            if allowed is not None and counts["total"] >= allowed:
                 raise limits.exceeded("webhook_subscriptions")
             topic = active_topic(event_type)
             if subscribed_to is None or subscribed_to[0] != (topic["topic_arn"], topic["version"]):
@@ -109,7 +109,7 @@ def subscribe(*, event_type: str, url: str) -> dict:  # noqa: C901 - one optimis
                 id=subscription_id, event_type=event_type, url=url, status=status,
                 subscription_arn=subscription_arn, topic_arn=topic["topic_arn"])
             topic_still_active = WebhookTopic.objects.condition_op(
-                event_type, Attr("version").eq(int(topic["version"])) & Attr("state").eq(TOPIC_ACTIVE))
+                event_type, Attr("version").eq(topic["version"]) & Attr("state").eq(TOPIC_ACTIVE))
             try:
                 transact_write([create, counts_change_op(counts, event_type, +1), topic_still_active],
                                audit=Entry(action="webhook.subscribed", target_type="webhook_subscription",
@@ -155,7 +155,7 @@ def unsubscribe(*, subscription_id: str) -> None:
         if attempt:
             _back_off(attempt)
         counts = current_counts()
-        ops = [WebhookSubscription.objects.delete_op(subscription_id, expected_version=int(subscription["version"])),
+        ops = [WebhookSubscription.objects.delete_op(subscription_id, expected_version=subscription["version"]),
                counts_change_op(counts, event_type, -1)]
         retiring = None
         if count_of(counts, event_type) <= 1:
@@ -163,7 +163,7 @@ def unsubscribe(*, subscription_id: str) -> None:
                 topic = WebhookTopic.objects.get(event_type, consistent=True)
                 if topic["state"] == TOPIC_ACTIVE:
                     retire, retiring = WebhookTopic.objects.update_op(
-                        event_type, expected_version=int(topic["version"]), current=topic, state=TOPIC_DELETING)
+                        event_type, expected_version=topic["version"], current=topic, state=TOPIC_DELETING)
                     ops.append(retire)
         try:
             transact_write(ops, audit=Entry(action="webhook.unsubscribed", target_type="webhook_subscription",
@@ -220,7 +220,7 @@ def _refresh(subscription: dict) -> dict:
     if status == subscription["status"]:
         return subscription
     try:
-        return WebhookSubscription.objects.update(subscription["id"], expected_version=int(subscription["version"]),
+        return WebhookSubscription.objects.update(subscription["id"], expected_version=subscription["version"],
                                                   status=status)
     except (VersionConflict, DoesNotExist):
         return {**subscription, "status": status}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable
@@ -11,6 +10,7 @@ from typing import Callable
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
+from saas.cache import TTLCache
 from saas.errors import Conflict
 from saas.tenancy import current_tenant_id, tenant_context
 from saas.tenancy.store import (
@@ -50,29 +50,17 @@ class TopicCache:
     MAX_ENTRIES = 10_000
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[str | None, float]] = {}
-        self._lock = threading.Lock()
+        self._cache: TTLCache[str | None] = TTLCache(maxsize=self.MAX_ENTRIES, clock=clock,
+                                                     ttl=lambda _: settings.WEBHOOKS_TOPIC_CACHE_SECONDS)
 
     def get(self, tenant_id: str, event_type: str, load: Callable[[], str | None]) -> str | None:
-        key = (tenant_id, event_type)
-        hit = self._entries.get(key)
-        if hit is not None and hit[1] > self._clock():
-            return hit[0]
-        value = load()
-        with self._lock:
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[key] = (value, self._clock() + settings.WEBHOOKS_TOPIC_CACHE_SECONDS)
-        return value
+        return self._cache.get_or_load((tenant_id, event_type), load)
 
     def invalidate(self, tenant_id: str, event_type: str) -> None:
-        with self._lock:
-            self._entries.pop((tenant_id, event_type), None)
+        self._cache.pop((tenant_id, event_type))
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._cache.clear()
 
 
 topic_cache = TopicCache()
@@ -106,17 +94,17 @@ def counts_change_op(counts: dict, event_type: str, delta: int) -> dict:
     by_type[event_type] = max(0, by_type.get(event_type, 0) + delta)
     if not by_type[event_type]:
         del by_type[event_type]
-    total = max(0, int(counts["total"]) + delta)
+    total = max(0, counts["total"] + delta)
     if counts["version"] is None:
         return WebhookCounts.objects.create_op(id=COUNTS_ID, total=total, by_type=by_type)[0]
-    return WebhookCounts.objects.update_op(COUNTS_ID, expected_version=int(counts["version"]),
+    return WebhookCounts.objects.update_op(COUNTS_ID, expected_version=counts["version"],
                                            total=total, by_type=by_type)[0]
 
 
 def counts_unchanged_op(counts: dict) -> dict:
     if counts["version"] is None:
         return WebhookCounts.objects.create_op(id=COUNTS_ID, total=0, by_type={})[0]
-    return WebhookCounts.objects.condition_op(COUNTS_ID, Attr("version").eq(int(counts["version"])))
+    return WebhookCounts.objects.condition_op(COUNTS_ID, Attr("version").eq(counts["version"]))
 
 
 def is_stale(topic: dict) -> bool:
@@ -151,7 +139,7 @@ def finish_topic_deletion(topic: dict) -> None:
     """SNS topic first (with all its subscriptions), then the record: no record means no topic."""
     sns.delete_topic(topic["topic_arn"])
     with contextlib.suppress(DoesNotExist, VersionConflict):
-        WebhookTopic.objects.delete(topic["id"], expected_version=int(topic["version"]))
+        WebhookTopic.objects.delete(topic["id"], expected_version=topic["version"])
 
 
 def retire_topic_if_unused(event_type: str) -> None:
@@ -165,7 +153,7 @@ def retire_topic_if_unused(event_type: str) -> None:
         return
     if topic["state"] != TOPIC_ACTIVE:
         return
-    retire, retiring = WebhookTopic.objects.update_op(event_type, expected_version=int(topic["version"]),
+    retire, retiring = WebhookTopic.objects.update_op(event_type, expected_version=topic["version"],
                                                       current=topic, state=TOPIC_DELETING)
     try:
         transact_write([retire, counts_unchanged_op(counts)])
