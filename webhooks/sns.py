@@ -6,6 +6,7 @@ subscription is ``NotFound``; callers decide whether that matters.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import re
@@ -114,26 +115,46 @@ def publish(*, topic_arn: str, message: str, attributes: dict[str, str]) -> str:
 
 
 PUBLISH_BATCH_SIZE = 10  # SNS PublishBatch takes at most 10 messages
+# PublishBatch calls of one relay batch run side by side (boto3 clients are thread-safe): the relay's
+# throughput is SNS's round trip divided by this, not one call after another.
+_publishers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="sns-publish")
 
 
 def publish_batch(*, topic_arn: str, messages: list[str], attributes: dict[str, str]) -> dict[int, Exception]:
-    """Publish ``messages`` (same attributes) to one topic, 10 per PublishBatch call. Returns the
-    entries SNS refused or did not confirm, by index, as exceptions; raises when a whole call fails."""
+    """Publish ``messages`` (same attributes) to one topic, 10 per PublishBatch call, a few calls at
+    a time. Returns the entries SNS refused or did not confirm, by index, as exceptions (a whole
+    call that failed fails each of its entries)."""
     message_attributes = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
-    failures: dict[int, Exception] = {}
-    for start in range(0, len(messages), PUBLISH_BATCH_SIZE):
+    chunks = [range(start, min(start + PUBLISH_BATCH_SIZE, len(messages)))
+              for start in range(0, len(messages), PUBLISH_BATCH_SIZE)]
+    client = aws.client("sns")
+
+    def send(indexes: range) -> dict[int, Exception]:
         entries = [{"Id": str(index), "Message": messages[index], "MessageAttributes": message_attributes}
-                   for index in range(start, min(start + PUBLISH_BATCH_SIZE, len(messages)))]
-        with _sns_errors("PublishBatch"):
-            response = aws.client("sns").publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+                   for index in indexes]
+        try:
+            with _sns_errors("PublishBatch"):
+                response = client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+        except NotFound:
+            raise  # the topic is gone: the caller looks it up again
+        except Exception as exc:  # this call failed: each of its messages is retried later
+            return {index: exc for index in indexes}
+        failures: dict[int, Exception] = {}
         for failed in response.get("Failed", []):
             error = SNSUnavailable if not failed.get("SenderFault") else RuntimeError
             failures[int(failed["Id"])] = error(f"SNS refused the message: {failed.get('Code')} {failed.get('Message', '')}")
         # An entry reported neither way was not confirmed: at least once means publishing it again.
         answered = {int(entry["Id"]) for entry in response.get("Successful", [])} | set(failures)
-        for entry in entries:
-            if int(entry["Id"]) not in answered:
-                failures[int(entry["Id"])] = SNSUnavailable("SNS did not confirm the message; try again shortly.")
+        for index in indexes:
+            if index not in answered:
+                failures[index] = SNSUnavailable("SNS did not confirm the message; try again shortly.")
+        return failures
+
+    if len(chunks) == 1:
+        return send(chunks[0])
+    failures: dict[int, Exception] = {}
+    for result in _publishers.map(send, chunks):
+        failures.update(result)
     return failures
 
 
