@@ -74,6 +74,9 @@ def _servers():
     aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
+    from saas import files
+
+    files.ensure_bucket()
     yield
 
 
