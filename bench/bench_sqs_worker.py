@@ -33,11 +33,9 @@ def main() -> None:
     import logging
 
     from orders.tasks import confirm_order
-    from saas.tenancy import tenant_context
+    from saas.tenancy import tables, tenant_context
     from tenants.services import create_pooled_tenant
     from tests.sqs.harness import LambdaWorker, make_queues, use_sqs_broker
-
-    from saas.tenancy import tables
 
     logging.disable(logging.INFO)
     tables.ensure_all()

@@ -393,7 +393,6 @@ def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
     stack = LocalStack(ports, dynamodb_path=data_dir)
     install_signal_handlers()
     supervisor = Supervisor(stack, restart_servers=("dynamodb",) if persist else ())
-    children = supervisor.children
     env: dict[str, str] = {}
     rc = 0
     try:

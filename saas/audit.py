@@ -499,7 +499,7 @@ class Verification:
         return not self.problems
 
 
-def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> Verification:
+def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> Verification:  # noqa: C901 - one check per chain rule, in order
     """Walk a trail oldest first (``tenant_id=None``: the platform trail) and check every link."""
     trail = tenant_id or PLATFORM
     now = time.time() if now is None else now

@@ -16,8 +16,6 @@ from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 from . import active_tenant, offboarding, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
-    InvitationSerializer,
-    MyInvitationSerializer,
     ActiveTenantSerializer,
     AdminTenantPageSerializer,
     AdminTenantSerializer,
@@ -26,12 +24,14 @@ from .serializers import (
     ExportLinkSerializer,
     ExportPageSerializer,
     ExportSerializer,
+    InvitationSerializer,
     ListParamsSerializer,
     MemberInviteSerializer,
     MemberPageSerializer,
     MemberRoleSerializer,
     MemberSerializer,
     MeSerializer,
+    MyInvitationSerializer,
     OffboardConfirmSerializer,
     OffboardingSerializer,
     TenantCreateSerializer,

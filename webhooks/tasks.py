@@ -10,6 +10,7 @@ import logging
 
 from celery import shared_task
 
+from saas.hooks import hooks
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import StoreUnavailable
 
@@ -20,13 +21,12 @@ logger = logging.getLogger("webhooks.tasks")
 
 @shared_task(name="webhooks.revalidate", tenant_scoped=False)
 def revalidate_all() -> int:
-    from tenants.models import TENANT_DIRECTORY, Tenant
-
+    tenant_pages = hooks.require("tenant_pages")  # the tenant directory, through the tenants app's hook
     enqueued, cursor = 0, None
     with revalidate_all.app.producer_or_acquire() as producer:
         while True:
             with system_context(reason="webhook re-validation: list active tenants"):
-                page = Tenant.objects.query(TENANT_DIRECTORY, cursor=cursor, limit=100)
+                page = tenant_pages(cursor)
             for tenant in page.items:
                 if tenant.get("status") == "active":
                     with tenant_context(tenant["id"]):

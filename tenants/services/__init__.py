@@ -11,6 +11,8 @@ on the shared ``records``. Their failure kinds are in ``tenants.errors``. Import
 """
 from __future__ import annotations
 
+from saas.errors import NotFound as NotFoundError
+
 from ..errors import (
     AlreadyMember,
     CannotRaiseOwnRole,
@@ -48,11 +50,11 @@ from .onboarding import (
     REGISTRATION_RETENTION_SECONDS,
     TableNotReady,
     approve_silo_tenant,
-    reject_silo_tenant,
     create_pooled_tenant,
     provision_silo_tenant,
     provisioning_is_stuck,
     register_tenant,
+    reject_silo_tenant,
     request_tenant,
     start_silo_tenant,
 )

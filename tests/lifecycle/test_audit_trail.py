@@ -1,8 +1,6 @@
 """The audit trail against DynamoDB Local: written with the change, chained, verifiable, listable."""
 from __future__ import annotations
 
-from tests.conftest import invite_and_accept
-
 import threading
 
 import pytest
@@ -13,6 +11,7 @@ from products import services as product_services
 from saas import audit, aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import router, serialize
+from tests.conftest import invite_and_accept
 
 from .conftest import create_product, product_payload, trail
 

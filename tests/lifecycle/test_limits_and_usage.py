@@ -2,8 +2,6 @@
 and daily usage counters aggregated in process."""
 from __future__ import annotations
 
-from tests.conftest import invite_and_accept
-
 import threading
 
 import pytest
@@ -12,6 +10,7 @@ from products import services as product_services
 from saas import limits, usage
 from saas.tenancy import tenant_context
 from saas.usage import UsageDay
+from tests.conftest import invite_and_accept
 
 from .conftest import create_product, product_payload
 

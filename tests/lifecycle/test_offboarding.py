@@ -11,7 +11,7 @@ from saas import audit, aws, files, usage
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding
-from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership, UserProfile
+from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership
 from tenants.services.invitations import _inbox_partition
 from tenants.tasks import enqueue_offboarding
 from tests.jobs.harness import wait_until

@@ -2,9 +2,9 @@
 200 or 500, and B is unchanged afterwards."""
 from __future__ import annotations
 
-from tests.conftest import invite_and_accept
-
 import pytest
+
+from tests.conftest import invite_and_accept
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from saas.tenancy.store import DoesNotExist, VersionConflict, now_iso, transact_
 from .. import sns
 from ..models import SUSPENDED, WebhookSubscription
 from ..url_validation import InvalidSubscriberURL, validate_for_settings
-from .subscriptions import _sns_unsubscribe
+from .topics import sns_unsubscribe
 
 logger = logging.getLogger("webhooks")
 security = logging.getLogger("security")
@@ -49,7 +49,7 @@ def check_subscription(subscription: dict) -> dict:
 
 
 def suspend(subscription: dict, *, reason: str) -> dict:
-    _sns_unsubscribe(subscription)  # first: from now on the host receives nothing
+    sns_unsubscribe(subscription)  # first: from now on the host receives nothing
     op, suspended = WebhookSubscription.objects.update_op(
         subscription["id"], expected_version=int(subscription["version"]), current=subscription, status=SUSPENDED,
         suspended_reason=reason[:500], suspended_at=now_iso())

@@ -8,7 +8,6 @@ import time
 import uuid
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from saas import audit, limits
 from saas.audit import Entry
@@ -26,9 +25,9 @@ from .. import sns
 from ..events import EVENT_TYPES, WEBHOOK_TEST
 from ..models import (
     ACTIVE,
-    SUSPENDED,
     EXPIRED,
     PENDING_CONFIRMATION,
+    SUSPENDED,
     TOPIC_ACTIVE,
     TOPIC_DELETING,
     WebhookSubscription,
@@ -47,6 +46,7 @@ from .topics import (
     current_counts,
     finish_topic_deletion,
     retire_topic_if_unused,
+    sns_unsubscribe,
 )
 
 logger = logging.getLogger("webhooks")
@@ -133,24 +133,13 @@ def subscribe(*, event_type: str, url: str) -> dict:  # noqa: C901 - one optimis
         raise
 
 
-def _sns_unsubscribe(subscription: dict) -> None:
-    try:
-        sns.unsubscribe(subscription["subscription_arn"])
-    except ClientError as exc:
-        # Real SNS may refuse to unsubscribe a subscription that was never confirmed; it cannot
-        # deliver, and it goes with the topic or expires after three days.
-        if subscription["status"] == ACTIVE or exc.response["Error"]["Code"] != "InvalidParameter":
-            raise
-        logger.warning("could not unsubscribe unconfirmed subscription %s", subscription["id"])
-
-
 def unsubscribe(*, subscription_id: str) -> None:
     """Remove a subscription; the last one of its type takes the topic (and its record) with it."""
     subscription = WebhookSubscription.objects.get(subscription_id, consistent=True)
     event_type = subscription["event_type"]
     # SNS first: once the API says it is gone, the URL must receive nothing more.
     if subscription["status"] != SUSPENDED:  # a suspended one was unsubscribed when it was suspended
-        _sns_unsubscribe(subscription)
+        sns_unsubscribe(subscription)
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
             _back_off(attempt)

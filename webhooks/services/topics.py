@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
 from django.conf import settings
 
 from saas.cache import TTLCache
@@ -23,6 +24,7 @@ from saas.tenancy.store import (
 
 from .. import sns
 from ..models import (
+    ACTIVE,
     COUNTS_ID,
     TOPIC_ACTIVE,
     TOPIC_DELETING,
@@ -190,3 +192,15 @@ def _every(model) -> list[dict]:
         cursor = page.next_cursor
         if not cursor:
             return items
+
+
+def sns_unsubscribe(subscription: dict) -> None:
+    """Remove the SNS subscription (subscribe, unsubscribe and re-validation share it)."""
+    try:
+        sns.unsubscribe(subscription["subscription_arn"])
+    except ClientError as exc:
+        # Real SNS may refuse to unsubscribe a subscription that was never confirmed; it cannot
+        # deliver, and it goes with the topic or expires after three days.
+        if subscription["status"] == ACTIVE or exc.response["Error"]["Code"] != "InvalidParameter":
+            raise
+        logger.warning("could not unsubscribe unconfirmed subscription %s", subscription["id"])
