@@ -22,7 +22,7 @@ from collections import Counter
 from contextlib import contextmanager
 from unittest import mock
 
-from _common import CallCounter, interleaved, percentiles, setup_django, signed_in_tenant
+from _common import SMOKE, CallCounter, interleaved, percentiles, setup_django, signed_in_tenant
 
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 setup_django()
@@ -97,7 +97,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000, help="products in the exported/offboarded tenant")
     parser.add_argument("--iterations", type=int, default=400)
     parser.add_argument("--only-audit", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="a handful of items and iterations (the suite's check)")
     args = parser.parse_args()
+    if args.smoke or SMOKE:
+        args.items, args.iterations = 20, 3
     tables.ensure_all()
     files.ensure_bucket()
     settings.OFFBOARDING_GRACE_SECONDS = 0

@@ -8,6 +8,7 @@ import pytest
 from devstack.sqs_poller import schedule_rule_names, scheduled_event
 from orders.models import Order
 from saas import aws, outbox
+from saas.hooks import hooks
 from saas.outbox import OutboxEvent, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.store import transact_write
@@ -151,8 +152,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_job_runs_once_after_the
     assert stock_of(tenant_a.id, product["id"]) == 9
 
 
-def failing_publisher(*, event: dict) -> str:
-    raise RuntimeError("SNS is unavailable")
+def failing_publisher(events: list[dict]) -> list:
+    return [RuntimeError("SNS is unavailable") for _ in events]
 
 
 def test_the_scheduled_handler_sweeps_an_event_left_pending_by_a_failed_publish(
@@ -162,7 +163,7 @@ def test_the_scheduled_handler_sweeps_an_event_left_pending_by_a_failed_publish(
                                             format="json")
     assert response.status_code == 201, response.json()
     settings.OUTBOX_RETRY_BASE_SECONDS = 0  # due again at once
-    monkeypatch.setattr(outbox, "PUBLISHER", f"{__name__}.failing_publisher")
+    monkeypatch.setattr(hooks, "publish_events", failing_publisher)
     with tenant_context(tenant_a.id):
         put, event = event_op("order.created", {"id": "order-swept"})
         transact_write([put])
