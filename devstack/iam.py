@@ -141,7 +141,7 @@ def _dynamodb_tables(operation: str, params: dict) -> list[str]:
     return []
 
 
-def resources(service: str, operation: str, params: dict, *, region: str, account: str) -> list[str]:
+def resources(service: str, operation: str, params: dict, *, region: str, account: str) -> list[str]:  # noqa: C901 - one case per AWS service
     """The ARNs an API call acts on, as IAM evaluates it ("*" for calls with no resource)."""
     if service == "dynamodb":
         tables = _dynamodb_tables(operation, params)

@@ -195,7 +195,7 @@ def _install_dependencies(distributions: dict[str, str]) -> Path:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
-        errors = [l for l in result.stderr.splitlines() if not l.startswith("WARNING: Location")]
+        errors = [line for line in result.stderr.splitlines() if not line.startswith("WARNING: Location")]
         raise SystemExit("pip could not install Lambda wheels (a pin without a manylinux2014 wheel?):\n"
                          + "\n".join(errors[-30:]))
     shutil.rmtree(scratch / "bin", ignore_errors=True)  # console scripts: not used on Lambda
@@ -226,7 +226,7 @@ def _stage_settings(stage: str, out: Path) -> None:
         raise SystemExit(f"zappa save-python-settings-file {stage} failed:\n{result.stdout}{result.stderr}")
 
 
-def build(stage: str, *, force: bool = False) -> BuildResult:
+def build(stage: str, *, force: bool = False) -> BuildResult:  # noqa: C901 - the packaging steps in order
     """Build (or reuse) the zip for ``stage``; returns what it holds. Stages share one base zip
     (dependencies + source, keyed by content); each stage's zip is the base plus its own
     ``zappa_settings.py``."""

@@ -60,8 +60,9 @@ class Recorder:
         self.operations: dict[tuple, dict] = {}
 
     def __call__(self, params, model, **kwargs) -> None:
-        from devstack import iam
         from django.conf import settings
+
+        from devstack import iam
 
         service = model.service_model.signing_name
         origin, caller = _caller()
@@ -97,8 +98,9 @@ def install(session) -> None:
 
 
 def local_names() -> dict[str, str]:
-    from devstack import iam
     from django.conf import settings
+
+    from devstack import iam
 
     return {name: str(getattr(settings, name, "") or "") for name in iam.STAGE_NAMED_SETTINGS}
 

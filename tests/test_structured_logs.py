@@ -51,14 +51,14 @@ def test_system_context_is_audited_even_when_prod_drops_info(json_logs):
     with system_context(reason="platform admin: list tenants"):
         pass
     lines = json_logs()
-    assert [l["message"] for l in lines] == ["system context entered: platform admin: list tenants"]
+    assert [line["message"] for line in lines] == ["system context entered: platform admin: list tenants"]
     assert lines[0]["logger"] == "saas.audit" and lines[0]["reason"] == "platform admin: list tenants"
 
 
 def test_every_response_carries_a_request_id_that_the_logs_share(client, json_logs):
     first, second = client.get("/api/v1/me", HTTP_AUTHORIZATION="Bearer nope"), client.get("/health")
     assert first["X-Request-ID"] and second["X-Request-ID"] and first["X-Request-ID"] != second["X-Request-ID"]
-    rejected = [l for l in json_logs() if l.get("event") == "auth.token_rejected"]
+    rejected = [line for line in json_logs() if line.get("event") == "auth.token_rejected"]
     assert rejected and rejected[0]["request_id"] == first["X-Request-ID"]
 
 

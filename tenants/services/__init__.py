@@ -11,8 +11,6 @@ on the shared ``records``. Their failure kinds are in ``tenants.errors``. Import
 """
 from __future__ import annotations
 
-from saas.errors import NotFound as NotFoundError
-
 from ..errors import (
     AlreadyMember,
     CannotRaiseOwnRole,

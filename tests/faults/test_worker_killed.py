@@ -40,7 +40,6 @@ def own_table(settings):
     and the suite's shared table holds hundreds by now; the experiment measures recovery, not that."""
     from saas.tenancy import tables
     from saas.tenancy.store import router
-
     from tests.aws_operations import scaffolding
 
     name = f"saas-faults-{uuid.uuid4().hex[:8]}"
