@@ -1,4 +1,4 @@
-"""Role checks matching the contract's role table.
+"""Role checks matching the API's role table (docs/ARCHITECTURE.md, README).
 
 viewer reads; member also places/cancels own orders; manager also manages products and all
 orders; admin also members, webhooks and tenant settings. Roles are ranked, so a higher role

@@ -1,4 +1,4 @@
-"""GET /api/schema/ serves an OpenAPI 3 document covering the contract's endpoints."""
+"""GET /api/schema/ serves an OpenAPI 3 document covering the API's endpoints."""
 from __future__ import annotations
 
 import yaml

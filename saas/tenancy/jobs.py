@@ -1,4 +1,4 @@
-"""The tenant context travels with Celery jobs (DESIGN.md, "Context travels explicitly").
+"""The tenant context travels with Celery jobs (docs/ARCHITECTURE.md, "The tenant boundary", rule 5).
 
 * Publish: Celery's ``before_task_publish`` signal writes the current ``TenantContext`` into the
   message headers (``tenant_id``, ``user_id``). Values a caller passed under those names are

@@ -1,6 +1,6 @@
 """The DynamoDB store: tenant-scoped managers that build every key themselves.
 
-Rules enforced here (DESIGN.md, "The tenant boundary"):
+Rules enforced here (docs/ARCHITECTURE.md, "The tenant boundary"):
 
 * every read and write needs a ``TenantContext``; platform items need ``system_context``;
 * keys are built by the manager: ``PK = TENANT#<tenant>#<ENTITY>``, ``SK = <id>``, and every GSI

@@ -1,4 +1,4 @@
-"""The role matrix: the contract's role table, through our endpoints and through the permission
+"""The role matrix: the API's role table, through our endpoints and through the permission
 classes other apps use (a view protected by each class, called by real users of each role)."""
 from __future__ import annotations
 
