@@ -11,8 +11,8 @@ worker stage's ``events`` in zappa_settings.json:
   ``ReportBatchItemFailures``: ``manage.py configure_worker_events``), so only the records that
   must run again come back, after the queue's visibility timeout; after ``maxReceiveCount``
   receives SQS moves them to the dead-letter queue.
-* ``handle_schedule(event, context)`` - EventBridge ``rate(1 minute)``: runs every task of
-  ``CELERY_BEAT_SCHEDULE`` (the outbox sweep, which also recovers stuck orders and stuck silo
+* ``handle_schedule(event, context)`` - EventBridge ``rate(1 minute)``: runs every due task of
+  ``CELERY_BEAT_SCHEDULE`` (``is_due``) (the outbox sweep, which also recovers stuck orders and stuck silo
   provisioning) through the same execution path, in this invocation.
 
 What happens to a record:
@@ -212,7 +212,10 @@ def handle_schedule(event: dict | None = None, context: Any = None) -> dict:
     _ready()
     outcomes: dict[str, Any] = {}
     failed = []
+    minute = _event_minute(event)
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        if not is_due(float(entry["schedule"]), minute=minute):
+            continue
         name = entry["task"]
         task_id = str(uuid.uuid4())
         request = {"id": task_id, "task": name, "hostname": _hostname(), "is_eager": False, "args": [], "kwargs": {},
@@ -226,6 +229,26 @@ def handle_schedule(event: dict | None = None, context: Any = None) -> dict:
     if failed:
         raise RuntimeError(f"scheduled task(s) failed: {failed}")
     return outcomes
+
+
+def is_due(schedule_seconds: float, *, minute: int) -> bool:
+    """EventBridge fires once a minute (its floor): a task scheduled every N >= 2 minutes runs on
+    the minutes divisible by N (``webhooks.revalidate`` every 15 min, not every minute); anything
+    scheduled at a minute or less runs every time."""
+    every = max(1, round(schedule_seconds / 60))
+    return minute % every == 0
+
+
+def _event_minute(event: dict | None) -> int:
+    """Minutes since the epoch of the scheduled event's own ``time`` (a retried delivery keeps it),
+    else now."""
+    stamp = (event or {}).get("time")
+    if isinstance(stamp, str):
+        try:
+            return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() // 60)
+        except ValueError:
+            pass
+    return int(time.time() // 60)
 
 
 # --- process set-up -------------------------------------------------------------------------------
