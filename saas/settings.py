@@ -431,9 +431,10 @@ AUDIT_RETENTION_DAYS = {
     "platinum": int(env("AUDIT_RETENTION_DAYS_PLATINUM", "2555")),
     "platform": int(env("AUDIT_RETENTION_DAYS_PLATFORM", "2555")),
 }
-# A tenant trail's head is checkpointed every this many records (verify_audit_chain detects a
-# truncation back past the last checkpoint). 1 = every record, at the cost of one more item per change.
-AUDIT_CHECKPOINT_EVERY = int(env("AUDIT_CHECKPOINT_EVERY", "8"))
+# A tenant trail's head is checkpointed every this many records: verify_audit_chain detects a
+# truncation only back past the last checkpoint. 1 (the default) = every record, so deleting even the
+# newest record is detected, at the cost of one more item per change.
+AUDIT_CHECKPOINT_EVERY = int(env("AUDIT_CHECKPOINT_EVERY", "1"))
 # Files (saas.files): presigned upload forms and read links are short-lived.
 FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))
 FILES_GET_EXPIRE_SECONDS = int(env("FILES_GET_EXPIRE_SECONDS", "300"))
