@@ -284,7 +284,9 @@ def test_the_sweep_re_enqueues_provisioning_whose_job_was_lost(newcomer, make_us
     broker_redis.delete("celery")
     broker_redis.lpush("celery", next(raw for m, raw in provisioning if args_of(m) == [stuck["id"]]))
     running_worker.start()
-    me = wait_until(lambda: (body := client.get("/api/v1/me").json())["memberships"] and body,
+    # One /me resolves the active tenant before it lists memberships: a poll that lands between the
+    # worker's commit and those two reads may see the membership a moment before the active tenant.
+    me = wait_until(lambda: (body := client.get("/api/v1/me").json())["memberships"] and body["active_tenant"] and body,
                     what="the stuck tenant provisioned")
     assert me["pending_tenants"] == [] and me["active_tenant"]["id"] == stuck["id"]
     assert routed_table(stuck["id"]) == stuck["table"]
