@@ -39,6 +39,14 @@ def nav(page, label: str):
     return page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True)
 
 
+def loaded_width(page, selector: str) -> int:
+    """The image's natural width once the browser has loaded it (the catalogue's thumbnails load
+    lazily, after the page itself)."""
+    page.wait_for_function("s => { const img = document.querySelector(s); return img && img.complete && img.naturalWidth > 0; }",
+                           arg=selector)
+    return page.locator(selector).evaluate("img => img.naturalWidth")
+
+
 def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
         files_journey, oidc_provider, make_tenant, tmp_path):
     acme = make_tenant(name="Acme Outfitters")
@@ -58,11 +66,11 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     page.locator("#upload-image").click()
     expect(page.locator(".message-success")).to_contain_text("image was uploaded")
     expect(page.locator("#product-image")).to_be_visible()
-    assert page.locator("#product-image").evaluate("img => img.naturalWidth") == 40
+    assert loaded_width(page, "#product-image") == 40
     j.shot("product with image")
     nav(page, "Catalogue").click()
     expect(page.locator("#products img.thumb")).to_have_count(1)
-    assert page.locator("#products img.thumb").evaluate("img => img.naturalWidth") == 40
+    assert loaded_width(page, "#products img.thumb") == 40
     j.shot("catalogue with thumbnail")
 
     # a file that is not an image is refused, and nothing is shown for it
