@@ -25,7 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 WIDE, NARROW = 1280, 375
-FULFILMENT_DELAY_SECONDS = "3"  # long enough to watch an order move and to cancel another
+FULFILMENT_DELAY_SECONDS = "8"  # long enough to watch an order move and to cancel another (with screenshots in between)
 
 # Every control a person can operate, and how it gets its accessible name.
 _UNNAMED_CONTROLS_JS = """
