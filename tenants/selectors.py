@@ -43,12 +43,16 @@ def directory_page(cursor: str | None = None) -> Page:
         return Tenant.objects.query(TENANT_DIRECTORY, cursor=cursor, limit=100)
 
 
+def _summary(tenant: dict) -> dict:
+    return {"id": tenant["id"], "name": tenant["name"], "tier": tenant["tier"], "status": tenant["status"]}
+
+
 def tenant_summary(tenant_id: str) -> dict | None:
     try:
         tenant = get_tenant(tenant_id)
     except DoesNotExist:
         return None
-    return {"id": tenant["id"], "name": tenant["name"], "tier": tenant["tier"], "status": tenant["status"]}
+    return _summary(tenant)
 
 
 def current_tenant() -> dict:
@@ -57,11 +61,15 @@ def current_tenant() -> dict:
 
 
 def memberships_of(user_id: str) -> list[dict]:
+    """The user's memberships with their tenants' summaries, in two round trips (one Query, one
+    BatchGetItem). A membership whose tenant record is gone keeps only the tenant's id."""
     with system_context(reason=f"list memberships of {user_id}"):
         items = UserMembership.objects.query(user_id, limit=100).items
+        tenants = Tenant.objects.batch_get((TENANT_DIRECTORY, m["tenant_id"]) for m in items)
     result = []
     for membership in items:
-        summary = tenant_summary(membership["tenant_id"]) or {"id": membership["tenant_id"]}
+        tenant = tenants.get((TENANT_DIRECTORY, membership["tenant_id"]))
+        summary = _summary(tenant) if tenant else {"id": membership["tenant_id"]}
         result.append({"tenant": summary, "role": membership["role"]})
     return result
 

@@ -14,6 +14,7 @@ from saas.tenancy.middleware import TenantContextMiddleware
 from saas.tenancy.store import transact_write
 from tenants import services
 from tenants.models import Member, UserMembership
+from tests.conftest import invite_and_accept
 
 
 @pytest.fixture
@@ -165,3 +166,22 @@ def test_switching_to_a_deactivated_tenant_is_refused(two_tenant_user, tenant_b,
     assert platform_admin.client().post(f"/api/v1/admin/tenants/{tenant_b.id}/deactivate").status_code == 200
     response = two_tenant_user.client().put("/api/v1/me/active-tenant", {"tenant_id": tenant_b.id}, format="json")
     assert response.status_code == 403 and response.json()["code"] == "tenant_inactive"
+
+
+def test_me_lists_every_membership_with_its_tenant_in_the_same_number_of_reads(make_tenant, make_user,
+                                                                              dynamodb_calls):
+    """/me reads a user's tenants in one batch, however many they belong to (no read per tenant)."""
+    person = make_user()
+    names = [f"Shop {n}" for n in range(4)]
+    tenants = [make_tenant(name=name) for name in names]
+    calls_by_count = {}
+    for joined, tenant in enumerate(tenants, start=1):
+        assert invite_and_accept(tenant.admin, person, "member").status_code == 200
+        person.client().get("/api/v1/me")  # warm the caller's own caches
+        dynamodb_calls.calls.clear()
+        me = person.client().get("/api/v1/me").json()
+        assert {m["tenant"]["id"]: m["tenant"]["name"] for m in me["memberships"]} == {
+            t.id: name for t, name in zip(tenants[:joined], names[:joined], strict=True)}
+        calls_by_count[joined] = list(dynamodb_calls.calls)
+    assert calls_by_count[4] == calls_by_count[1]
+    assert calls_by_count[4].count("BatchGetItem") >= 1
