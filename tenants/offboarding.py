@@ -15,7 +15,9 @@ through its phases, each of which can be interrupted and rerun:
    across restarts; the S3 prefix; the silo table (platinum); the routing entry; the in-process
    caches; finally the tenant directory item;
 4. ``completed`` — the deletion receipt (counts per entity type, start and end) is written to the
-   platform audit trail in the same transaction that completes the record.
+   platform audit trail in the same transaction that completes the record; the same transaction
+   gives the owner's tenant-creation slot back (``TenantCreationQuota``, only for a tenant that was
+   counted in it), so a rerun or a duplicate job can never give it back twice.
 
 The record (tenant id, name, counts) and the receipt are all that is left of the tenant.
 """
@@ -45,13 +47,22 @@ from saas.tenancy.store import (
 )
 
 from . import active_tenant
-from .models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership, UserProfile
+from .models import (
+    TENANT_DIRECTORY,
+    Member,
+    Tenant,
+    TenantCreationQuota,
+    TenantRegistration,
+    UserMembership,
+    UserProfile,
+)
 
 logger = logging.getLogger("tenants.offboarding")
 
 OFFBOARDINGS = "ALL"
 SCHEDULED, EXPORTING, WAITING, DELETING, COMPLETED = "scheduled", "exporting", "waiting", "deleting", "completed"
 PAGE = 90  # items per deleting transaction (+ the record's counter update; DynamoDB allows 100)
+QUOTA_ATTEMPTS = 5  # completions retried when the owner's creation quota changed meanwhile
 
 
 class Offboarding(PlatformModel):
@@ -109,7 +120,8 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
         record_op, record = Offboarding.objects.put_op(
             OFFBOARDINGS, tenant_id, tenant_id=tenant_id, tenant_name=tenant.get("name"), tier=tenant.get("tier"),
             deployment=tenant.get("deployment", "pooled"), table=tenant.get("table"), status=SCHEDULED,
-            owner_id=tenant.get("created_by"), requested_by=actor_id, requested_at=now_iso(), delete_after=delete_after, grace_seconds=int(grace))
+            owner_id=tenant.get("created_by"), requested_by=actor_id, requested_at=now_iso(), delete_after=delete_after,
+            grace_seconds=int(grace), creation_quota=bool(tenant.get("creation_quota")))
         detail = {"delete_after": audit.iso(delete_after), "by_owner": as_owner}
         entries = [audit.platform_entry("tenant.offboarding_scheduled", "tenant", tenant_id, tenant_id=tenant_id,
                                         changes={"status": [tenant.get("status"), "deactivated"]}, detail=detail),
@@ -297,7 +309,39 @@ def _forget_caches(tenant_id: str, *, users) -> None:
 
 
 def _complete(tenant_id: str) -> dict:
+    """One transaction: the directory item goes, the owner's creation-quota slot comes back, the
+    record is completed (version-guarded, so this happens once) and the receipt is written. A
+    concurrent change of the owner's quota (a registration of theirs) cancels it: read again, retry."""
+    for attempt in range(QUOTA_ATTEMPTS):
+        try:
+            return _complete_once(tenant_id)
+        except TransactionCancelled:
+            if attempt == QUOTA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _quota_release_op(record: dict) -> list[dict]:
+    """The owner's ``TenantCreationQuota`` one lower, if this tenant was counted in it."""
+    owner = record.get("owner_id")
+    if not (record.get("creation_quota") and owner):
+        return []
+    try:
+        quota = TenantCreationQuota.objects.get(owner, "created", consistent=True)
+    except DoesNotExist:
+        return []
+    if int(quota.get("used", 0)) <= 0:
+        return []
+    op, _ = TenantCreationQuota.objects.put_op(owner, "created", expected_version=int(quota["version"]),
+                                               **{**quota, "used": int(quota["used"]) - 1})
+    return [op]
+
+
+def _complete_once(tenant_id: str) -> dict:
     record = Offboarding.objects.get(OFFBOARDINGS, tenant_id, consistent=True)
+    if record["status"] == COMPLETED:
+        return record
     counts = {k[len("deleted_"):]: int(v) for k, v in record.items() if k.startswith("deleted_")}
     ended = now_iso()
     ops = []
@@ -307,12 +351,16 @@ def _complete(tenant_id: str) -> dict:
         counts["tenant_directory"] = counts.get("tenant_directory", 0) + 1
     except DoesNotExist:
         pass
+    released = _quota_release_op(record)
+    ops += released
     record_op, completed = Offboarding.objects.put_op(
         OFFBOARDINGS, tenant_id, expected_version=int(record["version"]),
-        **{**record, "status": COMPLETED, "completed_at": ended, "receipt": counts})
+        **{**record, "status": COMPLETED, "completed_at": ended, "receipt": counts,
+           "creation_quota_released": bool(released)})
     ops.append(record_op)
     receipt = {"counts": counts, "started_at": record.get("deletion_started_at"), "ended_at": ended,
-               "tenant_name": record.get("tenant_name"), "final_export_id": record.get("final_export_id")}
+               "tenant_name": record.get("tenant_name"), "final_export_id": record.get("final_export_id"),
+               "creation_quota_released": bool(released)}
     transact_write(ops, audit=audit.platform_entry("tenant.deleted", "tenant", tenant_id, tenant_id=tenant_id,
                                                    detail=receipt))
     tenant_directory.forget()

@@ -61,13 +61,13 @@ def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> 
     quota = _creation_quota_op(owner_id, tier)
     if tier in POOLED_TIERS:
         return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email,
-                                    extra_ops=[quota])
+                                    extra_ops=[quota], creation_quota=True)
     if tier not in SILO_TIERS:
         raise ValueError(f"unknown tier {tier!r}")
     # A silo tenant costs a table and a high rate: nothing is provisioned until a platform admin
     # approves it (approve_silo_tenant); the owner sees it as ``pending_approval`` in GET /me.
     return start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email,
-                             status="pending_approval", extra_ops=[quota])
+                             status="pending_approval", extra_ops=[quota], creation_quota=True)
 
 
 def _creation_quota_op(owner_id: str, tier: str) -> dict:
@@ -137,15 +137,16 @@ def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) ->
 
 
 def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str,
-                         extra_ops: list[dict] = ()) -> dict:
-    """Tenant record + the owner's admin membership, all in one transaction."""
+                         extra_ops: list[dict] = (), creation_quota: bool = False) -> dict:
+    """Tenant record + the owner's admin membership, all in one transaction. ``creation_quota``: the
+    owner's ``TenantCreationQuota`` counts this tenant (offboarding gives the slot back)."""
     if tier not in POOLED_TIERS:
         raise ValueError(f"tier {tier!r} is not pooled")
     tenant_id = new_tenant_id()
     with system_context(reason=f"create tenant {tenant_id}"):
         tenant_op, tenant = Tenant.objects.put_op(
             TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="active", deployment="pooled",
-            created_by=owner_id, owner_email=owner_email)
+            created_by=owner_id, owner_email=owner_email, **({"creation_quota": True} if creation_quota else {}))
     ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
     with tenant_context(tenant_id, tier=tier):
         ops.append(limits.reserve_op("members"))  # the owner takes the first member slot
@@ -162,7 +163,7 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
 
 
 def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str,
-                      status: str = "provisioning", extra_ops: list[dict] = ()) -> dict:
+                      status: str = "provisioning", extra_ops: list[dict] = (), creation_quota: bool = False) -> dict:
     """Record a silo tenant as ``provisioning`` (no members, no route, no table yet), together with
     the owner's registration item (so GET /me shows it), in one transaction."""
     if tier not in SILO_TIERS:
@@ -171,7 +172,8 @@ def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner
     with system_context(reason=f"start silo tenant {tenant_id}"):
         tenant_op, tenant = Tenant.objects.put_op(
             TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status=status, deployment="silo",
-            table=silo_table_name(tenant_id), created_by=owner_id, owner_email=owner_email, provisioning_attempts=0)
+            table=silo_table_name(tenant_id), created_by=owner_id, owner_email=owner_email, provisioning_attempts=0,
+            **({"creation_quota": True} if creation_quota else {}))
         registration_op, _ = TenantRegistration.objects.put_op(
             owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
         transact_write([tenant_op, registration_op, *extra_ops], audit=audit_trail.platform_entry(

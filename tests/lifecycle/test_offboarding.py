@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from devstack.webhook_receiver import Receiver
+from products.services import create_product as create_product_service
 from saas import audit, aws, files, usage
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
@@ -225,3 +226,69 @@ def test_a_tenant_being_offboarded_cannot_be_reactivated(tenant_a, platform_admi
     response = platform_admin.client().post(f"/api/v1/admin/tenants/{tenant_a.id}/activate")
     assert response.status_code == 409, response.content
     assert tenant_a.admin.client().get("/api/v1/products").status_code == 403
+
+
+def _creation_quota_used(user_sub: str) -> int:
+    item = platform_item(f"TENANTQUOTA#{user_sub}", "created")
+    return int(item["used"]["N"]) if item else 0
+
+
+def test_deleting_a_tenant_gives_its_owner_the_creation_slot_back_exactly_once(make_user, settings):
+    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 2} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.OFFBOARDING_GRACE_SECONDS = 0
+    owner = make_user()
+
+    def create(name):
+        return owner.client().post("/api/v1/tenants", {"name": name, "tier": "basic"}, format="json")
+
+    first, second = create("First Co"), create("Second Co")
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert create("Third Co").status_code == 403  # the cap is reached
+    leaving = first.json()["id"]
+    done = owner.client().put("/api/v1/me/active-tenant", {"tenant_id": leaving}, format="json")
+    assert done.status_code == 200, done.content
+    scheduled = owner.client().post("/api/v1/tenants/current/offboard", {"confirm_name": "First Co"}, format="json")
+    assert scheduled.status_code == 202, scheduled.content
+    wait_until(lambda: offboarding.get_offboarding(leaving)["status"] == "completed" or None, timeout=60,
+               what="offboarding to complete")
+    assert _creation_quota_used(owner.sub) == 1
+    receipt = offboarding.get_offboarding(leaving)
+    assert receipt["creation_quota_released"] is True
+
+    # A duplicate delivery of the job (acks_late redelivery, the sweep) gives nothing back twice.
+    offboarding.run_offboarding(tenant_id=leaving)
+    enqueue_offboarding(leaving)
+    assert _creation_quota_used(owner.sub) == 1
+    assert create("Third Co").status_code == 201  # the freed slot, and only that one
+    assert create("Fourth Co").status_code == 403
+
+
+def test_an_interrupted_deletion_gives_the_slot_back_once_when_it_finishes(make_user, settings, running_worker):
+    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 3} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.OFFBOARDING_GRACE_SECONDS = 0
+    owner = make_user()
+    created = [owner.client().post("/api/v1/tenants", {"name": f"Co {n}", "tier": "basic"}, format="json")
+               for n in range(2)]
+    assert [r.status_code for r in created] == [201, 201]
+    leaving = created[0].json()["id"]
+    with tenant_context(leaving):
+        for n in range(3):
+            create_product_service(sku=f"SKU-{n}", name=f"P{n}", price="1.00", currency="USD")
+    offboarding.schedule_offboarding(tenant_id=leaving, actor_id="platform-admin-test")
+    with pytest.raises(offboarding.Interrupted):
+        offboarding.run_offboarding(tenant_id=leaving, interrupt_after_pages=1)
+    assert _creation_quota_used(owner.sub) == 2  # not yet: the slot comes back with the completion
+    for _ in range(2):  # two runs after the kill: a redelivery and the sweep's re-enqueue
+        offboarding.run_offboarding(tenant_id=leaving)
+    assert offboarding.get_offboarding(leaving)["status"] == "completed"
+    assert _creation_quota_used(owner.sub) == 1
+
+
+def test_a_tenant_an_operator_created_does_not_touch_the_owners_quota(tenant_a, make_user, settings):
+    settings.OFFBOARDING_GRACE_SECONDS = 0
+    assert tenant_a.admin.client().post("/api/v1/tenants", {"name": "Own Co", "tier": "basic"},
+                                        format="json").status_code == 201
+    assert _creation_quota_used(tenant_a.admin.sub) == 1
+    offboarding.schedule_offboarding(tenant_id=tenant_a.id, actor_id="platform-admin-test")
+    assert offboarding.run_offboarding(tenant_id=tenant_a.id)["status"] == "completed"
+    assert _creation_quota_used(tenant_a.admin.sub) == 1  # tenant_a was not counted in it (operator-made)
