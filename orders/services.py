@@ -36,7 +36,7 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
 
-from products.models import Product, format_price
+from products.models import Product, ProductRecord, format_price
 from saas import usage
 from saas.audit import Entry
 from saas.celery import broker, enqueue_after_commit
@@ -117,7 +117,7 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
                                            "try again shortly.")
 
     for attempt in range(MAX_ATTEMPTS):
-        products = Product.objects.batch_get(line["product_id"] for line in lines)  # consistent reads
+        products = _catalogue(lines)
         priced, currency, total = _price(lines, products)
         order_put, order = Order.objects.create_op(
             id=new_order_id(), user_id=ctx.user_id, status=PENDING, currency=currency, total=total, lines=priced)
@@ -197,44 +197,48 @@ def quote_order(*, lines: list[dict]) -> dict:
     """What ``place_order`` would charge for ``lines`` right now, without reserving anything:
     ``{"lines": [...priced], "currency", "total"}``. Raises as ``place_order`` would for unknown
     products, mixed currencies (ValidationError) and shortage (InsufficientStock)."""
-    products = Product.objects.batch_get(line["product_id"] for line in lines)
-    priced, currency, total = _price(lines, products)
+    priced, currency, total = _price(lines, _catalogue(lines))
     return {"lines": priced, "currency": currency, "total": total}
 
 
-def _price(lines: list[dict], products: dict[str, dict]) -> tuple[list[dict], str, str]:
+def _catalogue(lines: list[dict]) -> dict[str, ProductRecord]:
+    """The lines' products by id, read consistently; another tenant's product is simply not found."""
+    found = Product.objects.batch_get(line["product_id"] for line in lines)
+    return {product_id: ProductRecord.from_item(item) for product_id, item in found.items()}
+
+
+def _price(lines: list[dict], products: dict[str, ProductRecord]) -> tuple[list[dict], str, str]:
     """Server-side prices from the catalogue; 400 for unknown products or mixed currencies, 409 for
     shortage. Another tenant's product is simply not found in this tenant's partition."""
     errors = {index: {"product_id": ["Unknown product."]}
               for index, line in enumerate(lines) if line["product_id"] not in products}
     if errors:
         raise InvalidInput(fields={"lines": errors})
-    currencies = sorted({products[line["product_id"]]["currency"] for line in lines})
+    currencies = sorted({products[line["product_id"]].currency for line in lines})
     if len(currencies) > 1:
         raise InvalidInput(fields={"lines": [f"All lines must share one currency; these products are priced in "
                                          f"{', '.join(currencies)}."]})
     short = [{"index": index, "product_id": line["product_id"], "requested": line["quantity"],
-              "available": int(products[line["product_id"]]["stock"])}
-             for index, line in enumerate(lines) if int(products[line["product_id"]]["stock"]) < line["quantity"]]
+              "available": products[line["product_id"]].stock}
+             for index, line in enumerate(lines) if products[line["product_id"]].stock < line["quantity"]]
     if short:
         raise InsufficientStock(short)
     priced, total = [], Decimal("0")
     for line in lines:
         product = products[line["product_id"]]
-        unit_price = Decimal(product["price"])
-        line_total = unit_price * line["quantity"]
+        line_total = product.price * line["quantity"]
         total += line_total
-        priced.append({"product_id": product["id"], "sku": product["sku"], "name": product["name"],
-                       "quantity": line["quantity"], "unit_price": format_price(unit_price),
+        priced.append({"product_id": product.id, "sku": product.sku, "name": product.name,
+                       "quantity": line["quantity"], "unit_price": format_price(product.price),
                        "line_total": format_price(line_total)})
     return priced, currencies[0], format_price(total)
 
 
-def _reserve_op(line: dict, product: dict) -> dict:
+def _reserve_op(line: dict, product: ProductRecord) -> dict:
     return Product.objects.increment_op(
-        product["id"], deltas={"stock": -line["quantity"]},
-        condition=Attr("stock").gte(line["quantity"]) & Attr("price").eq(product["price"])
-        & Attr("currency").eq(product["currency"]))
+        product.id, deltas={"stock": -line["quantity"]},
+        condition=Attr("stock").gte(line["quantity"]) & Attr("price").eq(product.price)
+        & Attr("currency").eq(product.currency))
 
 
 def _pause(attempt: int) -> None:

@@ -11,7 +11,7 @@ description    str, 0–2000 characters ("" when not given)
 price          DynamoDB Number, read back as ``decimal.Decimal``; 0 ≤ price ≤ 10^9, ≤ 2 places.
                The API shows it as a string with exactly two places ("19.90").
 currency       str, ISO 4217 code (``CURRENCIES``)
-stock          DynamoDB Number (read back as Decimal; use ``int(...)``), ≥ 0
+stock          DynamoDB Number, read back as ``int``; ≥ 0
 category       str slug ``^[a-z0-9][a-z0-9-]{0,63}$``; attribute absent when the product has none
 created_at, updated_at   ISO-8601 UTC strings, set by the store
 version        int, starts at 1, +1 on every update (optimistic locking)
@@ -21,13 +21,17 @@ tenant_id      str, set by the store
 ``ProductSku`` (entity ``PRODUCTSKU``, id = the SKU, attribute ``product_id``) is the uniqueness
 record: it is created, swapped and deleted in the same transaction as the product, so two products
 of one tenant can never share a SKU (other tenants have their own partitions).
+
+``ProductRecord`` is the typed view of a stored product (the table above) for code that reads it.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
+from saas.records import Record
 from saas.tenancy.store import Index, TenantModel
 
 SKU_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,63}$")
@@ -69,6 +73,24 @@ class Product(TenantModel):
         "by_sku": Index(gsi="GSI2", key=lambda p: ("SKU", p["sku"])),
         "by_name": Index(gsi="GSI3", key=lambda p: ("NAME", search_key(p["name"]))),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord(Record):
+    id: str
+    sku: str
+    name: str
+    price: Decimal
+    currency: str
+    stock: int
+    version: int
+    description: str = ""
+    category: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    image_key: str | None = None
+    image_type: str | None = None
+    image_size: int | None = None
 
 
 class ProductSku(TenantModel):

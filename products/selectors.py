@@ -1,6 +1,6 @@
 """Catalogue reads. Each is one DynamoDB round trip inside the current tenant's partition.
 
-Items are returned as stored (``price`` a Decimal, ``stock`` a Decimal-backed number); use
+Items are returned as stored (``price`` a Decimal, ``stock`` an int); use
 ``products.models.public_product`` for the API shape.
 """
 from __future__ import annotations

@@ -46,12 +46,10 @@ class DuplicateSku(Conflict):
 
 
 def _stored(fields: Mapping[str, Any]) -> dict:
-    """Normalise validated fields for storage: price as a 2-place Decimal, stock as int."""
+    """Normalise validated fields for storage: price as a 2-place Decimal (stock arrives as an int)."""
     out = dict(fields)
     if "price" in out:
         out["price"] = Decimal(out["price"]).quantize(Decimal("0.01")).copy_abs()  # copy_abs: no "-0.00"
-    if "stock" in out:
-        out["stock"] = int(out["stock"])
     return out
 
 
@@ -79,7 +77,7 @@ def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected
         if etags != ["*"] and product_etag(current) not in etags:
             raise PreconditionFailed()
         return current["version"]
-    return int(expected_version) if expected_version is not None else current["version"]
+    return expected_version if expected_version is not None else current["version"]
 
 
 def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, stock: int = 0,

@@ -13,7 +13,14 @@
                       the "last admin" guard (index ``by_role``).
 
 A membership is always written as the pair (UserMembership, Member) in one transaction.
+
+The ``...Record`` classes are typed views (``saas.records``) of the items whose fields code reads.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from saas.records import Record
 from saas.tenancy.context import ROLE_RANK as ROLE_RANK  # re-exported: the roles are the core's
 from saas.tenancy.context import ROLES as ROLES
 from saas.tenancy.store import Index, PlatformModel, TenantModel
@@ -54,6 +61,20 @@ class Invitation(TenantModel):
     entity = "INVITATION"
 
 
+@dataclass(frozen=True, slots=True)
+class InvitationRecord(Record):
+    id: str
+    email: str
+    role: str
+    expires_at: int  # epoch seconds; also the table's TTL attribute
+    invited_by: str | None = None
+    created_at: str | None = None
+
+    def is_live(self, now: float) -> bool:
+        """DynamoDB removes expired items lazily (up to days later): until then they are ignored."""
+        return self.expires_at > now
+
+
 class InvitationInbox(PlatformModel):
     """The invitee's side of an invitation: partition = a hash of the (lower-case) email, id =
     ``<tenant id>.<invitation id>``. Lets a signed-in person list and answer their invitations."""
@@ -66,3 +87,9 @@ class TenantCreationQuota(PlatformModel):
     ``used``, version-guarded, checked against ``PLAN_LIMITS[tier]["tenants_per_user"]``."""
 
     entity = "TENANTQUOTA"
+
+
+@dataclass(frozen=True, slots=True)
+class CreationQuotaRecord(Record):
+    used: int = 0  # no item yet: nothing created
+    version: int | None = None

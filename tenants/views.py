@@ -174,7 +174,7 @@ def team(request):
             except services.InvalidInput as exc:
                 errors = {"email": [exc.message]}
             else:
-                messages.success(request, f"{invitation['email']} was invited as {invitation['role']}; they become "
+                messages.success(request, f"{invitation.email} was invited as {invitation.role}; they become "
                                           f"a member when they accept.")
                 return redirect(request, reverse("team"))
         else:

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
+from saas.records import Record
 from saas.tenancy.store import TenantModel
 
 # Topic lifecycle
@@ -37,6 +39,19 @@ class WebhookSubscription(TenantModel):
 
 class WebhookCounts(TenantModel):
     entity = "WEBHOOKCOUNT"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCountsRecord(Record):
+    """The counts item as typed fields; ``WebhookCountsRecord()`` is a tenant with no subscription
+    yet (no item, ``version`` None: the first subscribe creates it)."""
+
+    total: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    version: int | None = None
+
+    def count_of(self, event_type: str) -> int:
+        return self.by_type.get(event_type, 0)
 
 
 def subscription_id_for(event_type: str, url: str) -> str:

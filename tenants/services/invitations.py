@@ -25,7 +25,16 @@ from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_writ
 
 from .. import active_tenant
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember
-from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
+from ..models import (
+    ROLES,
+    TENANT_DIRECTORY,
+    Invitation,
+    InvitationInbox,
+    InvitationRecord,
+    Member,
+    Tenant,
+    UserMembership,
+)
 from .members import _other_admin_guard, _require_admin
 from .records import membership_item_ops
 
@@ -46,13 +55,13 @@ def _invitation_id(tenant_id: str, email: str) -> str:
     return hashlib.sha256(f"{tenant_id}\x00{normalise_email(email)}".encode()).hexdigest()[:32]
 
 
-def public_invitation(invitation: dict) -> dict:
-    return {"id": invitation["id"], "email": invitation["email"], "role": invitation["role"], "status": "pending",
-            "invited_by": invitation.get("invited_by"), "created_at": invitation.get("created_at"),
-            "expires_at": int(invitation["expires_at"])}
+def public_invitation(invitation: InvitationRecord) -> dict:
+    return {"id": invitation.id, "email": invitation.email, "role": invitation.role, "status": "pending",
+            "invited_by": invitation.invited_by, "created_at": invitation.created_at,
+            "expires_at": invitation.expires_at}
 
 
-def invite_member(*, email: str, role: str) -> dict:
+def invite_member(*, email: str, role: str) -> InvitationRecord:
     """Invite ``email`` to the tenant in context as ``role`` (admins only). Idempotent per email:
     inviting again replaces the pending invitation (new role, new expiry). Refused only for the plan's
     member limit; never says whether the email has an account or is already a member."""
@@ -88,7 +97,7 @@ def invite_member(*, email: str, role: str) -> dict:
     except TransactionCancelled as exc:
         raise ConcurrentChange() from exc
     logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
-    return invitation
+    return InvitationRecord.from_item(invitation)
 
 
 def _tenant_name(tenant_id: str) -> str:
@@ -99,11 +108,12 @@ def _tenant_name(tenant_id: str) -> str:
             return ""
 
 
-def list_invitations() -> list[dict]:
+def list_invitations() -> list[InvitationRecord]:
     """The tenant's pending invitations (admins)."""
     _require_admin()
     now = time.time()
-    return [i for i in Invitation.objects.query(limit=100).items if int(i["expires_at"]) > now]
+    invitations = (InvitationRecord.from_item(item) for item in Invitation.objects.query(limit=100).items)
+    return [invitation for invitation in invitations if invitation.is_live(now)]
 
 
 def revoke_invitation(*, invitation_id: str) -> None:
@@ -121,7 +131,7 @@ def my_invitations(*, email: str) -> list[dict]:
     with system_context(reason="list my invitations"):
         items = InvitationInbox.objects.query(_inbox_partition(email), limit=100).items
     return [{"id": i["id"], "tenant": {"id": i["tenant_id"], "name": i.get("tenant_name", "")}, "role": i["role"],
-             "expires_at": int(i["expires_at"])} for i in items if int(i["expires_at"]) > now]
+             "expires_at": i["expires_at"]} for i in items if i["expires_at"] > now]
 
 
 def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
@@ -138,7 +148,7 @@ def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
             invitation = Invitation.objects.get(inbox["invitation_id"], consistent=True)
         except DoesNotExist:
             raise NotFound("No such invitation.") from None
-    if normalise_email(invitation["email"]) != normalise_email(email) or int(invitation["expires_at"]) <= time.time():
+    if normalise_email(invitation["email"]) != normalise_email(email) or invitation["expires_at"] <= time.time():
         raise NotFound("No such invitation.")
     return inbox, invitation
 

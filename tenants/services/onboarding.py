@@ -29,6 +29,7 @@ from ..models import (
     POOLED_TIERS,
     SILO_TIERS,
     TENANT_DIRECTORY,
+    CreationQuotaRecord,
     Tenant,
     TenantCreationQuota,
     TenantRegistration,
@@ -77,14 +78,13 @@ def _creation_quota_op(owner_id: str, tier: str) -> dict:
     limit = limits.limit_for("tenants_per_user", tier=tier)
     with system_context(reason=f"tenant creation quota of {owner_id}"):
         try:
-            current = TenantCreationQuota.objects.get(owner_id, "created", consistent=True)
+            quota = CreationQuotaRecord.from_item(TenantCreationQuota.objects.get(owner_id, "created", consistent=True))
         except DoesNotExist:
-            current = None
-        used = int(current["used"]) if current else 0
-        if limit is not None and used >= limit:
+            quota = CreationQuotaRecord()
+        if limit is not None and quota.used >= limit:
             raise limits.PlanLimitExceeded("tenants_per_user", maximum=limit, tier=tier)
-        op, _ = TenantCreationQuota.objects.put_op(
-            owner_id, "created", expected_version=current["version"] if current else None, used=used + 1)
+        op, _ = TenantCreationQuota.objects.put_op(owner_id, "created", expected_version=quota.version,
+                                                   used=quota.used + 1)
     return op
 
 
@@ -264,7 +264,7 @@ def _claim_provisioning(tenant_id: str, *, continuing: int | None = None) -> dic
     tenant = get_tenant(tenant_id)
     if tenant.get("status") != "provisioning":
         raise InvalidTransition(f"Tenant {tenant_id} is {tenant.get('status')}, not provisioning.")
-    attempts = int(tenant.get("provisioning_attempts", 0))
+    attempts = tenant.get("provisioning_attempts", 0)
     if continuing is not None and continuing == attempts:
         # The same attempt, back after waiting for its table: renew its claim (version-guarded, so
         # a duplicate of the follow-up job is the one that loses).

@@ -116,13 +116,13 @@ def test_insufficient_stock_is_a_409_naming_the_lines_and_reserves_nothing(tenan
 
 
 def test_a_price_change_after_pricing_makes_the_reservation_fail_rather_than_commit_the_old_price(tenant_a):
-    from products.models import Product
+    from products.models import Product, ProductRecord
     from products.services import update_product
     from saas.tenancy.store import TransactionCancelled, transact_write
 
     product = make_product(tenant_a.id, price="9.99", stock=5)
     with tenant_context(tenant_a.id):
-        priced_at = Product.objects.get(product["id"], consistent=True)
+        priced_at = ProductRecord.from_item(Product.objects.get(product["id"], consistent=True))
         update_product(product_id=product["id"], changes={"price": Decimal("12.00")})
         with pytest.raises(TransactionCancelled):
             transact_write([services._reserve_op({"product_id": product["id"], "quantity": 1}, priced_at)])

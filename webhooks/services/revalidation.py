@@ -51,7 +51,7 @@ def check_subscription(subscription: dict) -> dict:
 def suspend(subscription: dict, *, reason: str) -> dict:
     sns_unsubscribe(subscription)  # first: from now on the host receives nothing
     op, suspended = WebhookSubscription.objects.update_op(
-        subscription["id"], expected_version=int(subscription["version"]), current=subscription, status=SUSPENDED,
+        subscription["id"], expected_version=subscription["version"], current=subscription, status=SUSPENDED,
         suspended_reason=reason[:500], suspended_at=now_iso())
     try:
         transact_write([op], audit=Entry(action="webhook.suspended", target_type="webhook_subscription",

@@ -41,7 +41,6 @@ from .topics import (
     CONDITION_FAILED,
     active_topic,
     concurrent_change,
-    count_of,
     counts_change_op,
     current_counts,
     finish_topic_deletion,
@@ -94,7 +93,7 @@ def subscribe(*, event_type: str, url: str) -> dict:  # noqa: C901 - one optimis
                 _back_off(attempt)
             counts = current_counts()
             allowed = limits.limit_for("webhook_subscriptions")  # PLAN_LIMITS by the tenant's tier
-            if allowed is not None and counts["total"] >= allowed:
+            if allowed is not None and counts.total >= allowed:
                 raise limits.exceeded("webhook_subscriptions")
             topic = active_topic(event_type)
             if subscribed_to is None or subscribed_to[0] != (topic["topic_arn"], topic["version"]):
@@ -147,7 +146,7 @@ def unsubscribe(*, subscription_id: str) -> None:
         ops = [WebhookSubscription.objects.delete_op(subscription_id, expected_version=subscription["version"]),
                counts_change_op(counts, event_type, -1)]
         retiring = None
-        if count_of(counts, event_type) <= 1:
+        if counts.count_of(event_type) <= 1:
             with contextlib.suppress(DoesNotExist):
                 topic = WebhookTopic.objects.get(event_type, consistent=True)
                 if topic["state"] == TOPIC_ACTIVE:

@@ -29,6 +29,7 @@ from ..models import (
     TOPIC_ACTIVE,
     TOPIC_DELETING,
     WebhookCounts,
+    WebhookCountsRecord,
     WebhookSubscription,
     WebhookTopic,
 )
@@ -80,33 +81,29 @@ def concurrent_change() -> Conflict:
     return Conflict("Webhook subscriptions changed concurrently; try again.", "concurrent_change")
 
 
-def current_counts() -> dict:
+def current_counts() -> WebhookCountsRecord:
     try:
-        return WebhookCounts.objects.get(COUNTS_ID, consistent=True)
+        return WebhookCountsRecord.from_item(WebhookCounts.objects.get(COUNTS_ID, consistent=True))
     except DoesNotExist:
-        return {"id": COUNTS_ID, "total": 0, "by_type": {}, "version": None}
+        return WebhookCountsRecord()
 
 
-def count_of(counts: dict, event_type: str) -> int:
-    return int(counts["by_type"].get(event_type, 0))
-
-
-def counts_change_op(counts: dict, event_type: str, delta: int) -> dict:
-    by_type = {name: int(n) for name, n in counts["by_type"].items()}
-    by_type[event_type] = max(0, by_type.get(event_type, 0) + delta)
+def counts_change_op(counts: WebhookCountsRecord, event_type: str, delta: int) -> dict:
+    by_type = dict(counts.by_type)
+    by_type[event_type] = max(0, counts.count_of(event_type) + delta)
     if not by_type[event_type]:
         del by_type[event_type]
-    total = max(0, counts["total"] + delta)
-    if counts["version"] is None:
+    total = max(0, counts.total + delta)
+    if counts.version is None:
         return WebhookCounts.objects.create_op(id=COUNTS_ID, total=total, by_type=by_type)[0]
-    return WebhookCounts.objects.update_op(COUNTS_ID, expected_version=counts["version"],
+    return WebhookCounts.objects.update_op(COUNTS_ID, expected_version=counts.version,
                                            total=total, by_type=by_type)[0]
 
 
-def counts_unchanged_op(counts: dict) -> dict:
-    if counts["version"] is None:
+def counts_unchanged_op(counts: WebhookCountsRecord) -> dict:
+    if counts.version is None:
         return WebhookCounts.objects.create_op(id=COUNTS_ID, total=0, by_type={})[0]
-    return WebhookCounts.objects.condition_op(COUNTS_ID, Attr("version").eq(counts["version"]))
+    return WebhookCounts.objects.condition_op(COUNTS_ID, Attr("version").eq(counts.version))
 
 
 def is_stale(topic: dict) -> bool:
@@ -147,7 +144,7 @@ def finish_topic_deletion(topic: dict) -> None:
 def retire_topic_if_unused(event_type: str) -> None:
     """Delete a topic that has no subscription (left behind by a subscribe that failed)."""
     counts = current_counts()
-    if count_of(counts, event_type):
+    if counts.count_of(event_type):
         return
     try:
         topic = WebhookTopic.objects.get(event_type, consistent=True)
