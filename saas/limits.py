@@ -66,7 +66,7 @@ def usage_of(name: str) -> int:
     from saas.tenancy.store import DoesNotExist
 
     try:
-        return int(Quota.objects.get(name, consistent=True).get("used", 0))
+        return Quota.objects.get(name, consistent=True).get("used", 0)
     except DoesNotExist:
         return 0
 

@@ -54,7 +54,7 @@ class SessionStore(SessionBase):
                 item = WebSession.objects.get(session_key, SESSION_ITEM, consistent=True)
         except DoesNotExist:
             return None
-        if int(item.get("expires_at", 0)) <= time.time():
+        if item.get("expires_at", 0) <= time.time():
             return None
         return item
 

@@ -100,7 +100,7 @@ def daily(*, days: int = 30) -> list[dict]:
     pending ones for today)."""
     page = UsageDay.objects.query(ascending=False, limit=min(days, 100))
     ctx = current_context()
-    rows = {item["id"]: {m: int(item.get(m, 0)) for m in METRICS} for item in page.items}
+    rows = {item["id"]: {m: item.get(m, 0) for m in METRICS} for item in page.items}
     oldest = (datetime.now(timezone.utc) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
     pending = counter.pending(ctx.tenant_id)
     if pending:
