@@ -6,11 +6,13 @@ that are not transactional (an SNS call, a single-item write) call ``record(...)
 
 Chain. Each trail (one per tenant, one for the platform) is a hash chain: record ``n`` stores
 ``prev_hash`` (record ``n-1``'s hash) and its own ``hash`` = SHA-256 over its canonical content.
-A per-trail *head* item holds the last ``seq`` and ``hash``; every transaction that appends a
-record also advances the head under its version, so two concurrent writers can never both append
-record ``n``: one transaction wins, the other is cancelled on the head's condition and ``commit``
-re-reads the head and retries (the caller's own operations are unaffected, nothing was written).
-The head is cached per process, so the common case costs no extra round trip.
+Record ``n`` can be put once (``attribute_not_exists``), so two concurrent writers can never both
+append it: one transaction wins, the other is cancelled on the record's condition and ``commit``
+re-reads the tip and retries (the caller's own operations are unaffected, nothing was written).
+A per-trail *head* item holds the last ``seq`` and ``hash``: the platform trail advances it under
+its version; a tenant trail checkpoints it (one conditional Put, ``seq`` only moves forward) every
+``AUDIT_CHECKPOINT_EVERY`` records, by default every record, so cutting even the newest record off
+is detected. The tip is cached per process, so the common case costs no extra round trip.
 
 ``verify_chain`` walks a trail oldest first and reports any record whose content no longer
 matches its hash (edited), any gap in ``seq`` or broken ``prev_hash`` link (deleted), and a tail
@@ -360,9 +362,8 @@ def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple
         first = int(head["seq"]) if head else 0
         if seq // every != first // every:
             with _scoped(trail):
-                ops.append(AuditHead.objects.add_op(
-                    HEAD_ID, deltas={"checkpoints": 1}, condition=Attr("seq").not_exists() | Attr("seq").lt(seq),
-                    **{k: v for k, v in head_fields.items() if v is not None}))
+                ops.append(AuditHead.objects.checkpoint_op(
+                    HEAD_ID, condition=Attr("seq").lt(seq), **{k: v for k, v in head_fields.items() if v is not None}))
         new_heads[trail] = head_fields
     return ops, new_heads
 

@@ -13,7 +13,8 @@ worker stage's ``events`` in zappa_settings.json:
   receives SQS moves them to the dead-letter queue.
 * ``handle_schedule(event, context)`` - EventBridge ``rate(1 minute)``: runs every due task of
   ``CELERY_BEAT_SCHEDULE`` (``is_due``) (the outbox sweep, which also recovers stuck orders and stuck silo
-  provisioning) through the same execution path, in this invocation.
+  provisioning; the offboarding and exports sweeps; webhook revalidation) through the same execution
+  path, in this invocation.
 
 What happens to a record:
 
@@ -234,8 +235,10 @@ def handle_schedule(event: dict | None = None, context: Any = None) -> dict:
 def is_due(schedule_seconds: float, *, minute: int) -> bool:
     """EventBridge fires once a minute (its floor): a task scheduled every N >= 2 minutes runs on
     the minutes divisible by N (``webhooks.revalidate`` every 15 min, not every minute); anything
-    scheduled at a minute or less runs every time."""
-    every = max(1, round(schedule_seconds / 60))
+    scheduled at a minute or less runs every time. A period that is not a whole number of minutes
+    is rounded *down* (210 s -> every 3 minutes): a sweep may run a little more often than asked,
+    never less often (``round`` would make 210 s every 4 minutes, banker's rounding 150 s every 2)."""
+    every = max(1, int(schedule_seconds // 60))
     return minute % every == 0
 
 

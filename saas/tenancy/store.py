@@ -478,6 +478,20 @@ class TenantManager:
                            "ConditionExpression": guard,
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
+    def checkpoint_op(self, item_id: str, *, condition: ConditionBase, **fields: Any) -> dict:
+        """Create or replace a small bookkeeping item whole (one Put, cheaper than an update
+        expression), if it is new or ``condition`` holds on the stored one (e.g. ``seq < n``, so it
+        only moves forward). Tenant-guarded like every write."""
+        tenant_id, table = self._scope()
+        if PROTECTED_FIELDS.intersection(fields):
+            raise ValueError(f"fields cannot be set: {sorted(PROTECTED_FIELDS.intersection(fields))}")
+        stamp = now_iso()
+        raw = {**fields, **self._key(tenant_id, item_id), "id": item_id, "tenant_id": tenant_id,
+               "entity": self.model.entity, "updated_at": stamp, "version": 1, "created_at": stamp}
+        built = _build(Attr("PK").not_exists() | (Attr("tenant_id").eq(tenant_id) & condition))
+        return {"Put": {"TableName": table, "Item": serialize(raw), "ConditionExpression": built["expression"],
+                        "ExpressionAttributeNames": built["names"], "ExpressionAttributeValues": built["values"]}}
+
     def condition_op(self, item_id: str, condition: ConditionBase) -> dict:
         """A transaction-only check on another item of this tenant (e.g. stock >= quantity)."""
         tenant_id, table = self._scope()
