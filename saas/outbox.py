@@ -10,11 +10,17 @@ Pending events sit in a sparse per-tenant index (``GSI2``), so the sweep queries
 pending; once sent, the index keys are removed.
 
 Relay (``deliver``): claim the event with a conditional update (``attempts`` + 1 and
-``next_attempt_at`` = now + back-off, which doubles as a lease so the relay task and the sweep do
-not publish it at the same time), publish, then mark it sent conditionally. A failed publish leaves
-it pending until ``next_attempt_at``; nothing is ever given up on. Batches: one transaction claims
-up to ``BATCH_SIZE`` events, the webhooks app publishes them with SNS PublishBatch, one transaction
-marks them. The Celery jobs that call this are the core's (``saas.tasks``: ``outbox.relay``,
+``next_attempt_at`` = now + back-off, which doubles as a lease so two relays, e.g. the sweep and a
+retried job, do not publish it at the same time), publish, then mark it sent conditionally. A failed
+publish leaves it pending until ``next_attempt_at``; nothing is ever given up on. Batches: one
+transaction claims up to ``BATCH_SIZE`` events, the webhooks app publishes them with SNS
+PublishBatch, one transaction marks them.
+
+Fast path (``relay``, the job ``dispatch`` enqueues at commit): an event never attempted is
+published without a claim and its mark counts the attempt, so a first try costs one write instead
+of two. Nothing else is racing it then except, rarely, a sweep that read the event in the same
+instant; that can publish it twice, which at-least-once delivery allows (the ``id`` is stable), and
+only one of the two marks is written. The Celery jobs that call this are the core's (``saas.tasks``: ``outbox.relay``,
 ``outbox.sweep``); delivery itself is the webhooks app's, registered as ``saas.hooks`` ``publish_events``.
 """
 from __future__ import annotations
@@ -138,12 +144,9 @@ def _claim(events: list[dict], now: float) -> dict[str, dict | None]:
     doubles as a lease so the relay job and the sweep do not publish the same event at once. One
     version-guarded transaction; an event someone else claimed or sent meanwhile fails its guard,
     and the rest are claimed again without it. Returns id -> claimed item (None: taken)."""
-    claims: dict[str, tuple[dict, dict]] = {}
-    for event in events:
-        attempts = int(event.get("attempts") or 0) + 1
-        claims[event["id"]] = OutboxEvent.objects.update_op(
-            event["id"], expected_version=event["version"], current=event, attempts=attempts,
-            next_attempt_at=int(now + retry_delay(attempts)))
+    claims = {event["id"]: OutboxEvent.objects.update_op(event["id"], expected_version=event["version"],
+                                                         current=event, **_next_attempt(event, now))
+              for event in events}
     taken = _commit_each_possible(claims)
     return {event_id: (None if event_id in taken else claimed) for event_id, (_, claimed) in claims.items()}
 
@@ -173,30 +176,46 @@ def _commit_each_possible(ops: dict[str, tuple[dict, dict]]) -> set[str]:
     return failed
 
 
+def _next_attempt(event: dict, now: float) -> dict:
+    """The fields that count one more attempt and set its back-off (the claim's lease)."""
+    attempts = int(event.get("attempts") or 0) + 1
+    return {"attempts": attempts, "next_attempt_at": int(now + retry_delay(attempts))}
+
+
 def _deliver_claimed(claimed: dict[str, dict | None], now: float) -> dict[str, str]:
     outcomes = {event_id: "taken" for event_id, item in claimed.items() if item is None}
     batch = [item for item in claimed.values() if item is not None]
-    if not batch:
-        return outcomes
+    if batch:
+        outcomes.update(_publish_and_mark(batch, now))
+    return outcomes
+
+
+def _publish_and_mark(batch: list[dict], now: float, *, unclaimed: bool = False) -> dict[str, str]:
+    """Publish ``batch`` and mark each event sent, or failed (pending, retried after its back-off),
+    in one transaction. ``unclaimed``: nobody counted this attempt yet, so the mark does."""
+    outcomes: dict[str, str] = {}
     try:
         results = publish_batch(batch)
     except Exception as exc:  # the whole batch failed (SNS down): every event is retried
         results = [exc] * len(batch)
     marks: dict[str, tuple[dict, dict]] = {}
-    for event, result in zip(batch, results, strict=True):
+    for stored, result in zip(batch, results, strict=True):
+        attempt = _next_attempt(stored, now) if unclaimed else {}
+        event = {**stored, **attempt}
         if isinstance(result, BaseException):
             logger.warning("outbox publish failed: tenant=%s event=%s type=%s attempt=%s retry_in=%ss: %r",
                            event["tenant_id"], event["id"], event["type"], event["attempts"],
                            retry_delay(event["attempts"]), result)
             outcomes[event["id"]] = "failed"
             marks[event["id"]] = OutboxEvent.objects.update_op(event["id"], expected_version=event["version"],
-                                                               current=event, last_error=repr(result)[:500])
+                                                               current=event, last_error=repr(result)[:500],
+                                                               **attempt)
         else:
             outcomes[event["id"]] = result
             # Sent events expire (the table's TTL deletes them): storage per tenant stays bounded.
             marks[event["id"]] = OutboxEvent.objects.update_op(
                 event["id"], expected_version=event["version"], current=event, status=SENT, outcome=result,
-                sent_at=now_iso(), expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS))
+                sent_at=now_iso(), expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS), **attempt)
     _commit_each_possible(marks)  # a lost guard: our lease ran out and another relay took over; it marks it
     published = sum(1 for outcome in outcomes.values() if outcome == "published")
     if published:
@@ -211,11 +230,18 @@ def _count(outcomes: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def relay(event_ids: list[str]) -> dict[str, int]:
+def relay(event_ids: list[str], *, now: float | None = None) -> dict[str, int]:
     """Deliver the given events of the current tenant (the fast path right after a commit): one
-    BatchGetItem, then ``deliver_batch``."""
+    BatchGetItem; events never attempted are published and marked without a claim (module doc),
+    the others go through ``deliver_batch`` (claim, back-off)."""
+    now = time.time() if now is None else now
     found = OutboxEvent.objects.batch_get(event_ids)
-    outcomes = deliver_batch([found[event_id] for event_id in dict.fromkeys(event_ids) if event_id in found])
+    events = [found[event_id] for event_id in dict.fromkeys(event_ids) if event_id in found]
+    first_tries = [event for event in events if event.get("status") == PENDING and not event.get("attempts")]
+    outcomes = deliver_batch([event for event in events if event.get("status") != PENDING or event.get("attempts")],
+                             now=now)
+    for start in range(0, len(first_tries), BATCH_SIZE):
+        outcomes.update(_publish_and_mark(first_tries[start:start + BATCH_SIZE], now, unclaimed=True))
     return _count([*outcomes.values(), *("missing" for event_id in set(event_ids) if event_id not in found)])
 
 

@@ -91,3 +91,51 @@ def test_the_sweep_publishes_every_due_pending_event(tenant_a, monkeypatch):
         assert outbox.relay_pending() == {"published": 3}
         assert published == sorted(events)  # index order: ids start with their creation time
         assert pending_ids() == []
+
+
+@pytest.fixture
+def transactions(monkeypatch):
+    """The TransactWriteItems the relay commits (each a list of item writes)."""
+    seen: list[list[dict]] = []
+    real = outbox.transact_write
+
+    def recording(operations, **kwargs):
+        seen.append(list(operations))
+        return real(operations, **kwargs)
+
+    monkeypatch.setattr(outbox, "transact_write", recording)
+    return seen
+
+
+def test_the_relay_job_publishes_a_new_event_with_one_write_and_counts_the_attempt(pending_event, monkeypatch,
+                                                                                  transactions, settings):
+    monkeypatch.setattr(hooks, "publish_events", recording_publisher)
+    now = time.time()
+
+    assert outbox.relay([pending_event["id"]], now=now) == {"published": 1}
+
+    assert published == [pending_event["id"]]
+    assert [len(ops) for ops in transactions] == [1]  # the mark only: a first try is not claimed first
+    sent = stored(pending_event["id"])
+    assert (sent["status"], sent["attempts"], sent["outcome"]) == ("sent", 1, "published")
+    assert pending_ids() == []
+    assert outbox.relay([pending_event["id"]]) == {"sent": 1} and published == [pending_event["id"]]
+
+
+def test_a_failed_first_try_of_the_relay_job_waits_for_its_back_off_then_the_sweep_delivers(pending_event,
+                                                                                             monkeypatch, settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 30
+    monkeypatch.setattr(hooks, "publish_events", failing_publisher)
+    now = time.time()
+
+    assert outbox.relay([pending_event["id"]], now=now) == {"failed": 1}
+    failed = stored(pending_event["id"])
+    assert (failed["status"], failed["attempts"], failed["next_attempt_at"]) == ("pending", 1, int(now + 30))
+    assert "SNS is unavailable" in failed["last_error"]
+
+    monkeypatch.setattr(hooks, "publish_events", recording_publisher)
+    assert outbox.relay([pending_event["id"]], now=now + 1) == {"not_due": 1}  # a retried job respects it
+    assert outbox.relay_pending() == {"not_due": 1}
+    assert published == []
+    assert outbox.deliver(stored(pending_event["id"]), now=now + 31) == "published"
+    assert stored(pending_event["id"])["attempts"] == 2 and published == [pending_event["id"]]
