@@ -384,6 +384,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-revalidate": {"task": "webhooks.revalidate",
                             "schedule": float(env("WEBHOOKS_REVALIDATE_SECONDS", "900"))},
     "offboarding-sweep": {"task": "offboarding.sweep", "schedule": float(env("OFFBOARDING_SWEEP_SECONDS", "60"))},
+    # Exports whose job was lost (enqueue lost after the commit, worker killed) are re-enqueued.
+    "exports-sweep": {"task": "exports.sweep", "schedule": float(env("EXPORT_SWEEP_SECONDS", "60"))},
 }
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
@@ -443,6 +445,12 @@ PRODUCT_IMAGE_MAX_BYTES = int(env("PRODUCT_IMAGE_MAX_BYTES", str(5 * 1024 * 1024
 # Exports (saas.export): download links live 15 minutes; archives spool to /tmp beyond this size.
 EXPORT_LINK_SECONDS = int(env("EXPORT_LINK_SECONDS", "900"))
 EXPORT_SPOOL_BYTES = int(env("EXPORT_SPOOL_BYTES", str(32 * 1024 * 1024)))
+# A running export writes its progress after every entity and every EXPORT_HEARTBEAT_PAGES pages (100
+# items each); an open export untouched for EXPORT_STALE_SECONDS is re-enqueued by the exports sweep
+# (its job was lost or its worker killed), at most EXPORT_MAX_ATTEMPTS runs, then it is failed.
+EXPORT_HEARTBEAT_PAGES = int(env("EXPORT_HEARTBEAT_PAGES", "20"))
+EXPORT_STALE_SECONDS = float(env("EXPORT_STALE_SECONDS", "300"))
+EXPORT_MAX_ATTEMPTS = int(env("EXPORT_MAX_ATTEMPTS", "3"))
 # Offboarding (tenants.offboarding): deletion runs this long after the request (0 allowed: tests);
 # the sweep re-enqueues an offboarding whose job has not touched it for OFFBOARDING_STALE_SECONDS.
 OFFBOARDING_GRACE_SECONDS = float(env("OFFBOARDING_GRACE_SECONDS", str(7 * 24 * 3600)))

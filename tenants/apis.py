@@ -34,6 +34,7 @@ from .serializers import (
     MyInvitationSerializer,
     OffboardConfirmSerializer,
     OffboardingSerializer,
+    OwnerOffboardingListSerializer,
     TenantCreateSerializer,
     TenantSerializer,
     TenantTierSerializer,
@@ -389,6 +390,28 @@ class CurrentTenantOffboardApi(APIView):
                                                   confirm_name=data["confirm_name"], as_owner=True)
         _enqueue_offboarding(record["id"])
         return Response(offboarding.public_offboarding(record), status=status.HTTP_202_ACCEPTED)
+
+
+class MyOffboardingsApi(APIView):
+    """The caller's own tenants whose deletion they scheduled, during the grace period (the tenant
+    is closed, but its owner can still download the final export)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: OwnerOffboardingListSerializer})
+    def get(self, request):
+        return Response({"results": offboarding.owner_offboardings(request.user.sub)})
+
+
+class MyFinalExportDownloadApi(APIView):
+    """A 15-minute link to the final export of a tenant the caller owns and is deleting; 404 for
+    anyone else, before the export is made and once deletion started. Audit-logged."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: ExportLinkSerializer})
+    def post(self, request, tenant_id: str):
+        return Response(offboarding.final_export_link(tenant_id=_tenant_id(tenant_id), user_id=request.user.sub))
 
 
 def _enqueue_offboarding(tenant_id: str) -> None:

@@ -173,6 +173,8 @@ def _final_export(record: dict) -> dict:
         record = _set(record, status=EXPORTING, final_export_id=job["id"])
     with tenant_context(tenant_id, tier=record.get("tier") or "basic"):
         job = export.run_export(export_id=record["final_export_id"])
+    if job["status"] != export.COMPLETED:  # another run of this job is making it: never delete without it
+        raise OffboardingError(f"final export {job['id']} is {job['status']}", "final_export_pending")
     return _set(record, status=WAITING, final_export_size=int(job.get("size") or 0))
 
 
@@ -201,6 +203,7 @@ def _delete_everything(record: dict, *, interrupt_after_pages: int | None) -> No
     if record.get("deployment") == "silo" and record.get("table"):
         tables.delete_table(record["table"])
         _transact([_count_op(tenant_id, {"silo_tables": 1})])
+    _delete_open_exports(tenant_id)
     _delete_platform_item(router.ROUTING_PK, tenant_id, "routing_entries", tenant_id)
     if record.get("owner_id"):
         _delete_platform_item(f"{TenantRegistration.entity}#{record['owner_id']}", tenant_id, "registrations",
@@ -286,6 +289,22 @@ def _delete_partition(tenant_id: str, entity: str, tick) -> None:
         tick()
 
 
+def _delete_open_exports(tenant_id: str) -> None:
+    """The exports sweep's markers (``saas.export.OpenExport``) of the tenant's unfinished exports."""
+    from boto3.dynamodb.conditions import Attr
+
+    from saas.export import OPEN, OpenExport
+
+    cursor = None
+    while True:
+        page = OpenExport.objects.query(OPEN, cursor=cursor, limit=100, filter=Attr("tenant_id").eq(tenant_id))
+        for marker in page.items:
+            _delete_platform_item(f"{OpenExport.entity}#{OPEN}", marker["id"], "open_exports", tenant_id)
+        cursor = page.next_cursor
+        if not cursor:
+            return
+
+
 def _delete_platform_item(pk: str, sk: str, counter: str, tenant_id: str) -> None:
     key = serialize({"PK": pk, "SK": sk})
     table = settings.DYNAMODB_TABLE
@@ -368,6 +387,63 @@ def _complete_once(tenant_id: str) -> dict:
     return completed
 
 
+# --- the owner's final export, during the grace period ---------------------------------------------
+def owner_offboardings(user_id: str) -> list[dict]:
+    """Tenants the user owns whose deletion they scheduled and that are not deleted yet, with their
+    final export's state: what the owner sees (and downloads) while their tenant is closed. Read
+    from the user's own memberships (kept until deletion), so it costs three round trips."""
+    with system_context(reason=f"offboardings owned by {user_id}"):
+        memberships = UserMembership.objects.query(user_id, limit=100).items
+        tenants = Tenant.objects.batch_get((TENANT_DIRECTORY, m["tenant_id"]) for m in memberships)
+        leaving = [t["id"] for t in tenants.values() if t.get("offboarding") and t.get("created_by") == user_id]
+        records = Offboarding.objects.batch_get((OFFBOARDINGS, tenant_id) for tenant_id in leaving)
+    mine = [r for r in records.values() if _owner_may_download(r, user_id, now=None, ready=False)]
+    return sorted((_owner_view(r) for r in mine), key=lambda r: r["delete_after"])
+
+
+def _owner_may_download(record: dict, user_id: str, *, now: float | None, ready: bool = True) -> bool:
+    """The owner, who scheduled it themselves, before deletion starts (and, if ``ready``, once the
+    final export is made)."""
+    now = time.time() if now is None else now
+    if record.get("owner_id") != user_id or record.get("requested_by") != user_id:
+        return False
+    if record["status"] not in (SCHEDULED, EXPORTING, WAITING) or now >= int(record["delete_after"]):
+        return False
+    return not ready or (record["status"] == WAITING and bool(record.get("final_export_id")))
+
+
+def _owner_view(record: dict) -> dict:
+    return {"tenant_id": record["id"], "tenant_name": record.get("tenant_name"), "status": record["status"],
+            "delete_after": audit.iso(int(record["delete_after"])),
+            "final_export": {"ready": record["status"] == WAITING and bool(record.get("final_export_id")),
+                             "size": int(record.get("final_export_size") or 0)}}
+
+
+def final_export_link(*, tenant_id: str, user_id: str) -> dict:
+    """A 15-minute link to the final export, for the owner who scheduled the deletion, during the
+    grace period only; ``DoesNotExist`` (404) for anyone else, for another tenant, before the export
+    is made and once deletion has started. Recorded in the tenant's trail and in the platform trail
+    (which outlives the tenant)."""
+    from saas import export
+
+    try:
+        record = get_offboarding(tenant_id)
+    except DoesNotExist:
+        raise DoesNotExist("offboarding not found") from None
+    if not _owner_may_download(record, user_id, now=None):
+        raise DoesNotExist("offboarding not found")
+    export_id = record["final_export_id"]
+    with tenant_context(tenant_id, user_id=user_id, tier=record.get("tier") or "basic"):
+        link = export.presigned_link(export.get_export(export_id))
+    with system_context(reason=f"owner {user_id} downloads the final export of {tenant_id}"):
+        audit.record([audit.tenant_entry_for(tenant_id, "export.downloaded", "export", export_id, tier=record.get("tier"),
+                                             detail={"final": True}),
+                      audit.platform_entry("tenant.final_export_downloaded", "tenant", tenant_id, tenant_id=tenant_id,
+                                           detail={"export_id": export_id})])
+    logger.info("owner %s downloaded the final export %s of %s", user_id, export_id, tenant_id)
+    return link
+
+
 def public_offboarding(record: dict) -> dict:
     counts = record.get("receipt") or {k[len("deleted_"):]: v for k, v in record.items() if k.startswith("deleted_")}
     return {
@@ -404,4 +480,4 @@ def _age(record: dict, now: float) -> float:
 
 
 __all__ = ["Offboarding", "OffboardingError", "Interrupted", "schedule_offboarding", "run_offboarding",
-           "get_offboarding", "public_offboarding", "due"]
+           "get_offboarding", "public_offboarding", "due", "owner_offboardings", "final_export_link"]

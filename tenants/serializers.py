@@ -219,6 +219,23 @@ class OffboardConfirmSerializer(serializers.Serializer):
                                          help_text="The tenant's name, typed exactly, to confirm.")
 
 
+class FinalExportStateSerializer(serializers.Serializer):
+    ready = serializers.BooleanField(help_text="The final export is made and can be downloaded.")
+    size = serializers.IntegerField(help_text="Bytes (0 until it is made).")
+
+
+class OwnerOffboardingSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    tenant_name = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["scheduled", "exporting", "waiting"])
+    delete_after = serializers.CharField(help_text="When deletion starts; the download ends then.")
+    final_export = FinalExportStateSerializer()
+
+
+class OwnerOffboardingListSerializer(serializers.Serializer):
+    results = OwnerOffboardingSerializer(many=True)
+
+
 class OffboardingSerializer(serializers.Serializer):
     tenant_id = serializers.CharField()
     tenant_name = serializers.CharField(allow_null=True)

@@ -16,7 +16,7 @@ from celery import shared_task
 from django.conf import settings
 
 from saas.celery import enqueue_after_commit
-from saas.tenancy import system_context
+from saas.tenancy import system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 from saas.tenancy.store import DoesNotExist, StoreUnavailable
 
@@ -88,8 +88,24 @@ def run_export(export_id: str) -> str:
 
 
 def enqueue_export(export_id: str) -> bool:
-    """Right after ``saas.export.request_export``, in the tenant's context (stamped into the headers)."""
+    """Right after ``saas.export.request_export``, in the tenant's context (stamped into the headers).
+    A lost enqueue is the exports sweep's to recover."""
     return enqueue_after_commit(run_export, export_id)
+
+
+@shared_task(name="exports.sweep", tenant_scoped=False)
+def sweep_exports() -> int:
+    """Beat (and the Lambda schedule): re-enqueue open exports whose job was lost or whose worker died.
+    Each job is published in its tenant's context, so its header carries the tenant."""
+    from saas import export
+
+    stale = export.stale_exports()
+    for job in stale:
+        logger.warning("export %s of %s %s (attempts %d) and untouched; re-enqueued", job["export_id"],
+                       job["tenant_id"], job["status"], job["attempts"])
+        with tenant_context(job["tenant_id"], tier=job["tier"] or "basic"):
+            run_export.apply_async(args=[job["export_id"]])
+    return len(stale)
 
 
 # --- offboarding ----------------------------------------------------------------------------------

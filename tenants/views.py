@@ -60,12 +60,26 @@ def login_page(request):
 @web_page(role=None, tenant=False)
 def home(request):
     me = selectors.me(identity=request.identity, resolution=active_tenant.recheck(request.identity, request.resolution))
+    closed = any(m["tenant"].get("status") == "deactivated" for m in me["memberships"])
     return render(request, "tenants/home.html", {
         "me": me,
+        # Tenants the user is deleting (closed, in their grace period): the final export to download.
+        "leaving": offboarding.owner_offboardings(request.identity.sub) if closed else [],
         "problem": request.resolution.problem if request.resolution else None,
         "role_help": ROLE_HELP,
         "invitations": services.my_invitations(email=selectors.email_of(request.identity)),
     })
+
+
+@web_page(role=None, tenant=False, methods=("POST",))
+def final_export_download(request, tenant_id: str):
+    """The owner of a tenant being deleted downloads its final export (POST /me/offboardings/{id}/
+    final-export/download in the API): a 15-minute link, audit-logged; 404 for anyone else."""
+    try:
+        link = offboarding.final_export_link(tenant_id=validate_tenant_id(tenant_id), user_id=request.identity.sub)
+    except InvalidTenantId:
+        raise Http404 from None
+    return HttpResponseRedirect(link["url"])
 
 
 @web_page(role=None, tenant=False, methods=("POST",))

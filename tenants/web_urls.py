@@ -12,6 +12,7 @@ urlpatterns = [
     path("start/progress", views.start_progress, name="start-progress"),
     path("invitations/<str:invitation_id>/<str:answer>", views.invitation_answer, name="invitation-answer"),
     path("memberships/<str:tenant_id>/leave", views.leave_tenant, name="leave-tenant"),
+    path("memberships/<str:tenant_id>/final-export", views.final_export_download, name="final-export-download"),
     path("team/", views.team, name="team"),
     path("team/<str:user_id>/role", views.member_role, name="member-role"),
     path("team/<str:user_id>/remove", views.member_remove, name="member-remove"),

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 
 import pytest
 import requests
 
+from saas import export, files
 from saas.export import exportable_models
+from saas.tenancy import tenant_context
+from saas.worker import handle_schedule
 from tests.jobs.harness import wait_until
 
 from .conftest import create_product, trail
@@ -84,3 +88,135 @@ def test_exports_are_admin_only_and_tenant_scoped(tenant_a, tenant_b, manager):
     assert other.get(f"/api/v1/exports/{job['id']}").status_code == 404
     assert other.post(f"/api/v1/exports/{job['id']}/download").status_code == 404
     assert job["id"] not in {j["id"] for j in other.get("/api/v1/exports").json()["results"]}
+
+
+# --- lost jobs: the exports sweep (a beat entry, run here through the Lambda schedule handler) ----------
+class Killed(BaseException):
+    """Stops a run the way a killed worker stops: no except/finally clean-up of ours runs."""
+
+
+def _schedule_only_the_export_sweep(settings) -> None:
+    entries = {name: entry for name, entry in settings.CELERY_BEAT_SCHEDULE.items() if entry["task"] == "exports.sweep"}
+    assert entries, "exports.sweep is not on the beat schedule"
+    settings.CELERY_BEAT_SCHEDULE = entries  # the other sweeps would fan out over every tenant of the suite
+
+
+def _lambda_schedule_tick() -> dict:
+    return handle_schedule({"time": "2026-12-02T05:01:00Z"})
+
+
+def _archive(client, export_id: str) -> zipfile.ZipFile:
+    link = client.post(f"/api/v1/exports/{export_id}/download")
+    assert link.status_code == 200, link.content
+    return zipfile.ZipFile(io.BytesIO(requests.get(link.json()["url"], timeout=10).content))
+
+
+def _archive_objects(tenant_id: str, export_id: str) -> list[str]:
+    listed = files.s3_client().list_objects_v2(Bucket=files.bucket_name(), Prefix=f"tenants/{tenant_id}/exports/{export_id}")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def _product_ids(archive: zipfile.ZipFile) -> set[str]:
+    return {json.loads(line)["id"] for line in archive.read("products.ndjson").decode().splitlines()}
+
+
+def test_an_export_whose_enqueue_was_lost_is_run_by_the_sweep(tenant_a, settings):
+    settings.EXPORT_STALE_SECONDS = 0
+    _schedule_only_the_export_sweep(settings)
+    admin = tenant_a.admin.client()
+    products = [create_product(admin, name=f"Lost {n}") for n in range(2)]
+    with tenant_context(tenant_a.id):
+        job = export.request_export()  # committed, but its job never reached the queue
+    assert admin.get(f"/api/v1/exports/{job['id']}").json()["status"] == "pending"
+
+    outcomes = _lambda_schedule_tick()
+    assert outcomes["exports.sweep"] >= 1, outcomes
+    done = wait_until(lambda: _finished(admin, job["id"]), timeout=30, what="the swept export to finish")
+    assert done["status"] == "completed" and done["attempts"] == 1, done
+    assert done["progress"]["entities_done"] == done["progress"]["entities_total"]
+    assert _product_ids(_archive(admin, job["id"])) == {p["id"] for p in products}
+    # Finished: the next sweep leaves it alone.
+    assert _lambda_schedule_tick()["exports.sweep"] == 0 or job["id"] not in str(export.stale_exports())
+
+
+def test_an_export_whose_worker_died_midway_is_finished_by_the_sweep(tenant_a, settings):
+    settings.EXPORT_STALE_SECONDS = 0
+    _schedule_only_the_export_sweep(settings)
+    admin = tenant_a.admin.client()
+    products = [create_product(admin, name=f"Kept {n}") for n in range(2)]
+
+    def die_after_two(done: int) -> None:
+        if done == 2:
+            raise Killed()
+
+    with tenant_context(tenant_a.id):
+        job = export.request_export()
+        with pytest.raises(Killed):
+            export.run_export(export_id=job["id"], checkpoint=die_after_two)
+    halfway = admin.get(f"/api/v1/exports/{job['id']}").json()
+    assert halfway["status"] == "running" and halfway["progress"]["entities_done"] == 2  # progress still visible
+    products.append(create_product(admin, name="Added after the crash"))
+
+    assert _lambda_schedule_tick()["exports.sweep"] >= 1
+    done = wait_until(lambda: _finished(admin, job["id"]), timeout=30, what="the resumed export to finish")
+    assert done["status"] == "completed" and done["attempts"] == 2, done
+    archive = _archive(admin, job["id"])
+    assert _product_ids(archive) == {p["id"] for p in products}
+    assert done["counts"]["products"] == 3
+    assert json.loads(archive.read("manifest.json"))["files"]["products.ndjson"] == 3
+    assert _archive_objects(tenant_a.id, job["id"]) == [f"tenants/{tenant_a.id}/exports/{job['id']}-2.zip"]
+
+
+def test_a_slow_run_overtaken_by_the_sweep_never_replaces_the_archive(tenant_a, settings):
+    """The first run was only slow, not dead: it finishes after the sweep's run completed. Exactly one
+    run completes; the record's counts describe exactly the archive it points to."""
+    settings.EXPORT_STALE_SECONDS = 0
+    _schedule_only_the_export_sweep(settings)
+    admin = tenant_a.admin.client()
+    products = [create_product(admin, name=f"Slow {n}") for n in range(2)]
+    with tenant_context(tenant_a.id):
+        job = export.request_export()
+    total = len(exportable_models())
+    at_the_end, go_on = threading.Event(), threading.Event()
+    result: dict = {}
+
+    def slow(done: int) -> None:
+        if done == total:  # every entity read, archive not uploaded yet
+            at_the_end.set()
+            go_on.wait(60)
+
+    def first_run() -> None:
+        with tenant_context(tenant_a.id):
+            result["job"] = export.run_export(export_id=job["id"], checkpoint=slow)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    try:
+        assert at_the_end.wait(30)
+        products.append(create_product(admin, name="Only in the second run"))
+        assert _lambda_schedule_tick()["exports.sweep"] >= 1
+        done = wait_until(lambda: _finished(admin, job["id"]), timeout=30, what="the second run to finish")
+    finally:
+        go_on.set()
+        thread.join(60)
+    assert done["status"] == "completed" and done["attempts"] == 2 and done["counts"]["products"] == 3
+    assert result["job"]["status"] == "completed" and result["job"]["counts"]["products"] == 3
+    assert _product_ids(_archive(admin, job["id"])) == {p["id"] for p in products}
+    assert _archive_objects(tenant_a.id, job["id"]) == [f"tenants/{tenant_a.id}/exports/{job['id']}-2.zip"]
+    completions = [r for r in trail(tenant_a.id) if r["action"] == "export.completed" and r["target_id"] == job["id"]]
+    assert len(completions) == 1
+
+
+def test_an_export_that_keeps_killing_its_worker_is_failed_after_the_last_attempt(tenant_a, settings):
+    settings.EXPORT_MAX_ATTEMPTS = 2
+    with tenant_context(tenant_a.id):
+        job = export.request_export()
+        for _ in range(2):
+            with pytest.raises(Killed):
+                export.run_export(export_id=job["id"], checkpoint=lambda done: (_ for _ in ()).throw(Killed()))
+        failed = export.run_export(export_id=job["id"])
+    assert failed["status"] == "failed" and "2 attempts" in failed["error"]
+    body = tenant_a.admin.client().get(f"/api/v1/exports/{job['id']}").json()
+    assert body["status"] == "failed"
+    settings.EXPORT_STALE_SECONDS = 0
+    assert job["id"] not in {s["export_id"] for s in export.stale_exports()}  # no longer open

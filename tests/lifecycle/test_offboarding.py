@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 
 from devstack.webhook_receiver import Receiver
 from products.services import create_product as create_product_service
-from saas import audit, aws, files, usage
+from saas import audit, aws, export, files, usage
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding
@@ -216,7 +216,8 @@ def test_an_owner_offboards_only_by_typing_the_name(tenant_a, make_user, setting
     assert record["final_export_id"] and int(record["delete_after"]) > 0
     assert partition_counts(tenant_a.id)["MEMBER"] == 2  # nothing is deleted during the grace period
     with tenant_context(tenant_a.id):
-        assert files.head(f"tenants/{tenant_a.id}/exports/{record['final_export_id']}.zip") is not None
+        final = export.get_export(record["final_export_id"])
+        assert final["status"] == "completed" and files.head(final["archive_key"]) is not None
     assert [r for r in trail(tenant_a.id) if r["action"] == "tenant.offboarding_scheduled"]
 
 

@@ -86,6 +86,14 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     nav(page, "Audit").click()
     expect(page.locator("#audit tbody tr").first).to_contain_text("product.image_attached")
     j.shot("audit trail")
+    # The filter form looks like the app's other filter forms: the date filters are boxes like the
+    # text filters (same height, border and padding) in even columns, not narrow unstyled controls.
+    text_box, date_box = page.locator("#f-actor"), page.locator("#f-since")
+    style = "e => { const s = getComputedStyle(e); return [s.borderTopColor, s.paddingLeft, s.borderRadius]; }"
+    assert date_box.evaluate(style) == text_box.evaluate(style)
+    text_size, since_size, until_size = (page.locator(s).bounding_box() for s in ("#f-actor", "#f-since", "#f-until"))
+    assert abs(since_size["height"] - text_size["height"]) <= 2
+    assert abs(since_size["width"] - text_size["width"]) <= 2 and abs(until_size["width"] - text_size["width"]) <= 2
     page.get_by_label("Action").fill("tenant.*")
     page.locator("#audit-filter").click()
     expect(page.locator("#audit tbody tr")).to_have_count(1)
@@ -132,6 +140,19 @@ def test_owner_deletes_the_tenant_by_typing_its_name(files_journey, oidc_provide
     page.locator("#confirm-delete").click()
     expect(page.locator(".message-success")).to_contain_text("closed now")
     j.shot("after delete")
+    # The owner still gets everything out: the final export, from the home page, while the tenant is closed.
+    leaving = page.locator(f'#leaving li[data-tenant-id="{globex.id}"]')
+    for _ in range(30):
+        if leaving.get_attribute("data-ready") == "true":
+            break
+        page.wait_for_timeout(500)
+        page.goto(j.live_url + "/")
+    expect(leaving).to_have_attribute("data-ready", "true")
+    j.shot("final export ready")
+    with page.expect_download() as download:
+        leaving.locator(".download-final-export").click()
+    archive = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read()))
+    assert {"products.ndjson", "members.ndjson", "manifest.json"} <= set(archive.namelist())
     page.goto(j.live_url + "/catalogue/")
     expect(page.locator(".error-page")).to_have_attribute("data-status", "403")
 
