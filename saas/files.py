@@ -156,6 +156,14 @@ def delete_prefix(tenant_id: str) -> int:
         deleted += len(keys)
 
 
+def prefix_bytes(tenant_id: str) -> int:
+    """Bytes stored under a tenant's prefix now (every object listed, 1,000 a page)."""
+    total = 0
+    for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket_name(), Prefix=tenant_prefix(tenant_id)):
+        total += sum(obj["Size"] for obj in page.get("Contents", []))
+    return total
+
+
 def count_prefix(tenant_id: str) -> int:
     listing = s3_client().list_objects_v2(Bucket=bucket_name(), Prefix=tenant_prefix(tenant_id), MaxKeys=1000)
     return int(listing.get("KeyCount", 0))

@@ -16,10 +16,19 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
-from saas.tenancy.context import TenantContext, current_context, tenant_context
-from saas.tenancy.store import TenantModel, _transact
+from saas.tenancy.context import TenantContext, current_context, get_context, tenant_context
+from saas.tenancy.store import (
+    TENANT_MODELS,
+    DoesNotExist,
+    TenantModel,
+    TransactionCancelled,
+    _transact,
+    now_iso,
+    transact_write,
+)
 
 logger = logging.getLogger("saas.usage")
 
@@ -100,7 +109,7 @@ def daily(*, days: int = 30) -> list[dict]:
     pending ones for today)."""
     page = UsageDay.objects.query(ascending=False, limit=min(days, 100))
     ctx = current_context()
-    rows = {item["id"]: {m: item.get(m, 0) for m in METRICS} for item in page.items}
+    rows = {item["id"]: {**{m: item.get(m, 0) for m in METRICS}, **_baseline(item)} for item in page.items}
     oldest = (datetime.now(timezone.utc) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
     pending = counter.pending(ctx.tenant_id)
     if pending:
@@ -108,6 +117,92 @@ def daily(*, days: int = 30) -> list[dict]:
         for metric, n in pending.items():
             row[metric] += n
     return [{"day": day, **row} for day, row in sorted(rows.items(), reverse=True) if day >= oldest]
+
+
+# --- backfill (``manage.py backfill_usage``): tenants that existed before usage counting ----------
+def backfill(*, days: int = 30, today_: str | None = None) -> dict:
+    """Reconstruct what can be reconstructed for the tenant in context; idempotent (every write is a
+    SET of a value read from the data itself, or a conditional correction of a counter).
+
+    * today's baseline, on today's ``USAGE`` item: ``products_baseline`` (products now) and
+      ``stored_bytes_baseline`` (bytes under the tenant's S3 prefix now);
+    * the plan-limit counters (``QUOTA`` products, members) set to the real counts, on the condition
+      that they did not move meanwhile (a concurrent create/delete: read again and retry);
+    * ``orders_placed`` for the last ``days`` days *before* counting began (the tenant's earliest
+      counted day, else today), from the orders' ``created_at``; those items say ``backfilled``.
+
+    API requests, events published and daily stored bytes leave no record to rebuild them from."""
+    from saas import files, limits
+
+    day = today_ or today()
+    products = _count("PRODUCT")
+    stored = files.prefix_bytes(get_context().tenant_id)
+    _transact([UsageDay.objects.add_op(day, deltas={"stored_bytes": 0}, products_baseline=products,
+                                       stored_bytes_baseline=stored, baseline_at=now_iso())])
+    quotas = {name: _reconcile_quota(limits.Quota, name, entity)
+              for name, entity in (("products", "PRODUCT"), ("members", "MEMBER"))}
+    orders = _backfill_orders(days=days, today_=day)
+    return {"day": day, "products": products, "stored_bytes": stored, "quotas": quotas, "orders_placed": orders}
+
+
+def _count(entity: str) -> int:
+    model, total, cursor = TENANT_MODELS[entity], 0, None
+    while True:
+        page = model.objects.query(cursor=cursor, limit=100)
+        total += len(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            return total
+
+
+def _reconcile_quota(quota_model, name: str, entity: str, attempts: int = 5) -> dict:
+    """Set the ``name`` quota counter to the number of ``entity`` items, unless it moved meanwhile
+    (audit-logged as ``limits.reconciled``: it changes what the plan allows)."""
+    from saas import audit
+    for _ in range(attempts):
+        try:
+            seen, exists = quota_model.objects.get(name, consistent=True).get("used", 0), True
+        except DoesNotExist:
+            seen, exists = 0, False
+        actual = _count(entity)
+        if actual == seen and exists:
+            return {"was": seen, "now": actual}
+        unchanged = Attr("used").eq(seen) if exists else Attr("used").not_exists()
+        try:
+            transact_write([quota_model.objects.add_op(name, deltas={"used": actual - seen}, condition=unchanged)],
+                           audit=audit.Entry(action="limits.reconciled", target_type="quota", target_id=name,
+                                             changes={"used": [seen, actual]}))
+            return {"was": seen, "now": actual}
+        except TransactionCancelled:
+            continue  # a product/member was added or removed while we counted
+    raise RuntimeError(f"quota {name} kept changing; run the backfill again")
+
+
+def _backfill_orders(*, days: int, today_: str) -> dict[str, int]:
+    counted = [item["id"] for item in UsageDay.objects.query(limit=100).items if not item.get("backfilled")]
+    cutoff = min([*counted, today_])  # counting began on the earliest counted day (or began today)
+    oldest = (datetime.strptime(today_, "%Y-%m-%d") - timedelta(days=days - 1)).strftime("%Y-%m-%d")
+    per_day: dict[str, int] = defaultdict(int)
+    model, cursor = TENANT_MODELS["ORDER"], None
+    while True:
+        page = model.objects.query(cursor=cursor, limit=100)
+        for order in page.items:
+            placed = str(order.get("created_at", ""))[:10]
+            if oldest <= placed < cutoff:
+                per_day[placed] += 1
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    for placed, n in sorted(per_day.items()):
+        _transact([UsageDay.objects.add_op(placed, deltas={"api_requests": 0}, orders_placed=n, backfilled=True)])
+    return dict(sorted(per_day.items()))
+
+
+def _baseline(item: dict) -> dict:
+    """What ``backfill`` recorded on that day (tenants older than usage counting), if anything."""
+    if "products_baseline" not in item:
+        return {}
+    return {"baseline": {"products": item["products_baseline"], "stored_bytes": item["stored_bytes_baseline"]}}
 
 
 def totals(rows: list[dict]) -> dict[str, int]:

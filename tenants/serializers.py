@@ -250,12 +250,20 @@ class OffboardingSerializer(serializers.Serializer):
 
 
 # --- usage ---------------------------------------------------------------------------------------
+class UsageBaselineSerializer(serializers.Serializer):
+    products = serializers.IntegerField()
+    stored_bytes = serializers.IntegerField()
+
+
 class UsageDaySerializer(serializers.Serializer):
     day = serializers.CharField()
     api_requests = serializers.IntegerField()
     orders_placed = serializers.IntegerField()
     events_published = serializers.IntegerField()
     stored_bytes = serializers.IntegerField()
+    baseline = UsageBaselineSerializer(required=False, help_text=(
+        "Only on the day `manage.py backfill_usage` ran: the products and bytes stored then (tenants "
+        "older than usage counting)."))
 
 
 class PlanLimitSerializer(serializers.Serializer):
