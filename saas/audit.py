@@ -223,28 +223,33 @@ def retention_seconds(tier: str | None) -> int:
 
 # --- heads --------------------------------------------------------------------------------------
 class _Heads:
-    """Last known head per trail, per process. A stale entry only costs one cancelled attempt."""
+    """Last known head per trail, per process, per pooled table (a process pointed at another table
+    must not chain onto this one's trail). A stale entry only costs one cancelled attempt."""
 
     def __init__(self) -> None:
-        self._heads: dict[str, dict | None] = {}
+        self._heads: dict[tuple[str, str], dict | None] = {}
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(trail: str) -> tuple[str, str]:
+        return settings.DYNAMODB_TABLE, trail
 
     def get(self, trail: str) -> tuple[bool, dict | None]:
         with self._lock:
-            if trail in self._heads:
-                return True, self._heads[trail]
+            if self._key(trail) in self._heads:
+                return True, self._heads[self._key(trail)]
         return False, None
 
     def put(self, trail: str, head: dict | None) -> None:
         with self._lock:
-            self._heads[trail] = head
+            self._heads[self._key(trail)] = head
 
     def forget(self, trail: str | None = None) -> None:
         with self._lock:
             if trail is None:
                 self._heads.clear()
             else:
-                self._heads.pop(trail, None)
+                self._heads.pop(self._key(trail), None)
 
 
 heads = _Heads()

@@ -187,6 +187,22 @@ def _call(operation: str, **kwargs) -> dict:
         raise StoreUnavailable(type(exc).__name__) from exc
 
 
+def _set_and_add_clauses(fields: Mapping[str, Any], deltas: Mapping[str, int], *, sets: list[str],
+                         names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """Append ``#f = :v`` for each field to ``sets`` and return the ``ADD`` clauses of ``deltas``
+    (placeholders added to ``names``/``values``): the body of an upsert-counter update."""
+    for n, (name, value) in enumerate(fields.items()):
+        names[f"#s{n}"] = name
+        values[f":s{n}"] = _serializer.serialize(value)
+        sets.append(f"#s{n} = :s{n}")
+    adds = []
+    for n, (name, delta) in enumerate(deltas.items()):
+        names[f"#d{n}"] = name
+        values[f":d{n}"] = _serializer.serialize(int(delta))
+        adds.append(f"#d{n} :d{n}")
+    return adds
+
+
 # --- routing: tenant -> physical table ----------------------------------------------------------
 class TableRouter:
     """Resolves a tenant's table. Silo tenants are recorded in the pooled table's routing partition.
@@ -458,15 +474,7 @@ class TenantManager:
                   ":zero": _serializer.serialize(0), ":one": _serializer.serialize(1)}
         sets = ["#tenant = if_not_exists(#tenant, :tenant)", "#entity = :entity", "#id = :id", "#updated_at = :now",
                 "#created_at = if_not_exists(#created_at, :now)", "#version = if_not_exists(#version, :zero) + :one"]
-        for n, (name, value) in enumerate(fields.items()):
-            names[f"#s{n}"] = name
-            values[f":s{n}"] = _serializer.serialize(value)
-            sets.append(f"#s{n} = :s{n}")
-        adds = []
-        for n, (name, delta) in enumerate(deltas.items()):
-            names[f"#d{n}"] = name
-            values[f":d{n}"] = _serializer.serialize(int(delta))
-            adds.append(f"#d{n} :d{n}")
+        adds = _set_and_add_clauses(fields, deltas, sets=sets, names=names, values=values)
         guard = "(attribute_not_exists(PK) OR #tenant = :tenant)"
         if condition is not None:
             built = _filter_expression(condition)
@@ -657,15 +665,7 @@ class PlatformManager:
         names = {"#updated_at": "updated_at"}
         values = {":now": _serializer.serialize(now_iso())}
         sets = ["#updated_at = :now"]
-        for n, (name, value) in enumerate(fields.items()):
-            names[f"#s{n}"] = name
-            values[f":s{n}"] = _serializer.serialize(value)
-            sets.append(f"#s{n} = :s{n}")
-        adds = []
-        for n, (name, delta) in enumerate(deltas.items()):
-            names[f"#d{n}"] = name
-            values[f":d{n}"] = _serializer.serialize(int(delta))
-            adds.append(f"#d{n} :d{n}")
+        adds = _set_and_add_clauses(fields, deltas, sets=sets, names=names, values=values)
         expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
         return {"Update": {"TableName": self._table(), "Key": serialize(self._key(partition, item_id)),
                            "UpdateExpression": expression, "ConditionExpression": "attribute_exists(PK)",

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from devstack.services import Redis
-from tests.jobs.harness import use_broker
+from tests.jobs.harness import own_redis_broker
 from tests.orders.conftest import all_orders, make_product
 
 LIMIT_SECONDS = 2.0  # the review's target: no request hangs longer than this
@@ -20,16 +19,14 @@ LIMIT_SECONDS = 2.0  # the review's target: no request hangs longer than this
 
 @pytest.fixture
 def frozen_redis():
-    server = Redis().start()
-    try:
-        with use_broker(server.url()):
-            yield server
-    finally:
+    with own_redis_broker() as server:
         try:
-            os.kill(server.pid, signal.SIGCONT)
-        except (ProcessLookupError, TypeError):
-            pass
-        server.stop()
+            yield server
+        finally:  # thaw it, so it can be stopped
+            try:
+                os.kill(server.pid, signal.SIGCONT)
+            except (ProcessLookupError, TypeError):
+                pass
 
 
 def test_no_request_hangs_on_a_frozen_broker(frozen_redis, tenant_a, member):

@@ -12,26 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from devstack.services import Redis
 from orders.models import Order
 from saas.tenancy import tenant_context
-from tests.jobs.harness import Worker, use_broker, wait_until
+from tests.jobs.harness import Worker, wait_until
 from tests.orders.conftest import make_product, order_events
 
 FINISHED_WITHIN_SECONDS = 30.0
 # The production schedule (settings defaults), only the fulfilment made long enough to kill it mid-job.
 ENV = {"ORDERS_FULFILMENT_DELAY_SECONDS": "3", "ORDERS_STUCK_AFTER_SECONDS": "15", "OUTBOX_SWEEP_SECONDS": "10",
        "OUTBOX_RETRY_BASE_SECONDS": "1"}
-
-
-@pytest.fixture
-def broker():
-    server = Redis().start()
-    try:
-        with use_broker(server.url()):
-            yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -63,10 +52,10 @@ def status_of(tenant_id: str, order_id: str) -> str:
         return Order.objects.get(order_id, consistent=True)["status"]
 
 
-def test_an_order_whose_worker_was_killed_is_finished_within_30s_exactly_once(own_table, broker, tenant_a, member):
+def test_an_order_whose_worker_was_killed_is_finished_within_30s_exactly_once(own_table, own_broker, tenant_a, member):
     product = make_product(tenant_a.id, stock=5)
     with tempfile.TemporaryDirectory() as schedule_dir:
-        first = _worker(broker.url(), schedule_dir, own_table).start()
+        first = _worker(own_broker.url(), schedule_dir, own_table).start()
         replacement = None
         try:
             order = member.client().post("/api/v1/orders", {"lines": [{"product_id": product["id"], "quantity": 1}]},
@@ -75,7 +64,7 @@ def test_an_order_whose_worker_was_killed_is_finished_within_30s_exactly_once(ow
             first.kill()  # SIGKILL mid-fulfilment: nothing acknowledged
             killed_at = time.monotonic()
             assert status_of(tenant_a.id, order["id"]) == "confirmed"
-            replacement = _worker(broker.url(), schedule_dir, own_table).start()
+            replacement = _worker(own_broker.url(), schedule_dir, own_table).start()
             wait_until(lambda: status_of(tenant_a.id, order["id"]) == "fulfilled", timeout=45, interval=0.25,
                        what="order fulfilled after the crash")
             recovered_in = time.monotonic() - killed_at

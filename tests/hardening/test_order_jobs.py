@@ -7,12 +7,9 @@
 11: ``confirm_order`` enqueued the fulfil job without guarding a broker error."""
 from __future__ import annotations
 
-import pytest
-
-from devstack.services import Redis
 from orders.models import Order
 from saas.tenancy import tenant_context
-from tests.jobs.harness import use_broker, wait_until
+from tests.jobs.harness import wait_until
 from tests.orders.conftest import all_orders, make_product
 
 
@@ -39,24 +36,13 @@ def test_a_keyed_replay_restarts_a_pending_order_whose_job_was_lost(running_work
     assert len(all_orders(tenant_a.id)) == 1
 
 
-@pytest.fixture
-def own_redis():
-    """A broker of this test's own, which it may kill; this process publishes to it."""
-    server = Redis().start()
-    try:
-        with use_broker(server.url()):
-            yield server
-    finally:
-        server.stop()
-
-
-def test_a_failed_publish_resets_the_broker_probe(own_redis, tenant_a, member, settings):
+def test_a_failed_publish_resets_the_broker_probe(own_broker, tenant_a, member, settings):
     settings.BROKER_CHECK_CACHE_SECONDS = 60  # "up" would be trusted for a minute without the reset
     product = make_product(tenant_a.id, stock=5)
     api = member.client()
     body = {"lines": [{"product_id": product["id"], "quantity": 1}]}
     assert api.post("/api/v1/orders", body, format="json").status_code == 201  # probe: up (cached)
-    own_redis.stop()
+    own_broker.stop()
     accepted = api.post("/api/v1/orders", body, format="json")
     assert accepted.status_code == 201  # committed before the publish failed; the sweep will enqueue it
     refused = api.post("/api/v1/orders", body, format="json")
@@ -64,14 +50,14 @@ def test_a_failed_publish_resets_the_broker_probe(own_redis, tenant_a, member, s
     assert len(all_orders(tenant_a.id)) == 2
 
 
-def test_confirm_survives_a_broker_error_when_enqueueing_the_fulfil_job(own_redis, tenant_a):
+def test_confirm_survives_a_broker_error_when_enqueueing_the_fulfil_job(own_broker, tenant_a):
     from orders import tasks
     from orders.services import place_order
 
     product = make_product(tenant_a.id, stock=5)
     with tenant_context(tenant_a.id, user_id="u-1"):
         order = place_order(lines=[{"product_id": product["id"], "quantity": 1}]).order
-    own_redis.stop()
+    own_broker.stop()
     with tenant_context(tenant_a.id):
         tasks.confirm_order.run(order["id"])  # the job's body, as the worker runs it
     assert status_of(tenant_a.id, order["id"]) == "confirmed"  # left for the sweep, no exception

@@ -131,9 +131,9 @@ def use_broker(url: str) -> Iterator[None]:
 # --- fixtures shared by tests/orders and tests/jobs (imported into their conftest.py) -------------
 
 
-@pytest.fixture(scope="module")
-def redis_broker():
-    """Our own Redis for the module, and this process's Celery app pointed at it."""
+@contextlib.contextmanager
+def own_redis_broker() -> Iterator:
+    """A Redis server of our own (stopped by PID afterwards), this process's Celery app pointed at it."""
     from devstack.services import Redis
 
     server = Redis().start()
@@ -142,6 +142,20 @@ def redis_broker():
             yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_broker():
+    """Our own Redis for the module, and this process's Celery app pointed at it."""
+    with own_redis_broker() as server:
+        yield server
+
+
+@pytest.fixture
+def own_broker():
+    """A broker of this test's own, which it may stop, kill or freeze; this process publishes to it."""
+    with own_redis_broker() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
