@@ -41,6 +41,18 @@ class TierChangeNotSupported(Conflict):
     default_message = "Moving a tenant between the pooled and the silo deployment needs a data migration."
 
 
+class OffboardingError(Conflict):
+    code, default_message = "offboarding", "This tenant cannot be offboarded now."
+
+
+class OwnerRequired(Forbidden):
+    code, default_message = "owner_required", "Only the tenant's owner can delete it."
+
+
+class ConfirmationMismatch(InvalidInput):
+    code, default_message = "confirmation_mismatch", "Type the tenant's name exactly to confirm."
+
+
 class ProvisioningInProgress(Conflict):
     code, default_message = "provisioning_in_progress", "Another attempt is provisioning this tenant."
 
@@ -68,4 +80,5 @@ TenancyError = AppError
 
 __all__ = ["TenancyError", "NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",
            "LastAdmin", "ConcurrentChange", "InvalidTransition", "TierChangeNotSupported", "ProvisioningInProgress",
-           "ProvisioningFailed", "IdentityProviderUnavailable", "InvalidInput"]
+           "ProvisioningFailed", "IdentityProviderUnavailable", "InvalidInput", "OffboardingError", "OwnerRequired",
+           "ConfirmationMismatch"]

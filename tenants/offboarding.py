@@ -30,7 +30,6 @@ from typing import Any
 from django.conf import settings
 
 from saas import audit, files, usage
-from saas.errors import Conflict, Forbidden, InvalidInput
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.jobs import tenant_directory
 from saas.tenancy.store import (
@@ -47,6 +46,7 @@ from saas.tenancy.store import (
 )
 
 from . import active_tenant
+from .errors import ConfirmationMismatch, OffboardingError, OwnerRequired
 from .models import (
     TENANT_DIRECTORY,
     Member,
@@ -67,18 +67,6 @@ QUOTA_ATTEMPTS = 5  # completions retried when the owner's creation quota change
 
 class Offboarding(PlatformModel):
     entity = "OFFBOARDING"  # partition ALL, id = tenant id
-
-
-class OffboardingError(Conflict):
-    code, default_message = "offboarding", "This tenant cannot be offboarded now."
-
-
-class OwnerRequired(Forbidden):
-    code, default_message = "owner_required", "Only the tenant's owner can delete it."
-
-
-class ConfirmationMismatch(InvalidInput):
-    code, default_message = "confirmation_mismatch", "Type the tenant's name exactly to confirm."
 
 
 class Interrupted(Exception):
