@@ -1,5 +1,5 @@
 """Tenant data export: every exportable item of the tenant as NDJSON files in one zip archive under
-the tenant's S3 prefix (``tenants/<tenant>/exports/<export id>.zip``).
+the tenant's S3 prefix (``tenants/<tenant>/exports/<export id>-<attempt>.zip``).
 
 What is exported is declared on the models (``TenantModel.export_as``), so the export follows the
 store: products, orders, members, webhook subscriptions, the audit trail, usage. The job walks each
@@ -142,13 +142,19 @@ def _update(job: dict, **changes: Any) -> dict:
     return ExportJob.objects.update(job["id"], expected_version=int(job["version"]), **changes)
 
 
-def run_export(*, export_id: str, checkpoint: Callable[[int], None] | None = None) -> dict:
+def run_export(*, export_id: str, takeover: bool = False, checkpoint: Callable[[int], None] | None = None) -> dict:
     """Claim the export, write the archive, complete it. Idempotent: a completed (or failed) job is
-    left alone; a run overtaken by a newer claim stops and deletes its own archive.
+    left alone, and so is one whose run is alive (progress within ``EXPORT_STALE_SECONDS``: this is a
+    duplicate delivery, e.g. a broker's redelivery of a long job) unless ``takeover`` (the sweep,
+    which found it stale). A run overtaken by a newer claim stops and deletes its own archive.
     ``checkpoint(entities_done)`` (tests): called after each entity, e.g. to stop like a dying worker."""
     job = get_export(export_id)
     final = bool(job.get("final"))  # the offboarding job retries its final export until it is made
     if job["status"] == COMPLETED or (job["status"] == FAILED and not final):
+        return job
+    if job["status"] == RUNNING and not takeover and time.time() - _timestamp(job["updated_at"]) < settings.EXPORT_STALE_SECONDS:
+        logger.info("export %s: a live run holds it (attempt %s); this delivery leaves it alone", export_id,
+                    job.get("attempts"))
         return job
     attempt = int(job.get("attempts") or 0) + 1
     if attempt > settings.EXPORT_MAX_ATTEMPTS and not final:

@@ -76,12 +76,13 @@ def resume_provisioning(tenant: dict, *, producer=None) -> int:
 # --- export -------------------------------------------------------------------------------------
 @shared_task(name="exports.run", acks_late=True, autoretry_for=(StoreUnavailable,), retry_backoff=2,
              retry_backoff_max=60, max_retries=8)
-def run_export(export_id: str) -> str:
-    """A tenant job (tenant from the headers): write the export archive."""
+def run_export(export_id: str, takeover: bool = False) -> str:
+    """A tenant job (tenant from the headers): write the export archive. ``takeover``: sent by the
+    sweep for a run it found stale (a broker's redelivery of a live run leaves that run alone)."""
     from saas import export
 
     try:
-        return export.run_export(export_id=export_id)["status"]
+        return export.run_export(export_id=export_id, takeover=takeover)["status"]
     except DoesNotExist:
         logger.error("export %s not found", export_id)
         return "missing"
@@ -104,7 +105,7 @@ def sweep_exports() -> int:
         logger.warning("export %s of %s %s (attempts %d) and untouched; re-enqueued", job["export_id"],
                        job["tenant_id"], job["status"], job["attempts"])
         with tenant_context(job["tenant_id"], tier=job["tier"] or "basic"):
-            run_export.apply_async(args=[job["export_id"]])
+            run_export.apply_async(args=[job["export_id"]], kwargs={"takeover": True})
     return len(stale)
 
 

@@ -211,12 +211,45 @@ def test_an_export_that_keeps_killing_its_worker_is_failed_after_the_last_attemp
     settings.EXPORT_MAX_ATTEMPTS = 2
     with tenant_context(tenant_a.id):
         job = export.request_export()
-        for _ in range(2):
+        for _ in range(2):  # each time the sweep finds it stale and hands it to a new run
             with pytest.raises(Killed):
-                export.run_export(export_id=job["id"], checkpoint=lambda done: (_ for _ in ()).throw(Killed()))
-        failed = export.run_export(export_id=job["id"])
+                export.run_export(export_id=job["id"], takeover=True,
+                                  checkpoint=lambda done: (_ for _ in ()).throw(Killed()))
+        failed = export.run_export(export_id=job["id"], takeover=True)
     assert failed["status"] == "failed" and "2 attempts" in failed["error"]
     body = tenant_a.admin.client().get(f"/api/v1/exports/{job['id']}").json()
     assert body["status"] == "failed"
     settings.EXPORT_STALE_SECONDS = 0
     assert job["id"] not in {s["export_id"] for s in export.stale_exports()}  # no longer open
+
+
+def test_a_duplicate_delivery_leaves_a_live_run_alone(tenant_a):
+    """A broker redelivers a long job's message while its run is alive: the copy does nothing, the
+    live run completes (it is neither superseded nor restarted)."""
+    create_product(tenant_a.admin.client(), name="Long export")
+    with tenant_context(tenant_a.id):
+        job = export.request_export()
+    at_first, go_on = threading.Event(), threading.Event()
+    result: dict = {}
+
+    def slow(done: int) -> None:
+        if done == 1:
+            at_first.set()
+            go_on.wait(60)
+
+    def live_run() -> None:
+        with tenant_context(tenant_a.id):
+            result["job"] = export.run_export(export_id=job["id"], checkpoint=slow)
+
+    thread = threading.Thread(target=live_run)
+    thread.start()
+    try:
+        assert at_first.wait(30)
+        with tenant_context(tenant_a.id):
+            copy = export.run_export(export_id=job["id"])  # the redelivered message, no takeover
+        assert copy["status"] == "running" and copy["attempts"] == 1
+    finally:
+        go_on.set()
+        thread.join(60)
+    assert result["job"]["status"] == "completed" and result["job"]["attempts"] == 1
+    assert _archive_objects(tenant_a.id, job["id"]) == [f"tenants/{tenant_a.id}/exports/{job['id']}-1.zip"]
