@@ -287,9 +287,12 @@ def stale_exports(*, now: float | None = None) -> list[dict]:
                     continue
             if now - _timestamp(job["updated_at"]) < stale_after:
                 continue
-            with system_context(reason=f"export sweep: re-enqueue {marker['id']}"):
-                OpenExport.objects.put(OPEN, marker["id"], expected_version=int(marker["version"]),
-                                       **{**marker, "enqueued_at": int(now)})
+            try:
+                with system_context(reason=f"export sweep: re-enqueue {marker['id']}"):
+                    OpenExport.objects.put(OPEN, marker["id"], expected_version=int(marker["version"]),
+                                           **{**marker, "enqueued_at": int(now)})
+            except (VersionConflict, DoesNotExist):
+                continue  # another sweep took it (or the export just ended)
             due.append({"tenant_id": marker["tenant_id"], "tier": tenant.get("tier"), "export_id": marker["export_id"],
                         "status": job["status"], "attempts": int(job.get("attempts") or 0)})
         cursor = page.next_cursor
