@@ -11,6 +11,9 @@ an app's behaviour, the app registers a function here in its ``AppConfig.ready()
   re-enqueue stuck orders); each returns how much it did.
 * ``directory_sweeps``: run by ``outbox.sweep`` for every tenant record that is not active (tenants:
   re-enqueue stuck silo provisioning); each returns the number of jobs it enqueued.
+* ``limit_usage``: plan limits whose usage an app counts itself rather than in ``saas.limits``'
+  quota counter (webhooks: ``webhook_subscriptions``), read in the tenant's context for Settings ->
+  Usage.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class Hooks:
     tenant_pages: Callable[[str | None], Any] | None = None
     tenant_sweeps: list[Callable[[], int]] = field(default_factory=list)
     directory_sweeps: list[Callable[..., int]] = field(default_factory=list)
+    limit_usage: dict[str, Callable[[], int]] = field(default_factory=dict)
 
     def require(self, name: str) -> Callable:
         hook = getattr(self, name)

@@ -73,6 +73,9 @@ def usage_of(name: str) -> int:
 
 def overview() -> list[dict]:
     """Every tenant-level limit of the current tenant's plan with what is used (Settings -> Usage)."""
+    from saas.hooks import hooks
+
     ctx = get_context()
-    return [{"limit": name, "max": limit_for(name, tier=ctx.tier), "used": usage_of(name)}
+    return [{"limit": name, "max": limit_for(name, tier=ctx.tier),
+             "used": hooks.limit_usage[name]() if name in hooks.limit_usage else usage_of(name)}
             for name in LIMIT_NAMES if name != "tenants_per_user"]

@@ -9,6 +9,9 @@ class WebhooksConfig(AppConfig):
         from saas.hooks import hooks
 
         from .services import publish_events, refresh_pending_subscriptions
+        from .services.topics import current_counts
 
         hooks.publish_events = publish_events
         hooks.tenant_sweeps.append(refresh_pending_subscriptions)
+        # Subscriptions are counted in the webhooks' own counts item (the plan limit is checked there).
+        hooks.limit_usage["webhook_subscriptions"] = lambda: current_counts().total

@@ -111,3 +111,19 @@ def test_member_limit_counts_the_owner_and_frees_a_slot_on_removal(tenant_a, set
     assert len(admin.get("/api/v1/tenants/current/members").json()["results"]) == 2
     assert admin.delete(f"/api/v1/tenants/current/members/{m1.sub}").status_code == 204
     assert invite_and_accept(tenant_a.admin, m2, "viewer").status_code == 200
+
+
+def test_settings_usage_shows_the_webhook_subscriptions_in_use(tenant_a):
+    from devstack.webhook_receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        admin = tenant_a.admin.client()
+        for event_type in ("order.created", "product.updated"):
+            response = admin.post("/api/v1/webhooks/subscriptions", {"event_type": event_type,
+                                                                      "url": receiver.url("/hook")}, format="json")
+            assert response.status_code == 201, response.content
+        limits_shown = {row["limit"]: row for row in admin.get("/api/v1/tenants/current/usage").json()["limits"]}
+        assert limits_shown["webhook_subscriptions"]["used"] == 2
+    finally:
+        receiver.stop()
