@@ -51,11 +51,11 @@ from .models import (
     TENANT_DIRECTORY,
     Member,
     Tenant,
-    TenantCreationQuota,
     TenantRegistration,
     UserMembership,
     UserProfile,
 )
+from .services.onboarding import release_creation_slot_ops
 
 logger = logging.getLogger("tenants.offboarding")
 
@@ -329,22 +329,6 @@ def _complete(tenant_id: str) -> dict:
     raise AssertionError("unreachable")
 
 
-def _quota_release_op(record: dict) -> list[dict]:
-    """The owner's ``TenantCreationQuota`` one lower, if this tenant was counted in it."""
-    owner = record.get("owner_id")
-    if not (record.get("creation_quota") and owner):
-        return []
-    try:
-        quota = TenantCreationQuota.objects.get(owner, "created", consistent=True)
-    except DoesNotExist:
-        return []
-    if int(quota.get("used", 0)) <= 0:
-        return []
-    op, _ = TenantCreationQuota.objects.put_op(owner, "created", expected_version=int(quota["version"]),
-                                               **{**quota, "used": int(quota["used"]) - 1})
-    return [op]
-
-
 def _complete_once(tenant_id: str) -> dict:
     record = Offboarding.objects.get(OFFBOARDINGS, tenant_id, consistent=True)
     if record["status"] == COMPLETED:
@@ -358,7 +342,8 @@ def _complete_once(tenant_id: str) -> dict:
         counts["tenant_directory"] = counts.get("tenant_directory", 0) + 1
     except DoesNotExist:
         pass
-    released = _quota_release_op(record)
+    counted = record.get("creation_quota") and record.get("owner_id")
+    released = release_creation_slot_ops(record["owner_id"]) if counted else []
     ops += released
     record_op, completed = Offboarding.objects.put_op(
         OFFBOARDINGS, tenant_id, expected_version=int(record["version"]),

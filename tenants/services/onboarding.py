@@ -88,6 +88,30 @@ def _creation_quota_op(owner_id: str, tier: str) -> dict:
     return op
 
 
+def release_creation_slot_ops(owner_id: str) -> list[dict]:
+    """The owner's creation quota one lower (version-guarded), for the transaction that ends a
+    tenant counted in it — rejected, failed or deleted —, which also clears the tenant's
+    ``creation_quota`` flag, so a slot is given back once. Empty when there is nothing to give back."""
+    with system_context(reason=f"give back a tenant creation slot of {owner_id}"):
+        try:
+            quota = CreationQuotaRecord.from_item(TenantCreationQuota.objects.get(owner_id, "created", consistent=True))
+        except DoesNotExist:
+            return []
+        if quota.used <= 0:
+            return []
+        op, _ = TenantCreationQuota.objects.put_op(owner_id, "created", expected_version=quota.version,
+                                                   used=quota.used - 1)
+    return [op]
+
+
+def _end_counted_tenant(tenant: dict, *, reason: str, audit=None, **changes) -> dict:
+    """``replace_tenant`` for a tenant that will never be usable (rejected, failed): the owner's
+    creation slot comes back in the same transaction, when the tenant was counted in it."""
+    extra_ops = release_creation_slot_ops(tenant["created_by"]) if tenant.get("creation_quota") else []
+    return replace_tenant(tenant, reason=reason, audit=audit, extra_ops=extra_ops,
+                          **({"creation_quota": False} if extra_ops else {}), **changes)
+
+
 def approve_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
     """A platform admin approves a ``pending_approval`` silo tenant: it becomes ``provisioning`` and
     the provisioning job is enqueued (503 ``broker``, nothing changed, when the queue is down)."""
@@ -111,7 +135,7 @@ def reject_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
     tenant = get_tenant(tenant_id)
     if tenant.get("status") != "pending_approval":
         raise InvalidTransition(f"A {tenant.get('status')} tenant cannot be rejected.")
-    updated = replace_tenant(tenant, reason=f"platform admin {actor_id}: reject {tenant_id}", status="rejected",
+    updated = _end_counted_tenant(tenant, reason=f"platform admin {actor_id}: reject {tenant_id}", status="rejected",
                              failure_reason="The request was not approved by the platform team.",
                              audit=audit_trail.platform_entry("tenant.rejected", "tenant", tenant_id,
                                                               tenant_id=tenant_id,
@@ -299,8 +323,8 @@ def _fail_provisioning(tenant: dict, *, reason: str) -> ProvisioningFailed:
     """Drop the table and mark the tenant ``failed``; returns the error to raise."""
     _discard_table(tenant["table"])
     try:
-        replace_tenant(tenant, reason=f"mark tenant {tenant['id']} failed", status="failed", failure_reason=reason,
-                        table=None)
+        _end_counted_tenant(tenant, reason=f"mark tenant {tenant['id']} failed", status="failed",
+                            failure_reason=reason, table=None)
     except StoreError:
         logger.exception("could not mark tenant %s failed; it stays 'provisioning'", tenant["id"])
     active_tenant.cache.invalidate_tenant(tenant["id"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Sequence
 
 from django.conf import settings
 
@@ -28,17 +28,18 @@ def get_tenant(tenant_id: str) -> dict:
         return Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
 
 
-def replace_tenant(tenant: dict, *, reason: str, audit: Any = None, **changes) -> dict:
+def replace_tenant(tenant: dict, *, reason: str, audit: Any = None, extra_ops: Sequence[dict] = (),
+                   **changes) -> dict:
     """Version-guarded replace of a tenant directory item (VersionConflict on a concurrent change).
-    ``audit``: entries (``saas.audit``) written in the same transaction."""
+    ``audit``: entries (``saas.audit``) and ``extra_ops`` written in the same transaction."""
     with system_context(reason=reason):
-        if audit is None:
+        if audit is None and not extra_ops:
             return Tenant.objects.put(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
                                       **{**tenant, **changes})
         op, item = Tenant.objects.put_op(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
                                          **{**tenant, **changes})
         try:
-            transact_write([op], audit=audit)
+            transact_write([op, *extra_ops], audit=audit)
         except TransactionCancelled as exc:
             raise VersionConflict("tenant was changed by someone else") from exc
         return item

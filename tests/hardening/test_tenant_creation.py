@@ -65,3 +65,17 @@ def test_a_rejected_platinum_request_is_never_provisioned(make_user, platform_ad
     assert [p["status"] for p in user.client().get("/api/v1/me").json()["pending_tenants"]] == ["rejected"]
     assert platform_admin.client().post(f"/api/v1/admin/tenants/{tenant['id']}/approve").status_code == 409
     assert not _table_exists(services.silo_table_name(tenant["id"]))
+
+
+def test_a_rejected_request_gives_the_creation_slot_back_once(make_user, platform_admin, settings):
+    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 1} for tier, limits in settings.PLAN_LIMITS.items()}
+    user = make_user()
+    tenant = _create(user, tier="platinum", name="Maybe Co").json()
+    assert _create(user, name="Meanwhile Co").status_code == 403  # the pending request holds the slot
+
+    assert platform_admin.client().post(f"/api/v1/admin/tenants/{tenant['id']}/reject").status_code == 200
+    assert platform_admin.client().post(f"/api/v1/admin/tenants/{tenant['id']}/reject").status_code == 409
+
+    assert _create(user, name="Meanwhile Co").status_code == 201
+    refused = _create(user, name="One more Co")
+    assert refused.status_code == 403 and refused.json()["limit"] == "tenants_per_user"

@@ -365,3 +365,23 @@ def test_failure_inside_the_activation_transaction_also_cleans_up(newcomer, silo
     # The owner still sees why (the registration outlives the failure).
     [pending] = newcomer.client().get("/api/v1/me").json()["pending_tenants"]
     assert pending["status"] == "failed" and pending["failure_reason"] == record["failure_reason"]
+
+
+def test_a_self_service_tenant_that_failed_gives_its_creation_slot_back_once(newcomer, platform_admin, settings):
+    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 1} for tier, limits in settings.PLAN_LIMITS.items()}
+    client = newcomer.client()
+    requested = client.post("/api/v1/tenants", {"name": "Unlucky", "tier": "platinum"}, format="json")
+    assert requested.status_code == 202, requested.content
+    refused = client.post("/api/v1/tenants", {"name": "Second", "tier": "basic"}, format="json")
+    assert refused.status_code == 403 and refused.json()["limit"] == "tenants_per_user"
+    tenant_id = requested.json()["id"]
+    assert platform_admin.client().post(f"/api/v1/admin/tenants/{tenant_id}/approve").status_code == 200
+    settings.TENANT_PROVISIONING_RETRY_SECONDS = 0
+    _set_attempt(directory_record(tenant_id), attempts=settings.TENANT_PROVISIONING_MAX_ATTEMPTS)
+
+    assert provision_silo(tenant_id) == "failed"
+    assert provision_silo(tenant_id) == "skipped"  # a redelivery gives nothing back a second time
+
+    assert client.post("/api/v1/tenants", {"name": "Second", "tier": "basic"}, format="json").status_code == 201
+    third = client.post("/api/v1/tenants", {"name": "Third", "tier": "basic"}, format="json")
+    assert third.status_code == 403 and third.json()["limit"] == "tenants_per_user"
