@@ -42,6 +42,19 @@ def event(tenant_id: str, seq: int) -> dict:
             "event_created_at": now_iso()}
 
 
+def pending_events(count: int) -> list[str]:
+    """``count`` pending outbox events of the tenant in context, committed TRANSACTION_SIZE at a time."""
+    ids = []
+    for start in range(0, count, TRANSACTION_SIZE):
+        ops = []
+        for seq in range(start, min(start + TRANSACTION_SIZE, count)):
+            op, written = outbox.event_op(ORDER_CREATED, {"seq": seq})
+            ops.append(op)
+            ids.append(written["id"])
+        transact_write(ops)
+    return ids
+
+
 def main() -> None:
     tables.ensure_all()
     tenant_id = f"bench-webhooks-{uuid.uuid4().hex[:8]}"
@@ -67,14 +80,7 @@ def main() -> None:
             call = percentiles(call_times)
 
             # 2. events per second through the outbox relay (saas.outbox.relay, in-process)
-            ids = []
-            for start in range(0, RELAY_EVENTS, TRANSACTION_SIZE):
-                ops = []
-                for seq in range(start, min(start + TRANSACTION_SIZE, RELAY_EVENTS)):
-                    op, written = outbox.event_op(ORDER_CREATED, {"seq": seq})
-                    ops.append(op)
-                    ids.append(written["id"])
-                transact_write(ops)
+            ids = pending_events(RELAY_EVENTS)
             with sns_calls.counting() as sns_during, ddb_calls.counting() as ddb_during:
                 relay_started = time.perf_counter()
                 outcomes = outbox.relay(ids)
@@ -89,14 +95,7 @@ def main() -> None:
             aws.client("sns").set_subscription_attributes(
                 SubscriptionArn=subscription["subscription_arn"], AttributeName="FilterPolicy",
                 AttributeValue=json.dumps({"tenant_id": ["nobody"]}))
-            quiet_ids = []
-            for start in range(0, RELAY_EVENTS, TRANSACTION_SIZE):
-                ops = []
-                for seq in range(start, min(start + TRANSACTION_SIZE, RELAY_EVENTS)):
-                    op, written = outbox.event_op(ORDER_CREATED, {"seq": seq})
-                    ops.append(op)
-                    quiet_ids.append(written["id"])
-                transact_write(ops)
+            quiet_ids = pending_events(RELAY_EVENTS)
             quiet_started = time.perf_counter()
             quiet_outcomes = outbox.relay(quiet_ids)
             quiet_seconds = time.perf_counter() - quiet_started

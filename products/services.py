@@ -190,13 +190,8 @@ def attach_image(*, product_id: str, upload_id: str, if_match: str | None = None
                             f"{settings.PRODUCT_IMAGE_MAX_BYTES} bytes.")
     if current.get("image_key") == key:
         return current
-    changes = {"image_key": key, "image_type": content_type, "image_size": stored.size}
-    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **changes)
-    event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
-    _commit([("product", update_op), ("event", event_put)],
-            audit=Entry(action="product.image_attached", target_type="product", target_id=product_id,
-                        changes=diff(current, changes)))
-    dispatch([event])
+    product = _change_image(current, version, "product.image_attached",
+                            {"image_key": key, "image_type": content_type, "image_size": stored.size})
     usage.add("stored_bytes", stored.size)
     if current.get("image_key"):
         _discard_image(current["image_key"])
@@ -208,15 +203,21 @@ def remove_image(*, product_id: str, if_match: str | None = None) -> dict:
     version = _guard_version(current, if_match=if_match, expected_version=None)
     if not current.get("image_key"):
         return current
-    changes = {"image_key": None, "image_type": None, "image_size": None}
-    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **changes)
-    event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
-    _commit([("product", update_op), ("event", event_put)],
-            audit=Entry(action="product.image_removed", target_type="product", target_id=product_id,
-                        changes=diff(current, changes)))
-    dispatch([event])
+    product = _change_image(current, version, "product.image_removed",
+                            {"image_key": None, "image_type": None, "image_size": None})
     _discard_image(current["image_key"])
     return {k: v for k, v in product.items() if v is not None}
+
+
+def _change_image(current: dict, version: int, action: str, changes: dict) -> dict:
+    """Write the product's image fields with its ``product.updated`` event and audit record."""
+    update_op, product = Product.objects.update_op(current["id"], expected_version=version, current=current,
+                                                   **changes)
+    event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
+    _commit([("product", update_op), ("event", event_put)],
+            audit=Entry(action=action, target_type="product", target_id=current["id"], changes=diff(current, changes)))
+    dispatch([event])
+    return product
 
 
 def _discard_image(key: str) -> None:

@@ -146,13 +146,7 @@ def backfill(*, days: int = 30, today_: str | None = None) -> dict:
 
 
 def _count(entity: str) -> int:
-    model, total, cursor = TENANT_MODELS[entity], 0, None
-    while True:
-        page = model.objects.query(cursor=cursor, limit=100)
-        total += len(page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            return total
+    return sum(1 for _ in TENANT_MODELS[entity].objects.every())
 
 
 def _reconcile_quota(quota_model, name: str, entity: str, attempts: int = 5) -> dict:
@@ -183,16 +177,10 @@ def _backfill_orders(*, days: int, today_: str) -> dict[str, int]:
     cutoff = min([*counted, today_])  # counting began on the earliest counted day (or began today)
     oldest = (datetime.strptime(today_, "%Y-%m-%d") - timedelta(days=days - 1)).strftime("%Y-%m-%d")
     per_day: dict[str, int] = defaultdict(int)
-    model, cursor = TENANT_MODELS["ORDER"], None
-    while True:
-        page = model.objects.query(cursor=cursor, limit=100)
-        for order in page.items:
-            placed = str(order.get("created_at", ""))[:10]
-            if oldest <= placed < cutoff:
-                per_day[placed] += 1
-        cursor = page.next_cursor
-        if not cursor:
-            break
+    for order in TENANT_MODELS["ORDER"].objects.every():
+        placed = str(order.get("created_at", ""))[:10]
+        if oldest <= placed < cutoff:
+            per_day[placed] += 1
     for placed, n in sorted(per_day.items()):
         _transact([UsageDay.objects.add_op(placed, deltas={"api_requests": 0}, orders_placed=n, backfilled=True)])
     return dict(sorted(per_day.items()))

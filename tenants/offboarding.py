@@ -208,23 +208,13 @@ def _delete_sns(tenant_id: str) -> None:
         _transact([_count_op(tenant_id, {"sns_topics": topics, "sns_subscriptions": subscriptions})])
 
 
-def _all(model) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        page = model.objects.query(cursor=cursor, limit=100)
-        items += page.items
-        cursor = page.next_cursor
-        if not cursor:
-            return items
-
-
 def _delete_invitations(tenant_id: str, tick) -> None:
     """Pending invitations: the tenant's item and the invitee's inbox copy (a platform item), counted."""
     from .models import Invitation
     from .services.invitations import _removal_ops
 
     with tenant_context(tenant_id):
-        pending = _all(Invitation)
+        pending = list(Invitation.objects.every())
     for invitation in pending:
         _transact([*_removal_ops(tenant_id, invitation), _count_op(tenant_id, {"invitations": 1})])
         tick()
@@ -235,7 +225,7 @@ def _delete_memberships(tenant_id: str, tick) -> list[str]:
     tenant if it pointed here — one transaction per member, counted in it."""
     users: list[str] = []
     with tenant_context(tenant_id):
-        members = _all(Member)
+        members = list(Member.objects.every())
     for member in members:
         user_id = member["id"]
         users.append(user_id)

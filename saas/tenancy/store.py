@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from boto3.dynamodb.conditions import (
     Attr,
@@ -187,6 +187,18 @@ def _call(operation: str, **kwargs) -> dict:
         raise StoreUnavailable(type(exc).__name__) from exc
 
 
+def _apply_filter(condition: ConditionBase | None, kwargs: dict, names: dict, values: dict) -> str:
+    """Add ``condition`` as the query's FilterExpression (placeholders into ``names``/``values``);
+    returns its identity for the cursor's query id ("" without a filter)."""
+    if condition is None:
+        return ""
+    built = _filter_expression(condition)
+    kwargs["FilterExpression"] = built["expression"]
+    names.update(built["names"])
+    values.update(built["values"])
+    return repr((built["expression"], sorted(built["names"].items()), sorted(map(str, built["values"].items()))))
+
+
 def _set_and_add_clauses(fields: Mapping[str, Any], deltas: Mapping[str, int], *, sets: list[str],
                          names: dict[str, str], values: dict[str, Any]) -> list[str]:
     """Append ``#f = :v`` for each field to ``sets`` and return the ``ADD`` clauses of ``deltas``
@@ -343,6 +355,17 @@ class TenantManager:
                 request = response.get("UnprocessedKeys") or None
         return found
 
+    def every(self, **query: Any) -> Iterator[dict]:
+        """Every item of the tenant's partition (or of ``query``'s index partition), read page by
+        page with ``query``; for jobs that must see all of it (export, offboarding, backfill)."""
+        cursor = None
+        while True:
+            page = self.query(**query, cursor=cursor, limit=MAX_PAGE)
+            yield from page.items
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
     def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
               limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None,
               prefix: str | None = None, consistent: bool = False) -> Page:
@@ -365,13 +388,7 @@ class TenantManager:
             key_condition = key_condition & Key(sort_name).begins_with(prefix)
         condition = _build(key_condition, is_key=True)
         names, values = dict(condition["names"]), dict(condition["values"])
-        filter_id = ""
-        if filter is not None:
-            built = _filter_expression(filter)
-            kwargs["FilterExpression"] = built["expression"]
-            names.update(built["names"])
-            values.update(built["values"])
-            filter_id = repr((built["expression"], sorted(built["names"].items()), sorted(map(str, built["values"].items()))))
+        filter_id = _apply_filter(filter, kwargs, names, values)
         query_id = hashlib.sha256(
             f"{table}|{self.model.entity}|{index}|{value}|{ascending}|{filter_id}{f'|{prefix}' if prefix else ''}".encode()
         ).hexdigest()[:16]
@@ -615,13 +632,7 @@ class PlatformManager:
         kwargs: dict[str, Any] = {}
         condition = _build(Key("PK").eq(f"{self.model.entity}#{partition}"), is_key=True)
         names, values = dict(condition["names"]), dict(condition["values"])
-        filter_id = ""
-        if filter is not None:
-            built = _filter_expression(filter)
-            kwargs["FilterExpression"] = built["expression"]
-            names.update(built["names"])
-            values.update(built["values"])
-            filter_id = repr((built["expression"], sorted(built["names"].items()), sorted(map(str, built["values"].items()))))
+        filter_id = _apply_filter(filter, kwargs, names, values)
         query_id = f"{self.model.entity}|{partition}|{ascending}|" + hashlib.sha256(filter_id.encode()).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant="*platform*", query_id=query_id))

@@ -36,7 +36,7 @@ from ..models import (
     UserMembership,
 )
 from .members import _other_admin_guard, _require_admin
-from .records import membership_item_ops
+from .records import commit_change, membership_item_ops
 
 logger = logging.getLogger("tenants")
 
@@ -91,11 +91,7 @@ def invite_member(*, email: str, role: str) -> InvitationRecord:
             tenant_name=tenant_name, invitation_id=invitation_id, role=role, expires_at=expires_at)
     entry = Entry(action="member.invited", target_type="invitation", target_id=invitation_id,
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
-    try:
-        with system_context(reason=f"invite {email} to {ctx.tenant_id}"):
-            transact_write([invitation_op, inbox_op], audit=entry)
-    except TransactionCancelled as exc:
-        raise ConcurrentChange() from exc
+    commit_change([invitation_op, inbox_op], entry, reason=f"invite {email} to {ctx.tenant_id}")
     logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
     return InvitationRecord.from_item(invitation)
 
@@ -166,11 +162,7 @@ def _removal_ops(tenant_id: str, invitation: dict) -> list[dict]:
 def _delete_invitation(tenant_id: str, invitation: dict, *, action: str) -> None:
     entry = Entry(action=action, target_type="invitation", target_id=invitation["id"], tenant_id=tenant_id,
                   changes={"email": [invitation["email"], None]})
-    try:
-        with system_context(reason=f"{action} in {tenant_id}"):
-            transact_write(_removal_ops(tenant_id, invitation), audit=entry)
-    except TransactionCancelled as exc:
-        raise ConcurrentChange() from exc
+    commit_change(_removal_ops(tenant_id, invitation), entry, reason=f"{action} in {tenant_id}")
 
 
 def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
@@ -223,10 +215,6 @@ def leave_tenant(*, user_id: str, tenant_id: str) -> None:
             ops.append(UserMembership.objects.delete_op(user_id, tenant_id))
         entry = Entry(action="member.left", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
                       changes={"role": [member["role"], None]})
-        try:
-            with system_context(reason=f"{user_id} leaves {tenant_id}"):
-                transact_write(ops, audit=entry)
-        except TransactionCancelled as exc:
-            raise ConcurrentChange() from exc
+        commit_change(ops, entry, reason=f"{user_id} leaves {tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s left %s", user_id, tenant_id)

@@ -10,21 +10,18 @@ from saas.audit import Entry
 from saas.tenancy import get_context, system_context
 from saas.tenancy.store import (
     DoesNotExist,
-    TransactionCancelled,
-    transact_write,
 )
 
 from .. import active_tenant
 from ..errors import (
     CannotRaiseOwnRole,
-    ConcurrentChange,
     LastAdmin,
     NotAllowed,
     NotAMember,
     TenantInactive,
 )
 from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
-from .records import get_tenant, replace_tenant, tenant_audit
+from .records import commit_change, get_tenant, replace_tenant, tenant_audit
 
 logger = logging.getLogger("tenants")
 
@@ -83,11 +80,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
         ops.append(_other_admin_guard(leaving=user_id))
     entry = Entry(action="member.role_changed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,
                   tier=ctx.tier, changes={"role": [member["role"], role]})
-    try:
-        with system_context(reason=f"change role of {user_id} in {ctx.tenant_id}"):
-            transact_write(ops, audit=entry)
-    except TransactionCancelled as exc:
-        raise ConcurrentChange() from exc
+    commit_change(ops, entry, reason=f"change role of {user_id} in {ctx.tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s of %s is now %s (by %s)", user_id, ctx.tenant_id, role, ctx.user_id)
     return Member.objects.get(user_id, consistent=True)
@@ -104,11 +97,7 @@ def remove_member(*, user_id: str) -> None:
         ops.append(_other_admin_guard(leaving=user_id))
     entry = Entry(action="member.removed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,
                   tier=ctx.tier, changes={"role": [member["role"], None], "email": [member.get("email"), None]})
-    try:
-        with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
-            transact_write(ops, audit=entry)
-    except TransactionCancelled as exc:
-        raise ConcurrentChange() from exc
+    commit_change(ops, entry, reason=f"remove {user_id} from {ctx.tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s removed from %s by %s", user_id, ctx.tenant_id, ctx.user_id)
 

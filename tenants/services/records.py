@@ -11,6 +11,7 @@ from saas.audit import Entry
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TransactionCancelled, VersionConflict, transact_write
 
+from ..errors import ConcurrentChange
 from ..models import ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
 
 
@@ -76,3 +77,13 @@ def membership_item_ops(*, tenant_id: str, user_id: str, email: str, role: str, 
 def membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invited_by: str | None = None) -> list[dict]:
     """The pair of items that make one membership; both created in the caller's transaction."""
     return membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=email, role=role, invited_by=invited_by)
+
+
+def commit_change(operations: list[dict], entry: Entry, *, reason: str) -> None:
+    """Write a membership/invitation change with its audit record in one transaction (under
+    system_context: it touches platform items); any cancellation is a ``ConcurrentChange``."""
+    try:
+        with system_context(reason=reason):
+            transact_write(operations, audit=entry)
+    except TransactionCancelled as exc:
+        raise ConcurrentChange() from exc

@@ -5,7 +5,6 @@ import pytest
 
 from saas import audit
 from saas.tenancy import system_context, tenant_context
-from tests.conftest import unique
 
 
 @pytest.fixture(autouse=True)
@@ -13,17 +12,6 @@ def _fresh_audit_heads():
     audit.heads.forget()
     yield
     audit.heads.forget()
-
-
-def product_payload(**overrides) -> dict:
-    return {"sku": unique("SKU-").upper(), "name": "Blue Widget", "description": "A widget.", "price": "9.99",
-            "currency": "USD", "stock": 5, "category": "widgets", **overrides}
-
-
-def create_product(client, **overrides) -> dict:
-    response = client.post("/api/v1/products", product_payload(**overrides), format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 def trail(tenant_id: str | None) -> list[dict]:

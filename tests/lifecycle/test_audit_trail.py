@@ -12,8 +12,9 @@ from saas import audit, aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import router, serialize
 from tests.conftest import invite_and_accept
+from tests.products.conftest import create_product, product_payload
 
-from .conftest import create_product, product_payload, trail
+from .conftest import trail
 
 
 def _raw_key(tenant_id: str, seq: int) -> dict:

@@ -13,8 +13,9 @@ from saas.tenancy import system_context
 from tenants import offboarding
 from tenants.models import TENANT_DIRECTORY, Tenant
 from tests.jobs.harness import wait_until
+from tests.products.conftest import create_product
 
-from .conftest import create_product, trail
+from .conftest import trail
 
 
 @pytest.fixture(autouse=True)

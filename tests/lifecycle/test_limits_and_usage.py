@@ -11,8 +11,7 @@ from saas import limits, usage
 from saas.tenancy import tenant_context
 from saas.usage import UsageDay
 from tests.conftest import invite_and_accept
-
-from .conftest import create_product, product_payload
+from tests.products.conftest import create_product, product_payload
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ accessible name, no Content-Security-Policy violation, no request leaves 127.0.0
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -140,19 +141,27 @@ class Journey:
         self.context.close()
 
 
-@pytest.fixture
-def journey(chromium, live_server, browser_settings, oidc_provider):
+@contextlib.contextmanager
+def journeys(chromium, base_url: str, allowed: set[str]):
+    """A factory of journeys (browser contexts) that may only reach ``allowed`` origins; closed after."""
     opened: list[Journey] = []
-    allowed = {live_server.url, oidc_provider.endpoint.rstrip("/")}
 
     def _open(name: str) -> Journey:
-        j = Journey(chromium, live_server.url, name, allowed)
+        j = Journey(chromium, base_url, name, allowed)
         opened.append(j)
         return j
 
-    yield _open
-    for j in opened:
-        j.close()
+    try:
+        yield _open
+    finally:
+        for j in opened:
+            j.close()
+
+
+@pytest.fixture
+def journey(chromium, live_server, browser_settings, oidc_provider):
+    with journeys(chromium, live_server.url, {live_server.url, oidc_provider.endpoint.rstrip("/")}) as _open:
+        yield _open
 
 
 def register(oidc_provider, user, groups=()):

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from products.services import seed_demo_products
 from tests.lifecycle.test_product_images import png
 
-from .conftest import Journey, register
+from .conftest import journeys, register
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +22,8 @@ pytestmark = pytest.mark.slow
 def files_journey(chromium, live_server, browser_settings, oidc_provider, running_worker):
     """Journeys whose pages may also talk to the S3 endpoint (uploads, images, downloads)."""
     s3 = django_settings.AWS_ENDPOINT_URLS["s3"].rstrip("/")
-    allowed = {live_server.url, oidc_provider.endpoint.rstrip("/"), s3}
-    opened = []
-
-    def _open(name: str) -> Journey:
-        j = Journey(chromium, live_server.url, name, allowed)
-        opened.append(j)
-        return j
-
-    yield _open
-    for j in opened:
-        j.close()
+    with journeys(chromium, live_server.url, {live_server.url, oidc_provider.endpoint.rstrip("/"), s3}) as _open:
+        yield _open
 
 
 def nav(page, label: str):

@@ -169,26 +169,16 @@ def delete_tenant_topics(tenant_id: str) -> tuple[int, int]:
     arns: set[str] = set()
     subscriptions = 0
     with tenant_context(tenant_id):
-        for item in _every(WebhookSubscription):
+        for item in WebhookSubscription.objects.every():
             if item.get("subscription_arn") and ":" in item["subscription_arn"]:
                 sns.unsubscribe(item["subscription_arn"])
                 subscriptions += 1
-        arns.update(item["topic_arn"] for item in _every(WebhookTopic) if item.get("topic_arn"))
+        arns.update(item["topic_arn"] for item in WebhookTopic.objects.every() if item.get("topic_arn"))
     arns.update(sns.tenant_topic_arns(tenant_id))
     for arn in sorted(arns):
         sns.delete_topic(arn)
     topic_cache.clear()
     return len(arns), subscriptions
-
-
-def _every(model) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        page = model.objects.query(cursor=cursor, limit=100)
-        items += page.items
-        cursor = page.next_cursor
-        if not cursor:
-            return items
 
 
 def sns_unsubscribe(subscription: dict) -> None:
