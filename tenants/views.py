@@ -382,7 +382,9 @@ def platform_audit_page(request):
 def usage_page(request):
     days = usage.daily(days=30)
     return render(request, "tenants/usage.html", {"days": days, "totals": usage.totals(days),
-                                                  "limits": limits.overview(), "tier": current_context().tier})
+                                                  "limits": [{**row, "label": limits.LIMIT_LABELS[row["limit"]]}
+                                                             for row in limits.overview()],
+                                                  "tier": current_context().tier})
 
 
 @web_page(role="admin", methods=("GET", "POST"))

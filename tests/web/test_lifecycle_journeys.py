@@ -95,6 +95,8 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     nav(page, "Settings").click()
     page.locator("#usage-link").click()
     expect(page.locator('#plan-limits tr[data-limit="products"]')).to_contain_text("3")
+    expect(page.locator('#plan-limits tr[data-limit="webhook_subscriptions"] td').first).to_have_text(
+        "Webhook subscriptions")
     j.shot("usage")
 
     # export, watch it finish, download it
