@@ -107,6 +107,16 @@ def _roomy_throttle(settings):
     breaker.reset()
 
 
+class Clock:
+    """A clock a test moves by hand, for code that takes ``clock=`` (caches, breakers, schedules)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def unique(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 

@@ -13,16 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from saas import aws, checks, config
+from tests.conftest import Clock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

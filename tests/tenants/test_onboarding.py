@@ -367,7 +367,11 @@ def test_failure_inside_the_activation_transaction_also_cleans_up(newcomer, silo
     assert pending["status"] == "failed" and pending["failure_reason"] == record["failure_reason"]
 
 
-def test_a_self_service_tenant_that_failed_gives_its_creation_slot_back_once(newcomer, platform_admin, settings):
+def test_a_self_service_tenant_that_failed_gives_its_creation_slot_back_once(newcomer, platform_admin, settings,
+                                                                             own_broker):
+    """This test plays the provisioning worker itself (the last attempt, then a redelivery), so the
+    approval's job goes to a broker of its own that no worker reads: a worker running the job would
+    change the tenant record between the test's read and its write."""
     settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 1} for tier, limits in settings.PLAN_LIMITS.items()}
     client = newcomer.client()
     requested = client.post("/api/v1/tenants", {"name": "Unlucky", "tier": "platinum"}, format="json")
