@@ -33,7 +33,7 @@ def prepare(stage: str):
 
 def slowest_imports(task_root, env, top: int = 15) -> list[tuple[int, str]]:
     outcome = lambda_local.invoke_many([lambda_local.api_gateway_event("/health")], task_root=task_root, env=env,
-                                       python_args=("-X", "importtime"))
+                                       handler=lambda_local.configured_handler("dev"), python_args=("-X", "importtime"))
     rows = []
     for line in outcome["stderr"].splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -59,7 +59,7 @@ def main() -> None:
     random.shuffle(order)
     for stage in order:
         outcome = lambda_local.invoke_many([lambda_local.api_gateway_event("/health")], task_root=roots[stage],
-                                           env=env, read_only=True)
+                                           env=env, handler=lambda_local.configured_handler(stage), read_only=True)
         first = outcome["results"][0]
         assert first["response"]["statusCode"] == 200, outcome["stderr"][-1000:]
         inside[stage].append(first["seconds"])

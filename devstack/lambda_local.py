@@ -1,8 +1,9 @@
 """Run the built Lambda package through Zappa's real handler, locally, the way Lambda would.
 
 The package (``devstack.lambda_package``, unzipped) is the only thing on ``sys.path``: a fresh
-interpreter started with ``-S`` (no site-packages of this machine) imports ``zappa.handler`` from it
-and calls ``lambda_handler`` with API Gateway proxy events. On Linux, the process runs in a private
+interpreter started with ``-S`` (no site-packages of this machine) imports the function's ``Handler``
+exactly as Zappa configures it (``configured_handler``: ``module.function``, what Lambda's runtime
+imports) from it and calls it with API Gateway proxy events. On Linux, the process runs in a private
 mount namespace where every filesystem is read-only except /tmp, as on Lambda.
 """
 from __future__ import annotations
@@ -23,10 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
 _INVOKE = r"""
-import json, sys, time
+import importlib, json, sys, time
 started = time.perf_counter()
 sys.path.insert(0, sys.argv[1])  # /var/task: the package, nothing else (the interpreter runs with -S)
-from zappa.handler import lambda_handler
+module_name, _, function_name = sys.argv[3].rpartition(".")  # the Handler, as Lambda's runtime reads it
+lambda_handler = getattr(importlib.import_module(module_name), function_name)
 
 class Context:
     function_name = "saas-commerce-local"
@@ -104,12 +106,25 @@ def read_only_prefix() -> list[str]:
     return ["unshare", "--mount", "sh", "-c", script, "sh"]
 
 
-def invoke_many(events: list[dict], *, task_root: Path, env: dict, read_only: bool = True, timeout: float = 90,
-                python_args: tuple[str, ...] = ()) -> dict:
-    """One cold Lambda container in a new process serving ``events`` in turn: the first one pays the
-    cold start. Returns {"results": [{"response", "aws_request_id", "seconds"}], "wall_seconds", "stderr"}."""
+def configured_handler(stage: str) -> str:
+    """The function's ``Handler`` as Zappa sets it when it creates or updates the stage's function:
+    ``ZappaCLI.load_settings`` reads ``lambda_handler`` (default ``handler.lambda_handler``) and passes
+    it to ``create_lambda_function`` / ``update_lambda_configuration`` unchanged."""
+    from zappa.cli import ZappaCLI
+
+    cli = ZappaCLI()
+    cli.api_stage = stage
+    cli.load_settings(str(ROOT / "zappa_settings.json"))
+    return cli.lambda_handler
+
+
+def invoke_many(events: list[dict], *, task_root: Path, env: dict, handler: str, read_only: bool = True,
+                timeout: float = 90, python_args: tuple[str, ...] = ()) -> dict:
+    """One cold Lambda container in a new process serving ``events`` in turn through ``handler``
+    (``module.function``, imported from the package as Lambda would): the first one pays the cold
+    start. Returns {"results": [{"response", "aws_request_id", "seconds"}], "wall_seconds", "stderr"}."""
     calls = [[event, uuid.uuid4().hex] for event in events]
-    command = [sys.executable, "-S", *python_args, "-c", _INVOKE, str(task_root), json.dumps(calls)]
+    command = [sys.executable, "-S", *python_args, "-c", _INVOKE, str(task_root), json.dumps(calls), handler]
     if read_only:
         command = read_only_prefix() + command
     started = time.perf_counter()
@@ -145,9 +160,10 @@ def lambda_env(**overrides: str) -> dict:
 
 # --- a warm Lambda container: one process, many invocations -----------------------------------------
 _WARM = r"""
-import json, sys, time
+import importlib, json, sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-from zappa.handler import lambda_handler
+module_name, _, function_name = sys.argv[4].rpartition(".")  # the Handler, as Lambda's runtime reads it
+lambda_handler = getattr(importlib.import_module(module_name), function_name)
 out = sys.stdout
 sys.stdout = sys.stderr  # the handler's prints must not mix with our result lines
 
@@ -183,15 +199,15 @@ class WarmLambda:
     """Zappa's real handler in a long-lived process (a warm Lambda container), on the read-only
     filesystem: ``invoke`` sends it one event at a time. ``kill()`` is a container dying mid-batch."""
 
-    def __init__(self, *, settings_dir: Path, env: dict, function_name: str = "saas-commerce-local-worker",
+    def __init__(self, *, settings_dir: Path, env: dict, handler: str, function_name: str = "saas-commerce-local-worker",
                  timeout: float = 120.0, read_only: bool = True, log_path: Path | None = None):
-        self.settings_dir, self.env, self.function_name = settings_dir, env, function_name
+        self.settings_dir, self.env, self.handler, self.function_name = settings_dir, env, handler, function_name
         self.timeout, self.read_only, self.log_path = timeout, read_only, log_path
         self.process: subprocess.Popen | None = None
         self.invocations = 0
 
     def start(self, ready_timeout: float = 60.0) -> "WarmLambda":
-        command = [sys.executable, "-c", _WARM, str(self.settings_dir), str(ROOT), self.function_name]
+        command = [sys.executable, "-c", _WARM, str(self.settings_dir), str(ROOT), self.function_name, self.handler]
         if self.read_only:
             command = read_only_prefix() + command
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL

@@ -10,7 +10,7 @@ what it should have done, with the same handler and the same ``zappa_settings.py
 1. The runtime distributions are the closure of ``requirements.txt`` at the exact versions installed
    in the virtualenv the tests run in, minus ``PRUNED_DISTRIBUTIONS`` (deploy-time tools the Lambda
    never imports). Their wheels come from ``pip install --no-deps --only-binary=:all: --platform
-   manylinux2014_x86_64 --implementation cp --python-version 3.11`` into a clean directory (cached
+   manylinux_2_34_x86_64 --implementation cp --python-version 3.13`` into a clean directory (cached
    under ``.build/lambda/deps-<hash of the list>``).
 2. Runtime source: every top-level Python package of the repository except the non-runtime ones
    (``NON_RUNTIME_DIRS``), without ``tenants/demo_users.json``, docs or caches.
@@ -46,10 +46,16 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".build" / "lambda"
-LAMBDA_PYTHON = "3.11"  # zappa_settings.json "runtime": python3.11 (Amazon Linux 2, glibc 2.26)
-PLATFORM_ARGS = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
+LAMBDA_PYTHON = "3.13"  # zappa_settings.json "runtime": python3.13 (Amazon Linux 2023, glibc 2.34)
+LAMBDA_GLIBC = (2, 34)
+LAMBDA_PLATFORM = "manylinux_2_34_x86_64"
+# pip takes a wheel only if one of its tags is named here, and does not widen manylinux_2_34 to the
+# older glibc versions it runs on: every manylinux tag from 2_34 down, and the legacy aliases.
+LAMBDA_PLATFORM_TAGS = [f"manylinux_2_{minor}_x86_64" for minor in range(LAMBDA_GLIBC[1], 4, -1)] + [
+    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+PLATFORM_ARGS = [*(arg for tag in LAMBDA_PLATFORM_TAGS for arg in ("--platform", tag)), "--implementation", "cp",
                  "--python-version", LAMBDA_PYTHON, "--only-binary=:all:"]
-BUILD_FORMAT = "5"  # bump when the build steps change, so cached zips are rebuilt
+BUILD_FORMAT = "6"  # bump when the build steps change, so cached zips are rebuilt
 
 # Distributions required by requirements.txt that the Lambda never imports. Anything else in the
 # closure ships. If the packaged-handler tests fail with ImportError, the entry was wrong.
@@ -105,7 +111,7 @@ def _requirements(path: Path) -> list[Requirement]:
 
 
 def _lambda_marker_env(extra: str = "") -> dict[str, str]:
-    return {**default_environment(),  # python_* from this interpreter: the build insists on 3.11
+    return {**default_environment(),  # python_* from this interpreter: the build insists on 3.13
             "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
             "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": extra}
 
@@ -189,14 +195,14 @@ def _install_dependencies(distributions: dict[str, str]) -> Path:
         return target
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="deps-", dir=BUILD_DIR))
-    say(f"pip: {len(pins)} distributions for manylinux2014_x86_64 / cp{LAMBDA_PYTHON.replace('.', '')}")
+    say(f"pip: {len(pins)} distributions for {LAMBDA_PLATFORM} / cp{LAMBDA_PYTHON.replace('.', '')}")
     command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
                "--no-deps", "--no-compile", *PLATFORM_ARGS, "--target", str(scratch), *pins]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
         errors = [line for line in result.stderr.splitlines() if not line.startswith("WARNING: Location")]
-        raise SystemExit("pip could not install Lambda wheels (a pin without a manylinux2014 wheel?):\n"
+        raise SystemExit(f"pip could not install Lambda wheels (a pin without a wheel for {LAMBDA_PLATFORM}?):\n"
                          + "\n".join(errors[-30:]))
     shutil.rmtree(scratch / "bin", ignore_errors=True)  # console scripts: not used on Lambda
     (scratch / ".complete").write_text("\n".join(pins) + "\n")
@@ -264,14 +270,14 @@ def build(stage: str, *, force: bool = False) -> BuildResult:  # noqa: C901 - th
     with tempfile.TemporaryDirectory(prefix=f"lambda-{stage}-", dir=BUILD_DIR) as tmp:
         settings_py = Path(tmp) / "zappa_settings.py"
         _stage_settings(stage, settings_py)
-        pyc = Path(tmp) / "zappa_settings.cpython-311.pyc"
+        pyc = Path(tmp) / f"zappa_settings.{sys.implementation.cache_tag}.pyc"
         py_compile.compile(str(settings_py), cfile=str(pyc), dfile="/var/task/zappa_settings.py", doraise=True,
                            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         partial = zip_path.with_suffix(".tmp")
         shutil.copyfile(base, partial)
         with zipfile.ZipFile(partial, "a", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, data in (("zappa_settings.py", settings_py.read_bytes()),
-                               ("__pycache__/zappa_settings.cpython-311.pyc", pyc.read_bytes())):
+                               (f"__pycache__/{pyc.name}", pyc.read_bytes())):
                 archive.writestr(_zip_info(name, executable=False), data)
         os.replace(partial, zip_path)
     for old in BUILD_DIR.glob(f"{stage}-*.zip"):

@@ -202,8 +202,11 @@ def start_container_factory(*, stage: str, env: dict[str, str], queue_url: str, 
         stage, env=env, ssm=boto3_client("ssm", env["MOTO_ENDPOINT_URL"], region),
         secretsmanager=boto3_client("secretsmanager", env["MOTO_ENDPOINT_URL"], region))
 
+    handler = lambda_local.configured_handler(stage)
+
     def start() -> lambda_local.WarmLambda:
-        return lambda_local.WarmLambda(settings_dir=settings_dir, env=env, timeout=timeout, log_path=log_path).start()
+        return lambda_local.WarmLambda(settings_dir=settings_dir, env=env, handler=handler, timeout=timeout,
+                                       log_path=log_path).start()
 
     return start
 

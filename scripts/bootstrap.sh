@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent setup of everything the local stack needs, on a Debian machine that has Python 3.11,
+# Idempotent setup of everything the local stack needs, on a Debian machine that has Python 3.13 (on PATH or through pyenv),
 # Java 17 (JDK), Node 20 and npm:
 #   redis-server and chromium (apt, only if missing) - .venv + requirements-dev.txt (only when the requirements
 #   changed since the last successful install) - node_modules from package-lock.json (only when it
@@ -59,20 +59,35 @@ command -v java >/dev/null 2>&1 || die "java not found: install a Java 17 JDK (a
 command -v javac >/dev/null 2>&1 || die "javac not found: install a Java 17 JDK (apt-get install openjdk-17-jdk-headless)"
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || die "node/npm not found: install Node 20 and npm"
 
-# --- Python virtualenv ----------------------------------------------------------------------------
-PYTHON=""
-for candidate in python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1; then PYTHON=$candidate; break; fi
-done
-[ -n "$PYTHON" ] || die "python3.11 (or python3) not found"
+# --- Python virtualenv (CPython 3.13: the Lambda runtime python3.13 on Amazon Linux 2023) ----------
+# The package that ships is built and tested with the same Python: 3.13 on PATH, or through pyenv.
+WANT_PYTHON=3.13
+is_wanted_python() { "$1" -c "import sys; sys.exit(sys.version_info[:2] != (3, 13))" >/dev/null 2>&1; }
+find_python() {
+    local candidate version
+    for candidate in "python$WANT_PYTHON" python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && is_wanted_python "$candidate"; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    if command -v pyenv >/dev/null 2>&1; then  # pyenv's shim refuses unless selected: use the prefix
+        for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$' | sort -rV); do
+            candidate="$(pyenv prefix "$version" 2>/dev/null)/bin/python$WANT_PYTHON"
+            if [ -x "$candidate" ] && is_wanted_python "$candidate"; then echo "$candidate"; return 0; fi
+        done
+    fi
+    return 1
+}
 
-if [ -d .venv ] && ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
-    say "removing a broken .venv"
+if [ -d .venv ] && ! is_wanted_python .venv/bin/python; then
+    say "removing .venv (broken, or not Python $WANT_PYTHON)"
     rm -rf .venv
 fi
 if [ ! -x .venv/bin/python ]; then
+    PYTHON=$(find_python) || die "Python $WANT_PYTHON not found (the Lambda runtime is python$WANT_PYTHON): \
+install it with 'pyenv install $WANT_PYTHON' (found through pyenv), or put python$WANT_PYTHON on PATH"
     say "creating .venv with $PYTHON ($("$PYTHON" --version 2>&1))"
-    "$PYTHON" -m venv .venv || die "could not create .venv (on Debian: apt-get install python3-venv)"
+    "$PYTHON" -m venv .venv || die "could not create .venv with $PYTHON"
 fi
 
 REQ_FILES=(requirements*.txt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import re
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from packaging.utils import canonicalize_name
 from devstack import lambda_package
 from tests import lambda_report
 
-# Amazon Linux 2 (the python3.11 runtime): glibc 2.26.
-RUNTIME_GLIBC = (2, 26)
+# Amazon Linux 2023 (the python3.13 runtime): glibc 2.34.
+RUNTIME_GLIBC = (2, 34)
+RUNTIME_ABI = "cp313"
 LAMBDA_UNZIPPED_LIMIT = 250 * 2**20
 SYMBOL_VERSION = re.compile(r"\bGLIBC_(\d+(?:\.\d+)+)\b")
 MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_|manylinux(1|2010|2014)_")
@@ -48,7 +50,7 @@ def test_no_compiled_module_needs_a_newer_glibc_than_the_runtime(task_roots, req
             too_new.append(f"{library.relative_to(task_root)} needs GLIBC_{'.'.join(map(str, max(versions)))}")
     assert not too_new, too_new
     lambda_report.add(request.config, f"{len(libraries)} shared objects, highest glibc symbol "
-                                      f"GLIBC_{'.'.join(map(str, highest))} ({where}); runtime has 2.26")
+                                      f"GLIBC_{'.'.join(map(str, highest))} ({where}); runtime has 2.34")
 
 
 def _runs_on_lambda(tag: str) -> bool:
@@ -56,7 +58,7 @@ def _runs_on_lambda(tag: str) -> bool:
     if platform == "any":
         return True
     match = MANYLINUX.match(platform)
-    if not (match and platform.endswith("x86_64") and abi in ("cp311", "abi3", "none")):
+    if not (match and platform.endswith("x86_64") and abi in (RUNTIME_ABI, "abi3", "none")):
         return False
     glibc = (int(match[1]), int(match[2])) if match[1] else LEGACY_MANYLINUX[match[3]]
     return glibc <= RUNTIME_GLIBC
@@ -95,7 +97,7 @@ def test_every_module_ships_its_unchecked_hash_pyc(task_roots):
     task_root = task_roots["dev"]
     missing, checked = [], []
     for source in task_root.rglob("*.py"):
-        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-311.pyc"
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
         if not pyc.is_file():
             missing.append(str(source.relative_to(task_root)))
             continue
@@ -111,7 +113,7 @@ def test_each_stage_is_built_with_its_own_settings_within_lambda_limits(built, r
         assert result.unzipped_bytes < LAMBDA_UNZIPPED_LIMIT
         with zipfile.ZipFile(result.zip_path) as archive:
             assert f"API_STAGE='{stage}'" in archive.read("zappa_settings.py").decode()
-            assert "__pycache__/zappa_settings.cpython-311.pyc" in archive.namelist()
+            assert f"__pycache__/zappa_settings.{sys.implementation.cache_tag}.pyc" in archive.namelist()
             assert sum(i.file_size for i in archive.infolist()) == result.unzipped_bytes
             assert all((i.external_attr >> 16) & 0o444 == 0o444 for i in archive.infolist())  # world-readable
         lambda_report.add(request.config, f"{stage}: {result.zipped_bytes / 2**20:.1f} MiB zipped, "

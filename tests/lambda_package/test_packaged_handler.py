@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from devstack import lambda_local
+from devstack import lambda_local, lambda_package
 from saas import aws
 from saas.tenancy import tables
 from tests import aws_operations, lambda_report
@@ -85,7 +85,8 @@ def test_packaged_dev_stage_serves_health_api_and_browser_pages_read_only(dev_st
         lambda_local.api_gateway_event("/api/schema/", headers=bearer),
         lambda_local.api_gateway_event("/static/saas/app.css"),  # WhiteNoise, from the package
     ]
-    outcome = lambda_local.invoke_many(events, task_root=dev_stage, env=local_endpoints(), read_only=True)
+    outcome = lambda_local.invoke_many(events, task_root=dev_stage, env=local_endpoints(),
+                                       handler=lambda_local.configured_handler("dev"), read_only=True)
     health, created, me, login, schema, stylesheet = outcome["results"]
     stderr = outcome["stderr"]
     assert "Read-only file system" not in stderr
@@ -126,7 +127,7 @@ def test_a_reference_to_nothing_stops_the_packaged_stage_naming_the_setting(task
             pass
     with pytest.raises(lambda_local.LambdaStartFailed) as failed:
         lambda_local.invoke(lambda_local.api_gateway_event("/health"), task_root=task_roots["prod"],
-                            env=local_endpoints())
+                            env=local_endpoints(), handler=lambda_local.configured_handler("prod"))
     assert "DJANGO_ALLOWED_HOSTS" in failed.value.stderr
     assert "/saas-commerce/prod/allowed-hosts" in failed.value.stderr
 
@@ -136,7 +137,7 @@ def test_a_reference_to_nothing_stops_the_packaged_stage_naming_the_setting(task
     outcome = lambda_local.invoke_many(
         [lambda_local.api_gateway_event("/health"),
          lambda_local.api_gateway_event("/api/v1/me", headers={"Authorization": "Bearer not-a-jwt"})],
-        task_root=task_roots["prod"], env=local_endpoints())
+        task_root=task_roots["prod"], env=local_endpoints(), handler=lambda_local.configured_handler("prod"))
     health, rejected = outcome["results"]
     assert health["response"]["statusCode"] == 200, outcome["stderr"][-3000:]
     assert rejected["response"]["statusCode"] == 401
@@ -154,6 +155,34 @@ def test_packaged_worker_stage_runs_the_scheduled_sweep_read_only(task_roots):
     event = {"version": "0", "id": "local-schedule", "detail-type": "Scheduled Event", "source": "aws.events",
              "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "detail": {},
              "resources": ["arn:aws:events:us-east-1:123456789012:rule/saas-commerce-dev-worker-saas.worker.handle_schedule"]}
-    outcome = lambda_local.invoke_many([event], task_root=task_roots["dev_worker"], env=local_endpoints())
+    outcome = lambda_local.invoke_many([event], task_root=task_roots["dev_worker"], env=local_endpoints(),
+                                       handler=lambda_local.configured_handler("dev_worker"))
     response = outcome["results"][0]["response"]
     assert isinstance(response, dict) and "outbox.sweep" in response, outcome["stderr"][-3000:]
+
+
+@pytest.mark.parametrize("stage", lambda_package.stages())
+def test_the_handler_zappa_configures_imports_from_the_package(stage, task_roots):
+    """Lambda's runtime imports the function's ``Handler`` (``module.function``) from /var/task and
+    fails every invocation if it cannot. The string is the one Zappa passes to CreateFunction /
+    UpdateFunctionConfiguration for this stage (its own settings loader), imported from the stage's
+    package exactly as the runtime does, on the read-only filesystem; a Zappa keep-warm event is
+    something every stage answers."""
+    stage_table(stage)
+    publish_stage_configuration(stage)
+    handler = lambda_local.configured_handler(stage)
+    keep_warm = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {},
+                 "resources": [f"arn:aws:events:us-east-1:000000000000:rule/saas-commerce-{stage}-zappa-keep-warm-"
+                               "handler.keep_warm_callback"]}
+    outcome = lambda_local.invoke_many([keep_warm], task_root=task_roots[stage], env=local_endpoints(),
+                                       handler=handler)
+    assert "Traceback" not in outcome["stderr"], outcome["stderr"][-3000:]
+
+
+def test_zappas_default_handler_would_not_import_from_this_package(task_roots):
+    """Without ``lambda_handler`` in the stage, Zappa sets ``handler.lambda_handler``: a root module its
+    own packager writes and this package does not hold, so the setting is what makes the function run."""
+    with pytest.raises(lambda_local.LambdaStartFailed) as failed:
+        lambda_local.invoke_many([lambda_local.api_gateway_event("/health")], task_root=task_roots["dev"],
+                                 env=local_endpoints(), handler="handler.lambda_handler")
+    assert "No module named 'handler'" in failed.value.stderr

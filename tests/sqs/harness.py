@@ -108,12 +108,13 @@ class LambdaWorker:
             MOTO_ENDPOINT_URL=os.environ["MOTO_ENDPOINT_URL"], AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local",
             AWS_LAMBDA_FUNCTION_NAME="saas-commerce-dev-worker", **{**passthrough, **WORKER_ENV, **(extra_env or {})})
         self.timeout = timeout
+        self.handler = lambda_local.configured_handler("dev_worker")
         self.containers: list[lambda_local.WarmLambda] = []
 
     def start_container(self, **extra_env: str) -> lambda_local.WarmLambda:
         log_path = Path(tempfile.mkstemp(prefix="lambda-worker-", suffix=".log", dir=self.log_dir)[1])
         container = lambda_local.WarmLambda(settings_dir=self.settings_dir, env={**self.env, **extra_env},
-                                            timeout=self.timeout, log_path=log_path)
+                                            handler=self.handler, timeout=self.timeout, log_path=log_path)
         self.containers.append(container)
         return container.start()
 

@@ -99,7 +99,7 @@ def test_configure_worker_events_turns_on_report_batch_item_failures(tmp_path):
         {"function": "saas.worker.handle_sqs", "event_source": {"arn": queue_arn, "batch_size": 10}}]}}
     (tmp_path / "zappa_settings.json").write_text(json.dumps(zappa))
     function_name = f"saas-commerce-{stage}"
-    lam.create_function(FunctionName=function_name, Runtime="python3.11", Role=role, Handler="handler.lambda_handler",
+    lam.create_function(FunctionName=function_name, Runtime="python3.13", Role=role, Handler="handler.lambda_handler",
                         Code={"ZipFile": _tiny_zip()})
     mapping = lam.create_event_source_mapping(FunctionName=function_name, EventSourceArn=queue_arn, BatchSize=10)
     assert "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or [])
