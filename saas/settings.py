@@ -129,7 +129,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-STATIC_URL = "static/"
+# A path on this host (WhiteNoise serves it; saas.static adds the API Gateway stage per request), or a
+# CDN's URL when the static files are served from one.
+STATIC_URL = env("DJANGO_STATIC_URL", "/static/")
 STATIC_ROOT = env("DJANGO_STATIC_ROOT") or None  # not needed: WhiteNoise serves from the apps
 # WhiteNoise serves the apps' static files straight from the package (locally and on Lambda): no
 # collectstatic step, no CDN, no bucket. Files are found once at start-up.
@@ -209,7 +211,7 @@ STORAGES = {
             "signature_version": "s3v4",
         },
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "saas.static.ScriptPrefixedStaticFilesStorage"},
 }
 
 # --- Identity (Cognito) -----------------------------------------------------------------------------

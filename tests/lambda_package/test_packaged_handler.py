@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 
@@ -186,3 +187,27 @@ def test_zappas_default_handler_would_not_import_from_this_package(task_roots):
         lambda_local.invoke_many([lambda_local.api_gateway_event("/health")], task_root=task_roots["dev"],
                                  env=local_endpoints(), handler="handler.lambda_handler")
     assert "No module named 'handler'" in failed.value.stderr
+
+
+STATIC_REFERENCE = re.compile(r'(?:src|href)="([^"]*/static/[^"]*)"')
+
+
+def test_a_page_at_the_execute_api_url_links_static_files_api_gateway_serves(dev_stage):
+    """At ``https://<api>.execute-api.<region>.amazonaws.com/<stage>/`` every URL the browser sees carries
+    the stage, and API Gateway strips it before the function sees the path (Zappa then sets
+    ``SCRIPT_NAME=/<stage>``). A static URL without the stage is answered 403 by API Gateway itself,
+    so the page would load unstyled and without htmx: every static URL in the page must carry the
+    stage, and each must be served once API Gateway has taken the stage off."""
+    handler = lambda_local.configured_handler("dev")
+    page = lambda_local.invoke_many([lambda_local.api_gateway_event("/login/")], task_root=dev_stage,
+                                    env=local_endpoints(), handler=handler)["results"][0]["response"]
+    assert page["statusCode"] == 200
+    references = sorted(set(STATIC_REFERENCE.findall(page["body"])))
+    assert any(url.endswith(".css") for url in references) and any(url.endswith(".js") for url in references), references
+    outside_stage = [url for url in references if not url.startswith("/dev/static/")]
+    assert not outside_stage, f"static URLs API Gateway would refuse (no /dev stage prefix): {outside_stage}"
+    outcome = lambda_local.invoke_many([lambda_local.api_gateway_event(url.split("?")[0][len("/dev"):])
+                                        for url in references], task_root=dev_stage, env=local_endpoints(),
+                                       handler=handler)
+    statuses = {url: result["response"]["statusCode"] for url, result in zip(references, outcome["results"], strict=True)}
+    assert set(statuses.values()) == {200}, statuses
