@@ -467,3 +467,5 @@ PLAN_LIMITS = {
 }
 # Usage counters (saas.usage) are aggregated in process and written at most this often.
 USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))
+# On Lambda a frozen container may never run again: write the counts before each invocation returns.
+USAGE_FLUSH_EACH_INVOCATION = env_bool("USAGE_FLUSH_EACH_INVOCATION", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")))

@@ -1,10 +1,12 @@
 """Usage per tenant per day: API requests, orders placed, events published, stored bytes.
 
-Counting must cost nothing per request, so counts are aggregated in process (``add``) and written
-by ``flush``: one DynamoDB ``ADD`` per (tenant, day) with pending counts, at most every
-``USAGE_FLUSH_SECONDS`` (checked after each request and each job), and on worker shutdown. A
-process that dies loses at most that window's unflushed counts — an accepted trade for not doing a
-write per request. Items: entity ``USAGE``, id = the UTC day ``YYYY-MM-DD``, in the tenant's own
+Counts are aggregated in process (``add``) and written by ``flush``: one DynamoDB ``ADD`` per
+(tenant, day) with pending counts. A long-lived process (``runserver``, a Celery worker) flushes at
+most every ``USAGE_FLUSH_SECONDS`` (checked after each request and each job) and on shutdown, losing
+at most that window if it dies. On Lambda (``USAGE_FLUSH_EACH_INVOCATION``, on when
+``AWS_LAMBDA_FUNCTION_NAME`` is set) a container is frozen the moment the handler returns and may be
+destroyed without being thawed, so every request and job that counted writes its counts before it
+returns: one conditional-free ``UpdateItem`` per tenant counted (cost: ``bench/bench_products.py``). Items: entity ``USAGE``, id = the UTC day ``YYYY-MM-DD``, in the tenant's own
 partition (so export and offboarding cover them).
 """
 from __future__ import annotations
@@ -73,7 +75,7 @@ class UsageCounter:
             return dict(self._pending.get((tenant_id, today()), {}))
 
     def maybe_flush(self) -> None:
-        if self._clock() - self._last_flush >= settings.USAGE_FLUSH_SECONDS:
+        if settings.USAGE_FLUSH_EACH_INVOCATION or self._clock() - self._last_flush >= settings.USAGE_FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> int:
@@ -207,7 +209,7 @@ class UsageMiddleware:
         try:
             return self.get_response(request)
         finally:
-            if request.path.startswith("/api/"):
+            if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage
                 counter.add("api_requests")
             counter.maybe_flush()
 

@@ -105,7 +105,7 @@ CODE_TITLES = {"tenant_inactive": "This tenant is closed", "role_required": "You
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path_info.startswith("/api/")  # path_info: without the API Gateway stage
 
 
 def error_page(request, status: int, message: str = "", *, code: str = "") -> HttpResponse:

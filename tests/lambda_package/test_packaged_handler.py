@@ -13,6 +13,8 @@ import pytest
 from devstack import lambda_local, lambda_package
 from saas import aws
 from saas.tenancy import tables
+from saas.tenancy.store import deserialize, serialize
+from saas.usage import today
 from tests import aws_operations, lambda_report
 
 
@@ -211,3 +213,26 @@ def test_a_page_at_the_execute_api_url_links_static_files_api_gateway_serves(dev
                                        handler=handler)
     statuses = {url: result["response"]["statusCode"] for url, result in zip(references, outcome["results"], strict=True)}
     assert set(statuses.values()) == {200}, statuses
+
+
+def test_counts_are_stored_before_the_invocation_returns(dev_stage, make_user):
+    """Lambda freezes a container as soon as the handler returns and may destroy it without ever
+    thawing it (no shutdown signal reaches a function without an extension): a usage count still in
+    memory then would be lost. So on Lambda the invocation that counted writes its counts before it
+    returns; the process below exits right after its last invocation, flushing nothing else."""
+    user = make_user()
+    bearer = {"Authorization": f"Bearer {user.id_token}", "Content-Type": "application/json"}
+    outcome = lambda_local.invoke_many(
+        [lambda_local.api_gateway_event("/api/v1/tenants", "POST", bearer, json.dumps({"name": "Counted", "tier": "basic"})),
+         lambda_local.api_gateway_event("/api/v1/tenants/current", headers=bearer),
+         lambda_local.api_gateway_event("/api/v1/tenants/current", headers=bearer)],
+        task_root=dev_stage, env=local_endpoints(), handler=lambda_local.configured_handler("dev"))
+    created, *reads = outcome["results"]
+    assert created["response"]["statusCode"] == 201 and [r["response"]["statusCode"] for r in reads] == [200, 200]
+    tenant_id = json.loads(created["response"]["body"])["id"]
+    item = aws.client("dynamodb").get_item(
+        TableName=_stage_env("dev")["DYNAMODB_TABLE"], ConsistentRead=True,
+        Key=serialize({"PK": f"TENANT#{tenant_id}#USAGE", "SK": today()})).get("Item")
+    assert item is not None, f"the counts died with the container: {outcome['stderr'][-2000:]}"
+    assert deserialize(item)["api_requests"] == 2
+
