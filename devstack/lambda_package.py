@@ -55,7 +55,7 @@ LAMBDA_PLATFORM_TAGS = [f"manylinux_2_{minor}_x86_64" for minor in range(LAMBDA_
     "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
 PLATFORM_ARGS = [*(arg for tag in LAMBDA_PLATFORM_TAGS for arg in ("--platform", tag)), "--implementation", "cp",
                  "--python-version", LAMBDA_PYTHON, "--only-binary=:all:"]
-BUILD_FORMAT = "6"  # bump when the build steps change, so cached zips are rebuilt
+BUILD_FORMAT = "7"  # bump when the build steps change, so cached zips are rebuilt
 
 # Distributions required by requirements.txt that the Lambda never imports. Anything else in the
 # closure ships. If the packaged-handler tests fail with ImportError, the entry was wrong.
@@ -67,6 +67,11 @@ PRUNED_DISTRIBUTIONS = {
     "pip": "installer", "setuptools": "installer", "wheel": "installer",
     # celery's interactive shell (celery.bin.repl); the Lambda runs no celery command line
     "click-repl": "celery shell", "prompt-toolkit": "celery shell", "wcwidth": "celery shell",
+    "click-didyoumean": "celery CLI", "click-plugins": "celery CLI",
+    # drf-spectacular's schema validation (`spectacular --validate`, the tests), with its closure
+    "jsonschema": "schema validation (tests)",
+    # cffi's C declaration parser: only for compiling bindings; the shipped ones are compiled
+    "pycparser": "cffi build time",
 }
 # Top-level directories that are not runtime code (tools, tests, docs, deployment files).
 NON_RUNTIME_DIRS = {"devstack", "scripts", "tests", "bench", "docs", "deploy", ".ci", ".build", ".stack",
@@ -75,8 +80,11 @@ NON_RUNTIME_FILES = {"tenants/demo_users.json"}
 NON_RUNTIME_SUFFIXES = (".pyc", ".pyo", ".md", ".rst")
 # botocore/data entries every client needs, whatever the service.
 BOTOCORE_SHARED_DATA = {"_retry.json", "endpoints.json", "partitions.json", "sdk-default-configuration.json"}
-# Never read at run time: caches, type stubs, translation sources (gettext loads only the .mo).
-DROPPED_DEPENDENCY_SUFFIXES = (".pyc", ".pyo", ".pyi", ".po")
+# Never read at run time: caches, type stubs, translation sources (gettext loads only the .mo),
+# source maps of minified assets (only a browser's developer tools ask for them).
+DROPPED_DEPENDENCY_SUFFIXES = (".pyc", ".pyo", ".pyi", ".po", ".map")
+# Static assets no page uses: the API docs are Swagger UI (saas.urls); Redoc is not served.
+DROPPED_DEPENDENCY_DIRS = (("drf_spectacular_sidecar", "static", "drf_spectacular_sidecar", "redoc"),)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -218,6 +226,8 @@ def _install_dependencies(distributions: dict[str, str]) -> Path:
 def _keep_dependency_file(rel: Path, services: set[str]) -> bool:
     parts = rel.parts
     if "__pycache__" in parts or rel.suffix in DROPPED_DEPENDENCY_SUFFIXES:
+        return False
+    if any(parts[:len(prefix)] == prefix for prefix in DROPPED_DEPENDENCY_DIRS):
         return False
     if parts[0] in ("botocore", "boto3") and len(parts) > 2 and parts[1] == "data":
         return parts[2] in services or parts[2] in BOTOCORE_SHARED_DATA
