@@ -42,7 +42,7 @@ results = []
 for event, request_id in json.loads(sys.argv[2]):
     response = lambda_handler(event, Context(request_id))
     results.append({"response": response, "aws_request_id": request_id,
-                    "seconds": time.perf_counter() - started})
+                    "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time()})
 print("LAMBDA_RESULT " + json.dumps(results), flush=True)
 """
 
