@@ -10,6 +10,9 @@ API clients send the same token on every request until it expires, so a token th
 remembered (bounded, in-process) with its ``exp``/``nbf``: the next request with the very same token
 re-checks only the time window and skips parsing and the RSA check. Only tokens that passed every
 check are remembered, keyed by the exact token text and the settings they were checked against.
+
+PyJWT (and with it ``cryptography``, ~50 ms) is imported on the first token, not at start-up: a
+Lambda container that answers ``/health`` or browser pages (session cookie) never needs it.
 """
 from __future__ import annotations
 
@@ -21,12 +24,15 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Callable
 
-import jwt
 from django.conf import settings
 
 from saas.cache import TTLCache
+
+if TYPE_CHECKING:
+    import jwt
 
 logger = logging.getLogger("tenants.identity")
 
@@ -52,16 +58,21 @@ class Identity:
         return settings.COGNITO_SYSTEM_ADMIN_GROUP in self.groups
 
 
-class _CountingJWKClient(jwt.PyJWKClient):
+@cache
+def _counting_jwk_client() -> type:
     """PyJWT's JWKS client, counting its fetches (tests and benches read ``fetch_count``)."""
+    import jwt
 
-    def __init__(self, *args, on_fetch: Callable[[], None], **kwargs):
-        super().__init__(*args, **kwargs)
-        self._on_fetch = on_fetch
+    class CountingJWKClient(jwt.PyJWKClient):
+        def __init__(self, *args, on_fetch: Callable[[], None], **kwargs):
+            super().__init__(*args, **kwargs)
+            self._on_fetch = on_fetch
 
-    def fetch_data(self):
-        self._on_fetch()
-        return super().fetch_data()
+        def fetch_data(self):
+            self._on_fetch()
+            return super().fetch_data()
+
+    return CountingJWKClient
 
 
 class JWKSCache:
@@ -87,7 +98,7 @@ class JWKSCache:
         url, cooldown = self._url_getter(), float(settings.COGNITO_JWKS_MIN_REFRESH_SECONDS)
         client = self._client
         if client is None or client.uri != url or client.cooldown_duration != cooldown:
-            client = self._client = _CountingJWKClient(
+            client = self._client = _counting_jwk_client()(
                 url, cache_jwk_set=True, lifespan=float(settings.COGNITO_JWKS_LIFESPAN_SECONDS), timeout=3,
                 cooldown_duration=cooldown, on_fetch=self._counted)
             self._failed_at = None
@@ -98,6 +109,8 @@ class JWKSCache:
         return next((key for key in keys.keys if key.key_id == kid), None) if keys is not None else None
 
     def key_for(self, kid: str) -> jwt.PyJWK:
+        import jwt
+
         with self._lock:
             client = self._current()
             known = self._cached(client, kid)
@@ -194,6 +207,8 @@ def _verify(token: str) -> Identity:  # noqa: C901 - the token checks in the ord
     if not isinstance(kid, str) or not kid:
         raise InvalidToken("token has no key id")
     key = jwks.key_for(kid)
+    import jwt
+
     try:
         claims = jwt.decode(
             token, key=key.key, algorithms=[ALGORITHM], issuer=settings.COGNITO_ISSUER,

@@ -2,7 +2,15 @@ from django.urls import path
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView, OIDCLogoutView
 
 from . import views
-from .backends import SessionCallbackView
+
+
+def oidc_callback(request, *args, **kwargs):
+    # The sign-in backend pulls in mozilla-django-oidc's auth module and PyJWT (~60 ms): only the
+    # request that finishes a sign-in needs them, not a Lambda container's start-up.
+    from .backends import SessionCallbackView
+
+    return SessionCallbackView.as_view()(request, *args, **kwargs)
+
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +42,6 @@ urlpatterns = [
     path("platform/<str:tenant_id>/<str:action>", views.platform_tenant_status, name="platform-tenant-status"),
     # mozilla-django-oidc (names as in mozilla_django_oidc.urls; the backend reverses the callback)
     path("oidc/authenticate/", OIDCAuthenticationRequestView.as_view(), name="oidc_authentication_init"),
-    path("oidc/callback/", SessionCallbackView.as_view(), name="oidc_authentication_callback"),
+    path("oidc/callback/", oidc_callback, name="oidc_authentication_callback"),
     path("oidc/logout/", OIDCLogoutView.as_view(), name="oidc_logout"),
 ]
