@@ -12,6 +12,12 @@ Differences from the package's own CLI (``python -m oidc_provider_mock``), which
 * ID tokens carry ``kid`` in their JOSE header, matching the key in /jwks. The package leaves it
   out, and mozilla-django-oidc's JWKS lookup reads ``header["kid"]`` (KeyError without it).
 * werkzeug's threaded server, bound to the given host, which must be a loopback address.
+* With ``--cognito-endpoint`` (the moto server), a person who exists in a Cognito user pool there
+  gets the pool's facts in her ID token and userinfo, as Cognito's hosted UI would issue them:
+  ``email``, ``email_verified``, ``cognito:username`` and ``cognito:groups`` are read from the pool
+  record with that ``sub`` at every sign-in, whatever ``PUT /users/<sub>`` stored. So a self-service
+  email change (Cognito: the new address is unverified until confirmed) shows up at the next browser
+  sign-in exactly as it does in AWS. People unknown to the pool keep the claims stored for them.
 
 See ``devstack.services.OIDCProvider`` for the endpoints and how a test drives the authorize form.
 """
@@ -45,6 +51,59 @@ def _patch_kid_header() -> None:
     cls._devstack_kid_patched = True
 
 
+def _is_loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pool_claims(cognito, sub: str) -> dict[str, object]:
+    """The hosted UI's view of the pool user with this ``sub`` (any pool on the endpoint), or {}."""
+    quoted = sub.replace("\\", "").replace('"', "")
+    for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+        users = cognito.list_users(UserPoolId=pool["Id"], Filter=f'sub = "{quoted}"', Limit=1)["Users"]
+        if not users:
+            continue
+        user = users[0]
+        attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+        groups = cognito.admin_list_groups_for_user(UserPoolId=pool["Id"], Username=user["Username"])["Groups"]
+        claims: dict[str, object] = {
+            "cognito:username": user["Username"],
+            "email_verified": attributes.get("email_verified") == "true",  # a boolean in Cognito's ID tokens
+            "cognito:groups": [g["GroupName"] for g in groups],
+        }
+        if "email" in attributes:
+            claims["email"] = attributes["email"]
+        claims.update({k: v for k, v in attributes.items() if k.startswith("custom:")})
+        return claims
+    return {}
+
+
+def _read_claims_from_pool(endpoint: str, region: str) -> None:
+    """Make the provider's claims for a pool user come from the pool (see the module docstring)."""
+    import boto3
+    from oidc_provider_mock import _app
+    from oidc_provider_mock._storage import User
+
+    cognito = boto3.client("cognito-idp", endpoint_url=endpoint, region_name=region,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    original = getattr(_app._user_claims_for_scope, "_devstack_original", _app._user_claims_for_scope)
+
+    def claims_for_scope(user, scope: str) -> dict[str, object]:
+        from_pool = _pool_claims(cognito, user.sub)
+        if not from_pool:
+            return original(user, scope)
+        stored = {k: v for k, v in user.claims.items() if k not in ("email", "email_verified", "cognito:groups")}
+        return original(User(sub=user.sub, claims={**stored, **from_pool}), scope)
+
+    claims_for_scope._devstack_original = original
+    _app._user_claims_for_scope = claims_for_scope
+
+
 def build_app(
     *,
     client_id: str,
@@ -53,8 +112,11 @@ def build_app(
     users: list[dict[str, object]] | None = None,
     require_nonce: bool = False,
     token_max_age: int = 3600,
+    cognito_endpoint: str | None = None,
+    cognito_region: str = "us-east-1",
 ):
-    """The Flask app: oidc-provider-mock with the client pre-registered and ``kid`` in ID tokens."""
+    """The Flask app: oidc-provider-mock with the client pre-registered and ``kid`` in ID tokens
+    (and, given ``cognito_endpoint``, pool users' claims read from the pool)."""
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     warnings.filterwarnings("ignore", module="authlib")
     warnings.filterwarnings("ignore", message=".*authlib.*", category=DeprecationWarning)
@@ -65,6 +127,8 @@ def build_app(
     from oidc_provider_mock._storage import Client, ClientAllowAny, User
 
     _patch_kid_header()
+    if cognito_endpoint:
+        _read_claims_from_pool(cognito_endpoint, cognito_region)
     predefined = [
         User(sub=str(u["sub"]), claims={k: v for k, v in u.items() if k != "sub"}) for u in (users or [])
     ]
@@ -104,10 +168,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user-claims", action="append", default=[], help="JSON object with a 'sub'")
     parser.add_argument("--require-nonce", action="store_true")
     parser.add_argument("--token-max-age", type=int, default=3600)
+    parser.add_argument("--cognito-endpoint", help="the moto server whose user pools are the truth about people")
+    parser.add_argument("--cognito-region", default="us-east-1")
     args = parser.parse_args(argv)
 
     if not ipaddress.ip_address(args.host).is_loopback:
         parser.error("--host must be a loopback address")
+    if args.cognito_endpoint and not _is_loopback_url(args.cognito_endpoint):
+        parser.error("--cognito-endpoint must be a loopback URL")
     users = []
     for raw in args.user_claims:
         claims = json.loads(raw)
@@ -123,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         users=users,
         require_nonce=args.require_nonce,
         token_max_age=args.token_max_age,
+        cognito_endpoint=args.cognito_endpoint,
+        cognito_region=args.cognito_region,
     )
 
     import werkzeug.serving

@@ -146,12 +146,13 @@ def cognito():
 
 @pytest.fixture
 def make_user(cognito, settings):
-    """Create a real user in the (local) Cognito pool and sign in with USER_PASSWORD_AUTH."""
+    """Create a real user in the (local) Cognito pool and sign in with USER_PASSWORD_AUTH. Her email is
+    verified (as for people an operator creates, or who confirmed the code at sign-up)."""
 
     def _make(*, email: str | None = None, groups: tuple[str, ...] = (), tenant_id: str | None = None) -> User:
         email = email or f"{unique('user-')}@example.test"
         password = "Pw-" + secrets.token_urlsafe(12) + "1a!"
-        attributes = [{"Name": "email", "Value": email}]
+        attributes = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
         if tenant_id:
             attributes.append({"Name": "custom:tenant_id", "Value": tenant_id})
         created = cognito.admin_create_user(UserPoolId=settings.COGNITO_USER_POOL_ID, Username=email,
@@ -243,10 +244,13 @@ def platform_admin(make_user):
 # --- the browser sign-in provider (a real process on 127.0.0.1) ----------------------------------------
 @pytest.fixture(scope="session")
 def oidc_provider():
-    """oidc-provider-mock (PyPI) run by devstack's OIDCProvider on a free loopback port; stopped by PID."""
+    """oidc-provider-mock (PyPI) run by devstack's OIDCProvider on a free loopback port; stopped by PID.
+    Pool users' email, email_verified, username and groups come from the (moto) user pool, as from
+    Cognito's hosted UI."""
     from devstack import OIDCProvider
 
-    provider = OIDCProvider(client_id="saas-test-web", client_secret="saas-test-secret", startup_timeout=30)
+    provider = OIDCProvider(client_id="saas-test-web", client_secret="saas-test-secret", startup_timeout=30,
+                            cognito_endpoint=os.environ.get("MOTO_ENDPOINT_URL"))
     provider.start()
     try:
         yield provider

@@ -30,6 +30,10 @@ class OIDCProvider(Service):
       An unknown ``sub`` becomes a user whose only claim is ``email = sub``. Give a user more claims
       (e.g. a tenant) beforehand with ``PUT /users/<sub>`` and a JSON object body (204), or with
       ``users={sub: claims}`` here. ``POST /users/<sub>/revoke-tokens`` revokes its tokens.
+    * ``cognito_endpoint`` (the moto server; ``LocalStack`` sets it): a person who exists in a user
+      pool there gets ``email``, ``email_verified``, ``cognito:username`` and ``cognito:groups`` from
+      the pool record with her ``sub`` at each sign-in, as Cognito's hosted UI issues them (so a
+      self-service email change arrives unverified, as in AWS). Claims PUT for her do not override them.
     * Tokens: RS256 ID token (header carries ``kid``, ``aud`` is a list ``[client_id]``, ``iss`` is
       ``http://127.0.0.1:<port>``, standard claims filtered by scope, custom claims always included),
       an opaque access token for /userinfo, a refresh token. The signing key is new on each start.
@@ -75,6 +79,7 @@ class OIDCProvider(Service):
         users: Mapping[str, Mapping[str, object]] | None = None,
         require_nonce: bool = False,
         token_max_age: int = 3600,
+        cognito_endpoint: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(port, **kwargs)
@@ -84,6 +89,7 @@ class OIDCProvider(Service):
         self.users = {sub: dict(claims) for sub, claims in (users or {}).items()}
         self.require_nonce = require_nonce
         self.token_max_age = token_max_age
+        self.cognito_endpoint = cognito_endpoint
 
     def command(self) -> list[str]:
         cmd = [
@@ -97,6 +103,8 @@ class OIDCProvider(Service):
             cmd += ["--user-claims", json.dumps({**claims, "sub": sub})]
         if self.require_nonce:
             cmd.append("--require-nonce")
+        if self.cognito_endpoint:
+            cmd += ["--cognito-endpoint", self.cognito_endpoint]
         return cmd
 
     def process_env(self) -> dict[str, str]:

@@ -70,6 +70,7 @@ class LocalStack:
             automatic = [s for s in self.services if s.port is None]
             for service, port in zip(automatic, free_ports(len(automatic)), strict=True):
                 service.port = port
+            self.oidc.cognito_endpoint = self.moto.endpoint  # sign-in reads people from the pool, as in AWS
             for service in self.services:  # from this thread: spawning is quick, waiting is not
                 service.spawn()
             import boto3  # noqa: F401  (imported once here, not concurrently in the waiters)
