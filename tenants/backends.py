@@ -5,7 +5,7 @@
   the configured provider issuer, ``aud`` containing our client id) and, instead of finding or
   creating a Django user, return a lightweight ``ApiUser`` built from the verified claims.
 * ``SessionCallbackView`` — the package's callback view, except that "logging in" writes the
-  verified ``sub`` / email / groups into the signed-cookie session (the keys
+  verified ``sub`` / email (only if ``email_verified``) / pool username / groups into the session (the keys
   ``tenants.resolution`` reads) instead of calling ``django.contrib.auth.login`` (which would
   save ``last_login`` to the database).
 * ``provider_logout_url`` — ``OIDC_OP_LOGOUT_URL_METHOD``: sign out at the provider too (Cognito
@@ -26,8 +26,8 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 
 from .authentication import ApiUser
-from .identity import Identity
-from .resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED, SESSION_SUB, cache
+from .identity import Identity, pool_username, verified_email
+from .resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED, SESSION_SUB, SESSION_USERNAME, cache
 
 logger = logging.getLogger("saas.audit")  # sign-ins are security events: kept at any log level
 
@@ -60,18 +60,19 @@ class CognitoOIDCBackend(OIDCAuthenticationBackend):
         sub = payload.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > 128 or "#" in sub:
             raise SuspiciousOperation("ID token has no usable subject")
-        email = payload.get("email")
-        if not isinstance(email, str) or not email:
+        # Only a verified address is kept (Cognito leaves a self-service email change unverified).
+        email = verified_email(payload)
+        if not email and "email_verified" not in payload:
             info = self.get_userinfo(access_token, id_token, payload)
             if info.get("sub") != sub:  # OIDC Core 5.3.2: userinfo must be about the same subject
                 raise SuspiciousOperation("userinfo subject differs from the ID token's")
-            email = info.get("email") if isinstance(info.get("email"), str) else ""
+            email = verified_email(info)
         groups = payload.get("cognito:groups") or []
         seed = payload.get("custom:tenant_id")
         return ApiUser(identity=Identity(
             sub=sub, email=email,
             groups=frozenset(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else frozenset(),
-            seed_tenant_id=seed if isinstance(seed, str) else None, source="session"))
+            seed_tenant_id=seed if isinstance(seed, str) else None, source="session", username=pool_username(payload)))
 
     def get_user(self, user_id):
         return None  # sessions carry the identity themselves (see SessionCallbackView)
@@ -83,6 +84,8 @@ def start_browser_session(request, identity: Identity) -> None:
     request.session[SESSION_SUB] = identity.sub
     request.session[SESSION_EMAIL] = identity.email
     request.session[SESSION_GROUPS] = sorted(identity.groups)
+    if identity.username:
+        request.session[SESSION_USERNAME] = identity.username
     if identity.seed_tenant_id:
         request.session[SESSION_SEED] = identity.seed_tenant_id
     rotate_token(request)  # as django.contrib.auth.login does

@@ -50,9 +50,11 @@ def _code(exc: ClientError) -> str:
     return exc.response["Error"]["Code"]
 
 
-def find_user(email: str) -> CognitoUser | None:
+def find_user(username: str) -> CognitoUser | None:
+    """AdminGetUser: ``username`` is the pool username (or an alias the pool accepts). Operators'
+    commands pass the email they typed; request handling passes the verified token's username."""
     try:
-        return _user(_call("admin_get_user", UserPoolId=_pool(), Username=email))
+        return _user(_call("admin_get_user", UserPoolId=_pool(), Username=username))
     except ClientError as exc:
         if _code(exc) == "UserNotFoundException":
             return None

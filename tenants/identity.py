@@ -44,14 +44,40 @@ class InvalidToken(Exception):
     """Any reason a token is not accepted; the message is safe to show."""
 
 
+def verified_email(claims: dict) -> str:
+    """The ``email`` claim if the same token says it is verified, else "". Cognito marks an address
+    unverified when its user changes it (``UpdateUserAttributes`` with her own access token) until she
+    confirms the code sent there, so an unverified address is only a claim, never an identity.
+    Cognito's ID tokens carry ``email_verified`` as a boolean; the string form is accepted too."""
+    email, flag = claims.get("email"), claims.get("email_verified")
+    if not isinstance(email, str) or not email:
+        return ""
+    return email if flag is True or (isinstance(flag, str) and flag.lower() == "true") else ""
+
+
+def pool_username(claims: dict) -> str:
+    """The user-pool username in a verified token: ``cognito:username`` (ID token), ``username``
+    (access token). The pool is asked about a person by this (or her ``sub``), never by email."""
+    for name in ("cognito:username", "username"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
 @dataclass(frozen=True)
 class Identity:
+    """A verified person. ``email`` holds only a *verified* address ("" otherwise, e.g. for access
+    tokens, which carry none: ``selectors.email_of`` asks the pool by ``username``). Decisions key
+    on ``sub``; the pool is asked by ``username``."""
+
     sub: str
     email: str = ""
     groups: frozenset[str] = frozenset()
     seed_tenant_id: str | None = None  # custom:tenant_id, only seeds the first active tenant
     source: str = "bearer"  # "bearer" | "session"
     claims: dict = field(default_factory=dict, compare=False, repr=False)
+    username: str = ""  # the user-pool username from the verified token ("" when unknown: use sub)
 
     @property
     def is_system_admin(self) -> bool:
@@ -242,7 +268,8 @@ def _verify(token: str) -> Identity:  # noqa: C901 - the token checks in the ord
     seed = claims.get("custom:tenant_id")
     return Identity(
         sub=sub,
-        email=claims.get("email", "") if isinstance(claims.get("email"), str) else "",
+        email=verified_email(claims),
+        username=pool_username(claims),
         groups=frozenset(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else frozenset(),
         seed_tenant_id=seed if isinstance(seed, str) else None,
         source="bearer",

@@ -23,7 +23,9 @@ __all__ = ["Resolution", "ResolutionCache", "cache", "fresh_context", "resolve",
 
 # Keys of the server-side session written by the browser sign-in (tenants.backends).
 SESSION_SUB = USER_KEY  # the session backend lists sessions by this user id ("sign out everywhere")
+# SESSION_EMAIL holds the email only if it was verified at sign-in; SESSION_USERNAME the pool username.
 SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED = ("identity_email", "identity_groups", "identity_seed_tenant")
+SESSION_USERNAME = "identity_username"
 
 
 def identity_from_session(session) -> Identity | None:
@@ -31,7 +33,8 @@ def identity_from_session(session) -> Identity | None:
         return None
     return Identity(sub=session[SESSION_SUB], email=session.get(SESSION_EMAIL, ""),
                     groups=frozenset(session.get(SESSION_GROUPS, [])),
-                    seed_tenant_id=session.get(SESSION_SEED), source="session")
+                    seed_tenant_id=session.get(SESSION_SEED), source="session",
+                    username=session.get(SESSION_USERNAME, ""))
 
 
 def identity_from_request(request) -> Identity | None:
@@ -65,13 +68,15 @@ PLATFORM_PATHS = ("/platform", "/api/v1/admin")
 def _current_groups(request, identity: Identity) -> Identity:
     """A browser session keeps the groups of its sign-in; whoever holds (or asks for) platform powers
     is re-checked against the user pool on each request, so a group change takes effect at once.
-    If the pool cannot be asked, platform powers are withheld (fail closed)."""
+    The pool user is the one named by the verified sign-in (its username, else its ``sub``), never
+    found by email: anyone may set her own email to an operator's. If the pool cannot be asked,
+    platform powers are withheld (fail closed)."""
     if not (identity.is_system_admin or request.path.startswith(PLATFORM_PATHS)):
         return identity
     from . import cognito
 
     try:
-        groups = frozenset(cognito.groups_of(identity.email or identity.sub))
+        groups = frozenset(cognito.groups_of(identity.username or identity.sub))
     except Exception:  # pool unreachable or user gone: no platform powers for this request
         logger.warning("could not re-check groups of %s; platform access withheld", identity.sub, exc_info=True)
         groups = identity.groups - {settings.COGNITO_SYSTEM_ADMIN_GROUP}
@@ -80,7 +85,7 @@ def _current_groups(request, identity: Identity) -> Identity:
     request.session[SESSION_GROUPS] = sorted(groups)
     logger.info("groups of %s changed since sign-in: %s", identity.sub, sorted(groups))
     return Identity(sub=identity.sub, email=identity.email, groups=groups, seed_tenant_id=identity.seed_tenant_id,
-                    source="session")
+                    source="session", username=identity.username)
 
 
 def resolve_request(request) -> TenantContext | None:

@@ -160,17 +160,18 @@ def me(*, identity, resolution) -> dict:
 
 
 def email_of(identity) -> str:
-    """The person's email: from the token, else (access tokens carry none) from the user pool."""
+    """The person's *verified* email: from the identity (which keeps only a verified address), else
+    from her user-pool record, found by the username (or ``sub``) of her verified token, and only
+    while the pool says ``email_verified`` (Cognito clears it when a user changes her own address).
+    "" when there is none: invitations and records then match nobody."""
     if identity.email:
         return identity.email
-    username = identity.claims.get("username") if identity.claims else None
-    if isinstance(username, str) and username:
-        from . import cognito
+    from . import cognito
 
-        try:
-            user = cognito.find_user(username)
-        except cognito.CognitoUnavailable:
-            user = None
-        if user is not None:
-            return user.email
-    return ""
+    try:
+        user = cognito.find_user(identity.username or identity.sub)
+    except cognito.CognitoUnavailable:
+        user = None
+    if user is None or user.sub != identity.sub or user.attributes.get("email_verified") != "true":
+        return ""
+    return user.email
