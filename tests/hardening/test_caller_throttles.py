@@ -60,13 +60,26 @@ def test_health_is_throttled_and_costs_at_most_one_dynamodb_call_per_window(rate
     assert len(calls) <= 1
 
 
-def test_bad_tokens_are_throttled_before_any_verification(rates, tenant_a):
+def test_bad_tokens_are_throttled_per_address(rates, tenant_a):
     forged = tenant_a.admin.id_token[:-10] + "AAAAAAAAAA"  # signature no longer matches
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     statuses = _statuses(lambda: client.get("/api/v1/me", REMOTE_ADDR="198.51.100.30"), 6)
     assert statuses[:3] == [401] * 3
     assert statuses[3:] == [429] * 3
+
+
+def test_valid_tokens_behind_an_address_that_sends_bad_ones_keep_working(rates, tenant_a, tenant_b):
+    """F8. Many callers share one address (an office NAT, a proxy): one of them sending bad tokens
+    must not lock the others out. Bad tokens stay refused (429) once over budget."""
+    forged = tenant_a.admin.id_token[:-10] + "AAAAAAAAAA"
+    attacker = APIClient()
+    attacker.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    _statuses(lambda: attacker.get("/api/v1/me", REMOTE_ADDR="198.51.100.33"), 5)
+    for user in (tenant_a.admin, tenant_b.admin):
+        response = user.client().get("/api/v1/me", REMOTE_ADDR="198.51.100.33")
+        assert response.status_code == 200, f"a valid token behind the address answered {response.status_code}"
+    assert attacker.get("/api/v1/me", REMOTE_ADDR="198.51.100.33").status_code == 429
 
 
 def test_a_good_token_from_another_address_is_unaffected(rates, tenant_a):
