@@ -71,11 +71,16 @@ def product_detail(request, product_id: str):
     return render(request, "products/product.html", {"product": _shown(item), "upload": upload})
 
 
-@web_page(role="manager")
+@web_page(role="manager", methods=("GET", "POST"))
 def product_image_attached(request, product_id: str):
-    """Where S3 sends the browser after an upload: check the file and attach it (or say why not)."""
+    """Where S3 sends the browser after an upload (a GET, which any site could also cause): a page
+    asking to attach it. Only its form (POST, with the CSRF token) checks the file and attaches it
+    (or says why not, deleting a bad file), so no cross-site navigation changes anything."""
+    if request.method != "POST":
+        return render(request, "products/image_attach.html", {
+            "product": _shown(selectors.get_product(product_id)), "upload_id": request.GET.get("upload", "")})
     try:
-        services.attach_image(product_id=product_id, upload_id=request.GET.get("upload", ""))
+        services.attach_image(product_id=product_id, upload_id=request.POST.get("upload", ""))
     except services.InvalidUpload as exc:
         messages.error(request, " ".join(str(m) for m in (exc.fields or {}).get("upload_id", [exc.message])))
     else:

@@ -457,14 +457,17 @@ EXPORT_MAX_ATTEMPTS = int(env("EXPORT_MAX_ATTEMPTS", "3"))
 # the sweep re-enqueues an offboarding whose job has not touched it for OFFBOARDING_STALE_SECONDS.
 OFFBOARDING_GRACE_SECONDS = float(env("OFFBOARDING_GRACE_SECONDS", str(7 * 24 * 3600)))
 OFFBOARDING_STALE_SECONDS = float(env("OFFBOARDING_STALE_SECONDS", "300"))
-# Plan limits: THE table of limits by tier (saas.limits). None = unlimited. ``tenants_per_user``: how
-# many tenants one user may create while registering a tenant of that tier.
+# Plan limits: THE table of limits by tier (saas.limits). None = unlimited.
 PLAN_LIMITS = {
-    "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5, "tenants_per_user": 3},
-    "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20, "tenants_per_user": 5},
-    "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50, "tenants_per_user": 10},
-    "platinum": {"products": None, "members": 1_000, "webhook_subscriptions": 200, "tenants_per_user": 10},
+    "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5},
+    "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20},
+    "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50},
+    "platinum": {"products": None, "members": 1_000, "webhook_subscriptions": 200},
 }
+# How many tenants one user may create through self-service, in total: one cap per person, whatever
+# tier each request asks for (a per-tier cap let a user at the basic cap keep creating by asking for
+# a higher tier). Rejected, failed and deleted tenants give their slot back.
+TENANTS_PER_USER = int(env("TENANTS_PER_USER", "3"))
 # Usage counters (saas.usage) are aggregated in process and written at most this often.
 USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))
 # On Lambda a frozen container may never run again: write the counts before each invocation returns.

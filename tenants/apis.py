@@ -24,6 +24,7 @@ from .serializers import (
     ExportLinkSerializer,
     ExportPageSerializer,
     ExportSerializer,
+    InvitationPageSerializer,
     InvitationSerializer,
     ListParamsSerializer,
     MemberInviteSerializer,
@@ -137,10 +138,12 @@ class MembersApi(APIView):
 class InvitationsApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(operation_id="tenants_current_invitations_list", responses={200: InvitationSerializer(many=True)})
+    @extend_schema(operation_id="tenants_current_invitations_list", parameters=[ListParamsSerializer],
+                   responses={200: InvitationPageSerializer})
     def get(self, request):
-        return Response({"results": [services.public_invitation(i) for i in services.list_invitations()],
-                         "next_cursor": None})
+        params = _valid(ListParamsSerializer, request.query_params)
+        invitations, next_cursor = services.list_invitations(cursor=params.get("cursor"), limit=params["limit"])
+        return Response({"results": [services.public_invitation(i) for i in invitations], "next_cursor": next_cursor})
 
 
 class InvitationApi(APIView):

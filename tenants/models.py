@@ -84,7 +84,7 @@ class InvitationInbox(PlatformModel):
 
 class TenantCreationQuota(PlatformModel):
     """How many tenants a user created through self-service (partition = user sub, id = "created"):
-    ``used``, version-guarded, checked against ``PLAN_LIMITS[tier]["tenants_per_user"]``."""
+    ``used``, version-guarded, checked against ``TENANTS_PER_USER`` (one cap per user)."""
 
     entity = "TENANTQUOTA"
 

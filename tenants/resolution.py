@@ -45,14 +45,17 @@ def identity_from_request(request) -> Identity | None:
         if scheme.lower() != "bearer" or not token.strip():
             request.auth_error = "Authorization header must be 'Bearer <token>'."
             return None
-        # An address that keeps sending bad tokens is refused before any (RSA) verification.
-        request.throttle_wait = throttling.bad_token_refused(request)
-        if request.throttle_wait is not None:
-            request.auth_error = "Too many invalid tokens."
-            return None
+        # Every token is verified, whatever its address did before: many callers share an address
+        # (offices, proxies), and one of them sending bad tokens must not lock the others out.
+        # Verifying costs one RS256 check (a token seen before: a cache hit); the JWKS is fetched at
+        # most once per cooldown. Bad tokens are counted per address; past the budget they get 429.
         try:
             return verify_token(token.strip())
         except InvalidToken as exc:
+            request.throttle_wait = throttling.bad_token_refused(request)
+            if request.throttle_wait is not None:
+                request.auth_error = "Too many invalid tokens."
+                return None
             throttling.record_bad_token(request)
             request.auth_error = str(exc)
             audit.warning("bearer token rejected: %s", exc, extra={"event": "auth.token_rejected",

@@ -95,6 +95,11 @@ class MemberPageSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
+class InvitationPageSerializer(serializers.Serializer):
+    results = InvitationSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
 class AdminTenantPageSerializer(serializers.Serializer):
     results = AdminTenantSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)

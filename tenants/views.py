@@ -194,8 +194,10 @@ def team(request):
         else:
             errors = _errors(serializer)
     page = selectors.list_members(cursor=cursor_of(request), limit=25)
+    # Pending invitations page on their own (``?invitations=<cursor>``): none can hide past a first page.
+    invitations, more_invitations = services.list_invitations(cursor=request.GET.get("invitations") or None, limit=50)
     return render(request, "tenants/team.html", {
-        "invitations": [services.public_invitation(i) for i in services.list_invitations()],
+        "invitations": [services.public_invitation(i) for i in invitations], "more_invitations": more_invitations,
         "members": page.items, "pager": pager(request, page.next_cursor), "form": form, "errors": errors,
         "roles": ROLES, "role_help": ROLE_HELP, "me": request.identity.sub,
     })

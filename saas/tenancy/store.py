@@ -670,6 +670,14 @@ class PlatformManager:
         return {"Delete": {"TableName": self._table(), "Key": serialize(self._key(partition, item_id)),
                            "ConditionExpression": "attribute_exists(PK)"}}
 
+    def condition_op(self, partition: str, item_id: str, condition: ConditionBase) -> dict:
+        """A transaction-only check on a platform item (e.g. the tenant is still active)."""
+        built = _build(condition)
+        return {"ConditionCheck": {"TableName": self._table(), "Key": serialize(self._key(partition, item_id)),
+                                   "ConditionExpression": built["expression"],
+                                   "ExpressionAttributeNames": built["names"],
+                                   "ExpressionAttributeValues": built["values"]}}
+
     def add_op(self, partition: str, item_id: str, *, deltas: Mapping[str, int], **fields: Any) -> dict:
         """``ADD`` counters to (and set ``fields`` on) an existing platform item, without a version
         check: for progress counters that only ever grow, written alongside the work they count."""

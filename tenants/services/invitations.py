@@ -8,6 +8,11 @@ The invitee, signed in with that email, lists their invitations and accepts one 
 created then, in one transaction with the invitation's removal and the plan's member slot) or
 declines it. Invitations expire after ``INVITATION_TTL_SECONDS``. Any member may leave a tenant,
 except its last admin.
+
+An invitation carries its writer's authority, so it lives no longer than that authority: accepting
+checks, in the joining transaction, that the tenant is active and that the inviter is still one of
+its admins; removing a member (or a member leaving, or losing the admin role) revokes the
+invitations they wrote in that very transaction. People match invitations only by a *verified* email.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import hashlib
 import logging
 import time
 
+from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 from saas import limits
@@ -24,7 +30,7 @@ from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
 from .. import active_tenant
-from ..errors import AlreadyMember, ConcurrentChange, NotAMember
+from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
 from ..models import (
     ROLES,
     TENANT_DIRECTORY,
@@ -36,19 +42,18 @@ from ..models import (
     UserMembership,
 )
 from .members import _other_admin_guard, _require_admin
-from .records import commit_change, membership_item_ops
+from .records import (
+    _inbox_partition,
+    _removal_ops,
+    commit_change,
+    membership_item_ops,
+    normalise_email,
+    revoke_ops_of_writer,
+)
 
 logger = logging.getLogger("tenants")
 
 
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def _inbox_partition(email: str) -> str:
-    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:40]
 
 
 def _invitation_id(tenant_id: str, email: str) -> str:
@@ -104,12 +109,14 @@ def _tenant_name(tenant_id: str) -> str:
             return ""
 
 
-def list_invitations() -> list[InvitationRecord]:
-    """The tenant's pending invitations (admins)."""
+def list_invitations(*, cursor: str | None = None, limit: int = 50) -> tuple[list[InvitationRecord], str | None]:
+    """One page of the tenant's pending invitations (admins) and the cursor of the next page (None
+    at the end). Expired ones are left out, so a page may hold fewer than ``limit``."""
     _require_admin()
     now = time.time()
-    invitations = (InvitationRecord.from_item(item) for item in Invitation.objects.query(limit=100).items)
-    return [invitation for invitation in invitations if invitation.is_live(now)]
+    page = Invitation.objects.query(cursor=cursor, limit=limit)
+    invitations = (InvitationRecord.from_item(item) for item in page.items)
+    return [invitation for invitation in invitations if invitation.is_live(now)], page.next_cursor
 
 
 def revoke_invitation(*, invitation_id: str) -> None:
@@ -149,16 +156,6 @@ def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
     return inbox, invitation
 
 
-def _removal_ops(tenant_id: str, invitation: dict) -> list[dict]:
-    with tenant_context(tenant_id):
-        ops = [Invitation.objects.delete_op(invitation["id"], expected_version=invitation["version"])]
-    with system_context(reason="remove invitation"):
-        inbox = InvitationInbox.objects.delete_op(_inbox_partition(invitation["email"]),
-                                                  f"{tenant_id}.{invitation['id']}")
-    del inbox["Delete"]["ConditionExpression"]  # the inbox copy may already be gone
-    return [*ops, inbox]
-
-
 def _delete_invitation(tenant_id: str, invitation: dict, *, action: str) -> None:
     entry = Entry(action=action, target_type="invitation", target_id=invitation["id"], tenant_id=tenant_id,
                   changes={"email": [invitation["email"], None]})
@@ -170,11 +167,22 @@ def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
     inbox, invitation = _find(email, invitation_id)
     tenant_id = inbox["tenant_id"]
     with system_context(reason=f"tier of {tenant_id}"):
-        tier = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True).get("tier", "basic")
+        tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+        # The same facts are checked again inside the transaction (a deactivation may race this).
+        if tenant.get("status") != "active" or tenant.get("offboarding"):
+            raise TenantInactive("That tenant is closed, so it takes no new members.")
+        open_check = Tenant.objects.condition_op(TENANT_DIRECTORY, tenant_id, Attr("status").eq("active"))
+    tier = tenant.get("tier", "basic")
+    inviter = invitation.get("invited_by")
     ops = membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=normalise_email(email),
-                              role=invitation["role"], invited_by=invitation.get("invited_by"))
+                              role=invitation["role"], invited_by=inviter)
     ops += _removal_ops(tenant_id, invitation)
+    checks = {len(ops): "closed"}
+    ops.append(open_check)
     with tenant_context(tenant_id, tier=tier):
+        if inviter:  # the writer's authority must still hold: an admin of this tenant
+            checks[len(ops)] = "inviter"
+            ops.append(Member.objects.condition_op(inviter, Attr("role").eq("admin")))
         ops.append(limits.reserve_op("members"))  # last: a failed condition here is the plan's limit
         entry = Entry(action="member.joined", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
                       changes={"role": [None, invitation["role"]], "email": [None, normalise_email(email)]})
@@ -182,6 +190,11 @@ def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
             with system_context(reason=f"{user_id} accepts an invitation to {tenant_id}"):
                 transact_write(ops, audit=entry)
         except TransactionCancelled as exc:
+            failed = {checks.get(i) for i, reason in enumerate(exc.reasons) if reason == "ConditionalCheckFailed"}
+            if "closed" in failed:
+                raise TenantInactive("That tenant is closed, so it takes no new members.") from None
+            if "inviter" in failed:  # its writer is no longer an admin there: the invitation is void
+                raise NotFound("No such invitation.") from None
             if exc.reasons[-1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in exc.reasons[:-1]:
                 raise limits.exceeded("members") from None
             if exc.reasons[0] == "ConditionalCheckFailed":
@@ -213,8 +226,11 @@ def leave_tenant(*, user_id: str, tenant_id: str) -> None:
             ops.append(_other_admin_guard(leaving=user_id))
         with system_context(reason=f"{user_id} leaves {tenant_id}"):
             ops.append(UserMembership.objects.delete_op(user_id, tenant_id))
+        revoke, revoked = revoke_ops_of_writer(tenant_id, user_id)
         entry = Entry(action="member.left", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
-                      changes={"role": [member["role"], None]})
+                      changes={"role": [member["role"], None]},
+                      detail={"invitations_revoked": revoked} if revoked else None)
+        ops += revoke
         commit_change(ops, entry, reason=f"{user_id} leaves {tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s left %s", user_id, tenant_id)

@@ -21,7 +21,7 @@ from ..errors import (
     TenantInactive,
 )
 from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
-from .records import commit_change, get_tenant, replace_tenant, tenant_audit
+from .records import commit_change, get_tenant, replace_tenant, revoke_ops_of_writer, tenant_audit
 
 logger = logging.getLogger("tenants")
 
@@ -76,10 +76,15 @@ def change_member_role(*, user_id: str, role: str) -> dict:
         mirror_op, _ = UserMembership.objects.put_op(user_id, ctx.tenant_id, expected_version=mirror["version"],
                                                      **{**mirror, "role": role})
     ops = [member_op, mirror_op]
+    revoked = []
     if member["role"] == "admin":
         ops.append(_other_admin_guard(leaving=user_id))
+        # An admin no more: the invitations he wrote lose their authority (and go, in this transaction).
+        revoke, revoked = revoke_ops_of_writer(ctx.tenant_id, user_id)
+        ops += revoke
     entry = Entry(action="member.role_changed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,
-                  tier=ctx.tier, changes={"role": [member["role"], role]})
+                  tier=ctx.tier, changes={"role": [member["role"], role]},
+                  detail={"invitations_revoked": revoked} if revoked else None)
     commit_change(ops, entry, reason=f"change role of {user_id} in {ctx.tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s of %s is now %s (by %s)", user_id, ctx.tenant_id, role, ctx.user_id)
@@ -95,9 +100,12 @@ def remove_member(*, user_id: str) -> None:
         ops.append(UserMembership.objects.delete_op(user_id, ctx.tenant_id))
     if member["role"] == "admin":
         ops.append(_other_admin_guard(leaving=user_id))
+    # Removal is final: the invitations this member wrote go with him, in the same transaction.
+    revoke, revoked = revoke_ops_of_writer(ctx.tenant_id, user_id)
     entry = Entry(action="member.removed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,
-                  tier=ctx.tier, changes={"role": [member["role"], None], "email": [member.get("email"), None]})
-    commit_change(ops, entry, reason=f"remove {user_id} from {ctx.tenant_id}")
+                  tier=ctx.tier, changes={"role": [member["role"], None], "email": [member.get("email"), None]},
+                  detail={"invitations_revoked": revoked} if revoked else None)
+    commit_change(ops + revoke, entry, reason=f"remove {user_id} from {ctx.tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s removed from %s by %s", user_id, ctx.tenant_id, ctx.user_id)
 

@@ -73,9 +73,9 @@ def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> 
 
 def _creation_quota_op(owner_id: str, tier: str) -> dict:
     """The transaction item that counts one more self-service tenant for ``owner_id``; refused with
-    PlanLimitExceeded at ``PLAN_LIMITS[tier]["tenants_per_user"]``. Version-guarded, so two
-    concurrent registrations cannot both take the last slot (one fails its transaction)."""
-    limit = limits.limit_for("tenants_per_user", tier=tier)
+    PlanLimitExceeded at ``TENANTS_PER_USER`` (one cap per user, whatever ``tier`` is requested).
+    Version-guarded, so two concurrent registrations cannot both take the last slot."""
+    limit = settings.TENANTS_PER_USER
     with system_context(reason=f"tenant creation quota of {owner_id}"):
         try:
             quota = CreationQuotaRecord.from_item(TenantCreationQuota.objects.get(owner_id, "created", consistent=True))

@@ -1,9 +1,11 @@
 """Tenant directory records and membership items: the building blocks the other service modules share."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any, Sequence
 
+from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 from saas import audit as audit_trail
@@ -12,7 +14,7 @@ from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TransactionCancelled, VersionConflict, transact_write
 
 from ..errors import ConcurrentChange
-from ..models import ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
+from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
 
 
 def new_tenant_id() -> str:
@@ -87,3 +89,40 @@ def commit_change(operations: list[dict], entry: Entry, *, reason: str) -> None:
             transact_write(operations, audit=entry)
     except TransactionCancelled as exc:
         raise ConcurrentChange() from exc
+
+
+# --- invitations: the items shared by invitation answers and by removing their writer ----------------
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _inbox_partition(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:40]
+
+
+def _removal_ops(tenant_id: str, invitation: dict) -> list[dict]:
+    with tenant_context(tenant_id):
+        ops = [Invitation.objects.delete_op(invitation["id"], expected_version=invitation["version"])]
+    with system_context(reason="remove invitation"):
+        inbox = InvitationInbox.objects.delete_op(_inbox_partition(invitation["email"]),
+                                                  f"{tenant_id}.{invitation['id']}")
+    del inbox["Delete"]["ConditionExpression"]  # the inbox copy may already be gone
+    return [*ops, inbox]
+
+
+# Invitations revoked in the transaction that removes their writer (2 items each; DynamoDB takes
+# 100 per transaction). More than that stay listed until revoked, but are void: accepting checks
+# that the inviter is still an admin.
+REVOKED_WITH_WRITER = 40
+
+
+def revoke_ops_of_writer(tenant_id: str, user_id: str) -> tuple[list[dict], list[str]]:
+    """Items deleting the pending invitations ``user_id`` wrote in ``tenant_id`` (context: that
+    tenant), for the caller's transaction, and their ids."""
+    ops, ids = [], []
+    for item in Invitation.objects.every(filter=Attr("invited_by").eq(user_id)):
+        if len(ids) == REVOKED_WITH_WRITER:
+            break
+        ops += _removal_ops(tenant_id, item)
+        ids.append(item["id"])
+    return ops, ids

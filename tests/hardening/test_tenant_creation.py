@@ -1,6 +1,6 @@
 """Finding 1: anyone signed in could create unlimited tenants, including platinum: a viewer got 202,
 a dedicated DynamoDB table and the 300 req/s tier, and every active tenant adds sweep work. Now each
-user may create at most ``PLAN_LIMITS[tier]["tenants_per_user"]`` tenants, and a platinum (silo)
+user may create at most ``TENANTS_PER_USER`` tenants, and a platinum (silo)
 tenant waits for a platform admin's approval before anything is provisioned."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _create(user, tier="basic", name="Self-service Co"):
 
 
 def test_a_user_may_create_only_a_few_tenants(make_user, settings):
-    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 2} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.TENANTS_PER_USER = 2
     user = make_user()
     assert [_create(user, name=f"Co {n}").status_code for n in range(2)] == [201, 201]
     refused = _create(user, name="Co 3")
@@ -68,7 +68,7 @@ def test_a_rejected_platinum_request_is_never_provisioned(make_user, platform_ad
 
 
 def test_a_rejected_request_gives_the_creation_slot_back_once(make_user, platform_admin, settings):
-    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 1} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.TENANTS_PER_USER = 1
     user = make_user()
     tenant = _create(user, tier="platinum", name="Maybe Co").json()
     assert _create(user, name="Meanwhile Co").status_code == 403  # the pending request holds the slot

@@ -236,7 +236,7 @@ def _creation_quota_used(user_sub: str) -> int:
 
 
 def test_deleting_a_tenant_gives_its_owner_the_creation_slot_back_exactly_once(make_user, settings):
-    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 2} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.TENANTS_PER_USER = 2
     settings.OFFBOARDING_GRACE_SECONDS = 0
     owner = make_user()
 
@@ -266,7 +266,7 @@ def test_deleting_a_tenant_gives_its_owner_the_creation_slot_back_exactly_once(m
 
 
 def test_an_interrupted_deletion_gives_the_slot_back_once_when_it_finishes(make_user, settings, running_worker):
-    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 3} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.TENANTS_PER_USER = 3
     settings.OFFBOARDING_GRACE_SECONDS = 0
     owner = make_user()
     created = [owner.client().post("/api/v1/tenants", {"name": f"Co {n}", "tier": "basic"}, format="json")

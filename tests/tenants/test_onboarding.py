@@ -126,7 +126,7 @@ def test_pooled_registration_makes_the_caller_admin_of_a_random_id_tenant(newcom
 
 
 def test_two_registrations_get_different_unguessable_ids(newcomer, settings):
-    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 10} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.TENANTS_PER_USER = 10
     ids = {newcomer.client().post("/api/v1/tenants", {"name": f"S{n}", "tier": "basic"}, format="json").json()["id"]
            for n in range(5)}
     assert len(ids) == 5
@@ -372,7 +372,7 @@ def test_a_self_service_tenant_that_failed_gives_its_creation_slot_back_once(new
     """This test plays the provisioning worker itself (the last attempt, then a redelivery), so the
     approval's job goes to a broker of its own that no worker reads: a worker running the job would
     change the tenant record between the test's read and its write."""
-    settings.PLAN_LIMITS = {tier: {**limits, "tenants_per_user": 1} for tier, limits in settings.PLAN_LIMITS.items()}
+    settings.TENANTS_PER_USER = 1
     client = newcomer.client()
     requested = client.post("/api/v1/tenants", {"name": "Unlucky", "tier": "platinum"}, format="json")
     assert requested.status_code == 202, requested.content

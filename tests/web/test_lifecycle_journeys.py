@@ -55,6 +55,9 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     page.locator("#image-file").set_input_files(str(image))
     j.shot("product before upload")
     page.locator("#upload-image").click()
+    expect(page.locator("#attach-image")).to_be_visible()  # S3 lands on a page that asks first
+    j.shot("attach the uploaded image")
+    page.locator("#confirm-attach").click()
     expect(page.locator(".message-success")).to_contain_text("image was uploaded")
     expect(page.locator("#product-image")).to_be_visible()
     assert loaded_width(page, "#product-image") == 40
@@ -70,6 +73,7 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     bogus.write_bytes(b"#!/bin/sh\necho hi\n")
     page.locator("#image-file").set_input_files(str(bogus))
     page.locator("#upload-image").click()
+    page.locator("#confirm-attach").click()
     expect(page.locator(".message-error")).to_contain_text("must be a PNG, JPEG, GIF or WebP")
     expect(page.locator("#product-image")).to_have_count(0)
 
