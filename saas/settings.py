@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "saas.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "saas.web.NoStoreMiddleware",  # below WhiteNoise: static files keep their long-lived caching
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
 from django.template.exceptions import TemplateDoesNotExist
+from django.utils.cache import patch_cache_control
 
 from saas.tenancy.context import ROLES
 
@@ -160,6 +161,22 @@ def csrf_failure(request, reason=""):
     return error_page(request, 403, "This form had expired (the page was open too long, or you signed in again "
                                     "in another tab). Nothing was changed. Reload the page and try again.",
                       code="csrf_failed")
+
+
+class NoStoreMiddleware:
+    """Pages and API answers carry a person's or a tenant's data: no browser, proxy or shared cache
+    may keep them (``Cache-Control: no-store, private``), e.g. for the next user of a shared computer
+    pressing Back after signing out. Static files (served by WhiteNoise, earlier in the chain) and
+    responses that set their own Cache-Control are left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True, private=True)
+        return response
 
 
 class MethodNotAllowedMiddleware:
