@@ -135,6 +135,16 @@ def _request_id(request) -> str:
     return str(aws_id or uuid.uuid4().hex)
 
 
+def _tenant_facing(actor: dict) -> dict:
+    """How a platform operator (a request the platform views marked ``acting_as_operator``) appears
+    in the trail, and so the exports, of a tenant she acts on: "platform operator", with the request
+    id but not her id, email or address. The platform trail keeps who it was, under the same request id."""
+    request = _request.get()
+    if request is None or not getattr(request, "acting_as_operator", False) or actor.get("actor_type") != "user":
+        return actor
+    return {"actor_type": "operator", "actor_id": "platform-operator", "request_id": actor.get("request_id")}
+
+
 def _actor() -> dict:
     ctx = current_context()
     request = _request.get()
@@ -335,7 +345,7 @@ def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple
             body = {
                 "seq": seq, "prev_hash": prev_hash, "prev_expires_at": prev_expires, "at": at,
                 "trail": trail, "tenant_id": entry.tenant_id or (None if trail == PLATFORM else trail),
-                **actor,
+                **(actor if trail == PLATFORM else _tenant_facing(actor)),
                 "action": entry.action, "target_type": entry.target_type, "target_id": str(entry.target_id),
                 "changes": scrub(dict(entry.changes)) if entry.changes else None,
                 "expires_at": expires_at,

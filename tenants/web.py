@@ -172,6 +172,7 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
                 return redirect(request, sign_in_url(request, next_path))
             if platform_admin and not identity.is_system_admin:
                 return web.error_page(request, 403, "Only platform administrators can open this page.")
+            request.acting_as_operator = platform_admin  # tenants' trails name "platform operator" (saas.audit)
             if tenant:
                 ctx = current_context()
                 if not isinstance(ctx, TenantContext):
