@@ -4,19 +4,32 @@ A service that changes state passes ``audit=Entry(...)`` to ``transact_write``: 
 in the *same* DynamoDB transaction as the change, so no change exists without its record. Changes
 that are not transactional (an SNS call, a single-item write) call ``record(...)`` right after.
 
-Chain. Each trail (one per tenant, one for the platform) is a hash chain: record ``n`` stores
-``prev_hash`` (record ``n-1``'s hash) and its own ``hash`` = SHA-256 over its canonical content.
+Chain. Each trail (one per tenant, one for the platform) is a keyed hash chain: record ``n`` stores
+``prev_hash`` (record ``n-1``'s hash) and its own ``hash`` = HMAC-SHA256 over its canonical content
+with the chain key, a secret the functions read from Secrets Manager (``AUDIT_CHAIN_KEY_SECRET``;
+cached per process like every reference). Whoever can write the table but cannot read the secret
+cannot make a record, or a re-hashed chain, that verifies.
 Record ``n`` can be put once (``attribute_not_exists``), so two concurrent writers can never both
 append it: one transaction wins, the other is cancelled on the record's condition and ``commit``
 re-reads the tip and retries (the caller's own operations are unaffected, nothing was written).
 A per-trail *head* item holds the last ``seq`` and ``hash``: the platform trail advances it under
 its version; a tenant trail checkpoints it (one conditional Put, ``seq`` only moves forward) every
-``AUDIT_CHECKPOINT_EVERY`` records, by default every record, so cutting even the newest record off
-is detected. The tip is cached per process, so the common case costs no extra round trip.
+``AUDIT_CHECKPOINT_EVERY`` records (and on its first record), by default every record, so cutting
+even the newest record off is detected. Heads carry their own MAC (``head_mac``): a head moved back
+onto an older record without the key does not verify, and a missing head is an error. The tip is
+cached per process, so the common case costs no extra round trip.
+
+Anchor outside DynamoDB. ``write_digest`` (Celery beat, ``AUDIT_DIGEST_SECONDS``) writes one digest
+object per period to the files bucket under ``AUDIT_DIGEST_PREFIX``: the tip (seq, hash) of every
+trail, the previous digest's key and MAC, and its own MAC, written with ``If-None-Match: *`` (S3
+refuses to overwrite). The functions' role may only add objects there (see docs/ARCHITECTURE.md), so
+a later rewrite of DynamoDB - even one that restores an old, validly signed head - contradicts a
+digest: ``verify_chain`` checks every digest's MAC and link and every anchored record.
 
 ``verify_chain`` walks a trail oldest first and reports any record whose content no longer
-matches its hash (edited), any gap in ``seq`` or broken ``prev_hash`` link (deleted), and a tail
-that does not match the head (truncated). Records expire by TTL (``AUDIT_RETENTION_DAYS`` by
+matches its hash (edited), any gap in ``seq`` or broken ``prev_hash`` link (deleted), a tail
+that does not match the head (truncated), a missing or unsigned head, and any disagreement with the
+digests. Records expire by TTL (``AUDIT_RETENTION_DAYS`` by
 tier); a trail may start after ``seq`` 1 only where the missing predecessor's expiry (kept in
 ``prev_expires_at``) has passed.
 
@@ -28,7 +41,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
+import secrets
 import logging
 import random
 import threading
@@ -80,6 +95,48 @@ class PlatformAuditRecord(PlatformModel):
 
 class PlatformAuditHead(PlatformModel):
     entity = "PAUDITHEAD"
+
+
+# --- the chain key (Secrets Manager) ------------------------------------------------------------
+class ChainKeyMissing(RuntimeError):
+    """The chain key cannot be read: nothing is audited (and so nothing changes) without it."""
+
+
+def chain_key() -> bytes:
+    """The HMAC key of every audit chain, read through the process's reference cache (a rotated
+    secret is picked up after ``CONFIG_CACHE_SECONDS``; see docs/ARCHITECTURE.md on rotation)."""
+    from saas import config
+
+    reference = f"secretsmanager:{settings.AUDIT_CHAIN_KEY_SECRET}"
+    try:
+        value = config.resolve(reference, setting="AUDIT_CHAIN_KEY_SECRET")
+    except config.ConfigurationError as exc:
+        raise ChainKeyMissing(str(exc)) from exc
+    if len(value) < 32:
+        raise ChainKeyMissing("AUDIT_CHAIN_KEY_SECRET: the chain key must be at least 32 characters")
+    return value.encode()
+
+
+def ensure_chain_key() -> str:
+    """Create the chain key secret if missing (local stacks; in AWS the secret is infrastructure)."""
+    from saas import aws
+
+    client = aws.client("secretsmanager")
+    try:
+        client.describe_secret(SecretId=settings.AUDIT_CHAIN_KEY_SECRET)
+        return f"secret {settings.AUDIT_CHAIN_KEY_SECRET} exists"
+    except client.exceptions.ResourceNotFoundException:
+        client.create_secret(Name=settings.AUDIT_CHAIN_KEY_SECRET, SecretString=secrets.token_hex(32))
+        return f"created secret {settings.AUDIT_CHAIN_KEY_SECRET}"
+
+
+def _mac(data: str) -> str:
+    return hmac.new(chain_key(), data.encode(), hashlib.sha256).hexdigest()
+
+
+def head_mac(trail: str, seq: int, hash_: str) -> str:
+    """A head's own MAC: a head cannot be moved (or re-created) without the key."""
+    return _mac(f"head|{trail}|{int(seq)}|{hash_}")
 
 
 # Fields covered by a record's hash (anything else on the item is bookkeeping).
@@ -220,10 +277,14 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def record_hash(record: Mapping[str, Any]) -> str:
+def canonical_content(record: Mapping[str, Any]) -> str:
     body = {name: record.get(name) for name in HASHED_FIELDS}
-    data = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()
+    return json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 of the record's canonical content under the chain key."""
+    return _mac(canonical_content(record))
 
 
 def retention_seconds(tier: str | None) -> int:
@@ -363,7 +424,8 @@ def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple
                     op, _ = AuditRecord.objects.create_op(id=f"{seq:012d}", **fields)
             ops.append(op)
             prev_hash, prev_expires = body["hash"], expires_at
-        head_fields = {"seq": seq, "hash": prev_hash, "last_expires_at": prev_expires}
+        head_fields = {"seq": seq, "hash": prev_hash, "last_expires_at": prev_expires,
+                       "head_mac": head_mac(trail, seq, prev_hash)}
         if trail == PLATFORM:
             with _scoped(trail):
                 op, stored = PlatformAuditHead.objects.put_op(
@@ -375,7 +437,7 @@ def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple
         # checkpoint head only moves every AUDIT_CHECKPOINT_EVERY records, monotonically.
         every = max(1, int(settings.AUDIT_CHECKPOINT_EVERY))
         first = int(head["seq"]) if head else 0
-        if seq // every != first // every:
+        if first == 0 or seq // every != first // every:  # the first record always writes the head
             with _scoped(trail):
                 ops.append(AuditHead.objects.checkpoint_op(
                     HEAD_ID, condition=Attr("seq").lt(seq), **{k: v for k, v in head_fields.items() if v is not None}))
@@ -509,18 +571,22 @@ class Verification:
     first_seq: int | None = None
     last_seq: int | None = None
     problems: list[str] = field(default_factory=list)
+    digests_checked: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> Verification:  # noqa: C901 - one check per chain rule, in order
-    """Walk a trail oldest first (``tenant_id=None``: the platform trail) and check every link."""
+def verify_chain(*, tenant_id: str | None = None, now: float | None = None,  # noqa: C901 - one check per rule
+                 digests: bool = True) -> Verification:
+    """Walk a trail oldest first (``tenant_id=None``: the platform trail) and check every link, the
+    head and (``digests``) the trail's anchors in the digest objects."""
     trail = tenant_id or PLATFORM
     now = time.time() if now is None else now
     result = Verification(trail=trail)
     previous: dict | None = None
+    hashes: dict[int, str] = {}
     cursor = None
     with _scoped(trail):
         while True:
@@ -530,33 +596,136 @@ def verify_chain(*, tenant_id: str | None = None, now: float | None = None) -> V
                 page = AuditRecord.objects.query(cursor=cursor, limit=100)
             for item in page.items:
                 _check_record(item, previous, result, now)
+                hashes[int(item["seq"])] = item.get("hash")
                 previous = item
             cursor = page.next_cursor
             if not cursor:
                 break
         head = _read_head(trail)
         checkpointed = _record_at(trail, int(head["seq"])) if head is not None and trail != PLATFORM else None
-    if trail != PLATFORM:
-        # Tenant trails keep a checkpoint every AUDIT_CHECKPOINT_EVERY records: the trail must reach
-        # it, and the record there must be the one checkpointed.
-        if head is not None:
-            last = int(previous["seq"]) if previous is not None else 0
-            if last < int(head["seq"]):
-                result.problems.append(f"the trail ends at seq {last} but was checkpointed at seq {int(head['seq'])}: "
-                                       "records were removed from the end")
-            elif checkpointed is not None and checkpointed.get("hash") != head["hash"]:
-                result.problems.append(f"record seq {int(head['seq'])} is not the record that was checkpointed")
-        return result
+    last = int(previous["seq"]) if previous is not None else 0
     if head is None:
         if previous is not None:
-            result.problems.append("records exist but the chain head is missing")
+            result.problems.append("records exist but the chain head is missing (deleted)")
+    elif not hmac.compare_digest(str(head.get("head_mac", "")), head_mac(trail, int(head["seq"]), head["hash"])):
+        result.problems.append(f"the chain head (seq {int(head['seq'])}) is not signed with the chain key (forged)")
+    elif trail != PLATFORM:
+        # Tenant trails keep a checkpoint every AUDIT_CHECKPOINT_EVERY records: the trail must reach
+        # it, and the record there must be the one checkpointed.
+        if last < int(head["seq"]):
+            result.problems.append(f"the trail ends at seq {last} but was checkpointed at seq {int(head['seq'])}: "
+                                   "records were removed from the end")
+        elif checkpointed is not None and checkpointed.get("hash") != head["hash"]:
+            result.problems.append(f"record seq {int(head['seq'])} is not the record that was checkpointed")
     elif previous is None:
         if int(head["seq"]) > 0:
             result.problems.append(f"the head is at seq {int(head['seq'])} but no record is left")
-    elif int(head["seq"]) != int(previous["seq"]) or head["hash"] != previous["hash"]:
-        result.problems.append(f"the trail ends at seq {int(previous['seq'])} but the head is at seq "
+    elif int(head["seq"]) != last or head["hash"] != previous["hash"]:
+        result.problems.append(f"the trail ends at seq {last} but the head is at seq "
                                f"{int(head['seq'])}: records were removed from the end or the head was changed")
+    if digests:
+        _check_anchors(trail, hashes, last, result)
     return result
+
+
+# --- digests: the trail's anchor outside DynamoDB ------------------------------------------------
+DIGEST_VERSION = 1
+
+
+def _digest_body_mac(body: Mapping[str, Any]) -> str:
+    unsigned = {k: v for k, v in body.items() if k != "mac"}
+    return _mac("digest|" + json.dumps(unsigned, sort_keys=True, separators=(",", ":")))
+
+
+def _digest_client():
+    from saas import files
+
+    return files.s3_client(), files.bucket_name()
+
+
+def _digest_keys() -> list[str]:
+    """Every digest object's key, oldest first (keys sort by time)."""
+    client, bucket = _digest_client()
+    keys: list[str] = []
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=settings.AUDIT_DIGEST_PREFIX,
+                                                             Delimiter="/")
+    for page in pages:
+        keys += [obj["Key"] for obj in page.get("Contents", [])]
+    return sorted(keys)
+
+
+def _read_digest(key: str) -> dict:
+    client, bucket = _digest_client()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        return json.loads(body.read())
+    finally:
+        body.close()
+
+
+def _every_trail() -> Iterator[str]:
+    from saas.hooks import hooks
+
+    yield PLATFORM
+    tenant_pages, cursor = hooks.require("tenant_pages"), None
+    while True:
+        page = tenant_pages(cursor)
+        for tenant in page.items:
+            yield tenant["id"]
+        cursor = page.next_cursor
+        if not cursor:
+            return
+
+
+def write_digest(*, now: float | None = None) -> str:
+    """Write one digest: the tip of every trail, chained to the previous digest, MAC'd with the
+    chain key; returns its key. Runs under system context (platform job)."""
+    now = time.time() if now is None else now
+    keys = _digest_keys()
+    previous = _read_digest(keys[-1]) if keys else None
+    trails: dict[str, dict] = {}
+    for trail in _every_trail():
+        tip = _read_head(trail) if trail == PLATFORM else _read_tip(trail)
+        if tip:
+            trails[trail] = {"seq": int(tip["seq"]), "hash": tip["hash"]}
+    stamp = datetime.fromtimestamp(now, timezone.utc)
+    key = f"{settings.AUDIT_DIGEST_PREFIX}{stamp:%Y%m%dT%H%M%S}{stamp.microsecond:06d}Z-{uuid.uuid4().hex[:8]}.json"
+    body = {"version": DIGEST_VERSION, "created_at": iso(now),
+            "previous_key": keys[-1] if keys else None, "previous_mac": previous["mac"] if previous else None,
+            "trails": trails}
+    body["mac"] = _digest_body_mac(body)
+    client, bucket = _digest_client()
+    # If-None-Match: S3 refuses to overwrite an existing object (the bucket policy requires it).
+    client.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, sort_keys=True).encode(),
+                      ContentType="application/json", IfNoneMatch="*")
+    logger.info("audit digest %s: %d trails", key, len(trails))
+    return key
+
+
+def _check_anchors(trail: str, hashes: Mapping[int, str], last: int, result: Verification) -> None:
+    """Every digest must carry a valid MAC and link to the one before it; every record a digest
+    anchored for this trail must still be there, unchanged (unless it expired: it is before the
+    trail's first record, which ``_check_record`` already judged)."""
+    first = min(hashes) if hashes else last + 1
+    previous_key, previous_mac = None, None
+    for key in _digest_keys():
+        digest = _read_digest(key)
+        if not hmac.compare_digest(str(digest.get("mac", "")), _digest_body_mac(digest)):
+            result.problems.append(f"digest {key}: not signed with the chain key (forged or edited)")
+            continue
+        if digest.get("previous_key") != previous_key or digest.get("previous_mac") != previous_mac:
+            result.problems.append(f"digest {key}: does not follow digest {previous_key} (digests removed)")
+        previous_key, previous_mac = key, digest["mac"]
+        anchor = digest.get("trails", {}).get(trail)
+        if not anchor:
+            continue
+        seq = int(anchor["seq"])
+        if seq > last:
+            result.problems.append(f"digest {key} anchored seq {seq} but the trail ends at seq {last}: "
+                                   "records were removed from the end")
+        elif seq >= first and hashes.get(seq) != anchor["hash"]:
+            result.problems.append(f"record seq {seq} is not the record digest {key} anchored (rewritten)")
+    result.digests_checked = previous_key is not None
 
 
 def _record_at(trail: str, seq: int) -> dict | None:

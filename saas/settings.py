@@ -389,6 +389,8 @@ CELERY_BEAT_SCHEDULE = {
     "offboarding-sweep": {"task": "offboarding.sweep", "schedule": float(env("OFFBOARDING_SWEEP_SECONDS", "60"))},
     # Exports whose job was lost (enqueue lost after the commit, worker killed) are re-enqueued.
     "exports-sweep": {"task": "exports.sweep", "schedule": float(env("EXPORT_SWEEP_SECONDS", "60"))},
+    # The audit trails' anchor outside DynamoDB (saas.audit.write_digest).
+    "audit-digest": {"task": "audit.digest", "schedule": float(env("AUDIT_DIGEST_SECONDS", "3600"))},
 }
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
@@ -440,6 +442,16 @@ AUDIT_RETENTION_DAYS = {
 # truncation only back past the last checkpoint. 1 (the default) = every record, so deleting even the
 # newest record is detected, at the cost of one more item per change.
 AUDIT_CHECKPOINT_EVERY = int(env("AUDIT_CHECKPOINT_EVERY", "1"))
+# The chain key (HMAC of every record and head) is this Secrets Manager secret, read at run time by
+# the functions (never an environment value: whoever reads the function's configuration must not get
+# it). `manage.py ensure_tables` creates it on local stacks; in AWS it is infrastructure.
+AUDIT_CHAIN_KEY_SECRET = env("AUDIT_CHAIN_KEY_SECRET", f"{CONFIG_SECRET_PREFIX}audit-chain-key")
+# Digests (saas.audit.write_digest): every trail's tip, written to the files bucket under this prefix
+# every AUDIT_DIGEST_SECONDS (hourly, like CloudTrail's digest files). The functions may only add
+# objects there (deploy/iam: PutObject + GetObject, no DeleteObject; the bucket policy requires
+# If-None-Match) - see docs/ARCHITECTURE.md.
+AUDIT_DIGEST_PREFIX = env("AUDIT_DIGEST_PREFIX", "audit-digests/")
+AUDIT_DIGEST_SECONDS = float(env("AUDIT_DIGEST_SECONDS", "3600"))
 # Files (saas.files): presigned upload forms and read links are short-lived.
 FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))
 FILES_GET_EXPIRE_SECONDS = int(env("FILES_GET_EXPIRE_SECONDS", "300"))

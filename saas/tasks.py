@@ -63,3 +63,12 @@ def sweep_tenant() -> None:
     recovered = {getattr(hook, "__qualname__", repr(hook)): hook() for hook in hooks.tenant_sweeps}
     if outcomes or any(recovered.values()):
         logger.info("sweep: events %s, recovered %s", outcomes, recovered)
+
+
+@shared_task(name="audit.digest", tenant_scoped=False)
+def audit_digest() -> str:
+    """Anchor every audit trail outside DynamoDB (saas.audit.write_digest). Platform job."""
+    from saas import audit
+
+    with system_context(reason="audit digest: anchor every trail"):
+        return audit.write_digest()

@@ -77,6 +77,10 @@ def _servers():
     from saas import files
 
     files.ensure_bucket()
+    from saas import audit
+
+    with aws_operations.scaffolding("the local stack's chain key (infrastructure in AWS)"):
+        audit.ensure_chain_key()
     yield
 
 

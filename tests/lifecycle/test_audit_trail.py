@@ -273,3 +273,133 @@ def test_webhook_changes_are_audited_without_secrets(tenant_a):
     assert [r["action"] for r in records] == ["webhook.subscribed", "webhook.unsubscribed"]
     assert "s3cr3t" not in repr(records)
     assert records[0]["changes"]["url"][1].endswith("/hook?[redacted]")
+
+
+# --- F5: a keyed chain, a signed head, and digests outside DynamoDB ----------------------------------
+def _head_key(tenant_id: str) -> dict:
+    return serialize({"PK": f"TENANT#{tenant_id}#AUDITHEAD", "SK": audit.HEAD_ID})
+
+
+def _unkeyed_hash(record: dict) -> str:
+    """What an attacker who can write the table but cannot read the chain key can compute."""
+    import hashlib
+    import json
+
+    body = audit._canonical({name: record.get(name) for name in audit.HASHED_FIELDS})
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+@pytest.fixture
+def digest_prefix(settings):
+    """Each test's digests under their own prefix (the digest chain of one deployment)."""
+    import uuid
+
+    settings.AUDIT_DIGEST_PREFIX = f"audit-digests/test-{uuid.uuid4().hex[:12]}/"
+    return settings.AUDIT_DIGEST_PREFIX
+
+
+def test_deleting_the_newest_records_and_the_head_is_detected(tenant_a, manager, digest_prefix):
+    client = manager.client()
+    for n in range(4):
+        create_product(client, name=f"P{n}")
+    last = len(trail(tenant_a.id))
+    table = router.table_for(tenant_a.id)
+    for seq in (last, last - 1):
+        aws.client("dynamodb").delete_item(TableName=table, Key=_raw_key(tenant_a.id, seq))
+    aws.client("dynamodb").delete_item(TableName=table, Key=_head_key(tenant_a.id))
+    with system_context(reason="test"):
+        result = audit.verify_chain(tenant_id=tenant_a.id)
+    assert not result.ok, "the trail without its newest records and head passed as intact"
+    assert any("head is missing" in p for p in result.problems), result.problems
+
+
+def test_an_edit_rehashed_without_the_key_and_a_moved_head_are_detected(tenant_a, manager, digest_prefix):
+    """The attacker can write DynamoDB (not Secrets Manager): she edits record 2, recomputes every
+    later hash and link with the hash function she has, and moves the head to the new tip."""
+    client = manager.client()
+    for n in range(4):
+        create_product(client, name=f"P{n}")
+    records = trail(tenant_a.id)
+    table = router.table_for(tenant_a.id)
+    prev_hash = records[0]["hash"]
+    for record in records[1:]:
+        forged = {**record, "prev_hash": prev_hash}
+        if int(record["seq"]) == 2:
+            forged["actor_email"] = "someone-else@example.test"
+        forged["hash"] = _unkeyed_hash(forged)
+        _tamper(tenant_a.id, int(record["seq"]), "SET actor_email = :e, prev_hash = :p, #h = :h",
+                {":e": forged.get("actor_email"), ":p": forged["prev_hash"], ":h": forged["hash"]}, {"#h": "hash"})
+        prev_hash = forged["hash"]
+    aws.client("dynamodb").update_item(TableName=table, Key=_head_key(tenant_a.id),
+                                       UpdateExpression="SET #h = :h, head_mac = :m",
+                                       ExpressionAttributeNames={"#h": "hash"},
+                                       ExpressionAttributeValues=serialize({":h": prev_hash, ":m": _unkeyed_hash(
+                                           {"seq": len(records), "hash": prev_hash})}))
+    with system_context(reason="test"):
+        result = audit.verify_chain(tenant_id=tenant_a.id)
+    assert not result.ok, "an edit re-hashed without the key passed as intact"
+    assert any("seq 2" in p and "edited" in p for p in result.problems), result.problems
+    assert any("head" in p and "not signed" in p for p in result.problems), result.problems
+
+
+def test_a_rollback_with_a_validly_signed_head_contradicts_the_digest(tenant_a, manager, digest_prefix):
+    """Even an insider holding the key (or replaying an old head item) cannot roll a trail back past
+    a digest: the digest lives in S3 under a prefix the functions can only add to."""
+    client = manager.client()
+    for n in range(3):
+        create_product(client, name=f"P{n}")
+    with system_context(reason="test"):
+        digest = audit.write_digest()
+    last = len(trail(tenant_a.id))
+    table = router.table_for(tenant_a.id)
+    aws.client("dynamodb").delete_item(TableName=table, Key=_raw_key(tenant_a.id, last))
+    kept = trail(tenant_a.id)[-1]
+    aws.client("dynamodb").update_item(
+        TableName=table, Key=_head_key(tenant_a.id), UpdateExpression="SET seq = :s, #h = :h, head_mac = :m",
+        ExpressionAttributeNames={"#h": "hash"},
+        ExpressionAttributeValues=serialize({":s": int(kept["seq"]), ":h": kept["hash"],
+                                             ":m": audit.head_mac(tenant_a.id, int(kept["seq"]), kept["hash"])}))
+    with system_context(reason="test"):
+        problems = audit.verify_chain(tenant_id=tenant_a.id).problems
+        assert audit.verify_chain(tenant_id=tenant_a.id, digests=False).ok  # DynamoDB alone cannot tell
+    assert any(f"digest {digest} anchored seq {last}" in p for p in problems), problems
+
+
+def test_digests_are_chained_signed_and_never_overwritten(tenant_a, manager, digest_prefix):
+    from botocore.exceptions import ClientError
+
+    from saas import files
+
+    create_product(manager.client(), name="P")
+    with system_context(reason="test"):
+        first = audit.write_digest(now=1_800_000_000.0)
+        second = audit.write_digest(now=1_800_003_600.0)
+        assert audit.verify_chain(tenant_id=tenant_a.id).ok
+    body = audit._read_digest(second)
+    assert body["previous_key"] == first and body["trails"][tenant_a.id]["seq"] == len(trail(tenant_a.id))
+    s3, bucket = files.s3_client(), files.bucket_name()
+    with pytest.raises(ClientError) as refused:  # If-None-Match: the digest cannot be replaced
+        s3.put_object(Bucket=bucket, Key=first, Body=b"{}", IfNoneMatch="*")
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    forged = {**audit._read_digest(first), "trails": {}}
+    s3.put_object(Bucket=bucket, Key=f"{digest_prefix}20270101T000000000000Z-forged.json",
+                  Body=__import__("json").dumps(forged).encode())
+    with system_context(reason="test"):
+        problems = audit.verify_chain(tenant_id=tenant_a.id).problems
+    assert any("forged.json: not signed" in p for p in problems), problems
+
+
+def test_the_functions_may_add_digests_but_never_delete_or_list_them_away():
+    """The IAM half of 'append-only' (the bucket policy's half is in docs/ARCHITECTURE.md)."""
+    from devstack import iam
+    from devstack.lambda_package import stages
+
+    for stage in stages():
+        policy = iam.load_policy(stage)
+        bucket = f"saas-commerce-{iam.policy_path(stage).stem}-files"
+        digest = f"arn:aws:s3:::{bucket}/audit-digests/20270101T000000Z.json"
+        assert iam.allows(policy, "s3:PutObject", digest) and iam.allows(policy, "s3:GetObject", digest)
+        for action in ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration",
+                       "s3:PutBucketPolicy", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"):
+            assert not iam.allows(policy, action, digest), (stage, action)
+            assert not iam.allows(policy, action, f"arn:aws:s3:::{bucket}"), (stage, action)

@@ -14,3 +14,7 @@ class Command(BaseCommand):
             from saas import files
 
             self.stdout.write(files.ensure_bucket())
+        if settings.LOCAL_STACK:
+            from saas import audit
+
+            self.stdout.write(audit.ensure_chain_key())
