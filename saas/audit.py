@@ -43,9 +43,9 @@ import contextlib
 import hashlib
 import hmac
 import json
-import secrets
 import logging
 import random
+import secrets
 import threading
 import time
 import uuid
