@@ -97,6 +97,12 @@ class ProductSku(TenantModel):
     entity = "PRODUCTSKU"  # id = sku, product_id = the owner
 
 
+class UsedUpload(TenantModel):
+    """An upload form that was used to attach an image (id = upload id): a form is good for one
+    attach. Expires (TTL) after the form itself can no longer be used."""
+    entity = "UPLOADUSED"
+
+
 def format_price(price: Decimal | str | int) -> str:
     return f"{Decimal(price):.2f}"
 

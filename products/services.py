@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from decimal import Decimal
 from typing import Any, Mapping
@@ -26,10 +27,10 @@ from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
-from saas.tenancy.keys import storage_key
+from saas.tenancy.keys import UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
 
-from .models import Product, ProductSku, product_etag, public_product
+from .models import Product, ProductSku, UsedUpload, product_etag, public_product
 from .selectors import get_product
 
 logger = logging.getLogger("products")
@@ -67,6 +68,8 @@ def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit
             raise limits.exceeded("products") from exc
         if "new_sku" in failed:
             raise DuplicateSku(sku) from exc
+        if "upload" in failed:
+            raise InvalidUpload("This upload was already attached; start a new upload to change the image.") from exc
         raise VersionConflict("product was changed by someone else") from exc
 
 
@@ -155,17 +158,28 @@ class InvalidUpload(InvalidInput):
 
 
 def image_key(product_id: str, upload_id: str) -> str:
-    """Built from the context's tenant, the product and our own upload id: never from input."""
-    return storage_key("products", product_id, "images", upload_id)
+    """Where an attached image is kept. Built from the context's tenant, the product and our own
+    ids: never from input, and never a key an upload form can write to."""
+    return storage_key("products", product_id, "images", f"{upload_id}-{uuid.uuid4().hex[:8]}")
+
+
+def upload_key(product_id: str, upload_id: str) -> str:
+    """Where the browser's upload lands (the form's key): the pending-uploads prefix."""
+    return storage_key("products", product_id, upload_id, root=UPLOADS_ROOT)
 
 
 def start_image_upload(*, product_id: str, return_to: str | None = None) -> dict:
     """A presigned POST for one image of one product: exact key, size range, ``image/*`` type.
     ``return_to`` (browser uploads): S3 redirects there with ``?upload=<upload id>`` afterwards."""
     get_product(product_id)  # 404 for a missing or foreign product
+    pending = files.pending_upload_bytes()
+    if pending >= settings.FILES_PENDING_UPLOADS_MAX_BYTES:
+        raise Conflict(f"Your unattached uploads already hold {pending} bytes; attach them or wait until they "
+                       f"expire (after {files.UPLOADS_EXPIRE_DAYS} day) before starting another.",
+                       code="too_many_pending_uploads", extra={"pending_upload_bytes": pending})
     upload_id = uuid.uuid4().hex
     redirect = f"{return_to}?{urlencode({'upload': upload_id})}" if return_to else None
-    form = files.presigned_post(key=image_key(product_id, upload_id), max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
+    form = files.presigned_post(key=upload_key(product_id, upload_id), max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
                                 content_type_prefix="image/", redirect=redirect)
     return {"upload_id": upload_id, "url": form["url"], "fields": form["fields"],
             "max_bytes": settings.PRODUCT_IMAGE_MAX_BYTES, "content_types": sorted(files.IMAGE_SIGNATURES),
@@ -174,28 +188,49 @@ def start_image_upload(*, product_id: str, return_to: str | None = None) -> dict
 
 def attach_image(*, product_id: str, upload_id: str, if_match: str | None = None) -> dict:
     """Check the uploaded object (present, within the size limit, really an image by its first bytes)
-    and make it the product's image. A rejected upload is deleted; a replaced image is deleted."""
+    and make it the product's image: copied to a key of its own (the form cannot write there), the
+    upload deleted, the form marked used in the same transaction as the product (one attach per
+    form). A rejected upload is deleted; a replaced image is deleted."""
     if not isinstance(upload_id, str) or not UPLOAD_ID_PATTERN.fullmatch(upload_id):
         raise InvalidUpload("Not a valid upload id.")
     current = get_product(product_id, consistent=True)
     version = _guard_version(current, if_match=if_match, expected_version=None)
-    key = image_key(product_id, upload_id)
-    stored = files.head(key)
+    if _upload_used(upload_id):
+        raise InvalidUpload("This upload was already attached; start a new upload to change the image.")
+    source = upload_key(product_id, upload_id)
+    stored = files.head(source)
     if stored is None:
         raise InvalidUpload("Nothing was uploaded for this upload id.")
-    content_type = files.sniff_image(files.first_bytes(key)) if stored.size else None
+    content_type = files.sniff_image(files.first_bytes(source)) if stored.size else None
     if stored.size > settings.PRODUCT_IMAGE_MAX_BYTES or content_type is None:
-        files.delete(key)
+        files.delete(source)
         raise InvalidUpload(f"The file must be a PNG, JPEG, GIF or WebP image of at most "
                             f"{settings.PRODUCT_IMAGE_MAX_BYTES} bytes.")
-    if current.get("image_key") == key:
-        return current
-    product = _change_image(current, version, "product.image_attached",
-                            {"image_key": key, "image_type": content_type, "image_size": stored.size})
+    key = image_key(product_id, upload_id)
+    files.copy(source, key, content_type=content_type)
+    used_op, _ = UsedUpload.objects.create_op(
+        id=upload_id, product_id=product_id,
+        expires_at=int(time.time()) + settings.FILES_UPLOAD_EXPIRE_SECONDS + 86400)
+    try:
+        product = _change_image(current, version, "product.image_attached",
+                                {"image_key": key, "image_type": content_type, "image_size": stored.size},
+                                extra=[("upload", used_op)])
+    except Exception:
+        _discard_image(key)  # our copy; the product keeps its image
+        raise
+    _discard_image(source)
     usage.add("stored_bytes", stored.size)
     if current.get("image_key"):
         _discard_image(current["image_key"])
     return product
+
+
+def _upload_used(upload_id: str) -> bool:
+    try:
+        UsedUpload.objects.get(upload_id, consistent=True)
+        return True
+    except DoesNotExist:
+        return False
 
 
 def remove_image(*, product_id: str, if_match: str | None = None) -> dict:
@@ -209,12 +244,13 @@ def remove_image(*, product_id: str, if_match: str | None = None) -> dict:
     return {k: v for k, v in product.items() if v is not None}
 
 
-def _change_image(current: dict, version: int, action: str, changes: dict) -> dict:
+def _change_image(current: dict, version: int, action: str, changes: dict,
+                  extra: list[tuple[str, dict]] = ()) -> dict:
     """Write the product's image fields with its ``product.updated`` event and audit record."""
     update_op, product = Product.objects.update_op(current["id"], expected_version=version, current=current,
                                                    **changes)
     event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
-    _commit([("product", update_op), ("event", event_put)],
+    _commit([("product", update_op), ("event", event_put), *extra],
             audit=Entry(action=action, target_type="product", target_id=current["id"], changes=diff(current, changes)))
     dispatch([event])
     return product

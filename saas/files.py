@@ -10,6 +10,12 @@ context — never taken from input.
   ``url()`` with ``querystring_auth``.
 * Every function that takes a key first checks it is under the current tenant's prefix, so a key
   of another tenant is "not found" here even if one ever reached this module.
+* Uploads not yet attached live under ``uploads/<tenant>/`` (``UPLOADS_PREFIX``), apart from the
+  files that are kept: attaching *copies* a checked upload to its own key under ``tenants/<tenant>/``
+  and deletes the upload, so a form that is still valid can only ever write a new pending upload,
+  never the attached file. Pending uploads are counted (``pending_upload_bytes``, Settings -> Usage)
+  and expired by the bucket's lifecycle rule on ``UPLOADS_PREFIX`` (``UPLOADS_EXPIRE_DAYS``, the
+  smallest period S3 lifecycle rules offer); offboarding deletes both prefixes.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 
 from saas.tenancy.context import get_context, validate_tenant_id
-from saas.tenancy.keys import storage_key
+from saas.tenancy.keys import STORAGE_ROOT, UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist
 
 logger = logging.getLogger("saas.files")
@@ -48,16 +54,21 @@ def bucket_name() -> str:
     return storage().bucket_name
 
 
-def tenant_prefix(tenant_id: str | None = None) -> str:
+UPLOADS_PREFIX = f"{UPLOADS_ROOT}/"  # the bucket lifecycle rule's prefix (deploy: expire after UPLOADS_EXPIRE_DAYS)
+UPLOADS_EXPIRE_DAYS = 1
+LIFECYCLE_RULE_ID = "expire-unattached-uploads"
+
+
+def tenant_prefix(tenant_id: str | None = None, *, root: str = STORAGE_ROOT) -> str:
     if tenant_id is not None:
-        return f"tenants/{validate_tenant_id(tenant_id)}/"
-    return storage_key() + "/"
+        return f"{root}/{validate_tenant_id(tenant_id)}/"
+    return storage_key(root=root) + "/"
 
 
 def _own(key: str) -> str:
-    """``key`` if it lies under the current tenant's prefix; otherwise it does not exist for us."""
-    prefix = tenant_prefix()
-    if not isinstance(key, str) or not key.startswith(prefix) or ".." in key:
+    """``key`` if it lies under one of the current tenant's prefixes; otherwise it does not exist for us."""
+    prefixes = (tenant_prefix(), tenant_prefix(root=UPLOADS_ROOT))
+    if not isinstance(key, str) or not key.startswith(prefixes) or ".." in key:
         raise DoesNotExist("file not found")
     return key
 
@@ -134,6 +145,19 @@ def delete(key: str) -> None:
     storage().delete(_own(key))
 
 
+def copy(source: str, destination: str, *, content_type: str) -> None:
+    """Server-side copy within the bucket (both keys the tenant's), stored with ``content_type``."""
+    _own(source), _own(destination)
+    s3_client().copy_object(Bucket=bucket_name(), Key=destination, CopySource={"Bucket": bucket_name(), "Key": source},
+                            ContentType=content_type, MetadataDirective="REPLACE")
+
+
+def pending_upload_bytes(tenant_id: str | None = None) -> int:
+    """Bytes of the tenant's uploads that were never attached (they expire by the lifecycle rule)."""
+    prefix = tenant_prefix(tenant_id, root=UPLOADS_ROOT) if tenant_id else tenant_prefix(root=UPLOADS_ROOT)
+    return _bytes_under(prefix)
+
+
 def save(key: str, content, *, content_type: str | None = None) -> int:
     """Write a file (a django File / file-like) to exactly ``key``; returns its size."""
     _own(key)
@@ -145,42 +169,58 @@ def save(key: str, content, *, content_type: str | None = None) -> int:
 def delete_prefix(tenant_id: str) -> int:
     """Delete every object under a tenant's prefix (offboarding; the caller is platform code).
     Returns the number of objects deleted. Resumable: it lists what is left each time."""
-    prefix = tenant_prefix(tenant_id)
     client, bucket, deleted = s3_client(), bucket_name(), 0
-    while True:
-        listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
-        keys = [{"Key": obj["Key"]} for obj in listing.get("Contents", [])]
-        if not keys:
-            return deleted
-        client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-        deleted += len(keys)
+    for prefix in (tenant_prefix(tenant_id), tenant_prefix(tenant_id, root=UPLOADS_ROOT)):
+        while True:
+            listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+            keys = [{"Key": obj["Key"]} for obj in listing.get("Contents", [])]
+            if not keys:
+                break
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
 
 
-def prefix_bytes(tenant_id: str) -> int:
-    """Bytes stored under a tenant's prefix now (every object listed, 1,000 a page)."""
+def _bytes_under(prefix: str) -> int:
     total = 0
-    for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket_name(), Prefix=tenant_prefix(tenant_id)):
+    for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket_name(), Prefix=prefix):
         total += sum(obj["Size"] for obj in page.get("Contents", []))
     return total
 
 
+def prefix_bytes(tenant_id: str) -> int:
+    """Bytes stored for a tenant now, pending uploads included (every object listed, 1,000 a page)."""
+    return _bytes_under(tenant_prefix(tenant_id)) + _bytes_under(tenant_prefix(tenant_id, root=UPLOADS_ROOT))
+
+
 def count_prefix(tenant_id: str) -> int:
-    listing = s3_client().list_objects_v2(Bucket=bucket_name(), Prefix=tenant_prefix(tenant_id), MaxKeys=1000)
-    return int(listing.get("KeyCount", 0))
+    return sum(int(s3_client().list_objects_v2(Bucket=bucket_name(), Prefix=prefix, MaxKeys=1000).get("KeyCount", 0))
+               for prefix in (tenant_prefix(tenant_id), tenant_prefix(tenant_id, root=UPLOADS_ROOT)))
+
+
+def lifecycle_rules() -> list[dict]:
+    """The bucket lifecycle the deployment must have (the CloudFormation template declares the same
+    rule; ``ensure_bucket`` puts it on local buckets)."""
+    return [{"ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": UPLOADS_PREFIX},
+             "Expiration": {"Days": UPLOADS_EXPIRE_DAYS},
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOADS_EXPIRE_DAYS}}]
 
 
 def ensure_bucket() -> str:
-    """Create the files bucket if missing (local stacks; in AWS the bucket is infrastructure)."""
+    """Create the files bucket if missing, with its lifecycle rule (local stacks; in AWS the bucket
+    and the rule are infrastructure)."""
     client, bucket = s3_client(), bucket_name()
     try:
         client.head_bucket(Bucket=bucket)
-        return f"bucket {bucket} is up to date"
+        outcome = f"bucket {bucket} is up to date"
     except ClientError:
         kwargs = {}
         if settings.AWS_REGION != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.AWS_REGION}
         client.create_bucket(Bucket=bucket, **kwargs)
-        return f"created bucket {bucket}"
+        outcome = f"created bucket {bucket}"
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle_rules()})
+    return f"{outcome} (lifecycle: {UPLOADS_PREFIX} expires after {UPLOADS_EXPIRE_DAYS} day)"
 
 
 def current_tenant() -> str:

@@ -457,6 +457,9 @@ FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))
 FILES_GET_EXPIRE_SECONDS = int(env("FILES_GET_EXPIRE_SECONDS", "300"))
 FILES_ENSURE_BUCKET = env_bool("FILES_ENSURE_BUCKET", LOCAL_STACK)  # ensure_tables also creates the bucket
 PRODUCT_IMAGE_MAX_BYTES = int(env("PRODUCT_IMAGE_MAX_BYTES", str(5 * 1024 * 1024)))
+# A tenant's uploads not (yet) attached may hold this much before new upload forms are refused
+# (they are counted on Settings -> Usage and expire by the bucket lifecycle rule, saas.files).
+FILES_PENDING_UPLOADS_MAX_BYTES = int(env("FILES_PENDING_UPLOADS_MAX_BYTES", str(50 * 1024 * 1024)))
 # Exports (saas.export): download links live 15 minutes; archives spool to /tmp beyond this size.
 EXPORT_LINK_SECONDS = int(env("EXPORT_LINK_SECONDS", "900"))
 EXPORT_SPOOL_BYTES = int(env("EXPORT_SPOOL_BYTES", str(32 * 1024 * 1024)))

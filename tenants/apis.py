@@ -7,7 +7,7 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas import audit, export, limits, usage
+from saas import audit, export, files, limits, usage
 from saas.celery import broker
 from saas.errors import NotFound, ServiceUnavailable
 from saas.tenancy import get_context, system_context, tenant_context
@@ -426,7 +426,8 @@ def _enqueue_offboarding(tenant_id: str) -> None:
 # --- usage and plan limits -----------------------------------------------------------------------
 def _usage_body() -> dict:
     days = usage.daily(days=30)
-    return {"days": days, "totals": usage.totals(days), "limits": limits.overview()}
+    return {"days": days, "totals": usage.totals(days), "limits": limits.overview(),
+            "unattached_upload_bytes": files.pending_upload_bytes()}
 
 
 class CurrentTenantUsageApi(APIView):

@@ -281,3 +281,6 @@ class UsageSerializer(serializers.Serializer):
     days = UsageDaySerializer(many=True)
     totals = serializers.DictField(child=serializers.IntegerField())
     limits = PlanLimitSerializer(many=True)
+    unattached_upload_bytes = serializers.IntegerField(help_text=(
+        "Bytes uploaded through upload forms and never attached: stored now, deleted by the bucket's "
+        "lifecycle rule about a day after upload."))

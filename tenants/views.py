@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from saas import audit, export, limits, usage, web
+from saas import audit, export, files, limits, usage, web
 from saas.sessions import end_user_sessions
 from saas.tenancy import system_context
 from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
@@ -386,7 +386,8 @@ def usage_page(request):
     return render(request, "tenants/usage.html", {"days": days, "totals": usage.totals(days),
                                                   "limits": [{**row, "label": limits.LIMIT_LABELS[row["limit"]]}
                                                              for row in limits.overview()],
-                                                  "tier": current_context().tier})
+                                                  "tier": current_context().tier,
+                                                  "unattached_upload_bytes": files.pending_upload_bytes()})
 
 
 @web_page(role="admin", methods=("GET", "POST"))

@@ -74,12 +74,10 @@ def _servers():
     aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
-    from saas import files
+    from saas import audit, files
 
-    files.ensure_bucket()
-    from saas import audit
-
-    with aws_operations.scaffolding("the local stack's chain key (infrastructure in AWS)"):
+    with aws_operations.scaffolding("the local stack's bucket, lifecycle rule and chain key (infrastructure in AWS)"):
+        files.ensure_bucket()
         audit.ensure_chain_key()
     yield
 

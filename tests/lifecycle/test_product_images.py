@@ -47,7 +47,7 @@ def test_the_signed_policy_pins_key_size_type_and_expiry(tenant_a, manager, sett
     product = create_product(manager.client())
     form = start(manager.client(), product["id"])
     key = form["fields"]["key"]
-    assert key == f"tenants/{tenant_a.id}/products/{product['id']}/images/{form['upload_id']}"
+    assert key == f"uploads/{tenant_a.id}/products/{product['id']}/{form['upload_id']}"
     policy = json.loads(base64.b64decode(form["fields"]["policy"]))
     conditions = policy["conditions"]
     assert {"key": key} in conditions  # exactly this key: no other object can be written with the form
@@ -78,19 +78,24 @@ def test_browser_upload_attach_and_short_lived_download(tenant_a, manager, viewe
     assert requests.get(shown["image_url"], timeout=10).content == image
 
     record = [r for r in trail(tenant_a.id) if r["action"] == "product.image_attached"][-1]
-    assert record["changes"]["image_key"] == [None, form["fields"]["key"]]
+    attached = record["changes"]["image_key"][1]
+    assert record["changes"]["image_key"][0] is None
+    assert attached.startswith(f"tenants/{tenant_a.id}/products/{product['id']}/images/{form['upload_id']}-")
     assert record["actor_id"] == manager.sub
+    with tenant_context(tenant_a.id):
+        assert files.head(form["fields"]["key"]) is None  # the upload itself is gone once attached
 
     # Replacing it deletes the old object; removing it clears the link.
     second = start(manager.client(), product["id"])
     upload(second, png(1, 1))
     manager.client().put(f"/api/v1/products/{product['id']}/image", {"upload_id": second["upload_id"]}, format="json")
+    second_key = [r for r in trail(tenant_a.id) if r["action"] == "product.image_attached"][-1]["changes"]["image_key"][1]
     with tenant_context(tenant_a.id):
-        assert files.head(form["fields"]["key"]) is None
+        assert files.head(attached) is None
     removed = manager.client().delete(f"/api/v1/products/{product['id']}/image")
     assert removed.status_code == 200 and removed.json()["image_url"] is None
     with tenant_context(tenant_a.id):
-        assert files.head(second["fields"]["key"]) is None
+        assert files.head(second_key) is None
 
 
 @pytest.mark.parametrize("content, content_type", [
@@ -153,3 +158,65 @@ def test_no_tenant_reaches_another_tenants_objects(tenant_a, tenant_b, manager):
 def test_viewers_cannot_upload(viewer, manager):
     product = create_product(manager.client())
     assert viewer.client().post(f"/api/v1/products/{product['id']}/image/upload").status_code == 403
+
+
+# --- F12: an upload form is good for one attach; unattached uploads are counted and expire ---------------
+def _attach(client, product_id: str, upload_id: str):
+    return client.put(f"/api/v1/products/{product_id}/image", {"upload_id": upload_id}, format="json")
+
+
+def test_an_attached_image_cannot_be_replaced_through_its_still_valid_form(tenant_a, manager):
+    """The form stays valid for FILES_UPLOAD_EXPIRE_SECONDS after the attach; writing through it again
+    must neither change the attached image nor attach the new content."""
+    product = create_product(manager.client())
+    form = start(manager.client(), product["id"])
+    original = png(2, 2)
+    upload(form, original)
+    attached = _attach(manager.client(), product["id"], form["upload_id"])
+    assert attached.status_code == 200, attached.content
+
+    assert upload(form, png(9, 9)).status_code in (201, 204)  # the still-valid form, used again
+    shown = manager.client().get(f"/api/v1/products/{product['id']}").json()["image_url"]
+    assert requests.get(shown, timeout=10).content == original, "the attached image was replaced through its form"
+    again = _attach(manager.client(), product["id"], form["upload_id"])
+    assert again.status_code == 400 and "already attached" in again.json()["fields"]["upload_id"][0]
+    shown = manager.client().get(f"/api/v1/products/{product['id']}").json()["image_url"]
+    assert requests.get(shown, timeout=10).content == original
+
+
+def test_unattached_uploads_are_counted_in_usage(tenant_a, manager):
+    product = create_product(manager.client())
+    before = tenant_a.admin.client().get("/api/v1/tenants/current/usage").json().get("unattached_upload_bytes", 0)
+    sizes = []
+    for n in (40, 60):
+        content = png(n, n)
+        upload(start(manager.client(), product["id"]), content)
+        sizes.append(len(content))
+    usage = tenant_a.admin.client().get("/api/v1/tenants/current/usage").json()
+    assert usage.get("unattached_upload_bytes", 0) - before == sum(sizes), usage.get("unattached_upload_bytes")
+
+
+def test_new_forms_are_refused_while_unattached_uploads_hold_too_much(tenant_a, manager, settings):
+    settings.FILES_PENDING_UPLOADS_MAX_BYTES = 500
+    product = create_product(manager.client())
+    upload(start(manager.client(), product["id"]), png(30, 30) + b"\x00" * 600)
+    refused = manager.client().post(f"/api/v1/products/{product['id']}/image/upload")
+    assert refused.status_code == 409 and refused.json()["code"] == "too_many_pending_uploads"
+
+
+def test_the_bucket_expires_what_the_forms_write(tenant_a, manager):
+    """S3 lifecycle rules match a key by prefix and expire the object ``Days`` after it was written
+    (S3 queues the removal asynchronously, usually within a day of eligibility). The moto server
+    stores the rule but never runs it, so this checks that the rule exists and covers the exact key
+    an upload form writes to, and does not cover attached images."""
+    product = create_product(manager.client())
+    form = start(manager.client(), product["id"])
+    rules = files.s3_client().get_bucket_lifecycle_configuration(Bucket=files.bucket_name())["Rules"]
+    expiring = [r for r in rules if r["Status"] == "Enabled" and "Expiration" in r]
+    assert any(form["fields"]["key"].startswith(r["Filter"]["Prefix"]) and r["Expiration"]["Days"] <= 1
+               for r in expiring), rules
+    upload(form, png())
+    attached = _attach(manager.client(), product["id"], form["upload_id"])
+    assert attached.status_code == 200
+    kept = [r for r in trail(tenant_a.id) if r["action"] == "product.image_attached"][-1]["changes"]["image_key"][1]
+    assert not any(kept.startswith(r["Filter"]["Prefix"]) for r in expiring)
