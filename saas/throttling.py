@@ -8,11 +8,22 @@
   and, once over budget, refused *before* any signature is verified (``bad_token_refused``, called
   by the identity resolver).
 
-All buckets are fixed-window counters (``cache.incr``, ``cache.add`` once per window): the same cost
-on every request however busy the caller is. A window boundary can admit up to twice the rate for
-an instant, which is acceptable here. With ``REDIS_CACHE_URL`` set the windows are shared by every
-process. The throttle fails open: if the cache errors, the request is allowed, the outage is logged,
-and the cache is left alone for ``THROTTLE_CACHE_RETRY_SECONDS`` (no request pays a timeout each).
+* Web pages (not only the API) draw from the tenant's budget: ``CallerThrottleMiddleware`` counts
+  every non-API request made in a tenant context against the same bucket as ``TenantRateThrottle``.
+
+All buckets are fixed-window budgets. A window boundary can admit up to twice the rate for an
+instant, which is acceptable here.
+
+Shared across processes (``THROTTLE_SHARED_STORE = "dynamodb"``, the default): every Lambda container
+is a separate process, so a per-process count would give N containers N times every budget. The
+budget of a window lives in one DynamoDB item (``store.lease_budget``: a conditional ``ADD``, TTL'd);
+a process *leases* a slice of it (``ceil(limit / THROTTLE_LEASE_SLICES)`` requests) and spends the
+slice locally (``cache.decr``), so most requests cost no round trip and the whole deployment never
+admits more than the limit. The price is the other way: a slice leased by one container and not spent
+is not available to another in that window (at most ``containers x (slice - 1)`` requests refused
+early). ``"cache"``: the old per-cache counter (shared only when the cache is, e.g. ``REDIS_CACHE_URL``).
+The throttle fails open: if the store or the cache errors, the request is allowed, the outage is
+logged, and both are left alone for ``THROTTLE_CACHE_RETRY_SECONDS`` (no request pays a timeout each).
 """
 from __future__ import annotations
 
@@ -28,6 +39,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from saas.tenancy.context import TenantContext, current_context
 from saas.tenancy.keys import tenant_key
+from saas.tenancy.store import lease_budget
 
 logger = logging.getLogger("saas.throttling")
 
@@ -61,47 +73,106 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return SimpleRateThrottle.parse_rate(None, rate)
 
 
-def hit(key: str, rate: str, *, now: float | None = None, cache=default_cache) -> float | None:
+def _slice(limit: int) -> int:
+    return max(1, math.ceil(limit / max(1, int(settings.THROTTLE_LEASE_SLICES))))
+
+
+def _take_leased(bucket: str, limit: int, duration: int, window: int, cache) -> bool:
+    """Spend one request of this process's slice of the shared budget, leasing a new slice when it
+    is used up. False once the window's whole budget is leased (remembered locally)."""
+    local = f"{bucket}:{window}:slice"
+    try:
+        if cache.decr(local) >= 0:
+            return True
+        fresh = False  # the slice ran out (this request's decr left it negative)
+    except ValueError:
+        fresh = True
+    spent = f"{bucket}:{window}:spent"
+    if cache.get(spent):
+        return False
+    expires_at = int((window + 1) * duration) + 60
+    granted = 0
+    for amount in dict.fromkeys((_slice(limit), 1)):  # a full slice, else whatever single one is left
+        if lease_budget(bucket, window, amount=amount, limit=limit, expires_at=expires_at):
+            granted = amount
+            break
+    if not granted:
+        cache.set(spent, 1, timeout=duration + 1)
+        return False
+    if fresh and cache.add(local, granted - 1, timeout=duration + 1):
+        return True
+    cache.incr(local, granted if not fresh else granted - 1)  # undo our own decr, add the rest
+    return True
+
+
+def hit(key: str, rate: str, *, now: float | None = None, cache=default_cache, shared: bool = True) -> float | None:
     """Count one request against ``key``'s current window. None if allowed, else the seconds until
-    the next window. Fails open (None) when the cache is down."""
+    the next window. Fails open (None) when the store or the cache is down. ``shared=False``: this
+    cache only (per-address budgets of unauthenticated callers: a shared counter per address would
+    let anyone with many addresses buy DynamoDB writes; WAF's rate rules are the deployment-wide
+    per-address limit)."""
     limit, duration = parse_rate(rate)
     now = time.time() if now is None else now
     window = int(now // duration)
-    key = f"{key}:{rate}:{window}"
     if breaker.is_open():
         return None
     try:
-        try:
-            count = cache.incr(key)  # the common case: this window already has a counter
-        except ValueError:  # first request of the window (or a racing one created it meanwhile)
-            count = 1 if cache.add(key, 1, timeout=duration + 1) else cache.incr(key)
-    except Exception as exc:  # cache down or frozen: throttling must never take the API down
+        if shared and settings.THROTTLE_SHARED_STORE == "dynamodb":
+            allowed = _take_leased(f"{key}:{rate}", limit, duration, window, cache)
+        else:
+            allowed = _count_in_cache(f"{key}:{rate}:{window}", limit, duration, cache)
+    except Exception as exc:  # store or cache down or frozen: throttling must never take the API down
         breaker.trip(exc)
         return None
-    if count <= limit:
-        return None
-    return (window + 1) * duration - now
+    return None if allowed else (window + 1) * duration - now
 
 
-def over_budget(key: str, rate: str, *, now: float | None = None, cache=default_cache) -> float | None:
-    """Is ``key`` already over its budget in this window? (Reads only; fails open.)"""
+def _count_in_cache(key: str, limit: int, duration: int, cache) -> bool:
+    try:
+        count = cache.incr(key)  # the common case: this window already has a counter
+    except ValueError:  # first request of the window (or a racing one created it meanwhile)
+        count = 1 if cache.add(key, 1, timeout=duration + 1) else cache.incr(key)
+    return count <= limit
+
+
+def over_budget(key: str, rate: str, *, now: float | None = None, cache=default_cache,
+                shared: bool = True) -> float | None:
+    """Is ``key`` already over its budget in this window? (Reads only this process's view; fails open.)"""
     limit, duration = parse_rate(rate)
     now = time.time() if now is None else now
     window = int(now // duration)
     if breaker.is_open():
         return None
     try:
-        count = cache.get(f"{key}:{rate}:{window}") or 0
+        if shared and settings.THROTTLE_SHARED_STORE == "dynamodb":
+            exhausted = bool(cache.get(f"{key}:{rate}:{window}:spent")) and (cache.get(f"{key}:{rate}:{window}:slice")
+                                                                             or 0) <= 0
+        else:
+            exhausted = (cache.get(f"{key}:{rate}:{window}") or 0) >= limit
     except Exception as exc:
         breaker.trip(exc)
         return None
-    return (window + 1) * duration - now if count >= limit else None
+    return (window + 1) * duration - now if exhausted else None
+
+
+def tenant_rate(tier: str | None) -> str:
+    return settings.TENANT_THROTTLE_RATES.get(tier) or settings.TENANT_THROTTLE_RATES["basic"]
 
 
 def throttled_response(wait: float | None) -> JsonResponse:
     seconds = max(1, math.ceil(wait or 1))
     return JsonResponse({"code": "throttled", "message": f"Request was throttled. Expected available in {seconds} "
                                                          f"seconds."}, status=429, headers={"Retry-After": str(seconds)})
+
+
+def throttled_page(request, wait: float | None):
+    from saas.web import error_page
+
+    seconds = max(1, math.ceil(wait or 1))
+    response = error_page(request, 429, f"Your organisation is making too many requests right now. "
+                                        f"Try again in {seconds} second{'s' if seconds != 1 else ''}.")
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def client_address(request) -> str:
@@ -119,8 +190,7 @@ class TenantRateThrottle(SimpleRateThrottle):
         ctx = current_context()
         if not isinstance(ctx, TenantContext):
             return True  # callers without a tenant: CallerThrottleMiddleware
-        rate = settings.TENANT_THROTTLE_RATES.get(ctx.tier) or settings.TENANT_THROTTLE_RATES["basic"]
-        self.wait_seconds = hit(tenant_key("throttle"), rate, now=self.timer(), cache=self.cache)
+        self.wait_seconds = hit(tenant_key("throttle"), tenant_rate(ctx.tier), now=self.timer(), cache=self.cache)
         return self.wait_seconds is None
 
     def wait(self):
@@ -134,11 +204,11 @@ def _bad_token_key(request) -> str:
 
 def bad_token_refused(request) -> float | None:
     """Before verifying a bearer token: is this address over its failed-token budget?"""
-    return over_budget(_bad_token_key(request), settings.CALLER_THROTTLE_RATES["bad_token"])
+    return over_budget(_bad_token_key(request), settings.CALLER_THROTTLE_RATES["bad_token"], shared=False)
 
 
 def record_bad_token(request) -> None:
-    hit(_bad_token_key(request), settings.CALLER_THROTTLE_RATES["bad_token"])
+    hit(_bad_token_key(request), settings.CALLER_THROTTLE_RATES["bad_token"], shared=False)
 
 
 class CallerThrottleMiddleware:
@@ -151,13 +221,22 @@ class CallerThrottleMiddleware:
         refused = getattr(request, "throttle_wait", None)
         if refused is not None:
             return throttled_response(refused)
-        if not isinstance(current_context(), TenantContext):
+        ctx = current_context()
+        if isinstance(ctx, TenantContext):
+            if not request.path.startswith("/api/"):
+                # Web pages spend the tenant's budget too (the API's is counted by TenantRateThrottle).
+                wait = hit(tenant_key("throttle"), tenant_rate(ctx.tier))
+                if wait is not None:
+                    return throttled_page(request, wait)
+        else:
             identity = getattr(request, "identity", None)
-            if identity is not None:
-                key, rate = f"throttle:no-tenant:{identity.sub}", settings.CALLER_THROTTLE_RATES["no_tenant"]
+            if identity is not None:  # a verified user: shared like the tenants' budgets
+                key, rate, shared = (f"throttle:no-tenant:{identity.sub}", settings.CALLER_THROTTLE_RATES["no_tenant"],
+                                     True)
             else:
-                key, rate = f"throttle:anonymous:{client_address(request)}", settings.CALLER_THROTTLE_RATES["anonymous"]
-            wait = hit(key, rate)
+                key, rate, shared = (f"throttle:anonymous:{client_address(request)}",
+                                     settings.CALLER_THROTTLE_RATES["anonymous"], False)
+            wait = hit(key, rate, shared=shared)
             if wait is not None:
                 return throttled_response(wait)
         return self.get_response(request)

@@ -98,6 +98,7 @@ def describe(exc: BaseException) -> Problem | None:
 # --- error pages ---------------------------------------------------------------------------------------
 TITLES = {400: "That request was not understood", 403: "You can't do that here", 404: "Page not found",
           405: "That action isn't available here", 409: "That clashed with another change",
+          429: "Too many requests",
           500: "Something went wrong on our side", 503: "Temporarily unavailable"}
 
 

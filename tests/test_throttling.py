@@ -32,3 +32,41 @@ def test_a_new_window_admits_the_tenant_again(tenant_a, settings, monkeypatch):
     assert [api.get("/api/v1/me").status_code for _ in range(4)] == [200, 200, 200, 429]
     now[0] += 1.0  # the next one-second window
     assert api.get("/api/v1/me").status_code == 200
+
+
+# --- F7: one budget across processes ------------------------------------------------------------------
+def test_two_processes_share_one_budget(tenant_a):
+    """Two throttles with separate in-process caches (two Lambda containers) must together admit
+    no more than the tenant's budget in a window."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from saas.tenancy.keys import tenant_key
+    from saas.throttling import hit
+
+    first, second = LocMemCache("container-1", {}), LocMemCache("container-2", {})
+    key, now = tenant_key("throttle", tenant_id=tenant_a.id), 2_000_000_000.5
+    admitted = [hit(key, "10/min", now=now, cache=cache) is None for _ in range(10) for cache in (first, second)]
+    assert sum(admitted) == 10, f"{sum(admitted)} requests admitted against a budget of 10"
+    # Either container is refused once the budget is spent, and both are admitted in the next window.
+    assert hit(key, "10/min", now=now, cache=first) is not None and hit(key, "10/min", now=now, cache=second) is not None
+    assert hit(key, "10/min", now=now + 60, cache=second) is None
+
+
+def test_a_leased_slice_is_spent_locally(tenant_a, settings):
+    """With a large budget a process leases a slice and spends it without a round trip each."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from saas import aws
+    from saas.tenancy.keys import tenant_key
+    from saas.throttling import hit
+
+    calls = []
+    hook = lambda **kwargs: calls.append(1)  # noqa: E731
+    events = aws.client("dynamodb").meta.events  # a client copies the session's hooks when it is made
+    events.register("before-call.dynamodb.UpdateItem", hook)
+    try:
+        cache, key = LocMemCache("container-3", {}), tenant_key("throttle-slice", tenant_id=tenant_a.id)
+        assert all(hit(key, "1000/min", now=2_000_000_100.0, cache=cache) is None for _ in range(250))
+    finally:
+        events.unregister("before-call.dynamodb.UpdateItem", hook)
+    assert len(calls) == 3  # slices of 100 (THROTTLE_LEASE_SLICES = 10)

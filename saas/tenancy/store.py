@@ -776,3 +776,29 @@ def _transact(operations: list[dict], *, token: str | None = None) -> None:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             raise TransactionCancelled(reasons) from exc
         raise
+
+
+# --- shared budgets (saas.throttling) -----------------------------------------------------------
+THROTTLE_ENTITY = "THROTTLE"
+
+
+def lease_budget(bucket: str, window: int, *, amount: int, limit: int, expires_at: int) -> bool:
+    """Take ``amount`` from a shared budget of ``limit`` per window, atomically: one conditional
+    ``ADD`` on ``PK = THROTTLE#<bucket>``, ``SK = <window>`` (expires by TTL). False when fewer than
+    ``amount`` are left. ``bucket`` comes from ``saas.tenancy.keys`` (it carries the tenant)."""
+    if amount < 1:
+        raise ValueError("a lease takes at least one request")
+    bucket = bucket.replace("#", "_")  # the key delimiter never comes from a caller's text
+    try:
+        _call("update_item", TableName=settings.DYNAMODB_TABLE,
+              Key=serialize({"PK": f"{THROTTLE_ENTITY}#{bucket}", "SK": str(int(window))}),
+              UpdateExpression="ADD #used :amount SET #expires = :expires",
+              ConditionExpression="attribute_not_exists(#used) OR #used <= :room",
+              ExpressionAttributeNames={"#used": "used", "#expires": "expires_at"},
+              ExpressionAttributeValues=serialize({":amount": int(amount), ":room": int(limit) - int(amount),
+                                                   ":expires": int(expires_at)}))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
