@@ -42,6 +42,12 @@ class IdempotencyRecord(TenantModel):
     entity = "IDEMPOTENCY"
 
 
+class OrderRecovery(TenantModel):
+    """The sweep's note on an order it re-enqueued (id = order id): how often and when, so a backed-up
+    queue is not flooded with copies of the same job (expires by TTL)."""
+    entity = "ORDERRECOVERY"
+
+
 def new_order_id() -> str:
     """Millisecond prefix + 64 random bits: ids sort by creation time and are not guessable."""
     return f"{int(time.time() * 1000):013d}{secrets.token_hex(8)}"

@@ -163,6 +163,7 @@ def _commit_order(operations: list[dict], *, audit: Entry, order_id: str, order_
     When DynamoDB stays unreachable: ServiceUnavailable ``dynamodb`` if no attempt can have reached
     it (nothing was saved), else OrderOutcomeUnknown, which names the order to check."""
     maybe_reached = False
+    started = time.monotonic()
     for attempt in range(settings.ORDERS_COMMIT_ATTEMPTS):
         try:
             transact_write(operations, audit=audit, token=order_id if attempt == 0 else None)
@@ -175,6 +176,8 @@ def _commit_order(operations: list[dict], *, audit: Entry, order_id: str, order_
             if attempt and exc.reasons[order_index] == "ConditionalCheckFailed" and _order_exists(order_id):
                 return  # an earlier attempt committed; its answer was lost
             raise
+        if time.monotonic() - started >= settings.ORDERS_COMMIT_DEADLINE_SECONDS:
+            break  # DynamoDB is not answering: tell the client now (it gets the order id to check)
         if maybe_reached and _order_exists(order_id):
             return
         if attempt + 1 < settings.ORDERS_COMMIT_ATTEMPTS:

@@ -33,7 +33,9 @@ def make_client(service: str, *, endpoint_url: str | None, region: str, connect_
             config=Config(
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                retries={"max_attempts": max_attempts, "mode": "standard"},
+                # total_max_attempts counts the first try (botocore's "max_attempts" counts retries:
+                # 3 meant 4 tries, 4 x 5 s on a silent DynamoDB).
+                retries={"total_max_attempts": max_attempts, "mode": "standard"},
                 max_pool_connections=50,
             ),
         )

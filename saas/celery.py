@@ -123,7 +123,7 @@ def _sqs_probe_client(timeout: float):
 
     return boto3.session.Session().client(
         "sqs", region_name=settings.AWS_REGION, endpoint_url=settings.AWS_ENDPOINT_URLS["sqs"] or None,
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}))
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1}))
 
 
 def _setting(name: str) -> float:

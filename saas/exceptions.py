@@ -65,6 +65,15 @@ def exception_handler(exc, context):
     if isinstance(exc, AppError):
         response = drf_exception_handler(_as_drf(exc), context)
         response.data = exc.as_dict()
+        request = context.get("request")
+        if (isinstance(exc, ServiceUnavailable) and getattr(exc, "dependency", None) == "dynamodb"
+                and request is not None and request.method not in ("GET", "HEAD", "OPTIONS")
+                and "order_id" not in response.data):
+            # The store stopped answering mid-change: say how to repeat it without doing it twice.
+            response.data["advice"] = ("The change may or may not have been saved. Read the object back before "
+                                       "repeating the request (writes are conditional: a repeated create answers "
+                                       "409, a repeated update with the same If-Match answers 412); orders accept "
+                                       "an Idempotency-Key that makes a repeat safe.")
         if exc.fields is not None:
             response.data["fields"] = _flatten(exc.fields)
         for header, value in exc.headers.items():

@@ -117,10 +117,10 @@ def sqs_broker_settings(*, endpoint_url: str, region: str, jobs_queue_url: str, 
     options: dict = {
         "region": region,
         "predefined_queues": {CELERY_QUEUE: {"url": jobs_queue_url}},
-        # A publish must not hang a request: short timeouts, one quick retry (AFTER_COMMIT_PUBLISH
-        # and the broker probe decide what happens next).
+        # A publish must not hang a request: short timeouts and no botocore retry (Celery's own
+        # AFTER_COMMIT_PUBLISH retry is the second try; the broker probe decides what happens next).
         "client-config": {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
-                          "retries": {"max_attempts": 2, "mode": "standard"}},
+                          "retries": {"total_max_attempts": 1, "mode": "standard"}},
     }
     if endpoint_url:
         parts = urlsplit(endpoint_url)

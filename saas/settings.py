@@ -186,9 +186,12 @@ AWS_ENDPOINT_URLS = {
     "cognito-idp": env("COGNITO_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
     "lambda": env("LAMBDA_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
 }
+# A frozen dependency must cost a request well under API Gateway's 29 s (target: < 10 s in all): a
+# call is at most AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT plus one back-off (standard mode, < 1 s), i.e.
+# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/faults/test_frozen_aws.py.
 AWS_CONNECT_TIMEOUT = float(env("AWS_CONNECT_TIMEOUT", "2"))
-AWS_READ_TIMEOUT = float(env("AWS_READ_TIMEOUT", "5"))
-AWS_MAX_ATTEMPTS = int(env("AWS_MAX_ATTEMPTS", "3"))
+AWS_READ_TIMEOUT = float(env("AWS_READ_TIMEOUT", "2"))
+AWS_MAX_ATTEMPTS = int(env("AWS_MAX_ATTEMPTS", "2"))
 if LOCAL_STACK:
     # Dummy credentials for local servers only; in AWS the Lambda role provides real ones.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
@@ -368,6 +371,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT",
 CELERY_LONGEST_JOB_SECONDS = int(env("CELERY_LONGEST_JOB_SECONDS", "120"))
 # Every broker operation has a socket timeout: a frozen Redis cannot hold a request (or a publish).
 BROKER_SOCKET_TIMEOUT_SECONDS = float(env("BROKER_SOCKET_TIMEOUT_SECONDS", "0.3"))
+# SQS: one SendMessage waits at most this long for its answer (normally tens of ms), one attempt per
+# Celery publish try (AFTER_COMMIT_PUBLISH allows two); after a failure the request's later publishes
+# are skipped (saas.celery.broker), so a frozen SQS costs a request ~2 x this, not 9 x 5 s.
+BROKER_PUBLISH_TIMEOUT_SECONDS = float(env("BROKER_PUBLISH_TIMEOUT_SECONDS", "1.5"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", str(CELERY_LONGEST_JOB_SECONDS + 30))),
     "unacked_restore_interval": 5, "unacked_restore_throttle": 1,
@@ -379,7 +386,7 @@ if CELERY_BROKER_URL.startswith("sqs://"):
 
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = sqs_broker_settings(
         endpoint_url=AWS_ENDPOINT_URLS["sqs"], region=AWS_REGION, jobs_queue_url=SQS_JOBS_QUEUE_URL,
-        connect_timeout=CELERY_BROKER_CONNECTION_TIMEOUT, read_timeout=AWS_READ_TIMEOUT)
+        connect_timeout=CELERY_BROKER_CONNECTION_TIMEOUT, read_timeout=BROKER_PUBLISH_TIMEOUT_SECONDS)
     # Celery prefers the CELERY_BROKER_URL environment variable ("sqs://", no endpoint) to
     # broker_url; the read/write URLs win over both.
     CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = CELERY_BROKER_URL
@@ -408,6 +415,9 @@ OUTBOX_RETRY_MAX_SECONDS = float(env("OUTBOX_RETRY_MAX_SECONDS", "900"))
 OUTBOX_SENT_RETENTION_SECONDS = int(env("OUTBOX_SENT_RETENTION_SECONDS", str(7 * 24 * 3600)))
 # In-process attempts of an order's commit when DynamoDB fails transiently (same order id each time).
 ORDERS_COMMIT_ATTEMPTS = int(env("ORDERS_COMMIT_ATTEMPTS", "3"))
+# ...but no new attempt (nor a read to learn the outcome) starts once the commit has taken this long:
+# a frozen DynamoDB then answers 503 outcome_unknown with the order id in < 10 s, not 67 s.
+ORDERS_COMMIT_DEADLINE_SECONDS = float(env("ORDERS_COMMIT_DEADLINE_SECONDS", "3"))
 # Order pipeline: simulated fulfilment time, and when the sweep treats an open order as stuck.
 # The local stack (scripts/dev.sh) sets it to 20 s so a person can watch an order move and cancel it.
 ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "0"))

@@ -72,7 +72,7 @@ def use_sqs_broker(jobs_queue_url: str) -> Iterator[None]:
 
     url, options = queues.sqs_broker_settings(
         endpoint_url=settings.AWS_ENDPOINT_URLS["sqs"], region=settings.AWS_REGION, jobs_queue_url=jobs_queue_url,
-        connect_timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT, read_timeout=settings.AWS_READ_TIMEOUT)
+        connect_timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT, read_timeout=settings.BROKER_PUBLISH_TIMEOUT_SECONDS)
     names = ("broker_url", "broker_write_url", "broker_read_url", "broker_transport_options")
     previous = {name: app.conf[name] for name in names}
     app.conf.update({"broker_url": url, "broker_write_url": url, "broker_read_url": url,
