@@ -29,7 +29,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from boto3.dynamodb.conditions import Attr
@@ -56,6 +56,7 @@ from .models import (
     PENDING,
     IdempotencyRecord,
     Order,
+    OrderRecovery,
     new_order_id,
     public_order,
 )
@@ -380,20 +381,23 @@ def _advance(order_id: str, from_status: str, to_status: str, event_type: str, s
 
 
 # --- recovery (the sweep) --------------------------------------------------------------------------
-def recover_stuck_orders(*, older_than: float | None = None, max_orders: int = 1000) -> int:
+def recover_stuck_orders(*, older_than: float | None = None, max_orders: int = 1000, now: float | None = None) -> int:
     """Re-enqueue the next job of open orders untouched for ``older_than`` seconds (a lost enqueue,
-    a broker restart that dropped its queue, a worker killed mid-job). Safe to overdo: the jobs
-    are idempotent."""
+    a broker restart that dropped its queue, a worker killed mid-job). The jobs are idempotent, but
+    a queue that is merely backed up must not be flooded with copies: each re-enqueue of an order
+    is noted (``OrderRecovery``, claimed conditionally so concurrent sweeps enqueue once) and the
+    next one waits twice as long (``older_than`` x 2^n, at most ``ORDERS_RECOVERY_MAX_BACKOFF_SECONDS``)
+    unless the order moved meanwhile."""
     older_than = settings.ORDERS_STUCK_AFTER_SECONDS if older_than is None else older_than
-    cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than)).isoformat(timespec="milliseconds")
-    cutoff = cutoff.replace("+00:00", "Z")
+    now = time.time() if now is None else now
     cursor, seen, enqueued = None, 0, 0
     while seen < max_orders:
         page = Order.objects.query(index="open", value="OPEN", cursor=cursor, limit=100)
-        for order in page.items:
-            if order["updated_at"] > cutoff:
-                continue
-            enqueued += _enqueue_next_step(order)
+        stuck = [order for order in page.items if order["updated_at"] <= _iso(now - older_than)]
+        notes = OrderRecovery.objects.batch_get([order["id"] for order in stuck]) if stuck else {}
+        for order in stuck:
+            if _claim_recovery(order, notes.get(order["id"]), older_than=older_than, now=now):
+                enqueued += _enqueue_next_step(order)
         seen += len(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -401,3 +405,25 @@ def recover_stuck_orders(*, older_than: float | None = None, max_orders: int = 1
     if enqueued:
         logger.info("sweep re-enqueued %d open order(s) in tenant %s", enqueued, get_context().tenant_id)
     return enqueued
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _claim_recovery(order: dict, note: dict | None, *, older_than: float, now: float) -> bool:
+    stored = int(note["count"]) if note else 0
+    moved = note is not None and order["updated_at"] > note["at"]  # it progressed since: start over
+    count = 0 if moved or note is None else stored
+    wait = min(settings.ORDERS_RECOVERY_MAX_BACKOFF_SECONDS, older_than * 2 ** count)
+    last = order["updated_at"] if note is None or moved else note["at"]
+    if last > _iso(now - wait):
+        return False
+    claim = OrderRecovery.objects.checkpoint_op(
+        order["id"], condition=Attr("count").eq(stored), count=count + 1, at=_iso(now),
+        status=order["status"], expires_at=int(now) + 86400)
+    try:
+        transact_write([claim])
+    except TransactionCancelled:
+        return False  # another sweep claimed it first
+    return True

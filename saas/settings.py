@@ -426,6 +426,9 @@ ORDERS_FULFILMENT_DELAY_SECONDS = float(env("ORDERS_FULFILMENT_DELAY_SECONDS", "
 # running job is not duplicated (a duplicate would change nothing: transitions are guarded).
 ORDERS_STUCK_AFTER_SECONDS = float(env("ORDERS_STUCK_AFTER_SECONDS",
                                        str(max(15.0, ORDERS_FULFILMENT_DELAY_SECONDS + 10))))
+# The sweep re-enqueues one order again only after twice the previous wait (15, 30, 60, ... s, at most
+# this): a backed-up queue gets a few copies of a job, not one per sweep (orders.services).
+ORDERS_RECOVERY_MAX_BACKOFF_SECONDS = float(env("ORDERS_RECOVERY_MAX_BACKOFF_SECONDS", "240"))
 
 # JSON lines with tenant_id, user_id and request_id (saas.logs); the local stack keeps a readable line
 # unless LOG_FORMAT=json. The audit logger (system_context, security events) keeps its own level.
