@@ -82,7 +82,10 @@ def _take_leased(bucket: str, limit: int, duration: int, window: int, cache) -> 
     is used up. False once the window's whole budget is leased (remembered locally)."""
     local = f"{bucket}:{window}:slice"
     try:
-        if cache.decr(local) >= 0:
+        remaining = cache.decr(local)
+        if remaining >= 0:
+            if remaining == _slice(limit) // 2:  # half spent: lease the next slice off the request path
+                _prefetch(bucket, limit, duration, window, cache)
             return True
         fresh = False  # the slice ran out (this request's decr left it negative)
     except ValueError:
@@ -103,6 +106,21 @@ def _take_leased(bucket: str, limit: int, duration: int, window: int, cache) -> 
         return True
     cache.incr(local, granted if not fresh else granted - 1)  # undo our own decr, add the rest
     return True
+
+
+def _prefetch(bucket: str, limit: int, duration: int, window: int, cache) -> None:
+    """Lease the next slice in a background thread; it is added to the local slice when granted
+    (on Lambda the thread may finish in the container's next invocation: no harm, the lease is
+    only ever spent within its window)."""
+    def lease() -> None:
+        try:
+            amount = _slice(limit)
+            if lease_budget(bucket, window, amount=amount, limit=limit, expires_at=int((window + 1) * duration) + 60):
+                cache.incr(f"{bucket}:{window}:slice", amount)
+        except Exception:  # the synchronous path will lease (or fail open) when the slice runs out
+            logger.debug("throttle slice prefetch failed", exc_info=True)
+
+    threading.Thread(target=lease, name="throttle-prefetch", daemon=True).start()
 
 
 def hit(key: str, rate: str, *, now: float | None = None, cache=default_cache, shared: bool = True) -> float | None:

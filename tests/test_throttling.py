@@ -54,6 +54,8 @@ def test_two_processes_share_one_budget(tenant_a):
 
 def test_a_leased_slice_is_spent_locally(tenant_a, settings):
     """With a large budget a process leases a slice and spends it without a round trip each."""
+    import threading
+
     from django.core.cache.backends.locmem import LocMemCache
 
     from saas import aws
@@ -67,6 +69,10 @@ def test_a_leased_slice_is_spent_locally(tenant_a, settings):
     try:
         cache, key = LocMemCache("container-3", {}), tenant_key("throttle-slice", tenant_id=tenant_a.id)
         assert all(hit(key, "1000/min", now=2_000_000_100.0, cache=cache) is None for _ in range(250))
+        for thread in [t for t in threading.enumerate() if t.name == "throttle-prefetch"]:
+            thread.join(10)  # the background leases, so every round trip is counted
     finally:
         events.unregister("before-call.dynamodb.UpdateItem", hook)
-    assert len(calls) == 3  # slices of 100 (THROTTLE_LEASE_SLICES = 10)
+    # Slices of 100 (THROTTLE_LEASE_SLICES = 10), the next one leased when half is spent: 3 needed,
+    # at most one leased ahead and one more if a background lease was still on its way.
+    assert 3 <= len(calls) <= 5, len(calls)
