@@ -311,6 +311,20 @@ def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[st
             secretsmanager.create_secret(Name=secret_id, SecretString=text)
         except secretsmanager.exceptions.ResourceExistsException:
             secretsmanager.put_secret_value(SecretId=secret_id, SecretString=text)
+    # The audit chain key (saas.audit) is read by name at run time: the stage's functions append to
+    # the same trails as the local stack's processes, so they get the same key.
+    local_key = f"{env.get('CONFIG_SECRET_PREFIX', 'saas-commerce/local/')}audit-chain-key"
+    stage_key = f"{stage_environment_variables(stage).get('CONFIG_SECRET_PREFIX', '')}audit-chain-key"
+    try:
+        key = secretsmanager.get_secret_value(SecretId=local_key)["SecretString"]
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        key = secrets.token_hex(32)
+        secretsmanager.create_secret(Name=local_key, SecretString=key)
+    if stage_key != local_key:
+        try:
+            secretsmanager.create_secret(Name=stage_key, SecretString=key)
+        except secretsmanager.exceptions.ResourceExistsException:
+            secretsmanager.put_secret_value(SecretId=stage_key, SecretString=key)
 
 
 def local_endpoints(env: dict[str, str] | None = None) -> dict[str, str]:
