@@ -77,9 +77,13 @@ def _slice(limit: int) -> int:
     return max(1, math.ceil(limit / max(1, int(settings.THROTTLE_LEASE_SLICES))))
 
 
-def _take_leased(bucket: str, limit: int, duration: int, window: int, cache) -> bool:
+def _take_leased(bucket: str, limit: int, duration: int, window: int, cache, *, late: bool = False) -> bool:
     """Spend one request of this process's slice of the shared budget, leasing a new slice when it
-    is used up. False once the window's whole budget is leased (remembered locally)."""
+    is used up. False once the window's whole budget is leased (remembered locally). ``late`` (the
+    window is nearly over): the next window's first slice is leased in the background, so a busy
+    tenant's requests do not wait for a lease at each window's start."""
+    if late and cache.add(f"{bucket}:{window + 1}:prefetched", 1, timeout=2 * duration + 1):
+        _prefetch(bucket, limit, duration, window + 1, cache)
     local = f"{bucket}:{window}:slice"
     try:
         remaining = cache.decr(local)
@@ -116,7 +120,9 @@ def _prefetch(bucket: str, limit: int, duration: int, window: int, cache) -> Non
         try:
             amount = _slice(limit)
             if lease_budget(bucket, window, amount=amount, limit=limit, expires_at=int((window + 1) * duration) + 60):
-                cache.incr(f"{bucket}:{window}:slice", amount)
+                local = f"{bucket}:{window}:slice"
+                if not cache.add(local, amount, timeout=duration + 1):
+                    cache.incr(local, amount)
         except Exception:  # the synchronous path will lease (or fail open) when the slice runs out
             logger.debug("throttle slice prefetch failed", exc_info=True)
 
@@ -136,7 +142,8 @@ def hit(key: str, rate: str, *, now: float | None = None, cache=default_cache, s
         return None
     try:
         if shared and settings.THROTTLE_SHARED_STORE == "dynamodb":
-            allowed = _take_leased(f"{key}:{rate}", limit, duration, window, cache)
+            late = now - window * duration >= 0.8 * duration
+            allowed = _take_leased(f"{key}:{rate}", limit, duration, window, cache, late=late)
         else:
             allowed = _count_in_cache(f"{key}:{rate}:{window}", limit, duration, cache)
     except Exception as exc:  # store or cache down or frozen: throttling must never take the API down
