@@ -33,7 +33,8 @@ def local_endpoints() -> dict[str, str]:
 
 
 def stage_table(stage: str) -> None:
-    """The stage's table and job queues, as `zappa manage <stage> ensure_tables / ensure_queues` make them."""
+    """The stage's table, job queues and files bucket, as `zappa manage <stage> ensure_tables /
+    ensure_queues` and the template make them (the worker's hourly audit digest writes to the bucket)."""
     from django.test import override_settings
 
     from saas import queues
@@ -43,6 +44,11 @@ def stage_table(stage: str) -> None:
         tables.ensure_table(names["DYNAMODB_TABLE"])
         with override_settings(SQS_QUEUE_PREFIX=names["SQS_QUEUE_PREFIX"]):
             queues.ensure_queues()
+        from saas import files
+
+        s3 = files.s3_client()
+        if names["S3_BUCKET"] not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=names["S3_BUCKET"])
 
 
 def log_lines(stderr: str) -> list[dict]:
