@@ -33,7 +33,9 @@ class PageQuerySerializer(serializers.Serializer):
 
 
 class RejectUnknownFieldsMixin:
-    """A 400 naming fields the serializer does not know, so a typo is not silently dropped."""
+    # A 400 naming fields the serializer does not know, so a typo is not silently dropped. (A comment,
+    # not a docstring: drf-spectacular would show a docstring as the description of every request
+    # schema that uses the mixin.) The OpenAPI document says `additionalProperties: false` for them.
 
     def to_internal_value(self, data: Any):
         if isinstance(data, dict):
