@@ -60,7 +60,6 @@ ERROR_DESCRIPTIONS = {
     412: "`If-Match` is not the current ETag (`precondition_failed`): read again and retry.",
     413: "The body is larger than the API accepts (`request_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
-    428: "",
     429: "Over the tenant's or caller's rate (`throttled`); `Retry-After` says when to come back.",
     503: "A dependency is unavailable (`service_unavailable`, `dependency` names it); nothing was lost or "
          "half-done; `Retry-After` says when to retry.",
@@ -117,6 +116,10 @@ CLOSED_REQUESTS = ("ProductRequest", "PatchedProductRequest", "OrderCreateReques
                    "ImageAttachRequest")
 
 
+def _property(schemas: dict, component: str, name: str) -> dict | None:
+    return schemas.get(component, {}).get("properties", {}).get(name)
+
+
 def _components(schemas: dict) -> None:
     from saas.events import EVENT_TYPES
 
@@ -124,19 +127,21 @@ def _components(schemas: dict) -> None:
         if name in schemas:
             _mark_closed(schemas[name])
     for name in ("ProductRequest", "PatchedProductRequest"):
-        properties = schemas.get(name, {}).get("properties", {})
-        if "price" in properties:
-            properties["price"] = copy.deepcopy(PRICE_SCHEMA)
-    if "price" in schemas.get("Product", {}).get("properties", {}):
+        if _property(schemas, name, "price") is not None:
+            schemas[name]["properties"]["price"] = copy.deepcopy(PRICE_SCHEMA)
+    if _property(schemas, "Product", "price") is not None:
         schemas["Product"]["properties"]["price"] = {"type": "string", "pattern": PRICE_PATTERN, "example": "19.99",
                                                      "description": "A decimal string with two places."}
-    if "lines" in schemas.get("OrderCreateRequest", {}).get("properties", {}):
+    # PATCH bodies whose one field is required in practice (the server refuses `{}`).
+    for name, required in (("PatchedTenantUpdateRequest", ["name"]), ("PatchedMemberRoleRequest", ["role"]),
+                           ("PatchedTenantTierRequest", ["tier"])):
+        if name in schemas:
+            schemas[name]["required"] = required
+    if _property(schemas, "OrderCreateRequest", "lines") is not None:
         schemas["OrderCreateRequest"]["properties"]["lines"]["minItems"] = 1
-    for name, schema in schemas.items():
-        properties = schema.get("properties", {})
-        if name.endswith("Request") and "event_type" in properties:
-            properties["event_type"] = {"type": "string", "enum": sorted(EVENT_TYPES),
-                                        "description": "One of GET /webhooks/event-types."}
+    for name in [n for n in schemas if n.endswith("Request") and _property(schemas, n, "event_type") is not None]:
+        schemas[name]["properties"]["event_type"] = {"type": "string", "enum": sorted(EVENT_TYPES),
+                                                     "description": "One of GET /webhooks/event-types."}
 
 
 # Success headers the views set, by operation.
@@ -159,6 +164,28 @@ DELETE_BODY = {
 }
 
 
+def _operation(path: str, method: str, operation: dict) -> None:
+    operation["security"] = [{"cognitoBearer": []}, {"browserSession": []}]
+    if path.startswith("/api/v1/admin/"):
+        operation["description"] = ("**Platform admins only** (the `system_admin` Cognito group); "
+                                    "anyone else gets a 403.\n\n" + operation.get("description", "")).strip()
+        operation["x-required-groups"] = ["system_admin"]
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] == "cursor" and parameter["in"] == "query":
+            parameter["description"] = CURSOR_DESCRIPTION
+    if operation.get("operationId") == "products_destroy":
+        operation["requestBody"] = copy.deepcopy(DELETE_BODY)
+    responses = operation.setdefault("responses", {})
+    extra_headers = SUCCESS_HEADERS.get(operation.get("operationId"), {})
+    for code, response in responses.items():
+        if code.startswith("2"):
+            headers = response.setdefault("headers", {})
+            for name in ["X-Request-ID", *extra_headers.get(code, [])]:
+                headers[name] = {"$ref": f"#/components/headers/{name}"}
+    for status in _error_statuses(path, method, operation):
+        responses.setdefault(str(status), _error_response(status))
+
+
 def postprocess(result, generator, request, public):
     components = result.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -167,26 +194,6 @@ def postprocess(result, generator, request, public):
     components["headers"] = copy.deepcopy(HEADERS)
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
-            if method not in UNSAFE | {"get"}:
-                continue
-            operation["security"] = [{"cognitoBearer": []}, {"browserSession": []}]
-            if path.startswith("/api/v1/admin/"):
-                operation["description"] = ("**Platform admins only** (the `system_admin` Cognito group); "
-                                            "anyone else gets a 403.\n\n" + operation.get("description", "")).strip()
-                operation["x-required-groups"] = ["system_admin"]
-            for parameter in operation.get("parameters", []):
-                if parameter["name"] == "cursor" and parameter["in"] == "query":
-                    parameter["description"] = CURSOR_DESCRIPTION
-            if operation.get("operationId") == "products_destroy":
-                operation["requestBody"] = copy.deepcopy(DELETE_BODY)
-            responses = operation.setdefault("responses", {})
-            extra_headers = SUCCESS_HEADERS.get(operation.get("operationId"), {})
-            for code, response in responses.items():
-                if not code.startswith("2"):
-                    continue
-                headers = response.setdefault("headers", {})
-                for name in ["X-Request-ID", *extra_headers.get(code, [])]:
-                    headers[name] = {"$ref": f"#/components/headers/{name}"}
-            for status in _error_statuses(path, method, operation):
-                responses.setdefault(str(status), _error_response(status))
+            if method in UNSAFE | {"get"}:
+                _operation(path, method, operation)
     return result

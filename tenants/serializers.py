@@ -3,7 +3,7 @@ from datetime import timezone
 
 from rest_framework import serializers
 
-from saas.serializers import StrictCharField
+from saas.serializers import QuerySerializer, StrictCharField
 from saas.tenancy.context import TENANT_ID_PATTERN
 
 from .models import ROLES, TENANT_STATUSES, TIERS
@@ -15,12 +15,12 @@ class ActiveTenantSerializer(serializers.Serializer):
 
 class TenantCreateSerializer(serializers.Serializer):
     # A JSON string only: {"name": 0} is refused, not stored as "0" (as products do).
-    name = StrictCharField(max_length=100, trim_whitespace=True)
+    name = StrictCharField(min_length=1, max_length=100, trim_whitespace=True)
     tier = serializers.ChoiceField(choices=TIERS)
 
 
 class TenantUpdateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=100, trim_whitespace=True)
+    name = StrictCharField(min_length=1, max_length=100, trim_whitespace=True)
 
 
 class TenantTierSerializer(serializers.Serializer):
@@ -63,7 +63,7 @@ class MemberRoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLES)
 
 
-class ListParamsSerializer(serializers.Serializer):
+class ListParamsSerializer(QuerySerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
     cursor = serializers.CharField(required=False, allow_blank=False, max_length=4096)
 
@@ -229,7 +229,7 @@ class ExportLinkSerializer(serializers.Serializer):
 
 # --- offboarding ---------------------------------------------------------------------------------
 class OffboardConfirmSerializer(serializers.Serializer):
-    confirm_name = serializers.CharField(max_length=200, trim_whitespace=False,
+    confirm_name = serializers.CharField(min_length=1, max_length=200, trim_whitespace=False,
                                          help_text="The tenant's name, typed exactly, to confirm.")
 
 

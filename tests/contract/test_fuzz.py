@@ -25,11 +25,12 @@ def fuzz(live_server, schema_file, token: str, report_dir: Path) -> subprocess.C
         "run", str(schema_file), "--url", live_server.url,
         "--header", f"Authorization: Bearer {token}",
         "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
-        "--seed", SEED, "--max-examples", MAX_EXAMPLES, "--generation-deterministic",
+        "--seed", SEED, "--max-examples", MAX_EXAMPLES,
         "--continue-on-failure",
         "--report", "junit", "--report-dir", str(report_dir),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=report_dir,
+                          env={**os.environ, "NO_COLOR": "1"})
 
 
 def _seed_catalogue(admin):
