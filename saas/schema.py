@@ -116,16 +116,34 @@ CLOSED_REQUESTS = ("ProductRequest", "PatchedProductRequest", "OrderCreateReques
                    "ImageAttachRequest")
 
 
+# Examples of the main request bodies (shown by Swagger UI; schemathesis sends them too).
+EXAMPLES = {
+    "ProductRequest": {"sku": "TSHIRT-RED-M", "name": "T-shirt, red, M", "description": "Organic cotton.",
+                       "price": "19.99", "currency": "EUR", "stock": 25, "category": "apparel"},
+    "PatchedProductRequest": {"price": "17.50", "stock": 40},
+    "TenantCreateRequest": {"name": "Acme Outfitters", "tier": "standard"},
+    "MemberInviteRequest": {"email": "dana@example.com", "role": "member"},
+    "PatchedMemberRoleRequest": {"role": "manager"},
+}
+
+
 def _property(schemas: dict, component: str, name: str) -> dict | None:
     return schemas.get(component, {}).get("properties", {}).get(name)
+
+
+def _requests(schemas: dict) -> None:
+    for name in CLOSED_REQUESTS:
+        if name in schemas:
+            _mark_closed(schemas[name])
+    for name, example in EXAMPLES.items():
+        if name in schemas:
+            schemas[name]["example"] = example
 
 
 def _components(schemas: dict) -> None:
     from saas.events import EVENT_TYPES
 
-    for name in CLOSED_REQUESTS:
-        if name in schemas:
-            _mark_closed(schemas[name])
+    _requests(schemas)
     for name in ("ProductRequest", "PatchedProductRequest"):
         if _property(schemas, name, "price") is not None:
             schemas[name]["properties"]["price"] = copy.deepcopy(PRICE_SCHEMA)
