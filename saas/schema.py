@@ -131,7 +131,18 @@ def _property(schemas: dict, component: str, name: str) -> dict | None:
     return schemas.get(component, {}).get("properties", {}).get(name)
 
 
+# The Idempotency-Key header: printable ASCII without spaces, 1-255 characters (orders.serializers).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+# Limits the services enforce past the serializer: subscriber URLs (webhooks.services) are at most 2048.
+MAX_LENGTHS = {("SubscriptionCreateRequest", "url"): 2048}
+
+
 def _requests(schemas: dict) -> None:
+    for (name, field), length in MAX_LENGTHS.items():
+        if _property(schemas, name, field) is not None:
+            schemas[name]["properties"][field]["maxLength"] = length
+    if _property(schemas, "SubscriptionCreateRequest", "url") is not None:
+        schemas["SubscriptionCreateRequest"]["properties"]["url"]["pattern"] = "^https://[^\\s\\\\]+$"
     for name in CLOSED_REQUESTS:
         if name in schemas:
             _mark_closed(schemas[name])
@@ -182,17 +193,31 @@ DELETE_BODY = {
 }
 
 
-def _operation(path: str, method: str, operation: dict) -> None:
+def _body_has_required_fields(body: dict, schemas: dict) -> bool:
+    reference = body.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
+    return bool(schemas.get(reference.rsplit("/", 1)[-1], {}).get("required"))
+
+
+def _parameters(parameters: list[dict]) -> None:
+    for parameter in parameters:
+        if parameter["name"] == "cursor" and parameter["in"] == "query":
+            parameter["description"] = CURSOR_DESCRIPTION
+        if parameter["name"] == "Idempotency-Key" and parameter["in"] == "header":
+            parameter["schema"] = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
+
+
+def _operation(path: str, method: str, operation: dict, schemas: dict) -> None:
     operation["security"] = [{"cognitoBearer": []}, {"browserSession": []}]
     if path.startswith("/api/v1/admin/"):
         operation["description"] = ("**Platform admins only** (the `system_admin` Cognito group); "
                                     "anyone else gets a 403.\n\n" + operation.get("description", "")).strip()
         operation["x-required-groups"] = ["system_admin"]
-    for parameter in operation.get("parameters", []):
-        if parameter["name"] == "cursor" and parameter["in"] == "query":
-            parameter["description"] = CURSOR_DESCRIPTION
+    _parameters(operation.get("parameters", []))
     if operation.get("operationId") == "products_destroy":
         operation["requestBody"] = copy.deepcopy(DELETE_BODY)
+    body = operation.get("requestBody")
+    if body and _body_has_required_fields(body, schemas):
+        body["required"] = True
     responses = operation.setdefault("responses", {})
     extra_headers = SUCCESS_HEADERS.get(operation.get("operationId"), {})
     for code, response in responses.items():
@@ -213,5 +238,5 @@ def postprocess(result, generator, request, public):
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method in UNSAFE | {"get"}:
-                _operation(path, method, operation)
+                _operation(path, method, operation, schemas)
     return result

@@ -60,9 +60,10 @@ def test_a_generated_client_pages_products_creates_them_and_gets_typed_errors(ge
 
     listing = generated("api.products.products_list")
     first = listing.sync(client=client, limit=2)
-    assert [p.sku for p in first.results] == ["GEN-0", "GEN-1"] and first.next_cursor
+    assert len(first.results) == 2 and first.next_cursor
     second = listing.sync(client=client, limit=2, cursor=first.next_cursor)
-    assert [p.sku for p in second.results] == ["GEN-2"] and second.next_cursor is None
+    assert len(second.results) == 1 and second.next_cursor is None
+    assert sorted(p.sku for p in first.results + second.results) == ["GEN-0", "GEN-1", "GEN-2"]
 
     duplicate = create.sync_detailed(client=client, body=models.ProductRequest(
         sku="GEN-0", name="Again", price="1.00", currency=models.CurrencyEnum("EUR")))
