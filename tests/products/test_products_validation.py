@@ -139,3 +139,13 @@ def test_rejected_inputs_write_no_events(manager, tenant_a):
     for field, value in BAD_VALUES[:20]:
         client.post("/api/v1/products", json.dumps(product_payload(**{field: value})), content_type="application/json")
     assert outbox_events(tenant_a.id) == []
+
+
+@pytest.mark.parametrize("body", [b"false", b"null", b"[]", b"7"])
+def test_a_delete_body_that_is_not_an_object_is_refused_and_nothing_is_deleted(manager, body):
+    """DELETE's optional body is `{"version": n}`; `false` was once read as "no body" and deleted."""
+    client = manager.client()
+    product = create_product(client)
+    response = client.generic("DELETE", f"/api/v1/products/{product['id']}", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert client.get(f"/api/v1/products/{product['id']}").status_code == 200
