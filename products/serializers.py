@@ -9,7 +9,10 @@ a client can send back what it read, and ``version`` there is the optimistic-loc
 """
 from __future__ import annotations
 
+import re
+
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from saas.serializers import (
@@ -30,6 +33,8 @@ from .models import (
 )
 
 
+@extend_schema_field({"type": "string", "enum": sorted(CURRENCIES), "description": "An ISO 4217 currency code.",
+                     "example": "USD"})
 class CurrencyField(StrictCharField):
     default_error_messages = {"unknown_currency": "Must be an ISO 4217 currency code such as USD or EUR."}
 
@@ -40,13 +45,27 @@ class CurrencyField(StrictCharField):
         return value
 
 
+# 0 to 10^9 with at most 2 places, written plainly (no sign, exponent, spaces or leading zeros).
+PRICE_PATTERN = re.compile(r"^(?:(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,2})?|1000000000(?:\.00?)?)$")
+
+
+class PriceField(serializers.DecimalField):
+    """A decimal string in the documented form, or a JSON number (read the same way); booleans and
+    other strings (``""``, ``"-1"``, ``"1e3"``, ``" 5"``) are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, str) and not PRICE_PATTERN.fullmatch(data)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProductSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     id = serializers.CharField(read_only=True)
     sku = StrictCharField(max_length=64, trim_whitespace=False, validators=[RegexValidator(
         SKU_PATTERN, "Use 1-64 characters: uppercase letters, digits, '.', '_' or '-', starting with a letter or digit.")])
     name = StrictCharField(min_length=1, max_length=NAME_MAX_LENGTH)
     description = StrictCharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, max_value=PRICE_MAX,
+    price = PriceField(max_digits=12, decimal_places=2, min_value=0, max_value=PRICE_MAX,
                                      coerce_to_string=True)
     currency = CurrencyField()
     stock = StrictIntegerField(min_value=0, max_value=STOCK_MAX, required=False, default=0)

@@ -25,15 +25,29 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class PageQuerySerializer(serializers.Serializer):
+class QuerySerializer(serializers.Serializer):
+    """Query parameters: an empty value (``?cursor=``) is a 400 naming it, not read as "absent"
+    (DRF's form handling would silently drop it, and the schema says such a value is invalid)."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            empty = sorted(name for name in self.fields if name in data and "" in data.getlist(name))
+            if empty:
+                raise serializers.ValidationError({name: ["May not be empty: leave it out instead."] for name in empty})
+        return super().to_internal_value(data)
+
+
+class PageQuerySerializer(QuerySerializer):
     """``?limit=`` (1-100, default 20) and ``?cursor=`` (opaque; the store verifies it)."""
 
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
-    cursor = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+    cursor = serializers.CharField(max_length=4096, required=False, min_length=1)
 
 
 class RejectUnknownFieldsMixin:
-    """A 400 naming fields the serializer does not know, so a typo is not silently dropped."""
+    # A 400 naming fields the serializer does not know, so a typo is not silently dropped. (A comment,
+    # not a docstring: drf-spectacular would show a docstring as the description of every request
+    # schema that uses the mixin.) The OpenAPI document says `additionalProperties: false` for them.
 
     def to_internal_value(self, data: Any):
         if isinstance(data, dict):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +32,7 @@ from .serializers import (
     MemberRoleSerializer,
     MemberSerializer,
     MeSerializer,
-    MyInvitationSerializer,
+    MyInvitationPageSerializer,
     OffboardConfirmSerializer,
     OffboardingSerializer,
     OwnerOffboardingListSerializer,
@@ -88,9 +88,9 @@ class TenantsApi(APIView):
     @extend_schema(request=TenantCreateSerializer, responses={
         201: OpenApiResponse(TenantSerializer, description="Pooled tiers: the tenant is active."),
         202: OpenApiResponse(TenantSerializer, description=(
-            "Platinum: the tenant is `provisioning` in the background. Watch it under `pending_tenants` "
-            "in GET /me (the `Location`); once active it is a membership there.")),
-        503: OpenApiResponse(description="The job queue is unavailable; nothing was created (Retry-After)."),
+            "Platinum: the tenant is `pending_approval` until a platform admin approves it, then "
+            "`provisioning` in the background. Watch it under `pending_tenants` in GET /me (the "
+            "`Location`); once active it is a membership there.")),
     })
     def post(self, request):
         data = _valid(TenantCreateSerializer, request.data)
@@ -160,7 +160,7 @@ class MyInvitationsApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(operation_id="me_invitations_list", responses={200: MyInvitationSerializer(many=True)})
+    @extend_schema(operation_id="me_invitations_list", responses={200: MyInvitationPageSerializer})
     def get(self, request):
         email = selectors.email_of(request.user.identity)
         return Response({"results": services.my_invitations(email=email), "next_cursor": None})
@@ -170,7 +170,6 @@ class MyInvitationAnswerApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
     accept = True
 
-    @extend_schema(request=None, responses={200: MeSerializer, 204: None})
     def post(self, request, invitation_id: str):
         identity = request.user.identity
         email = selectors.email_of(identity)
@@ -181,10 +180,12 @@ class MyInvitationAnswerApi(APIView):
         return Response(selectors.me(identity=identity, resolution=active_tenant.resolve(identity)))
 
 
+@extend_schema_view(post=extend_schema(request=None, responses={200: MeSerializer}))
 class MyInvitationAcceptApi(MyInvitationAnswerApi):
     accept = True
 
 
+@extend_schema_view(post=extend_schema(request=None, responses={204: None}))
 class MyInvitationDeclineApi(MyInvitationAnswerApi):
     accept = False
 

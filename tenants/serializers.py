@@ -3,6 +3,7 @@ from datetime import timezone
 
 from rest_framework import serializers
 
+from saas.serializers import QuerySerializer, StrictCharField
 from saas.tenancy.context import TENANT_ID_PATTERN
 
 from .models import ROLES, TENANT_STATUSES, TIERS
@@ -13,12 +14,13 @@ class ActiveTenantSerializer(serializers.Serializer):
 
 
 class TenantCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
+    # A JSON string only: {"name": 0} is refused, not stored as "0" (as products do).
+    name = StrictCharField(min_length=1, max_length=100, trim_whitespace=True)
     tier = serializers.ChoiceField(choices=TIERS)
 
 
 class TenantUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
+    name = StrictCharField(min_length=1, max_length=100, trim_whitespace=True)
 
 
 class TenantTierSerializer(serializers.Serializer):
@@ -52,11 +54,16 @@ class MyInvitationSerializer(serializers.Serializer):
     expires_at = serializers.IntegerField()
 
 
+class MyInvitationPageSerializer(serializers.Serializer):
+    results = MyInvitationSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True, help_text="Always null: every pending invitation is listed.")
+
+
 class MemberRoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLES)
 
 
-class ListParamsSerializer(serializers.Serializer):
+class ListParamsSerializer(QuerySerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
     cursor = serializers.CharField(required=False, allow_blank=False, max_length=4096)
 
@@ -125,7 +132,9 @@ class PendingTenantSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     tier = serializers.ChoiceField(choices=TIERS)
-    status = serializers.ChoiceField(choices=("provisioning", "failed"))
+    status = serializers.ChoiceField(choices=("pending_approval", "provisioning", "failed", "rejected"),
+                                     help_text="pending_approval: waits for a platform admin; provisioning: its "
+                                               "table is being made; failed / rejected: it will not be made.")
     failure_reason = serializers.CharField(allow_null=True)
     created_at = serializers.CharField()
 
@@ -220,7 +229,7 @@ class ExportLinkSerializer(serializers.Serializer):
 
 # --- offboarding ---------------------------------------------------------------------------------
 class OffboardConfirmSerializer(serializers.Serializer):
-    confirm_name = serializers.CharField(max_length=200, trim_whitespace=False,
+    confirm_name = serializers.CharField(min_length=1, max_length=200, trim_whitespace=False,
                                          help_text="The tenant's name, typed exactly, to confirm.")
 
 
