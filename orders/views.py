@@ -1,5 +1,6 @@
-"""Order pages: my orders (or all, for managers and admins), place an order with a live total and
-stock errors per line, the order page whose status updates itself while the order moves, and
+"""Order pages: my orders (or all, for managers and admins), the cart (a search-as-you-type product
+picker, the chosen lines with quantities, a live total, stock errors per line and a review step
+before placing; its weight does not grow with the catalogue), the order page whose status updates itself while the order moves, and
 cancel with confirmation. Calls orders.services / orders.selectors exactly as the API does."""
 from __future__ import annotations
 
@@ -17,21 +18,9 @@ from tenants.web import cursor_of, pager, redirect, web_page
 
 from . import selectors, services
 from .models import CANCELLABLE_STATUSES, OPEN_STATUSES, STATUSES, public_order
-from .serializers import MAX_QUANTITY, OrderCreateSerializer
+from .serializers import MAX_LINES, MAX_QUANTITY, OrderCreateSerializer
 
 STEPS = ("pending", "confirmed", "fulfilled")
-
-
-def _lines_from(request) -> list[dict]:
-    """``qty-<product id>`` fields with a quantity above zero, as the API's ``lines``. Text that is not
-    a whole number is passed on as text so the API's validation names the line."""
-    lines = []
-    for name, value in request.POST.items():
-        if not name.startswith("qty-") or not value.strip() or value.strip() == "0":
-            continue
-        value = value.strip()
-        lines.append({"product_id": name[4:], "quantity": int(value) if value.lstrip("-").isdigit() else value})
-    return lines
 
 
 def _line_errors(errors: dict, lines: list[dict]) -> dict[str, str]:
@@ -63,45 +52,127 @@ def orders(request):
     })
 
 
+PICKER_LIMIT = 10
+
+
+def _cart_lines(request, *, add: str = "", remove: str = "") -> list[dict]:
+    """The cart as the form holds it (``qty-<id>`` fields, in the order they were added), with a
+    product added (one more if it is already there) or removed. Empty boxes stay in the cart at 0."""
+    lines: list[dict] = []
+    for name, value in request.POST.items():
+        if name.startswith("qty-") and name[4:] != remove:
+            value = value.strip()
+            lines.append({"product_id": name[4:], "quantity": int(value) if value.lstrip("-").isdigit() else value})
+    if add and add != remove:
+        for line in lines:
+            if line["product_id"] == add:
+                line["quantity"] = line["quantity"] + 1 if isinstance(line["quantity"], int) else 1
+                break
+        else:
+            lines.append({"product_id": add, "quantity": 1})
+    return lines[:MAX_LINES]
+
+
+def _orderable(lines: list[dict]) -> list[dict]:
+    """The lines that can be priced now (a whole quantity above zero), for the live total."""
+    return [line for line in lines if isinstance(line["quantity"], int) and line["quantity"] > 0]
+
+
+def _submitted(lines: list[dict]) -> list[dict]:
+    """The lines someone asked for: all but empty boxes and zeros. Text that is not a whole number
+    stays, so the API's validation names its line."""
+    return [line for line in lines if line["quantity"] not in (0, "")]
+
+
+def _cart_context(lines: list[dict], *, line_errors: dict | None = None, form_error: str = "",
+                  idempotency_key: str = "") -> dict:
+    """The cart's rows (each with its product, read in one batch) and the live quote."""
+    found = products.get_products([line["product_id"] for line in lines]) if lines else {}
+    rows = [{"product": public_product(found[line["product_id"]]), "quantity": line["quantity"],
+             "error": (line_errors or {}).get(line["product_id"], "")}
+            for line in lines if line["product_id"] in found]
+    return {"rows": rows, "form_error": form_error, "max_quantity": MAX_QUANTITY, "max_lines": MAX_LINES,
+            "idempotency_key": idempotency_key or uuid.uuid4().hex, "quote": _quote(_orderable(lines))}
+
+
+def _picker_context(text: str) -> dict:
+    """Up to ``PICKER_LIMIT`` products for the picker: matches for ``text``, else the first by name.
+    One or two index queries whatever the catalogue's size."""
+    text = text.strip()[:100]
+    if text:
+        found = products.search_products(text=text, limit=PICKER_LIMIT)
+    else:
+        found = products.list_products(limit=PICKER_LIMIT, by_name=True).items
+    return {"results": [public_product(p) for p in found], "q": text}
+
+
+def _check(lines: list[dict]) -> tuple[list[dict] | None, dict[str, str], str]:
+    """(the API's validated lines or None, errors by product id, the form's error)."""
+    lines = _submitted(lines)
+    if not lines:
+        return None, {}, "Add at least one product with a quantity of 1 or more."
+    serializer = OrderCreateSerializer(data={"lines": lines})
+    if not serializer.is_valid():
+        return None, _line_errors(serializer.errors, lines), "Please correct the lines marked below."
+    return serializer.validated_data["lines"], {}, ""
+
+
+def _problems(exc: AppError, lines: list[dict]) -> tuple[dict[str, str], str]:
+    """Why placing or reviewing failed: per line where the error names one, else for the form."""
+    if isinstance(exc, services.InsufficientStock):
+        return ({short["product_id"]: f"Only {short['available']} in stock; you asked for {short['requested']}."
+                 for short in exc.extra.get("lines", [])}, "Some lines are short of stock; nothing was ordered.")
+    line_errors = _line_errors(exc.fields or {}, lines)
+    return line_errors, exc.message if line_errors or not exc.fields else " ".join(web.flatten(exc.fields))
+
+
 @web_page(role="member", methods=("GET", "POST"))
 def order_new(request):
-    page = products.list_products(limit=100, by_name=True)
-    catalogue = [public_product(p) for p in page.items]
-    quantities = {pid: "1" for pid in [request.GET.get("product", "")] if pid}
-    line_errors: dict[str, str] = {}
-    form_error = ""
-    if request.method == "POST":
-        lines = _lines_from(request)
-        quantities = {line["product_id"]: str(line["quantity"]) for line in lines}
-        serializer = OrderCreateSerializer(data={"lines": lines})
-        if not lines:
-            form_error = "Choose a quantity for at least one product."
-        elif not serializer.is_valid():
-            line_errors = _line_errors(serializer.errors, lines)
-            form_error = "Please correct the lines marked below."
-        else:
+    """The cart. POST ``action``: ``review`` (the form's default button, so Enter in a box reviews and
+    never places), ``place`` (from the review page), ``edit`` (back from review); ``add``/``remove``
+    work without JavaScript too (htmx posts them to ``order_cart`` instead)."""
+    if request.method == "GET":
+        lines = [{"product_id": request.GET["product"], "quantity": 1}] if request.GET.get("product") else []
+        return render(request, "orders/order_new.html", {
+            **_cart_context(lines), **_picker_context(request.GET.get("q", ""))})
+    action = request.POST.get("action", "review")
+    lines = _cart_lines(request, add=request.POST.get("add", ""), remove=request.POST.get("remove", ""))
+    key = request.POST.get("idempotency_key", "")
+    if action in ("review", "place") and not request.POST.get("add") and not request.POST.get("remove"):
+        valid, line_errors, form_error = _check(lines)
+        if valid is not None:
             try:
-                placed = services.place_order(lines=serializer.validated_data["lines"],
-                                              idempotency_key=request.POST.get("idempotency_key") or None)
-            except services.InsufficientStock as exc:
-                for short in exc.extra.get("lines", []):
-                    line_errors[short["product_id"]] = (f"Only {short['available']} in stock; you asked for "
-                                                        f"{short['requested']}.")
-                form_error = "Some lines are short of stock; nothing was ordered."
-            except AppError as exc:  # unknown product, mixed currencies, broker down: shown on the form
-                line_errors = _line_errors(exc.fields or {}, lines)
-                form_error = exc.message if line_errors or not exc.fields else " ".join(web.flatten(exc.fields))
+                if action == "place":
+                    placed = services.place_order(lines=valid, idempotency_key=key or None)
+                else:
+                    quote = services.quote_order(lines=valid)
+            except AppError as exc:  # short of stock, unknown product, mixed currencies, broker down
+                line_errors, form_error = _problems(exc, _submitted(lines))
             else:
-                messages.success(request, "Your order was placed. This page follows it as it moves.")
-                return redirect(request, reverse("order", args=[placed.order["id"]]))
-    rows = [{"product": p, "quantity": quantities.get(p["id"], ""), "error": line_errors.get(p["id"], "")}
-            for p in catalogue]
-    return render(request, "orders/order_new.html", {
-        "rows": rows, "form_error": form_error, "idempotency_key": uuid.uuid4().hex, "max_quantity": MAX_QUANTITY,
-        "quote": _quote([{"product_id": pid, "quantity": int(q)} for pid, q in quantities.items()
-                         if str(q).isdigit() and int(q) > 0]),
-        "more": page.next_cursor is not None,
-    })
+                if action == "place":
+                    messages.success(request, "Your order was placed. This page follows it as it moves.")
+                    return redirect(request, reverse("order", args=[placed.order["id"]]))
+                return render(request, "orders/order_review.html", {
+                    "quote": quote, "lines": valid, "idempotency_key": key or uuid.uuid4().hex})
+        return render(request, "orders/order_new.html", {
+            **_cart_context(lines, line_errors=line_errors, form_error=form_error, idempotency_key=key),
+            **_picker_context("")})
+    return render(request, "orders/order_new.html", {**_cart_context(lines, idempotency_key=key),
+                                                     **_picker_context("")})
+
+
+@web_page(role="member", methods=("POST",))
+def order_cart(request):
+    """The cart alone, after htmx adds or removes a product."""
+    lines = _cart_lines(request, add=request.POST.get("add", ""), remove=request.POST.get("remove", ""))
+    return render(request, "orders/_cart.html", _cart_context(
+        lines, idempotency_key=request.POST.get("idempotency_key", "")))
+
+
+@web_page(role="member")
+def order_picker(request):
+    """The picker's results as the person types (htmx)."""
+    return render(request, "orders/_picker_results.html", _picker_context(request.GET.get("q", "")))
 
 
 def _quote(lines: list[dict]) -> dict:
@@ -118,9 +189,8 @@ def _quote(lines: list[dict]) -> dict:
 
 @web_page(role="member", methods=("POST",))
 def order_quote(request):
-    """The order form's summary, recomputed by htmx as quantities change."""
-    lines = [line for line in _lines_from(request) if isinstance(line["quantity"], int) and line["quantity"] > 0]
-    return render(request, "orders/_quote.html", {"quote": _quote(lines)})
+    """The cart's total, recomputed by htmx as quantities change."""
+    return render(request, "orders/_quote.html", {"quote": _quote(_orderable(_cart_lines(request)))})
 
 
 @web_page(role="viewer")

@@ -97,6 +97,47 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     return product
 
 
+# product + SKU claim + outbox event each, one quota take, the audit record and its chain head:
+# 99 of the 100 items one DynamoDB transaction may hold.
+BATCH_SIZE = 32
+
+
+def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
+    """Create many products (fields as the serializer validates them for ``create_product``),
+    ``BATCH_SIZE`` to a transaction, each batch whole or not at all. Raises ``DuplicateSku`` naming
+    the SKU, or the plan limit, for the first batch that fails; the batches before it stay created."""
+    created: list[dict] = []
+    for start in range(0, len(products), BATCH_SIZE):
+        batch = products[start:start + BATCH_SIZE]
+        operations, events, made = [], [], []
+        for fields in batch:
+            product_id = new_id()
+            stored = _stored({"description": "", "category": None, "stock": 0, **fields})
+            sku_op, _ = ProductSku.objects.create_op(id=stored["sku"], product_id=product_id)
+            product_op, product = Product.objects.create_op(id=product_id, **stored)
+            event_put, event = event_op(PRODUCT_CREATED, public_product(product))
+            operations += [(f"new_sku:{stored['sku']}", sku_op), ("product", product_op), ("event", event_put)]
+            events.append(event)
+            made.append(product)
+        operations.append(("quota", limits.reserve_op("products", count=len(batch))))
+        try:
+            transact_write([op for _, op in operations], audit=Entry(
+                action="product.imported", target_type="product", target_id=made[0]["id"],
+                changes={"count": [None, len(made)], "skus": [None, f"{made[0]['sku']} … {made[-1]['sku']}"]}))
+        except TransactionCancelled as exc:
+            failed = [label for (label, _), reason in zip(operations, exc.reasons, strict=False)
+                      if reason == "ConditionalCheckFailed"]
+            if "quota" in failed:
+                raise limits.exceeded("products") from exc
+            duplicate = next((label.split(":", 1)[1] for label in failed if label.startswith("new_sku:")), None)
+            if duplicate:
+                raise DuplicateSku(duplicate) from exc
+            raise
+        dispatch(events)
+        created += made
+    return created
+
+
 def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str | None = None,
                    expected_version: int | None = None) -> dict:
     """Apply ``changes`` (validated writable fields; ``category=None`` removes it).
