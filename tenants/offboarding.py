@@ -45,7 +45,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from . import active_tenant
+from . import active_tenant, notifications
 from .errors import ConfirmationMismatch, OffboardingError, OwnerRequired
 from .models import (
     TENANT_DIRECTORY,
@@ -124,6 +124,7 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
             raise OffboardingError("The tenant was changed meanwhile; try again.", "concurrent_change") from exc
     _forget_caches(tenant_id, users=())
     logger.info("offboarding of %s scheduled by %s; deletion after %s", tenant_id, actor_id, audit.iso(delete_after))
+    notifications.notify_deletion_scheduled(tenant_id=tenant_id, delete_after=delete_after)
     return record
 
 
@@ -163,7 +164,9 @@ def _final_export(record: dict) -> dict:
         job = export.run_export(export_id=record["final_export_id"])
     if job["status"] != export.COMPLETED:  # another run of this job is making it: never delete without it
         raise OffboardingError(f"final export {job['id']} is {job['status']}", "final_export_pending")
-    return _set(record, status=WAITING, final_export_size=int(job.get("size") or 0))
+    record = _set(record, status=WAITING, final_export_size=int(job.get("size") or 0))
+    notifications.notify_final_export_ready(tenant_id=tenant_id, delete_after=int(record["delete_after"]))
+    return record
 
 
 def _count_op(tenant_id: str, deltas: dict[str, int], **fields: Any) -> dict:

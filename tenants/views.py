@@ -61,14 +61,26 @@ def login_page(request):
 def home(request):
     me = selectors.me(identity=request.identity, resolution=active_tenant.recheck(request.identity, request.resolution))
     closed = any(m["tenant"].get("status") == "deactivated" for m in me["memberships"])
+    invitations = services.my_invitations(email=selectors.email_of(request.identity))
+    opened = request.GET.get("invitation", "")
+    if opened and opened not in {i["id"] for i in invitations}:
+        messages.info(request, "That invitation is no longer open: it was answered, revoked or has expired, or it "
+                               "was sent to another email address than the one you signed in with.")
     return render(request, "tenants/home.html", {
         "me": me,
         # Tenants the user is deleting (closed, in their grace period): the final export to download.
         "leaving": offboarding.owner_offboardings(request.identity.sub) if closed else [],
         "problem": request.resolution.problem if request.resolution else None,
         "role_help": ROLE_HELP,
-        "invitations": services.my_invitations(email=selectors.email_of(request.identity)),
+        "invitations": invitations, "opened_invitation": opened,
     })
+
+
+@web_page(role=None, tenant=False)
+def invitation_open(request, invitation_id: str):
+    """The link in an invitation email: after sign-in (the decorator asks for it and comes back here),
+    the home page with that invitation shown first."""
+    return HttpResponseRedirect(f"{reverse('home')}?invitation={invitation_id}#invitation-{invitation_id}")
 
 
 @web_page(role=None, tenant=False, methods=("POST",))

@@ -18,6 +18,7 @@ urlpatterns = [
     path("switch-tenant", views.switch_tenant, name="switch-tenant"),
     path("start/", views.start, name="start"),
     path("start/progress", views.start_progress, name="start-progress"),
+    path("invitations/<str:invitation_id>/", views.invitation_open, name="invitation-open"),
     path("invitations/<str:invitation_id>/<str:answer>", views.invitation_answer, name="invitation-answer"),
     path("memberships/<str:tenant_id>/leave", views.leave_tenant, name="leave-tenant"),
     path("memberships/<str:tenant_id>/final-export", views.final_export_download, name="final-export-download"),

@@ -29,7 +29,7 @@ from saas.errors import NotFound
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
-from .. import active_tenant
+from .. import active_tenant, notifications
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
 from ..models import (
     ROLES,
@@ -98,6 +98,8 @@ def invite_member(*, email: str, role: str) -> InvitationRecord:
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
     commit_change([invitation_op, inbox_op], entry, reason=f"invite {email} to {ctx.tenant_id}")
     logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
+    notifications.notify_invited(tenant_id=ctx.tenant_id, tenant_name=tenant_name, email=email, role=role,
+                                 inbox_id=f"{ctx.tenant_id}.{invitation_id}")
     return InvitationRecord.from_item(invitation)
 
 

@@ -23,7 +23,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from .. import active_tenant
+from .. import active_tenant, notifications
 from ..errors import ConcurrentChange, InvalidTransition, ProvisioningFailed, ProvisioningInProgress
 from ..models import (
     POOLED_TIERS,
@@ -128,6 +128,7 @@ def approve_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
     with system_context(reason=f"enqueue provisioning of tenant {tenant_id}"):  # a platform job: no tenant header
         enqueue_after_commit("tenants.provision_silo", tenant_id)  # a lost enqueue: the sweep recovers it
     logger.info("silo tenant %s approved by %s", tenant_id, actor_id)
+    notifications.notify_tenant_approved(tenant_id=tenant_id)
     return updated
 
 
