@@ -4,9 +4,13 @@ before placing; its weight does not grow with the catalogue), the order page who
 cancel with confirmation. Calls orders.services / orders.selectors exactly as the API does."""
 from __future__ import annotations
 
+import csv
 import uuid
+from datetime import date, datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -14,7 +18,9 @@ from products import selectors as products
 from products.models import public_product
 from saas import web
 from saas.errors import AppError, Conflict
-from tenants.web import cursor_of, pager, redirect, web_page
+from saas.tenancy import tenant_context
+from saas.tenancy.context import current_context
+from tenants.web import cursor_of, pager, people, redirect, web_page
 
 from . import selectors, services
 from .models import CANCELLABLE_STATUSES, OPEN_STATUSES, STATUSES, public_order
@@ -43,13 +49,97 @@ def _status_context(order: dict) -> dict:
     }
 
 
+def _filter_from(request) -> tuple[selectors.OrderFilter, dict[str, str]]:
+    """The list's filter from the query string, and the values the form shows. A value that does not
+    parse is dropped with a message rather than failing the page."""
+    status = request.GET.get("status", "")
+    if status and status not in STATUSES:
+        messages.error(request, f"“{status}” is not an order status; showing every status.")
+        status = ""
+    days = {}
+    for name in ("since", "until"):
+        raw = request.GET.get(name, "").strip()
+        try:
+            days[name] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            messages.error(request, f"“{raw}” is not a date (use the date picker, or YYYY-MM-DD).")
+            days[name] = None
+    if days["since"] and days["until"] and days["since"] > days["until"]:
+        days["since"], days["until"] = days["until"], days["since"]
+    sort = "oldest" if request.GET.get("sort") == "oldest" else "newest"
+    where = selectors.OrderFilter(status=status or None, since=days["since"], until=days["until"],
+                                  newest_first=sort == "newest")
+    shown = {"status": status, "since": days["since"].isoformat() if days["since"] else "",
+             "until": days["until"].isoformat() if days["until"] else "", "sort": sort}
+    return where, shown
+
+
+def _rows(items: list[dict]) -> list[dict]:
+    """Orders as the list shows them, each with who placed it (one batch read of the members)."""
+    orders = [public_order(o) for o in items]
+    names = people(o["user_id"] for o in orders)
+    return [{**o, "placed_by": names.get(o["user_id"], ""), "placed_at": _when(o["created_at"])} for o in orders]
+
+
+def _when(iso: str | None) -> dict:
+    """A timestamp for people: a readable UTC text (the page's script shows it in the reader's own
+    time zone) plus the exact instant for ``<time datetime>``."""
+    if not iso:
+        return {"iso": "", "text": ""}
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return {"iso": iso, "text": moment.strftime("%-d %b %Y, %H:%M UTC")}
+
+
 @web_page(role="viewer")
 def orders(request):
-    page = selectors.list_orders(cursor=cursor_of(request), limit=20)
+    where, shown = _filter_from(request)
+    page = selectors.list_orders(cursor=cursor_of(request), limit=20, where=where)
+    filtered = any(shown[name] for name in ("status", "since", "until"))
     return render(request, "orders/orders.html", {
-        "orders": [public_order(o) for o in page.items], "pager": pager(request, page.next_cursor),
-        "all_orders": selectors.sees_all_orders(),
+        "orders": _rows(page.items), "pager": pager(request, page.next_cursor),
+        "all_orders": selectors.sees_all_orders(), "statuses": STATUSES, "shown": shown, "filtered": filtered,
+        "export_query": urlencode({k: v for k, v in shown.items() if v}),
     })
+
+
+CSV_COLUMNS = ("order", "placed_at_utc", "placed_by", "status", "items", "total", "currency")
+
+
+@web_page(role="manager")
+def orders_csv(request):
+    """Every order the list's filter selects, as CSV, read page by page while it streams."""
+    where, _ = _filter_from(request)
+    ctx = current_context()
+
+    def rows():
+        # The body streams after the view has returned and the middleware has reset the request's
+        # tenant context: each page is read inside the same context again, set explicitly.
+        yield CSV_COLUMNS
+        cursor = None
+        while True:
+            with tenant_context(ctx.tenant_id, user_id=ctx.user_id, roles=ctx.roles, tier=ctx.tier):
+                page = selectors.list_orders(cursor=cursor, limit=100, where=where)
+                shown = _rows(page.items)
+            for o in shown:
+                yield (o["id"], o["created_at"], o["placed_by"] or f"former member {o['user_id']}", o["status"],
+                       "; ".join(f"{line['quantity']} x {line['sku']} {line['name']}" for line in o["lines"]),
+                       o["total"], o["currency"])
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    buffer = _Echo()
+    writer = csv.writer(buffer)
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows()), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+    return response
+
+
+class _Echo:
+    """csv.writer's file: hands each formatted row straight back (streamed, nothing buffered)."""
+
+    def write(self, value: str) -> str:
+        return value
 
 
 PICKER_LIMIT = 10
@@ -196,7 +286,8 @@ def order_quote(request):
 @web_page(role="viewer")
 def order_detail(request, order_id: str):
     order = public_order(selectors.get_order(order_id))
-    return render(request, "orders/order.html", {**_status_context(order), "all_statuses": STATUSES})
+    return render(request, "orders/order.html", {**_status_context(order), "all_statuses": STATUSES,
+                                                 "placed_at": _when(order["created_at"])})
 
 
 @web_page(role="viewer")

@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.orders, name="orders"),
+    path("export.csv", views.orders_csv, name="orders-csv"),
     path("new", views.order_new, name="order-new"),
     path("new/quote", views.order_quote, name="order-quote"),
     path("new/cart", views.order_cart, name="order-cart"),
