@@ -186,11 +186,11 @@ def _cart_context(lines: list[dict], *, line_errors: dict | None = None, form_er
 
 
 def _picker_context(text: str) -> dict:
-    """Up to ``PICKER_LIMIT`` products for the picker: matches for ``text``, else the first by name.
-    One or two index queries whatever the catalogue's size."""
+    """Up to ``PICKER_LIMIT`` products for the picker: matches for ``text`` (words anywhere in the
+    name, or a SKU prefix: ``products.selectors.find_products``), else the first by name."""
     text = text.strip()[:100]
     if text:
-        found = products.search_products(text=text, limit=PICKER_LIMIT)
+        found = products.find_products(text=text, limit=PICKER_LIMIT).products
     else:
         found = products.list_products(limit=PICKER_LIMIT, by_name=True).items
     return {"results": [public_product(p) for p in found], "q": text}

@@ -39,20 +39,42 @@ def _form_context(**extra) -> dict:
 
 @web_page(role="viewer")
 def catalogue(request):
-    category = request.GET.get("category", "").strip()
+    category = request.GET.get("category", "").strip().lower()  # "Tea" is the tea category
     text = request.GET.get("q", "").strip()
     if category and not CATEGORY_PATTERN.fullmatch(category):
         messages.error(request, "Categories are lowercase words with hyphens, such as coffee or gift-cards.")
         category = ""
+    sort = request.GET.get("sort", "name") if request.GET.get("sort") in selectors.SORTS else "name"
+    result = None
     if text:
-        products, links = selectors.search_products(text=text, limit=50), {}
+        number = int(request.GET["page"]) if request.GET.get("page", "").isdigit() and int(request.GET["page"]) > 0 else 1
+        result = selectors.find_products(text=text, category=category or None, sort=sort,
+                                         offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        products, links = result.products, _numbered_pager(request, number, result.count)
     else:
-        page = selectors.list_products(category=category or None, cursor=cursor_of(request), limit=20,
+        page = selectors.list_products(category=category or None, cursor=cursor_of(request), limit=PAGE_SIZE,
                                        by_name=True)
         products, links = page.items, pager(request, page.next_cursor)
     return render(request, "products/catalogue.html", {
         "products": [_shown(p) for p in products], "pager": links, "category": category, "q": text,
+        "result": result, "sort": sort, "sorts": SORT_LABELS,
     })
+
+
+PAGE_SIZE = 20
+SORT_LABELS = {"name": "Name, A to Z", "-name": "Name, Z to A", "price": "Price, lowest first",
+               "-price": "Price, highest first"}
+
+
+def _numbered_pager(request, number: int, count: int) -> dict:
+    """Previous/next links for search results (all matches are known, so pages are numbered)."""
+    def at(n: int) -> str:
+        params = request.GET.copy()
+        params["page"] = str(n)
+        return "?" + params.urlencode()
+
+    return {"number": number, "previous": at(number - 1) if number > 1 else None,
+            "next": at(number + 1) if number * PAGE_SIZE < count else None}
 
 
 def _shown(item: dict) -> dict:
