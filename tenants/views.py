@@ -23,6 +23,7 @@ from saas.tenancy.context import InvalidTenantId, current_context, validate_tena
 from saas.tenancy.store import DoesNotExist
 
 from . import active_tenant, offboarding, selectors, services
+from .errors import AlreadyMember
 from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer,
@@ -94,9 +95,16 @@ def final_export_download(request, tenant_id: str):
     return HttpResponseRedirect(link["url"])
 
 
-@web_page(role=None, tenant=False, methods=("POST",))
+@web_page(role=None, tenant=False, methods=("GET", "POST"))
 def leave_tenant(request, tenant_id: str):
-    """Leave one of your tenants (not as its last admin); the same service as DELETE /me/memberships/{id}."""
+    """Leave one of your tenants (not as its last admin), after confirming; the same service as
+    DELETE /me/memberships/{id}."""
+    if request.method == "GET":
+        membership = next((m for m in selectors.memberships_of(request.identity.sub)
+                           if m["tenant"]["id"] == tenant_id), None)
+        if membership is None:
+            raise Http404
+        return render(request, "tenants/leave.html", {"membership": membership})
     try:
         services.leave_tenant(user_id=request.identity.sub, tenant_id=validate_tenant_id(tenant_id))
     except InvalidTenantId:
@@ -197,7 +205,7 @@ def team(request):
         if serializer.is_valid():
             try:
                 invitation = services.invite_member(**serializer.validated_data)
-            except services.InvalidInput as exc:
+            except (services.InvalidInput, AlreadyMember) as exc:
                 errors = {"email": [exc.message]}
             else:
                 messages.success(request, f"{invitation.email} was invited as {invitation.role}; they become "
@@ -213,6 +221,28 @@ def team(request):
         "members": page.items, "pager": pager(request, page.next_cursor), "form": form, "errors": errors,
         "roles": ROLES, "role_help": ROLE_HELP, "me": request.identity.sub,
     })
+
+
+@web_page(role="admin", methods=("POST",))
+def invitation_revoke(request, invitation_id: str):
+    """Withdraw a pending invitation (the API's DELETE /tenants/current/invitations/{id})."""
+    invitation = next((i for i in services.list_invitations() if i.id == invitation_id), None)
+    if invitation is None:
+        raise Http404
+    services.revoke_invitation(invitation_id=invitation_id)
+    messages.success(request, f"The invitation to {invitation.email} was revoked; its link no longer works.")
+    return redirect(request, reverse("team"))
+
+
+@web_page(role="admin", methods=("POST",))
+def invitation_resend(request, invitation_id: str):
+    """Send a pending invitation again, with a fresh expiry (the same invitation, the same role)."""
+    invitation = next((i for i in services.list_invitations() if i.id == invitation_id), None)
+    if invitation is None:
+        raise Http404
+    services.invite_member(email=invitation.email, role=invitation.role)
+    messages.success(request, f"The invitation to {invitation.email} was sent again.")
+    return redirect(request, reverse("team"))
 
 
 @web_page(role="admin", methods=("POST",))

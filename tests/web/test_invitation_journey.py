@@ -34,7 +34,10 @@ def test_an_invitee_accepts_one_invitation_and_declines_another(journey, oidc_pr
     expect(page.locator(".message-success")).to_contain_text("declined")
     expect(page.locator("#my-invitations")).to_have_count(0)
     j.shot("home after answering")
-    page.get_by_role("button", name="Leave Acme Outfitters").click()  # and changes their mind
+    page.get_by_role("link", name="Leave Acme Outfitters…").click()  # and changes their mind
+    expect(page.get_by_role("heading", name="Leave Acme Outfitters?")).to_be_visible()
+    j.shot("leave confirm")
+    page.get_by_role("button", name="Leave Acme Outfitters").click()
     expect(page.locator(".message-success")).to_contain_text("You left the tenant")
     expect(page.locator("#active-tenant")).to_contain_text("not a member of any tenant")
     j.shot("home after leaving")
