@@ -30,8 +30,9 @@ def big_catalogue(count: int) -> list[dict]:
              "currency": "USD", "stock": 20, "category": "bulk"} for n in range(1, count + 1)]
 
 
+@pytest.mark.timeout(900)  # seeding 10,000 products (and their word index) takes minutes on DynamoDB Local
 def test_a_member_orders_product_150_of_10000_through_search_cart_and_review(
-        journey, oidc_provider, make_tenant, make_user, slow_worker):
+        journey, oidc_provider, make_tenant, make_user):
     shop = make_tenant(tier="premium", name="Big Catalogue Co")
     member = shop.add(make_user, "member")
     with tenant_context(shop.id, user_id=shop.admin.sub, roles={"admin"}, tier="premium"):
