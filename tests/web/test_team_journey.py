@@ -60,3 +60,22 @@ def test_an_admin_resends_and_revokes_invitations_and_is_told_someone_is_already
     roles = {m["user_id"]: m["role"] for m in
              shop.admin.client().get("/api/v1/tenants/current/members").json()["results"]}
     assert roles[member.sub] == "viewer"
+
+
+def test_usage_counts_the_members_the_team_page_lists(journey, oidc_provider, make_tenant, make_user):
+    """The owner, two people added directly (as demo data is) and one who accepted an invitation:
+    Settings -> Usage and the Team page say the same number."""
+    from tests.conftest import invite_and_accept
+
+    shop = make_tenant(name="Counting Co")
+    shop.add(make_user, "member")
+    shop.add(make_user, "viewer")
+    assert invite_and_accept(shop.admin, make_user(), "member").status_code == 200
+    register(oidc_provider, shop.admin)
+    j = journey("usage-members")
+    j.sign_in(shop.admin.sub)
+    nav(j.page, "Team").click()
+    expect(j.page.locator("#members tbody tr")).to_have_count(4)
+    j.go("/settings/usage")
+    expect(j.page.locator('#plan-limits tr[data-limit="members"] td[data-label="Used"]')).to_have_text("4")
+    j.shot("usage members")
