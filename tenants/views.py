@@ -173,12 +173,12 @@ def start(request):
                 services.switch_active_tenant(user_id=identity.sub, tenant_id=tenant["id"])
                 messages.success(request, f"{tenant['name']} is ready, and you are its admin.")
                 return redirect(request, reverse("catalogue"))
-            messages.info(request, f"{tenant['name']} is being set up on its own infrastructure. "
-                                   "This page shows its progress.")
-            return redirect(request, reverse("start"))
+            messages.info(request, f"Your request for {tenant['name']} was sent. A platform operator approves "
+                                   "platinum tenants; we email you when it is approved, and Home shows it until then.")
+            return redirect(request, reverse("home"))
         errors = _errors(serializer)
     return render(request, "tenants/start.html", {
-        "form": form, "errors": errors, "tiers": TIERS,
+        "form": form, "errors": errors, "tiers": TIERS, "plans": _plans(),
         **_pending(identity.sub),
     })
 
@@ -187,6 +187,13 @@ def start(request):
 def start_progress(request):
     """The pending tenants fragment; htmx polls it while any is awaiting approval or provisioning."""
     return render(request, "tenants/_pending.html", {**_pending(request.identity.sub), "polled": True})
+
+
+def _plans() -> list[dict]:
+    """Each tier's limits as the plan picker shows them (from settings.PLAN_LIMITS)."""
+    shown = ("products", "members", "webhook_subscriptions")
+    return [{"tier": tier, "limits": [{"label": limits.LIMIT_LABELS[name], "max": settings.PLAN_LIMITS[tier].get(name)}
+                                      for name in shown]} for tier in TIERS]
 
 
 def _pending(user_id: str) -> dict:
