@@ -62,15 +62,27 @@ def notify_member_removed(*, tenant_id: str, tenant_name: str, email: str | None
 
 
 def notify_deletion_scheduled(*, tenant_id: str, delete_after: float) -> bool:
-    """To the owner: the tenant is closed now and will be deleted after the grace period."""
+    """To the owner: the tenant is closed now and will be deleted after the grace period; until then
+    the page linked cancels it."""
     tenant = _tenant(tenant_id)
     name = tenant.get("name") or tenant_id
     body = (f"{name} is scheduled for deletion on SaaS Commerce. It is closed now: nobody can sign in to it.\n\n"
             f"Everything in it (products, orders, members, webhooks, files) will be deleted after "
-            f"{_when(delete_after)}. Before then you can download its final export here (we email you when it is "
-            f"ready):\n{link(reverse('home'))}#leaving-{tenant_id}" + SIGNATURE)
+            f"{_when(delete_after)}. Until then you can cancel the deletion (everything comes back as it was), "
+            f"and download its final export (we email you when it is ready), here:\n"
+            f"{link(reverse('home'))}#leaving-{tenant_id}" + SIGNATURE)
     return mail.send_later(tenant_id=tenant_id, to=[tenant.get("owner_email", "")],
                            subject=f"{name} is scheduled for deletion", body=body)
+
+
+def notify_deletion_cancelled(*, tenant_id: str) -> bool:
+    """To the owner: the scheduled deletion was cancelled; the tenant is open again."""
+    tenant = _tenant(tenant_id)
+    name = tenant.get("name") or tenant_id
+    body = (f"The deletion of {name} was cancelled. Nothing was deleted, and its members can sign in to it "
+            f"again:\n{link(reverse('home'))}" + SIGNATURE)
+    return mail.send_later(tenant_id=tenant_id, to=[tenant.get("owner_email", "")],
+                           subject=f"The deletion of {name} was cancelled", body=body)
 
 
 def notify_final_export_ready(*, tenant_id: str, delete_after: float) -> bool:

@@ -23,7 +23,7 @@ from saas.tenancy.context import InvalidTenantId, current_context, validate_tena
 from saas.tenancy.store import DoesNotExist
 
 from . import active_tenant, offboarding, selectors, services
-from .errors import AlreadyMember
+from .errors import AlreadyMember, OffboardingError, OwnerRequired
 from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer,
@@ -93,6 +93,35 @@ def final_export_download(request, tenant_id: str):
     except InvalidTenantId:
         raise Http404 from None
     return HttpResponseRedirect(link["url"])
+
+
+@web_page(role=None, tenant=False, methods=("POST",))
+def cancel_deletion(request, tenant_id: str):
+    """The owner cancels their tenant's scheduled deletion during the grace period."""
+    try:
+        tenant = offboarding.cancel_offboarding(tenant_id=validate_tenant_id(tenant_id), actor_id=request.identity.sub,
+                                                as_owner=True)
+    except InvalidTenantId:
+        raise Http404 from None
+    except (OffboardingError, OwnerRequired) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; it is open again.")
+    return redirect(request, reverse("home"))
+
+
+@web_page(platform_admin=True, role=None, tenant=False, methods=("POST",))
+def platform_cancel_deletion(request, tenant_id: str):
+    """A platform admin cancels a scheduled deletion during the grace period (the owner is emailed)."""
+    try:
+        tenant = offboarding.cancel_offboarding(tenant_id=validate_tenant_id(tenant_id), actor_id=request.identity.sub)
+    except InvalidTenantId:
+        raise Http404 from None
+    except OffboardingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; its owner was told.")
+    return redirect(request, reverse("platform-tenant", args=[tenant_id]))
 
 
 @web_page(role=None, tenant=False, methods=("GET", "POST"))

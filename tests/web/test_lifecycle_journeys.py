@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from products.services import seed_demo_products
 from tests.lifecycle.test_product_images import png
+from tests.mailbox import wait_for_email
 
 from .conftest import journeys, register
 
@@ -152,6 +153,16 @@ def test_owner_deletes_the_tenant_by_typing_its_name(files_journey, oidc_provide
     assert {"products.ndjson", "members.ndjson", "manifest.json"} <= set(archive.namelist())
     page.goto(j.live_url + "/catalogue/")
     expect(page.locator(".error-page")).to_have_attribute("data-status", "403")
+    # ... and changes their mind during the grace period: the undo, and an email saying so
+    page.goto(j.live_url + "/")
+    page.get_by_role("button", name="Cancel the deletion of Globex Supplies").click()
+    expect(page.locator(".message-success")).to_contain_text("The deletion of Globex Supplies was cancelled")
+    j.shot("deletion cancelled")
+    page.goto(j.live_url + "/catalogue/")
+    expect(page.get_by_role("heading", name="Catalogue")).to_be_visible()
+    subjects = [m.subject for m in wait_for_email(globex.admin.email, count=3)]
+    assert {"Globex Supplies is scheduled for deletion", "The final export of Globex Supplies is ready",
+            "The deletion of Globex Supplies was cancelled"} <= set(subjects)
 
 
 def test_platform_admin_offboards_a_tenant_and_reads_the_receipt(
