@@ -32,7 +32,7 @@ from .serializers import (
     TenantTierSerializer,
     TenantUpdateSerializer,
 )
-from .web import active_role, can, cursor_of, pager, redirect, safe_next, switcher, web_page
+from .web import active_role, can, cursor_of, pager, people, redirect, safe_next, switcher, web_page
 
 TENANT_SECTIONS = ("catalogue", "orders", "team", "webhooks", "settings")
 ROLE_HELP = {
@@ -443,12 +443,47 @@ def _audit_context(request, page_reader) -> dict:
         page = page_reader(cursor=cursor_of(request), limit=25, **filters)
         records, links = [audit.public_record(r) for r in page.items], pager(request, page.next_cursor)
     form = {k: request.GET.get(k, "") for k in ("actor", "action", "target_type", "target_id", "since", "until")}
-    return {"records": records, "pager": links, "form": form, "errors": errors}
+    actions = AUDIT_ACTIONS + ([form["action"]] if form["action"] and form["action"] not in AUDIT_ACTIONS else [])
+    return {"records": records, "pager": links, "form": form, "errors": errors, "actions": actions}
+
+
+# The action filter's choices: every kind of change, then each action the trail records.
+AUDIT_ACTIONS = ["product.*", "order.*", "member.*", "webhook.*", "export.*", "tenant.*",
+                 "product.created", "product.updated", "product.deleted", "product.imported",
+                 "product.image_attached", "product.image_removed",
+                 "order.placed", "order.cancelled", "member.invited", "member.joined", "member.role_changed",
+                 "member.removed", "member.left", "member.invitation_revoked", "member.invitation_declined",
+                 "webhook.subscribed", "webhook.unsubscribed", "webhook.suspended", "webhook.test_sent",
+                 "export.requested", "export.completed", "export.downloaded", "export.failed",
+                 "tenant.created", "tenant.renamed", "tenant.tier_changed", "tenant.offboarding_scheduled",
+                 "tenant.offboarding_cancelled", "tenant.final_export_downloaded"]
+
+
+def _named(records: list[dict]) -> list[dict]:
+    """Records with people and products by name, linked: members from the tenant's member list (one
+    batch read), products by the name the change recorded (the product may be gone since)."""
+    names = people([r["actor_id"] for r in records if r.get("actor_type") == "user"] +
+                   [r["target_id"] for r in records if r.get("target_type") == "member"])
+    product_names = {r["target_id"]: (r.get("changes") or {})["name"][1] or (r.get("changes") or {})["name"][0]
+                     for r in reversed(records)
+                     if r.get("target_type") == "product" and "name" in (r.get("changes") or {})}
+    for r in records:
+        r["actor_name"] = names.get(r.get("actor_id") or "") or r.get("actor_email") or r.get("actor_id")
+        if r.get("target_type") == "member":
+            r["target_name"] = names.get(r["target_id"]) or (r.get("changes") or {}).get("email", [None, None])[0]
+            r["target_url"] = reverse("team")
+        elif r.get("target_type") == "product":
+            name = (r.get("changes") or {}).get("name") or [None, None]
+            r["target_name"] = name[1] or name[0] or product_names.get(r["target_id"])
+            r["target_url"] = reverse("product", args=[r["target_id"]])
+            r["history_url"] = f"{reverse('audit')}?target_type=product&target_id={r['target_id']}"
+    return records
 
 
 @web_page(role="admin")
 def audit_page(request):
-    return render(request, "tenants/audit.html", {**_audit_context(request, audit.list_records), "platform": False})
+    context = _audit_context(request, audit.list_records)
+    return render(request, "tenants/audit.html", {**context, "records": _named(context["records"]), "platform": False})
 
 
 @web_page(role=None, tenant=False, platform_admin=True)

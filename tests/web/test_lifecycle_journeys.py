@@ -90,11 +90,22 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     text_size, since_size, until_size = (page.locator(s).bounding_box() for s in ("#f-actor", "#f-since", "#f-until"))
     assert abs(since_size["height"] - text_size["height"]) <= 2
     assert abs(since_size["width"] - text_size["width"]) <= 2 and abs(until_size["width"] - text_size["width"]) <= 2
-    page.get_by_label("Action").fill("tenant.*")
+    page.get_by_label("Action").select_option("tenant.*")  # a select, not free text
     page.locator("#audit-filter").click()
     expect(page.locator("#audit tbody tr")).to_have_count(1)
     expect(page.locator("#audit tbody tr")).to_contain_text("tenant.created")
     j.shot("audit filtered")
+    # people and products by name, linked; a product's page links to its history
+    page.get_by_label("Action").select_option("product.created")
+    page.locator("#audit-filter").click()
+    created = page.locator("#audit tbody tr").first
+    expect(created.get_by_role("link")).to_have_count(1)
+    created.get_by_role("link").click()
+    product_name = page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#audit tbody tr").last).to_contain_text("product.created")
+    expect(page.locator("#audit tbody tr").last.get_by_role("link", name=product_name)).to_be_visible()
+    j.shot("product history")
 
     # Settings -> Usage
     nav(page, "Settings").click()
