@@ -10,6 +10,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from saas import limits
 from saas.errors import AppError
 from saas.tenancy import tenant_context
 from saas.tenancy.context import current_context
@@ -61,12 +62,25 @@ def catalogue(request):
                                        by_name=True)
         products, links = page.items, pager(request, page.next_cursor)
     return render(request, "products/catalogue.html", {
+        "checklist": _first_steps() if can(active_role(current_context()), "admin") else None,
         "products": [_shown(p) for p in products], "pager": links, "category": category, "q": text,
         "result": result, "sort": sort, "sorts": SORT_LABELS,
     })
 
 
 PAGE_SIZE = 20
+
+
+def _first_steps() -> list[dict] | None:
+    """A new tenant's checklist for its admins, from the plan quota counters (one batch read); None
+    once every step is done."""
+    used = {item["id"]: int(item.get("used", 0)) for item in
+            limits.Quota.objects.batch_get(["products", "members", "webhook_subscriptions"]).values()}
+    steps = [{"label": "Add a product", "done": used.get("products", 0) > 0, "url": reverse("product-new")},
+             {"label": "Invite a teammate", "done": used.get("members", 0) > 1, "url": reverse("team")},
+             {"label": "Add a webhook endpoint", "done": used.get("webhook_subscriptions", 0) > 0,
+              "url": reverse("webhooks")}]
+    return None if all(step["done"] for step in steps) else steps
 SORT_LABELS = {"name": "Name, A to Z", "-name": "Name, Z to A", "price": "Price, lowest first",
                "-price": "Price, highest first"}
 
