@@ -352,8 +352,14 @@ def platform(request):
     status = request.GET.get("status") if request.GET.get("status") in TENANT_STATUSES else None
     tier = request.GET.get("tier") if request.GET.get("tier") in TIERS else None
     page = selectors.list_tenants(cursor=cursor_of(request), limit=25, status=status, tier=tier)
+    waiting, cursor = [], None
+    for _ in range(10):  # a status filter leaves pages short: read on (bounded) to find the requests
+        found = selectors.list_tenants(cursor=cursor, limit=100, status="pending_approval")
+        waiting, cursor = waiting + found.items, found.next_cursor
+        if not cursor or len(waiting) >= 25:
+            break
     return render(request, "tenants/platform.html", {
-        "tenants": page.items, "pager": pager(request, page.next_cursor), "status": status or "", "tier": tier or "",
+        "waiting": waiting, "tenants": page.items, "pager": pager(request, page.next_cursor), "status": status or "", "tier": tier or "",
         "statuses": TENANT_STATUSES, "tiers": TIERS,
     })
 

@@ -55,10 +55,22 @@ def test_a_platform_admin_approves_a_platinum_request_in_the_browser(journey, oi
     tenant_id = requested.json()["id"]
     register(oidc_provider, operator)
 
+    same_name = make_user().client().post("/api/v1/tenants", {"name": "Waiting Co", "tier": "basic"}, format="json")
+    assert same_name.status_code == 201
+
     j = journey("platform-approval")
     j.go("/login/")
     j.sign_in(operator.sub)
-    j.go(f"/platform/{tenant_id}/")
+    j.go("/platform/")
+    # the operator's home: the request waiting for them, and two "Waiting Co" told apart
+    expect(j.page.locator(f'#waiting-approval li[data-tenant-id="{tenant_id}"]')).to_contain_text(owner.email)
+    rows = j.page.locator("#tenants tbody tr", has_text="Waiting Co")
+    expect(rows).to_have_count(2)
+    expect(j.page.locator(f'#tenants tr[data-tenant-id="{tenant_id}"] .owner')).to_have_text(owner.email)
+    expect(j.page.locator(f'#tenants tr[data-tenant-id="{same_name.json()["id"]}"]')).to_contain_text(
+        same_name.json()["id"])
+    j.shot("operator home")
+    j.page.locator(f'#waiting-approval li[data-tenant-id="{tenant_id}"]').get_by_role("link").click()
     j.shot("pending approval")
     j.page.get_by_role("button", name="Reject").click()
     expect(j.page.locator(".message-success")).to_contain_text("Waiting Co was rejected")
