@@ -51,19 +51,17 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
     """Products with every word of ``text`` starting a word of their name (anywhere in it), or whose
     SKU starts with ``text``; only ``category``'s when given; sorted; the true count.
 
-    Reads: one Query (paged) of the tenant's word index partition with ``begins_with`` on the most
-    selective word (the longest), the other words and the category checked on the index items
-    themselves; SKU prefix matches from the by_sku index; then one BatchGetItem for the page shown.
+    Reads: Queries (paged) of the tenant's word index partition with ``begins_with`` on the query
+    word with the fewest matches (``_smallest_word_range``), the other words and the category
+    checked on the index items themselves; SKU prefix matches from the by_sku index; then one BatchGetItem for the page shown.
     Never a Scan, never another tenant's partition."""
-    words = WORD_PATTERN.findall(search_key(text))
+    words = list(dict.fromkeys(WORD_PATTERN.findall(search_key(text))))
     matches: dict[str, dict] = {}
     capped = False
     if words:
-        first, others = max(words, key=len), [w for w in words if w != max(words, key=len)]
-        for n, item in enumerate(ProductWord.objects.every(prefix=first)):
-            if n >= MAX_WORD_ITEMS:
-                capped = True
-                break
+        first, items, capped = _smallest_word_range(words)
+        others = [w for w in words if w != first]
+        for item in items:
             if category and item.get("category") != category:
                 continue
             name_words = WORD_PATTERN.findall(item["name_key"])
@@ -80,6 +78,24 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
     page_ids = [m["product_id"] for m in ordered[offset:offset + limit]]
     found = Product.objects.batch_get(page_ids) if page_ids else {}
     return SearchResult(products=[found[pid] for pid in page_ids if pid in found], count=len(ordered), capped=capped)
+
+
+def _smallest_word_range(words: list[str]) -> tuple[str, list[dict], bool]:
+    """The word index items of the query word with the fewest matches, read without knowing the
+    counts: one page of each word's range in turn until one range ends (so a rare word next to a
+    common one costs about the rare word's pages, never the common word's). Returns (word, items,
+    capped)."""
+    cursors: dict[str, str | None] = {word: None for word in words}
+    read: dict[str, list[dict]] = {word: [] for word in words}
+    while True:
+        for word in words:
+            page = ProductWord.objects.query(prefix=word, cursor=cursors[word], limit=100)
+            read[word] += page.items
+            cursors[word] = page.next_cursor
+            if page.next_cursor is None:
+                return word, read[word], False
+            if len(read[word]) >= MAX_WORD_ITEMS:
+                return word, read[word], True
 
 
 def search_products(*, text: str, limit: int = 20) -> list[dict]:
