@@ -100,12 +100,14 @@ class ProductSku(TenantModel):
 # --- the word index ("find words anywhere in the name", never a Scan) ------------------------------
 WORD_PATTERN = re.compile(r"[^\W_]+")  # runs of letters and digits, any script
 MAX_WORDS = 20  # words indexed per product (a name of 200 characters rarely has more)
+MAX_WORD_LENGTH = 64  # longer words are indexed (and searched) by their first 64 characters: ids stay short
 
 
 def name_words(name: str) -> list[str]:
     """The distinct words of a name as the index stores them: casefolded, in order, at most MAX_WORDS."""
     words: list[str] = []
     for word in WORD_PATTERN.findall(search_key(name)):
+        word = word[:MAX_WORD_LENGTH]
         if word not in words:
             words.append(word)
     return words[:MAX_WORDS]

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from saas.tenancy.store import Page
 
-from .models import SKU_PATTERN, WORD_PATTERN, Product, ProductWord, search_key
+from .models import MAX_WORD_LENGTH, SKU_PATTERN, WORD_PATTERN, Product, ProductWord, search_key
 
 
 def get_product(product_id: str, *, consistent: bool = False) -> dict:
@@ -55,7 +55,7 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
     word with the fewest matches (``_smallest_word_range``), the other words and the category
     checked on the index items themselves; SKU prefix matches from the by_sku index; then one BatchGetItem for the page shown.
     Never a Scan, never another tenant's partition."""
-    words = list(dict.fromkeys(WORD_PATTERN.findall(search_key(text))))
+    words = list(dict.fromkeys(w[:MAX_WORD_LENGTH] for w in WORD_PATTERN.findall(search_key(text))))
     matches: dict[str, dict] = {}
     capped = False
     if words:
@@ -89,7 +89,7 @@ def _smallest_word_range(words: list[str]) -> tuple[str, list[dict], bool]:
     read: dict[str, list[dict]] = {word: [] for word in words}
     while True:
         for word in words:
-            page = ProductWord.objects.query(prefix=word, cursor=cursors[word], limit=100)
+            page = ProductWord.objects.query(prefix=word, cursor=cursors[word], limit=1000, max_page=1000)
             read[word] += page.items
             cursors[word] = page.next_cursor
             if page.next_cursor is None:

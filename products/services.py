@@ -184,12 +184,15 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
             raise VersionConflict("product was changed by someone else")
         return current
 
-    reindex = {} if not set(WORD_FIELDS) & set(changed) else {"words_version": version + 1}
+    # The next word set is numbered after the current one (never after the version the caller expects:
+    # a stale caller must fail on the version guard, not reuse the current set's ids).
+    words_version = int(current.get("words_version") or 0) + 1
+    reindex = {"words_version": words_version} if set(WORD_FIELDS) & set(changed) else {}
     update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current,
                                                    **changed, **reindex)
     operations = [("product", update_op)]
     if reindex:
-        operations += [("word", op) for op in [*_word_deletes(current), *_word_puts(product, version + 1)]]
+        operations += [("word", op) for op in [*_word_deletes(current), *_word_puts(product, words_version)]]
     if "sku" in changed:
         new_sku_op, _ = ProductSku.objects.create_op(id=changed["sku"], product_id=product_id)
         operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),

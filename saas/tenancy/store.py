@@ -54,6 +54,7 @@ KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", 
 PROTECTED_FIELDS = frozenset(("id", "tenant_id", "version", "created_at", "entity", *KEY_ATTRIBUTES))
 HIDDEN_ATTRIBUTES = frozenset((*KEY_ATTRIBUTES, "entity"))  # stored, never returned
 MAX_PAGE = 100
+MAX_INDEX_PAGE = 1000  # ``max_page`` for small derived index items read in bulk (the catalogue's word index)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -368,13 +369,15 @@ class TenantManager:
 
     def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
               limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None,
-              prefix: str | None = None, consistent: bool = False, between: tuple[str, str] | None = None) -> Page:
+              prefix: str | None = None, consistent: bool = False, between: tuple[str, str] | None = None,
+              max_page: int = 100) -> Page:
         """One page of the tenant's partition (or one index partition). ``filter`` is applied by
         DynamoDB after the key condition, so a page may hold fewer than ``limit`` items. ``prefix``
         keeps the items whose sort key begins with it, ``between`` those whose sort key lies in the
-        inclusive range (both in the key condition, so nothing else is read)."""
+        inclusive range (both in the key condition, so nothing else is read). ``max_page`` raises the
+        page size above ``MAX_PAGE`` (at most ``MAX_INDEX_PAGE``) for callers reading small index items."""
         tenant_id, table = self._scope()
-        limit = max(1, min(int(limit), MAX_PAGE))
+        limit = max(1, min(int(limit), max(MAX_PAGE, min(int(max_page), MAX_INDEX_PAGE))))
         if index is None:
             key_name, partition = "PK", self._pk(tenant_id)
             kwargs: dict[str, Any] = {}

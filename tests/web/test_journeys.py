@@ -172,11 +172,11 @@ def test_manager_edits_the_catalogue_and_sees_a_concurrent_change(journey, oidc_
     page.get_by_role("link", name="← Previous").click()
     expect(page.locator("#products tbody tr")).to_have_count(20)
 
-    page.get_by_label("Find by SKU or name").fill("earl")
+    page.get_by_label("Find by name or SKU").fill("earl")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#products tbody tr")).to_have_count(2)  # "Earl Grey Tea 100 g" and its "(2)"
     j.shot("catalogue search")
-    page.get_by_label("Find by SKU or name").fill("demo-001")
+    page.get_by_label("Find by name or SKU").fill("demo-001")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#products tbody tr")).to_have_count(10)  # DEMO-0010 ... DEMO-0019
     page.get_by_role("link", name="Clear").click()
