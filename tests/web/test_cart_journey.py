@@ -16,7 +16,7 @@ from products import services as product_services
 from saas.tenancy import tenant_context
 
 from .conftest import register
-from .test_journeys import add_to_cart, htmx_ready, nav
+from .test_journeys import add_to_cart, htmx_idle, htmx_ready, nav
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +64,7 @@ def test_a_member_orders_product_150_of_10000_through_search_cart_and_review(
     add_to_cart(page, tray_name, search=tray_name.lower()[:-1])
     page.locator("#picker-results li", has_text=tray_name).get_by_role("button").click()
     expect(page.get_by_label(f"Quantity of {tray_name}")).to_have_value("2")
+    htmx_idle(page)
     expect(page.locator("#order-lines tbody tr")).to_have_count(2)
     page.get_by_label(f"Quantity of {wanted['name']}").fill("3")
     # 3 × 1.50 (product 150: 1 + 150 % 50 = 1) + 2 × 44.50 (9993: 1 + 9993 % 50 = 44) = 93.50

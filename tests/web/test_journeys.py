@@ -37,11 +37,19 @@ def htmx_ready(page) -> None:
     page.wait_for_function("() => window.htmx !== undefined && document.readyState === 'complete'")
 
 
+def htmx_idle(page) -> None:
+    """Wait until htmx has finished every request, swap and settle (new content gets its triggers
+    then: typing into a box that was just swapped in before that would go unnoticed)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, "
+                           ".htmx-added')")
+
+
 def add_to_cart(page, name: str, *, search: str | None = None) -> None:
     """Type in the cart's product picker and add the product named ``name`` (htmx swaps the cart in)."""
     page.get_by_label("Find by name or SKU").fill(search or name)
     page.locator("#picker-results li", has_text=name).first.get_by_role("button", name=re.compile("^Add ")).click()
     expect(page.get_by_label(f"Quantity of {name}")).to_be_visible()
+    htmx_idle(page)
 
 
 def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webhook(
