@@ -259,10 +259,20 @@ def team(request):
     })
 
 
+def _pending_invitation(invitation_id: str):
+    """One of the tenant's pending invitations by id (None when gone), through the paged listing."""
+    cursor = None
+    while True:
+        items, cursor = services.list_invitations(cursor=cursor, limit=50)
+        found = next((i for i in items if i.id == invitation_id), None)
+        if found is not None or not cursor:
+            return found
+
+
 @web_page(role="admin", methods=("POST",))
 def invitation_revoke(request, invitation_id: str):
     """Withdraw a pending invitation (the API's DELETE /tenants/current/invitations/{id})."""
-    invitation = next((i for i in services.list_invitations() if i.id == invitation_id), None)
+    invitation = _pending_invitation(invitation_id)
     if invitation is None:
         raise Http404
     services.revoke_invitation(invitation_id=invitation_id)
@@ -273,7 +283,7 @@ def invitation_revoke(request, invitation_id: str):
 @web_page(role="admin", methods=("POST",))
 def invitation_resend(request, invitation_id: str):
     """Send a pending invitation again, with a fresh expiry (the same invitation, the same role)."""
-    invitation = next((i for i in services.list_invitations() if i.id == invitation_id), None)
+    invitation = _pending_invitation(invitation_id)
     if invitation is None:
         raise Http404
     services.invite_member(email=invitation.email, role=invitation.role)
