@@ -62,7 +62,8 @@ class CallCounter:
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"p50": statistics.median(ordered), "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]}
+    return {"p50": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+            "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]}
 
 
 def timed(fn, iterations: int, warmup: int = 30) -> list[float]:

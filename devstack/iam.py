@@ -175,6 +175,9 @@ def resources(service: str, operation: str, params: dict, *, region: str, accoun
         return [secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"]
     if service == "lambda" and "UUID" in params:
         return [f"arn:aws:lambda:{region}:{account}:event-source-mapping:{params['UUID']}"]
+    if service == "ses" and operation in ("SendRawEmail", "SendEmail"):
+        source = params.get("Source", "")
+        return [f"arn:aws:ses:{region}:{account}:identity/{source.rsplit('@', 1)[-1]}"] if source else ["*"]
     if service == "cognito-idp":
         pool = params.get("UserPoolId")
         return [f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}"] if pool else ["*"]

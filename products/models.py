@@ -103,6 +103,41 @@ class UsedUpload(TenantModel):
     entity = "UPLOADUSED"
 
 
+# --- the word index ("find words anywhere in the name", never a Scan) ------------------------------
+WORD_PATTERN = re.compile(r"[^\W_]+")  # runs of letters and digits, any script
+MAX_WORDS = 20  # words indexed per product (a name of 200 characters rarely has more)
+MAX_WORD_LENGTH = 64  # longer words are indexed (and searched) by their first 64 characters: ids stay short
+
+
+def name_words(name: str) -> list[str]:
+    """The distinct words of a name as the index stores them: casefolded, in order, at most MAX_WORDS."""
+    words: list[str] = []
+    for word in WORD_PATTERN.findall(search_key(name)):
+        word = word[:MAX_WORD_LENGTH]
+        if word not in words:
+            words.append(word)
+    return words[:MAX_WORDS]
+
+
+class ProductWord(TenantModel):
+    """One item per (word of a product's name, product), id ``<word>#<product id>#<words_version>``,
+    in the tenant's own ``PRODUCTWORD`` partition. A search for "blend" is a Query with
+    ``begins_with(SK, "blend")`` on that partition: every product with a word starting "blend",
+    wherever the word is in the name. Each item carries what the search filters and sorts on
+    (``product_id``, ``name_key``, ``sku``, ``category``, ``price``), so a search reads only word
+    items and then the one page of products it shows. Written in the same transaction as the product
+    (``products.services``); rewritten when name, SKU, category or price change (the product's
+    ``words_version`` names the current set; stock changes by orders never touch them). Not exported:
+    it is derived from the products."""
+
+    entity = "PRODUCTWORD"
+    money_fields = frozenset({"price"})
+
+
+def word_id(word: str, product_id: str, words_version: int) -> str:
+    return f"{word}#{product_id}#{words_version}"
+
+
 def format_price(price: Decimal | str | int) -> str:
     return f"{Decimal(price):.2f}"
 

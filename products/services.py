@@ -30,7 +30,17 @@ from saas.tenancy import tenant_context
 from saas.tenancy.keys import UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
 
-from .models import Product, ProductSku, UsedUpload, product_etag, public_product
+from .models import (
+    Product,
+    ProductSku,
+    ProductWord,
+    UsedUpload,
+    name_words,
+    product_etag,
+    public_product,
+    search_key,
+    word_id,
+)
 from .selectors import get_product
 
 logger = logging.getLogger("products")
@@ -73,6 +83,26 @@ def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit
         raise VersionConflict("product was changed by someone else") from exc
 
 
+WORD_FIELDS = ("name", "sku", "category", "price")  # what the word index items carry
+
+
+def _word_puts(product: Mapping[str, Any], words_version: int) -> list[dict]:
+    """The word index items of ``product`` (see ``ProductWord``), as create operations."""
+    return [ProductWord.objects.create_op(id=word_id(word, product["id"], words_version), product_id=product["id"],
+                                          name_key=search_key(product["name"]), sku=product["sku"],
+                                          category=product.get("category"), price=product["price"])[0]
+            for word in name_words(product["name"])]
+
+
+def _word_deletes(product: Mapping[str, Any]) -> list[dict]:
+    """Delete operations for the product's current word items (none before it was first indexed)."""
+    if not product.get("words_version"):
+        return []
+    version = int(product["words_version"])
+    return [ProductWord.objects.delete_op(word_id(word, product["id"], version), expected_version=1)
+            for word in name_words(product["name"])]
+
+
 def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected_version: int | None) -> int:
     """The version the write must find. If-Match wins; a stale one is 412 (RFC 9110 strong match)."""
     if if_match is not None:
@@ -90,14 +120,63 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     fields = _stored({"sku": sku, "name": name, "description": description, "price": price,
                       "currency": currency, "stock": stock, "category": category})
     sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
-    product_op, product = Product.objects.create_op(id=product_id, **fields)
+    product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
-    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products"))],
+    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products")),
+             *(("word", op) for op in _word_puts(product, 1))],
             sku=sku,
             audit=Entry(action="product.created", target_type="product", target_id=product_id,
                         changes=diff({}, fields)))
     dispatch([event])
     return product
+
+
+# A transaction holds at most 100 items: per product its SKU claim, the product, its outbox event
+# and its word index items; then one quota take, the audit record and its chain head (3).
+BATCH_SIZE = 32
+MAX_BATCH_ITEMS = 96
+
+
+def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
+    """Create many products (fields as the serializer validates them for ``create_product``),
+    at most ``BATCH_SIZE`` (fewer when their word index items fill it) to a transaction, each batch
+    whole or not at all. Raises ``DuplicateSku`` naming the SKU, or the plan limit, for the first
+    batch that fails; the batches before it stay created."""
+    created: list[dict] = []
+    pending = [dict(fields) for fields in products]
+    while pending:
+        operations, events, made = [], [], []
+        while pending and len(made) < BATCH_SIZE:
+            product_id = new_id()
+            stored = _stored({"description": "", "category": None, "stock": 0, **pending[0]})
+            words = len(name_words(stored["name"]))
+            if made and len(operations) + 3 + words > MAX_BATCH_ITEMS:
+                break
+            pending.pop(0)
+            sku_op, _ = ProductSku.objects.create_op(id=stored["sku"], product_id=product_id)
+            product_op, product = Product.objects.create_op(id=product_id, **stored, words_version=1)
+            event_put, event = event_op(PRODUCT_CREATED, public_product(product))
+            operations += [(f"new_sku:{stored['sku']}", sku_op), ("product", product_op), ("event", event_put),
+                           *(("word", op) for op in _word_puts(product, 1))]
+            events.append(event)
+            made.append(product)
+        operations.append(("quota", limits.reserve_op("products", count=len(made))))
+        try:
+            transact_write([op for _, op in operations], audit=Entry(
+                action="product.imported", target_type="product", target_id=made[0]["id"],
+                changes={"count": [None, len(made)], "skus": [None, f"{made[0]['sku']} … {made[-1]['sku']}"]}))
+        except TransactionCancelled as exc:
+            failed = [label for (label, _), reason in zip(operations, exc.reasons, strict=False)
+                      if reason == "ConditionalCheckFailed"]
+            if "quota" in failed:
+                raise limits.exceeded("products") from exc
+            duplicate = next((label.split(":", 1)[1] for label in failed if label.startswith("new_sku:")), None)
+            if duplicate:
+                raise DuplicateSku(duplicate) from exc
+            raise
+        dispatch(events)
+        created += made
+    return created
 
 
 def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str | None = None,
@@ -118,8 +197,15 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
             raise VersionConflict("product was changed by someone else")
         return current
 
-    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current, **changed)
+    # The next word set is numbered after the current one (never after the version the caller expects:
+    # a stale caller must fail on the version guard, not reuse the current set's ids).
+    words_version = int(current.get("words_version") or 0) + 1
+    reindex = {"words_version": words_version} if set(WORD_FIELDS) & set(changed) else {}
+    update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current,
+                                                   **changed, **reindex)
     operations = [("product", update_op)]
+    if reindex:
+        operations += [("word", op) for op in [*_word_deletes(current), *_word_puts(product, words_version)]]
     if "sku" in changed:
         new_sku_op, _ = ProductSku.objects.create_op(id=changed["sku"], product_id=product_id)
         operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
@@ -140,7 +226,8 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     event_put, event = event_op(PRODUCT_DELETED, public_product(current), sequence=current["version"] + 1)
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
-             ("event", event_put), ("quota", limits.release_op("products"))],
+             ("event", event_put), ("quota", limits.release_op("products")),
+             *(("word", op) for op in _word_deletes(current))],
             audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
                         changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])

@@ -3,15 +3,21 @@ and create / edit / delete for managers and admins. Forms are checked by the API
 so the rules and messages are the API's; writes go through products.services."""
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
+from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from saas import limits
+from saas.errors import AppError
+from saas.tenancy import tenant_context
 from saas.tenancy.context import current_context
 from saas.tenancy.store import VersionConflict
 from tenants.web import active_role, can, cursor_of, form_data, pager, redirect, web_page
 
-from . import selectors, services
+from . import catalogue_files, selectors, services
 from .models import CATEGORY_PATTERN, CURRENCIES, public_product
 from .serializers import ProductSerializer
 
@@ -39,20 +45,55 @@ def _form_context(**extra) -> dict:
 
 @web_page(role="viewer")
 def catalogue(request):
-    category = request.GET.get("category", "").strip()
+    category = request.GET.get("category", "").strip().lower()  # "Tea" is the tea category
     text = request.GET.get("q", "").strip()
     if category and not CATEGORY_PATTERN.fullmatch(category):
         messages.error(request, "Categories are lowercase words with hyphens, such as coffee or gift-cards.")
         category = ""
+    sort = request.GET.get("sort", "name") if request.GET.get("sort") in selectors.SORTS else "name"
+    result = None
     if text:
-        products, links = selectors.search_products(text=text, limit=50), {}
+        number = int(request.GET["page"]) if request.GET.get("page", "").isdigit() and int(request.GET["page"]) > 0 else 1
+        result = selectors.find_products(text=text, category=category or None, sort=sort,
+                                         offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        products, links = result.products, _numbered_pager(request, number, result.count)
     else:
-        page = selectors.list_products(category=category or None, cursor=cursor_of(request), limit=20,
+        page = selectors.list_products(category=category or None, cursor=cursor_of(request), limit=PAGE_SIZE,
                                        by_name=True)
         products, links = page.items, pager(request, page.next_cursor)
     return render(request, "products/catalogue.html", {
+        "checklist": _first_steps() if can(active_role(current_context()), "admin") else None,
         "products": [_shown(p) for p in products], "pager": links, "category": category, "q": text,
+        "result": result, "sort": sort, "sorts": SORT_LABELS,
     })
+
+
+PAGE_SIZE = 20
+
+
+def _first_steps() -> list[dict] | None:
+    """A new tenant's checklist for its admins, from the plan quota counters (one batch read); None
+    once every step is done."""
+    used = {item["id"]: int(item.get("used", 0)) for item in
+            limits.Quota.objects.batch_get(["products", "members", "webhook_subscriptions"]).values()}
+    steps = [{"label": "Add a product", "done": used.get("products", 0) > 0, "url": reverse("product-new")},
+             {"label": "Invite a teammate", "done": used.get("members", 0) > 1, "url": reverse("team")},
+             {"label": "Add a webhook endpoint", "done": used.get("webhook_subscriptions", 0) > 0,
+              "url": reverse("webhooks")}]
+    return None if all(step["done"] for step in steps) else steps
+SORT_LABELS = {"name": "Name, A to Z", "-name": "Name, Z to A", "price": "Price, lowest first",
+               "-price": "Price, highest first"}
+
+
+def _numbered_pager(request, number: int, count: int) -> dict:
+    """Previous/next links for search results (all matches are known, so pages are numbered)."""
+    def at(n: int) -> str:
+        params = request.GET.copy()
+        params["page"] = str(n)
+        return "?" + params.urlencode()
+
+    return {"number": number, "previous": at(number - 1) if number > 1 else None,
+            "next": at(number + 1) if number * PAGE_SIZE < count else None}
 
 
 def _shown(item: dict) -> dict:
@@ -159,3 +200,98 @@ def product_delete(request, product_id: str):
         messages.success(request, f"{product['name']} was deleted.")
         return redirect(request, reverse("catalogue"))
     return render(request, "products/product_delete.html", {"product": product})
+
+
+# --- CSV export and import, bulk changes -------------------------------------------------------------
+def _in_context(ctx, rows):
+    """Rows of a streamed response: produced after the view returned (and the middleware reset the
+    request's tenant context), so each is made inside the same context again, set explicitly."""
+    iterator = iter(rows)
+    while True:
+        with tenant_context(ctx.tenant_id, user_id=ctx.user_id, roles=ctx.roles, tier=ctx.tier):
+            try:
+                row = next(iterator)
+            except StopIteration:
+                return
+        yield row
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@web_page(role="viewer")
+def catalogue_export(request):
+    writer = csv.writer(_Echo())
+    rows = _in_context(current_context(), catalogue_files.export_rows())
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
+    return response
+
+
+@web_page(role="manager", methods=("GET", "POST"))
+def catalogue_import(request):
+    check = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            check = catalogue_files.ImportCheck(file_problem="Choose a CSV file to import.")
+        else:
+            check = catalogue_files.check_import(upload.read(catalogue_files.MAX_BYTES + 1))
+        if check.ok:
+            try:
+                created = services.create_products(products=check.rows)
+            except services.DuplicateSku as exc:  # claimed meanwhile by someone else
+                check.file_problem = f"Nothing more was imported: {exc.message}"
+            except AppError as exc:  # the plan's product limit, the data store down
+                check.file_problem = f"Nothing was imported: {exc.message}"
+            else:
+                messages.success(request, f"{len(created)} product{'s' if len(created) != 1 else ''} imported.")
+                return redirect(request, reverse("catalogue"))
+    return render(request, "products/import.html", {
+        "check": check, "columns": catalogue_files.COLUMNS, "max_rows": catalogue_files.MAX_ROWS})
+
+
+BULK_ACTIONS = {"delete": "Delete", "price": "Set the price to", "stock": "Set the stock to"}
+
+
+@web_page(role="manager", methods=("POST",))
+def catalogue_bulk(request):
+    """Delete, or set the price or stock of, the selected products. Delete asks for confirmation;
+    each product is changed on its own (version-checked), and the page says which were not."""
+    ids = request.POST.getlist("selected")[:100]
+    action = request.POST.get("action", "")
+    if not ids or action not in BULK_ACTIONS:
+        messages.error(request, "Select at least one product and an action.")
+        return redirect(request, reverse("catalogue"))
+    found = selectors.get_products(ids)
+    chosen = [found[pid] for pid in ids if pid in found]
+    value = request.POST.get("value", "").strip()
+    if action in ("price", "stock"):
+        data = {"price": value} if action == "price" else {"stock": int(value) if value.isdigit() else value}
+        serializer = ProductSerializer(data=data, partial=True)
+        if not value or not serializer.is_valid():
+            problem = " ".join(str(e) for errors in serializer.errors.values() for e in errors) if value else ""
+            messages.error(request, f"Nothing was changed: give a valid {action}. {problem}".strip())
+            return redirect(request, reverse("catalogue"))
+        changes = {action: serializer.validated_data[action]}
+    elif request.POST.get("confirmed") != "yes":
+        return render(request, "products/bulk_delete.html", {"products": [public_product(p) for p in chosen]})
+    failed = []
+    for product in chosen:
+        try:
+            if action == "delete":
+                services.delete_product(product_id=product["id"], expected_version=int(request.POST.get(
+                    f"version-{product['id']}", product["version"])))
+            else:
+                services.update_product(product_id=product["id"], changes=changes)
+        except (VersionConflict, AppError):
+            failed.append(product["name"])
+    done = len(chosen) - len(failed)
+    verb = "deleted" if action == "delete" else "changed"
+    if done:
+        messages.success(request, f"{done} product{'s' if done != 1 else ''} {verb}.")
+    if failed:
+        messages.error(request, f"Not {verb} (changed by someone else meanwhile): {', '.join(failed)}.")
+    return redirect(request, reverse("catalogue"))

@@ -46,13 +46,16 @@ def limit_for(name: str, *, tier: str | None = None) -> int | None:
     return None if value is None else int(value)
 
 
-def reserve_op(name: str) -> dict:
-    """The transaction item that takes one slot of ``name`` (counted also when the plan is unlimited,
-    so a later downgrade knows the usage)."""
+def reserve_op(name: str, *, count: int = 1) -> dict:
+    """The transaction item that takes ``count`` slots of ``name`` (counted also when the plan is
+    unlimited, so a later downgrade knows the usage)."""
     limit = limit_for(name)
     if limit is None:
-        return Quota.objects.add_op(name, deltas={"used": 1})
-    return Quota.objects.add_op(name, deltas={"used": 1}, condition=Attr("used").not_exists() | Attr("used").lt(limit))
+        return Quota.objects.add_op(name, deltas={"used": count})
+    if count > limit:
+        return Quota.objects.add_op(name, deltas={"used": count}, condition=Attr("used").lt(0))  # never true
+    return Quota.objects.add_op(name, deltas={"used": count},
+                                condition=Attr("used").not_exists() | Attr("used").lte(limit - count))
 
 
 def release_op(name: str) -> dict:

@@ -185,10 +185,20 @@ AWS_ENDPOINT_URLS = {
     "secretsmanager": env("SECRETSMANAGER_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
     "cognito-idp": env("COGNITO_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
     "lambda": env("LAMBDA_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
+    "ses": env("SES_ENDPOINT_URL", env("MOTO_ENDPOINT_URL")),
 }
 # A frozen dependency must cost a request well under API Gateway's 29 s (target: < 10 s in all): a
 # call is at most AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT plus one back-off (standard mode, < 1 s), i.e.
 # ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/faults/test_frozen_aws.py.
+# Email (saas.mail): django-ses on our SES client, always sent from the ``mail.send`` job.
+MAIL_BACKEND = env("MAIL_BACKEND", "saas.mail.SESBackend")
+# No django-ses self-throttling (it reads GetSendQuota before sending): one message per job, and a
+# throttled send fails the job, which Celery retries with backoff.
+AWS_SES_AUTO_THROTTLE = None
+EMAIL_BACKEND = MAIL_BACKEND
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "no-reply@saas-commerce.example")
+# The address people open the web app at: links in emails are built on it.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 AWS_CONNECT_TIMEOUT = float(env("AWS_CONNECT_TIMEOUT", "2"))
 AWS_READ_TIMEOUT = float(env("AWS_READ_TIMEOUT", "2"))
 AWS_MAX_ATTEMPTS = int(env("AWS_MAX_ATTEMPTS", "2"))

@@ -6,6 +6,7 @@
   directory under ``system_context`` and enqueues one ``outbox.sweep_tenant`` job per active tenant,
   inside that tenant's context (so its header carries the tenant); every other record goes to the
   apps' ``directory_sweeps`` (tenants: re-enqueue stuck silo provisioning).
+* ``mail.send`` (platform job, the tenant id an argument): one email, see ``saas.mail``.
 * ``outbox.sweep_tenant`` (tenant job): the tenant's due pending events, then the apps'
   ``tenant_sweeps`` (orders: re-enqueue stuck orders).
 
@@ -72,3 +73,13 @@ def audit_digest() -> str:
 
     with system_context(reason="audit digest: anchor every trail"):
         return audit.write_digest()
+
+
+@shared_task(name="mail.send", tenant_scoped=False, acks_late=True, autoretry_for=(Exception,), retry_backoff=5,
+             retry_backoff_max=300, max_retries=6)
+def send_mail(tenant_id: str, to: list[str], subject: str, body: str) -> None:
+    """Send one email about ``tenant_id`` (``saas.mail.send_later``); SES errors are retried with backoff.
+    Platform job: the tenant may no longer be active (a deletion notice), so the id is an argument."""
+    from saas import mail
+
+    mail.send_now(tenant_id=tenant_id, to=to, subject=subject, body=body)

@@ -45,7 +45,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from . import active_tenant
+from . import active_tenant, notifications
 from .errors import ConfirmationMismatch, OffboardingError, OwnerRequired
 from .models import (
     TENANT_DIRECTORY,
@@ -109,6 +109,7 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
             OFFBOARDINGS, tenant_id, tenant_id=tenant_id, tenant_name=tenant.get("name"), tier=tenant.get("tier"),
             deployment=tenant.get("deployment", "pooled"), table=tenant.get("table"), status=SCHEDULED,
             owner_id=tenant.get("created_by"), requested_by=actor_id, requested_at=now_iso(), delete_after=delete_after,
+            previous_status=tenant.get("status"),
             grace_seconds=int(grace), creation_quota=bool(tenant.get("creation_quota")))
         detail = {"delete_after": audit.iso(delete_after), "by_owner": as_owner}
         entries = [audit.platform_entry("tenant.offboarding_scheduled", "tenant", tenant_id, tenant_id=tenant_id,
@@ -124,7 +125,57 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
             raise OffboardingError("The tenant was changed meanwhile; try again.", "concurrent_change") from exc
     _forget_caches(tenant_id, users=())
     logger.info("offboarding of %s scheduled by %s; deletion after %s", tenant_id, actor_id, audit.iso(delete_after))
+    notifications.notify_deletion_scheduled(tenant_id=tenant_id, delete_after=delete_after)
     return record
+
+
+def cancel_offboarding(*, tenant_id: str, actor_id: str, as_owner: bool = False) -> dict:
+    """Undo a scheduled deletion during the grace period: the tenant gets its status back (active,
+    or deactivated if it was), the record goes, both trails record it, the owner is emailed.
+
+    ``as_owner``: only the tenant's owner (platform admins need no such check). Refused once the
+    grace period is over or deletion has started: the record's delete is conditioned on that, in
+    the same transaction as the tenant's restore, so it can never race the job into a half-deleted
+    tenant. A final export already made stays, like any other export."""
+    now = int(time.time())
+    with system_context(reason=f"cancel offboarding of {tenant_id} by {actor_id}"):
+        try:
+            record = Offboarding.objects.get(OFFBOARDINGS, tenant_id, consistent=True)
+            tenant = Tenant.objects.get(TENANT_DIRECTORY, tenant_id, consistent=True)
+        except DoesNotExist:
+            raise OffboardingError("This tenant is not scheduled for deletion.", "not_offboarding") from None
+        if as_owner and tenant.get("created_by") != actor_id:
+            raise OwnerRequired()
+        if record["status"] not in (SCHEDULED, EXPORTING, WAITING) or now >= int(record["delete_after"]):
+            raise OffboardingError("Deletion has started (or its grace period is over); it can no longer be "
+                                   "cancelled.", "offboarding_started")
+        restored = {k: v for k, v in tenant.items() if k != "offboarding"}
+        tenant_op, _ = Tenant.objects.put_op(
+            TENANT_DIRECTORY, tenant_id, expected_version=int(tenant["version"]),
+            **{**restored, "status": record.get("previous_status") or "active", "status_changed_at": now_iso(),
+               "status_changed_by": actor_id})
+        record_op = Offboarding.objects.delete_op(OFFBOARDINGS, tenant_id)
+        record_op["Delete"].update(
+            ConditionExpression="attribute_exists(PK) AND #status IN (:scheduled, :exporting, :waiting) "
+                                "AND delete_after > :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=serialize({":scheduled": SCHEDULED, ":exporting": EXPORTING,
+                                                 ":waiting": WAITING, ":now": now}))
+        detail = {"by_owner": as_owner}
+        changes = {"status": ["deactivated", record.get("previous_status") or "active"]}
+        entries = [audit.platform_entry("tenant.offboarding_cancelled", "tenant", tenant_id, tenant_id=tenant_id,
+                                        changes=changes, detail=detail),
+                   audit.tenant_entry_for(tenant_id, "tenant.offboarding_cancelled", "tenant", tenant_id,
+                                          tier=tenant.get("tier"), changes=changes, detail=detail)]
+        try:
+            transact_write([tenant_op, record_op], audit=entries)
+        except TransactionCancelled as exc:
+            raise OffboardingError("Deletion started meanwhile; it can no longer be cancelled.",
+                                   "offboarding_started") from exc
+    _forget_caches(tenant_id, users=())
+    logger.info("offboarding of %s cancelled by %s", tenant_id, actor_id)
+    notifications.notify_deletion_cancelled(tenant_id=tenant_id)
+    return {**restored, "status": record.get("previous_status") or "active"}
 
 
 # --- the job --------------------------------------------------------------------------------------
@@ -163,7 +214,9 @@ def _final_export(record: dict) -> dict:
         job = export.run_export(export_id=record["final_export_id"])
     if job["status"] != export.COMPLETED:  # another run of this job is making it: never delete without it
         raise OffboardingError(f"final export {job['id']} is {job['status']}", "final_export_pending")
-    return _set(record, status=WAITING, final_export_size=int(job.get("size") or 0))
+    record = _set(record, status=WAITING, final_export_size=int(job.get("size") or 0))
+    notifications.notify_final_export_ready(tenant_id=tenant_id, delete_after=int(record["delete_after"]))
+    return record
 
 
 def _count_op(tenant_id: str, deltas: dict[str, int], **fields: Any) -> dict:

@@ -23,6 +23,7 @@ from saas.tenancy.context import InvalidTenantId, current_context, validate_tena
 from saas.tenancy.store import DoesNotExist
 
 from . import active_tenant, offboarding, selectors, services
+from .errors import AlreadyMember, OffboardingError, OwnerRequired
 from .models import ROLES, TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer,
@@ -31,7 +32,7 @@ from .serializers import (
     TenantTierSerializer,
     TenantUpdateSerializer,
 )
-from .web import active_role, can, cursor_of, pager, redirect, safe_next, switcher, web_page
+from .web import active_role, can, cursor_of, pager, people, redirect, safe_next, switcher, web_page
 
 TENANT_SECTIONS = ("catalogue", "orders", "team", "webhooks", "settings")
 ROLE_HELP = {
@@ -61,14 +62,26 @@ def login_page(request):
 def home(request):
     me = selectors.me(identity=request.identity, resolution=active_tenant.recheck(request.identity, request.resolution))
     closed = any(m["tenant"].get("status") == "deactivated" for m in me["memberships"])
+    invitations = services.my_invitations(email=selectors.email_of(request.identity))
+    opened = request.GET.get("invitation", "")
+    if opened and opened not in {i["id"] for i in invitations}:
+        messages.info(request, "That invitation is no longer open: it was answered, revoked or has expired, or it "
+                               "was sent to another email address than the one you signed in with.")
     return render(request, "tenants/home.html", {
         "me": me,
         # Tenants the user is deleting (closed, in their grace period): the final export to download.
         "leaving": offboarding.owner_offboardings(request.identity.sub) if closed else [],
         "problem": request.resolution.problem if request.resolution else None,
         "role_help": ROLE_HELP,
-        "invitations": services.my_invitations(email=selectors.email_of(request.identity)),
+        "invitations": invitations, "opened_invitation": opened,
     })
+
+
+@web_page(role=None, tenant=False)
+def invitation_open(request, invitation_id: str):
+    """The link in an invitation email: after sign-in (the decorator asks for it and comes back here),
+    the home page with that invitation shown first."""
+    return HttpResponseRedirect(f"{reverse('home')}?invitation={invitation_id}#invitation-{invitation_id}")
 
 
 @web_page(role=None, tenant=False, methods=("POST",))
@@ -83,8 +96,44 @@ def final_export_download(request, tenant_id: str):
 
 
 @web_page(role=None, tenant=False, methods=("POST",))
+def cancel_deletion(request, tenant_id: str):
+    """The owner cancels their tenant's scheduled deletion during the grace period."""
+    try:
+        tenant = offboarding.cancel_offboarding(tenant_id=validate_tenant_id(tenant_id), actor_id=request.identity.sub,
+                                                as_owner=True)
+    except InvalidTenantId:
+        raise Http404 from None
+    except (OffboardingError, OwnerRequired) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; it is open again.")
+    return redirect(request, reverse("home"))
+
+
+@web_page(platform_admin=True, role=None, tenant=False, methods=("POST",))
+def platform_cancel_deletion(request, tenant_id: str):
+    """A platform admin cancels a scheduled deletion during the grace period (the owner is emailed)."""
+    try:
+        tenant = offboarding.cancel_offboarding(tenant_id=validate_tenant_id(tenant_id), actor_id=request.identity.sub)
+    except InvalidTenantId:
+        raise Http404 from None
+    except OffboardingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; its owner was told.")
+    return redirect(request, reverse("platform-tenant", args=[tenant_id]))
+
+
+@web_page(role=None, tenant=False, methods=("GET", "POST"))
 def leave_tenant(request, tenant_id: str):
-    """Leave one of your tenants (not as its last admin); the same service as DELETE /me/memberships/{id}."""
+    """Leave one of your tenants (not as its last admin), after confirming; the same service as
+    DELETE /me/memberships/{id}."""
+    if request.method == "GET":
+        membership = next((m for m in selectors.memberships_of(request.identity.sub)
+                           if m["tenant"]["id"] == tenant_id), None)
+        if membership is None:
+            raise Http404
+        return render(request, "tenants/leave.html", {"membership": membership})
     try:
         services.leave_tenant(user_id=request.identity.sub, tenant_id=validate_tenant_id(tenant_id))
     except InvalidTenantId:
@@ -153,12 +202,12 @@ def start(request):
                 services.switch_active_tenant(user_id=identity.sub, tenant_id=tenant["id"])
                 messages.success(request, f"{tenant['name']} is ready, and you are its admin.")
                 return redirect(request, reverse("catalogue"))
-            messages.info(request, f"{tenant['name']} is being set up on its own infrastructure. "
-                                   "This page shows its progress.")
-            return redirect(request, reverse("start"))
+            messages.info(request, f"Your request for {tenant['name']} was sent. A platform operator approves "
+                                   "platinum tenants; we email you when it is approved, and Home shows it until then.")
+            return redirect(request, reverse("home"))
         errors = _errors(serializer)
     return render(request, "tenants/start.html", {
-        "form": form, "errors": errors, "tiers": TIERS,
+        "form": form, "errors": errors, "tiers": TIERS, "plans": _plans(),
         **_pending(identity.sub),
     })
 
@@ -167,6 +216,13 @@ def start(request):
 def start_progress(request):
     """The pending tenants fragment; htmx polls it while any is awaiting approval or provisioning."""
     return render(request, "tenants/_pending.html", {**_pending(request.identity.sub), "polled": True})
+
+
+def _plans() -> list[dict]:
+    """Each tier's limits as the plan picker shows them (from settings.PLAN_LIMITS)."""
+    shown = ("products", "members", "webhook_subscriptions")
+    return [{"tier": tier, "limits": [{"label": limits.LIMIT_LABELS[name], "max": settings.PLAN_LIMITS[tier].get(name)}
+                                      for name in shown]} for tier in TIERS]
 
 
 def _pending(user_id: str) -> dict:
@@ -185,7 +241,7 @@ def team(request):
         if serializer.is_valid():
             try:
                 invitation = services.invite_member(**serializer.validated_data)
-            except services.InvalidInput as exc:
+            except (services.InvalidInput, AlreadyMember) as exc:
                 errors = {"email": [exc.message]}
             else:
                 messages.success(request, f"{invitation.email} was invited as {invitation.role}; they become "
@@ -201,6 +257,38 @@ def team(request):
         "members": page.items, "pager": pager(request, page.next_cursor), "form": form, "errors": errors,
         "roles": ROLES, "role_help": ROLE_HELP, "me": request.identity.sub,
     })
+
+
+def _pending_invitation(invitation_id: str):
+    """One of the tenant's pending invitations by id (None when gone), through the paged listing."""
+    cursor = None
+    while True:
+        items, cursor = services.list_invitations(cursor=cursor, limit=50)
+        found = next((i for i in items if i.id == invitation_id), None)
+        if found is not None or not cursor:
+            return found
+
+
+@web_page(role="admin", methods=("POST",))
+def invitation_revoke(request, invitation_id: str):
+    """Withdraw a pending invitation (the API's DELETE /tenants/current/invitations/{id})."""
+    invitation = _pending_invitation(invitation_id)
+    if invitation is None:
+        raise Http404
+    services.revoke_invitation(invitation_id=invitation_id)
+    messages.success(request, f"The invitation to {invitation.email} was revoked; its link no longer works.")
+    return redirect(request, reverse("team"))
+
+
+@web_page(role="admin", methods=("POST",))
+def invitation_resend(request, invitation_id: str):
+    """Send a pending invitation again, with a fresh expiry (the same invitation, the same role)."""
+    invitation = _pending_invitation(invitation_id)
+    if invitation is None:
+        raise Http404
+    services.invite_member(email=invitation.email, role=invitation.role)
+    messages.success(request, f"The invitation to {invitation.email} was sent again.")
+    return redirect(request, reverse("team"))
 
 
 @web_page(role="admin", methods=("POST",))
@@ -274,8 +362,14 @@ def platform(request):
     status = request.GET.get("status") if request.GET.get("status") in TENANT_STATUSES else None
     tier = request.GET.get("tier") if request.GET.get("tier") in TIERS else None
     page = selectors.list_tenants(cursor=cursor_of(request), limit=25, status=status, tier=tier)
+    waiting, cursor = [], None
+    for _ in range(10):  # a status filter leaves pages short: read on (bounded) to find the requests
+        found = selectors.list_tenants(cursor=cursor, limit=100, status="pending_approval")
+        waiting, cursor = waiting + found.items, found.next_cursor
+        if not cursor or len(waiting) >= 25:
+            break
     return render(request, "tenants/platform.html", {
-        "tenants": page.items, "pager": pager(request, page.next_cursor), "status": status or "", "tier": tier or "",
+        "waiting": waiting, "tenants": page.items, "pager": pager(request, page.next_cursor), "status": status or "", "tier": tier or "",
         "statuses": TENANT_STATUSES, "tiers": TIERS,
     })
 
@@ -365,12 +459,47 @@ def _audit_context(request, page_reader) -> dict:
         page = page_reader(cursor=cursor_of(request), limit=25, **filters)
         records, links = [audit.public_record(r) for r in page.items], pager(request, page.next_cursor)
     form = {k: request.GET.get(k, "") for k in ("actor", "action", "target_type", "target_id", "since", "until")}
-    return {"records": records, "pager": links, "form": form, "errors": errors}
+    actions = AUDIT_ACTIONS + ([form["action"]] if form["action"] and form["action"] not in AUDIT_ACTIONS else [])
+    return {"records": records, "pager": links, "form": form, "errors": errors, "actions": actions}
+
+
+# The action filter's choices: every kind of change, then each action the trail records.
+AUDIT_ACTIONS = ["product.*", "order.*", "member.*", "webhook.*", "export.*", "tenant.*",
+                 "product.created", "product.updated", "product.deleted", "product.imported",
+                 "product.image_attached", "product.image_removed",
+                 "order.placed", "order.cancelled", "member.invited", "member.joined", "member.role_changed",
+                 "member.removed", "member.left", "member.invitation_revoked", "member.invitation_declined",
+                 "webhook.subscribed", "webhook.unsubscribed", "webhook.suspended", "webhook.test_sent",
+                 "export.requested", "export.completed", "export.downloaded", "export.failed",
+                 "tenant.created", "tenant.renamed", "tenant.tier_changed", "tenant.offboarding_scheduled",
+                 "tenant.offboarding_cancelled", "tenant.final_export_downloaded"]
+
+
+def _named(records: list[dict]) -> list[dict]:
+    """Records with people and products by name, linked: members from the tenant's member list (one
+    batch read), products by the name the change recorded (the product may be gone since)."""
+    names = people([r["actor_id"] for r in records if r.get("actor_type") == "user"] +
+                   [r["target_id"] for r in records if r.get("target_type") == "member"])
+    product_names = {r["target_id"]: (r.get("changes") or {})["name"][1] or (r.get("changes") or {})["name"][0]
+                     for r in reversed(records)
+                     if r.get("target_type") == "product" and "name" in (r.get("changes") or {})}
+    for r in records:
+        r["actor_name"] = names.get(r.get("actor_id") or "") or r.get("actor_email") or r.get("actor_id")
+        if r.get("target_type") == "member":
+            r["target_name"] = names.get(r["target_id"]) or (r.get("changes") or {}).get("email", [None, None])[0]
+            r["target_url"] = reverse("team")
+        elif r.get("target_type") == "product":
+            name = (r.get("changes") or {}).get("name") or [None, None]
+            r["target_name"] = name[1] or name[0] or product_names.get(r["target_id"])
+            r["target_url"] = reverse("product", args=[r["target_id"]])
+            r["history_url"] = f"{reverse('audit')}?target_type=product&target_id={r['target_id']}"
+    return records
 
 
 @web_page(role="admin")
 def audit_page(request):
-    return render(request, "tenants/audit.html", {**_audit_context(request, audit.list_records), "platform": False})
+    context = _audit_context(request, audit.list_records)
+    return render(request, "tenants/audit.html", {**context, "records": _named(context["records"]), "platform": False})
 
 
 @web_page(role=None, tenant=False, platform_admin=True)

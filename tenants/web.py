@@ -263,3 +263,15 @@ def pager(request, next_cursor: str | None) -> dict:
 
 def cursor_of(request) -> str | None:
     return request.GET.get("cursor") or None
+
+
+# --- people by name ----------------------------------------------------------------------------------
+def people(user_ids) -> dict[str, str]:
+    """Who the user ids of the active tenant are, as pages show them (their email), in one batch
+    read of the tenant's members; someone no longer a member is absent (pages say "former member")."""
+    from .models import Member
+
+    wanted = sorted({uid for uid in user_ids if uid})
+    if not wanted:
+        return {}
+    return {uid: item.get("email") or uid for uid, item in Member.objects.batch_get(wanted).items()}

@@ -24,6 +24,8 @@ from .moto import MotoServer
 from .oidc import OIDCProvider
 from .redis import Redis
 
+LOCAL_EMAIL_SENDER = "no-reply@saas-commerce.example"  # verified in moto's SES at start
+
 
 class LocalStack:
     """DynamoDB Local + Redis + moto + the OIDC provider, started concurrently, Cognito provisioned.
@@ -83,6 +85,9 @@ class LocalStack:
                 began = time.monotonic()
                 self.cognito = provision_cognito(self.moto.endpoint, self.region)
                 self.cognito_seconds = time.monotonic() - began
+                # SES (and moto's SES) refuses to send from an address that is not a verified
+                # identity; in AWS the sender's domain is verified through DNS, here we verify it.
+                self.moto.client("ses", self.region).verify_email_identity(EmailAddress=LOCAL_EMAIL_SENDER)
 
             futures = [pool.submit(s.wait_ready, None, cancel) for s in self.services if s is not self.moto]
             futures.append(pool.submit(cognito_when_moto_ready))
@@ -119,6 +124,7 @@ class LocalStack:
             "AWS_REGION": self.region,
             "DYNAMODB_ENDPOINT_URL": self.dynamodb.endpoint,
             "MOTO_ENDPOINT_URL": self.moto.endpoint,
+            "DEFAULT_FROM_EMAIL": LOCAL_EMAIL_SENDER,
             "CELERY_BROKER_URL": self.redis.url(0),
             "REDIS_URL": self.redis.url(0),
             **self.cognito,

@@ -54,6 +54,7 @@ KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", 
 PROTECTED_FIELDS = frozenset(("id", "tenant_id", "version", "created_at", "entity", *KEY_ATTRIBUTES))
 HIDDEN_ATTRIBUTES = frozenset((*KEY_ATTRIBUTES, "entity"))  # stored, never returned
 MAX_PAGE = 100
+MAX_INDEX_PAGE = 1000  # ``max_page`` for small derived index items read in bulk (the catalogue's word index)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -368,13 +369,15 @@ class TenantManager:
 
     def query(self, *, index: str | None = None, value: str | None = None, cursor: str | None = None,
               limit: int = 20, ascending: bool = True, filter: ConditionBase | None = None,
-              prefix: str | None = None, consistent: bool = False) -> Page:
+              prefix: str | None = None, consistent: bool = False, between: tuple[str, str] | None = None,
+              max_page: int = 100) -> Page:
         """One page of the tenant's partition (or one index partition). ``filter`` is applied by
         DynamoDB after the key condition, so a page may hold fewer than ``limit`` items. ``prefix``
-        keeps the items whose sort key begins with it (``begins_with`` in the key condition, so
-        nothing else is read)."""
+        keeps the items whose sort key begins with it, ``between`` those whose sort key lies in the
+        inclusive range (both in the key condition, so nothing else is read). ``max_page`` raises the
+        page size above ``MAX_PAGE`` (at most ``MAX_INDEX_PAGE``) for callers reading small index items."""
         tenant_id, table = self._scope()
-        limit = max(1, min(int(limit), MAX_PAGE))
+        limit = max(1, min(int(limit), max(MAX_PAGE, min(int(max_page), MAX_INDEX_PAGE))))
         if index is None:
             key_name, partition = "PK", self._pk(tenant_id)
             kwargs: dict[str, Any] = {}
@@ -383,14 +386,17 @@ class TenantManager:
             key_name, partition = f"{spec.gsi}PK", f"{self._pk(tenant_id)}#{value}"
             kwargs = {"IndexName": spec.gsi}
         key_condition = Key(key_name).eq(partition)
+        sort_name = "SK" if index is None else f"{self.model.indexes[index].gsi}SK"
         if prefix:
-            sort_name = "SK" if index is None else f"{self.model.indexes[index].gsi}SK"
             key_condition = key_condition & Key(sort_name).begins_with(prefix)
+        elif between:
+            key_condition = key_condition & Key(sort_name).between(*between)
         condition = _build(key_condition, is_key=True)
         names, values = dict(condition["names"]), dict(condition["values"])
         filter_id = _apply_filter(filter, kwargs, names, values)
         query_id = hashlib.sha256(
-            f"{table}|{self.model.entity}|{index}|{value}|{ascending}|{filter_id}{f'|{prefix}' if prefix else ''}".encode()
+            f"{table}|{self.model.entity}|{index}|{value}|{ascending}|{filter_id}{f'|{prefix}' if prefix else ''}"
+            f"{f'|{between}' if between else ''}".encode()
         ).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_decode_cursor(cursor, tenant=tenant_id, query_id=query_id))

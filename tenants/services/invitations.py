@@ -29,7 +29,7 @@ from saas.errors import NotFound
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
-from .. import active_tenant
+from .. import active_tenant, notifications
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
 from ..models import (
     ROLES,
@@ -68,13 +68,19 @@ def public_invitation(invitation: InvitationRecord) -> dict:
 
 def invite_member(*, email: str, role: str) -> InvitationRecord:
     """Invite ``email`` to the tenant in context as ``role`` (admins only). Idempotent per email:
-    inviting again replaces the pending invitation (new role, new expiry). Refused only for the plan's
-    member limit; never says whether the email has an account or is already a member."""
+    inviting again replaces the pending invitation (new role, new expiry). Refused for someone who is
+    already a member (409 ``already_member``) and for the plan's member limit; never says whether the
+    email has an account."""
     _require_admin()
     ctx = get_context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     email = normalise_email(email)
+    # An admin sees the member list anyway: saying so reveals nothing, and an invitation for someone
+    # already in the tenant could never be accepted.
+    if any(normalise_email(member.get("email") or "") == email for member in Member.objects.every()):
+        raise AlreadyMember(f"{email} is already a member of this tenant; change their role in the list below "
+                            f"instead.", fields={"email": ["Already a member of this tenant."]})
     limit = limits.limit_for("members")
     if limit is not None and limits.usage_of("members") >= limit:
         raise limits.exceeded("members")
@@ -98,6 +104,8 @@ def invite_member(*, email: str, role: str) -> InvitationRecord:
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
     commit_change([invitation_op, inbox_op], entry, reason=f"invite {email} to {ctx.tenant_id}")
     logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
+    notifications.notify_invited(tenant_id=ctx.tenant_id, tenant_name=tenant_name, email=email, role=role,
+                                 inbox_id=f"{ctx.tenant_id}.{invitation_id}")
     return InvitationRecord.from_item(invitation)
 
 

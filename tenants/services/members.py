@@ -12,7 +12,7 @@ from saas.tenancy.store import (
     DoesNotExist,
 )
 
-from .. import active_tenant
+from .. import active_tenant, notifications
 from ..errors import (
     CannotRaiseOwnRole,
     LastAdmin,
@@ -108,6 +108,8 @@ def remove_member(*, user_id: str) -> None:
     commit_change(ops + revoke, entry, reason=f"remove {user_id} from {ctx.tenant_id}")
     active_tenant.cache.invalidate_user(user_id)
     logger.info("member %s removed from %s by %s", user_id, ctx.tenant_id, ctx.user_id)
+    tenant_name = get_tenant(ctx.tenant_id).get("name", "")
+    notifications.notify_member_removed(tenant_id=ctx.tenant_id, tenant_name=tenant_name, email=member.get("email"))
 
 
 # --- the active tenant ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from saas import audit as audit_trail
 from saas import limits
 from saas.celery import broker, enqueue_after_commit
 from saas.errors import ServiceUnavailable
-from saas.tenancy import system_context, tables, tenant_context
+from saas.tenancy import system_context, tables
 from saas.tenancy.store import (
     DoesNotExist,
     StoreError,
@@ -23,7 +23,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from .. import active_tenant
+from .. import active_tenant, notifications
 from ..errors import ConcurrentChange, InvalidTransition, ProvisioningFailed, ProvisioningInProgress
 from ..models import (
     POOLED_TIERS,
@@ -128,6 +128,7 @@ def approve_silo_tenant(*, tenant_id: str, actor_id: str) -> dict:
     with system_context(reason=f"enqueue provisioning of tenant {tenant_id}"):  # a platform job: no tenant header
         enqueue_after_commit("tenants.provision_silo", tenant_id)  # a lost enqueue: the sweep recovers it
     logger.info("silo tenant %s approved by %s", tenant_id, actor_id)
+    notifications.notify_tenant_approved(tenant_id=tenant_id)
     return updated
 
 
@@ -171,9 +172,8 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
         tenant_op, tenant = Tenant.objects.put_op(
             TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="active", deployment="pooled",
             created_by=owner_id, owner_email=owner_email, **({"creation_quota": True} if creation_quota else {}))
+    # the owner takes the first member slot (counted by membership_ops)
     ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
-    with tenant_context(tenant_id, tier=tier):
-        ops.append(limits.reserve_op("members"))  # the owner takes the first member slot
     ops += extra_ops
     entries = tenant_audit(tenant, "tenant.created", changes={"name": [None, name], "tier": [None, tier]})
     with system_context(reason=f"create tenant {tenant_id}"):

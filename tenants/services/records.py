@@ -9,6 +9,7 @@ from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 from saas import audit as audit_trail
+from saas import limits
 from saas.audit import Entry
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TransactionCancelled, VersionConflict, transact_write
@@ -77,8 +78,13 @@ def membership_item_ops(*, tenant_id: str, user_id: str, email: str, role: str, 
 
 
 def membership_ops(*, tenant_id: str, user_id: str, email: str, role: str, invited_by: str | None = None) -> list[dict]:
-    """The pair of items that make one membership; both created in the caller's transaction."""
-    return membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=email, role=role, invited_by=invited_by)
+    """The pair of items that make one membership, and the member counted in the tenant's ``members``
+    quota (what Settings -> Usage shows), all in the caller's transaction. For trusted paths (the
+    owner of a new tenant, demo data); invitations check the plan's limit themselves."""
+    with tenant_context(tenant_id):
+        count_op = limits.Quota.objects.add_op("members", deltas={"used": 1})
+    return [*membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=email, role=role, invited_by=invited_by),
+            count_op]
 
 
 def commit_change(operations: list[dict], entry: Entry, *, reason: str) -> None:

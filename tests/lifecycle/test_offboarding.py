@@ -294,3 +294,25 @@ def test_a_tenant_an_operator_created_does_not_touch_the_owners_quota(tenant_a, 
     offboarding.schedule_offboarding(tenant_id=tenant_a.id, actor_id="platform-admin-test")
     assert offboarding.run_offboarding(tenant_id=tenant_a.id)["status"] == "completed"
     assert _creation_quota_used(tenant_a.admin.sub) == 1  # tenant_a was not counted in it (operator-made)
+
+
+def test_a_scheduled_deletion_is_undone_by_the_owner_or_a_platform_admin_during_the_grace_period_only(
+        tenant_a, make_user, platform_admin, settings):
+    from tenants.errors import OffboardingError, OwnerRequired
+
+    settings.OFFBOARDING_GRACE_SECONDS = 3600
+    member = tenant_a.add(make_user, "admin")
+    offboarding.schedule_offboarding(tenant_id=tenant_a.id, actor_id=platform_admin.sub)
+    with pytest.raises(OwnerRequired):  # another admin of the tenant is not its owner
+        offboarding.cancel_offboarding(tenant_id=tenant_a.id, actor_id=member.sub, as_owner=True)
+    restored = offboarding.cancel_offboarding(tenant_id=tenant_a.id, actor_id=platform_admin.sub)
+    assert restored["status"] == "active" and "offboarding" not in restored
+    assert tenant_a.admin.client().get("/api/v1/tenants/current").status_code == 200  # open again
+    with pytest.raises(OffboardingError):  # nothing scheduled any more
+        offboarding.cancel_offboarding(tenant_id=tenant_a.id, actor_id=platform_admin.sub)
+
+    settings.OFFBOARDING_GRACE_SECONDS = 0  # scheduled again, and the grace period is already over
+    offboarding.schedule_offboarding(tenant_id=tenant_a.id, actor_id=tenant_a.admin.sub, confirm_name="Tenant A",
+                                     as_owner=True)
+    with pytest.raises(OffboardingError, match="can no longer be cancelled"):
+        offboarding.cancel_offboarding(tenant_id=tenant_a.id, actor_id=tenant_a.admin.sub, as_owner=True)

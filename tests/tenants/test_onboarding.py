@@ -169,9 +169,12 @@ def test_platinum_is_accepted_then_built_by_a_worker_while_the_owner_watches_in_
     assert approved.status_code == 200 and approved.json()["status"] == "provisioning"
     tenant = {**tenant, "status": "provisioning"}
 
-    # One platform job for it, carrying no tenant header.
-    [(job, _)] = queued(broker_redis)
-    assert job["headers"]["task"] == "tenants.provision_silo" and args_of(job) == [tenant["id"]]
+    # One platform job for it, carrying no tenant header (and the owner's "approved" email job).
+    jobs = {message["headers"]["task"]: message for message, _ in queued(broker_redis)}
+    assert sorted(jobs) == ["mail.send", "tenants.provision_silo"]
+    job = jobs["tenants.provision_silo"]
+    assert args_of(job) == [tenant["id"]]
+    assert args_of(jobs["mail.send"])[2] == "Big Co was approved"
     assert "tenant_id" not in job["headers"]
 
     # Not a member yet: the owner sees it as pending, and has no tenant to act in.

@@ -41,3 +41,54 @@ def test_search_by_sku_or_name_prefix_is_a_begins_with_query_inside_the_tenant(t
     assert queries and all("begins_with" in q["KeyConditionExpression"] for q in queries)
     partitions = [v["S"] for q in queries for v in q["ExpressionAttributeValues"].values() if "S" in v]
     assert all(not p.startswith("TENANT#") or p.startswith(f"TENANT#{tenant_a.id}#") for p in partitions)
+
+
+def test_words_anywhere_in_the_name_with_the_category_a_true_count_and_sorting(tenant_a, tenant_b):
+    with tenant_context(tenant_a.id, roles={"admin"}):
+        made = services.create_products(products=[
+            {"sku": f"BLD-{n:03d}", "name": f"House Blend No {n}", "price": f"{n}.00", "currency": "USD",
+             "category": "coffee" if n % 2 else "tea"} for n in range(1, 61)])
+        services.create_product(sku="EG-1", name="Earl Grey Tea", price="7.20", currency="USD", category="tea")
+    with tenant_context(tenant_b.id, roles={"admin"}):
+        services.create_product(sku="BLD-999", name="Blend of another tenant", price="1.00", currency="USD")
+    queries = []
+
+    def record(params, **kwargs):
+        queries.append(params)
+
+    session = aws.botocore_session()
+    session.register("before-parameter-build.dynamodb.Query", record)
+    aws.reset_clients()
+    try:
+        with tenant_context(tenant_a.id, roles={"viewer"}):
+            blend = selectors.find_products(text="Blend", limit=20)
+            in_tea = selectors.find_products(text="blend", category="tea", sort="-price", limit=5)
+            two_words = selectors.find_products(text="no 4 blend", limit=20)
+            grey = selectors.find_products(text="grey", limit=20)
+            sku = selectors.find_products(text="bld-00", limit=20)
+    finally:
+        session.unregister("before-parameter-build.dynamodb.Query", record)
+        aws.reset_clients()
+
+    assert blend.count == 60 and len(blend.products) == 20  # the true count, one page of products
+    assert blend.products[0]["name"] == "House Blend No 1"  # by name
+    assert in_tea.count == 30 and [p["price"] for p in in_tea.products] == [60, 58, 56, 54, 52]
+    assert {p["name"] for p in two_words.products} == {"House Blend No 4", *{f"House Blend No {n}" for n in range(40, 50)}}
+    assert [p["sku"] for p in grey.products] == ["EG-1"]  # a word in the middle of the name
+    assert sku.count == 9  # BLD-001 ... BLD-009: the start of a SKU
+    assert all("begins_with" in q["KeyConditionExpression"] for q in queries)
+    partitions = [v["S"] for q in queries for v in q["ExpressionAttributeValues"].values() if "S" in v]
+    assert all(not p.startswith("TENANT#") or p.startswith(f"TENANT#{tenant_a.id}#") for p in partitions)
+    assert made
+
+
+def test_the_word_index_follows_renames_category_changes_and_deletes(tenant_a):
+    with tenant_context(tenant_a.id, roles={"admin"}):
+        product = services.create_product(sku="MUG-1", name="Stoneware Mug", price="11.00", currency="USD")
+        services.update_product(product_id=product["id"], changes={"name": "Enamel Camp Mug", "category": "supplies"})
+        assert selectors.find_products(text="stoneware").count == 0
+        assert [p["sku"] for p in selectors.find_products(text="camp", category="supplies").products] == ["MUG-1"]
+        services.update_product(product_id=product["id"], changes={"stock": 5})  # not indexed: no rewrite
+        assert selectors.find_products(text="enamel").count == 1
+        services.delete_product(product_id=product["id"])
+        assert selectors.find_products(text="mug").count == 0

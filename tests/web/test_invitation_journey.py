@@ -34,7 +34,10 @@ def test_an_invitee_accepts_one_invitation_and_declines_another(journey, oidc_pr
     expect(page.locator(".message-success")).to_contain_text("declined")
     expect(page.locator("#my-invitations")).to_have_count(0)
     j.shot("home after answering")
-    page.get_by_role("button", name="Leave Acme Outfitters").click()  # and changes their mind
+    page.get_by_role("link", name="Leave Acme Outfitters…").click()  # and changes their mind
+    expect(page.get_by_role("heading", name="Leave Acme Outfitters?")).to_be_visible()
+    j.shot("leave confirm")
+    page.get_by_role("button", name="Leave Acme Outfitters").click()
     expect(page.locator(".message-success")).to_contain_text("You left the tenant")
     expect(page.locator("#active-tenant")).to_contain_text("not a member of any tenant")
     j.shot("home after leaving")
@@ -52,10 +55,22 @@ def test_a_platform_admin_approves_a_platinum_request_in_the_browser(journey, oi
     tenant_id = requested.json()["id"]
     register(oidc_provider, operator)
 
+    same_name = make_user().client().post("/api/v1/tenants", {"name": "Waiting Co", "tier": "basic"}, format="json")
+    assert same_name.status_code == 201
+
     j = journey("platform-approval")
     j.go("/login/")
     j.sign_in(operator.sub)
-    j.go(f"/platform/{tenant_id}/")
+    j.go("/platform/")
+    # the operator's home: the request waiting for them, and two "Waiting Co" told apart
+    expect(j.page.locator(f'#waiting-approval li[data-tenant-id="{tenant_id}"]')).to_contain_text(owner.email)
+    rows = j.page.locator("#tenants tbody tr", has_text="Waiting Co")
+    expect(rows).to_have_count(2)
+    expect(j.page.locator(f'#tenants tr[data-tenant-id="{tenant_id}"] .owner')).to_have_text(owner.email)
+    expect(j.page.locator(f'#tenants tr[data-tenant-id="{same_name.json()["id"]}"]')).to_contain_text(
+        same_name.json()["id"])
+    j.shot("operator home")
+    j.page.locator(f'#waiting-approval li[data-tenant-id="{tenant_id}"]').get_by_role("link").click()
     j.shot("pending approval")
     j.page.get_by_role("button", name="Reject").click()
     expect(j.page.locator(".message-success")).to_contain_text("Waiting Co was rejected")

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from products.services import seed_demo_products
 from tests.lifecycle.test_product_images import png
+from tests.mailbox import wait_for_email
 
 from .conftest import journeys, register
 
@@ -89,11 +90,22 @@ def test_admin_uploads_an_image_reads_the_audit_trail_sees_usage_and_exports(
     text_size, since_size, until_size = (page.locator(s).bounding_box() for s in ("#f-actor", "#f-since", "#f-until"))
     assert abs(since_size["height"] - text_size["height"]) <= 2
     assert abs(since_size["width"] - text_size["width"]) <= 2 and abs(until_size["width"] - text_size["width"]) <= 2
-    page.get_by_label("Action").fill("tenant.*")
+    page.get_by_label("Action").select_option("tenant.*")  # a select, not free text
     page.locator("#audit-filter").click()
     expect(page.locator("#audit tbody tr")).to_have_count(1)
     expect(page.locator("#audit tbody tr")).to_contain_text("tenant.created")
     j.shot("audit filtered")
+    # people and products by name, linked; a product's page links to its history
+    page.get_by_label("Action").select_option("product.created")
+    page.locator("#audit-filter").click()
+    created = page.locator("#audit tbody tr").first
+    expect(created.get_by_role("link")).to_have_count(1)
+    created.get_by_role("link").click()
+    product_name = page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#audit tbody tr").last).to_contain_text("product.created")
+    expect(page.locator("#audit tbody tr").last.get_by_role("link", name=product_name)).to_be_visible()
+    j.shot("product history")
 
     # Settings -> Usage
     nav(page, "Settings").click()
@@ -152,6 +164,16 @@ def test_owner_deletes_the_tenant_by_typing_its_name(files_journey, oidc_provide
     assert {"products.ndjson", "members.ndjson", "manifest.json"} <= set(archive.namelist())
     page.goto(j.live_url + "/catalogue/")
     expect(page.locator(".error-page")).to_have_attribute("data-status", "403")
+    # ... and changes their mind during the grace period: the undo, and an email saying so
+    page.goto(j.live_url + "/")
+    page.get_by_role("button", name="Cancel the deletion of Globex Supplies").click()
+    expect(page.locator(".message-success")).to_contain_text("The deletion of Globex Supplies was cancelled")
+    j.shot("deletion cancelled")
+    page.goto(j.live_url + "/catalogue/")
+    expect(page.get_by_role("heading", name="Catalogue")).to_be_visible()
+    subjects = [m.subject for m in wait_for_email(globex.admin.email, count=3)]
+    assert {"Globex Supplies is scheduled for deletion", "The final export of Globex Supplies is ready",
+            "The deletion of Globex Supplies was cancelled"} <= set(subjects)
 
 
 def test_platform_admin_offboards_a_tenant_and_reads_the_receipt(

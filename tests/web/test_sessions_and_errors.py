@@ -180,7 +180,9 @@ def test_a_platinum_request_shows_its_progress_and_the_page_keeps_watching(live_
     browser = signed_in(live_server, oidc_provider, owner)
     page = browser.post(f"{live_server.url}/start/", data={"name": "Silo Co", "tier": "platinum",
                                                            "csrfmiddlewaretoken": csrf(browser)})
-    assert page.status_code == 200 and urlsplit(page.url).path == "/start/"
+    assert page.status_code == 200 and urlsplit(page.url).path == "/"  # Home shows the request until approved
+    assert 'id="pending-request-' in page.text and "Silo Co" in page.text and "waiting for a platform operator" in page.text
+    page = browser.get(f"{live_server.url}/start/")
     assert "Silo Co" in page.text and "pending_approval" in page.text
     assert 'hx-get="/start/progress"' in page.text and 'hx-trigger="every 2s"' in page.text
     fragment = browser.get(f"{live_server.url}/start/progress")
