@@ -13,8 +13,11 @@
     python -m devstack services            servers on fixed ports only (then `source .stack/env`)
     python -m devstack token USER [...]    print a Cognito ID token for USER from the running stack
     python -m devstack package [STAGE...]  build the Lambda zip of each Zappa stage (.build/lambda/)
-    python -m devstack iam-policy STAGE --account-id N --user-pool-id ID
-                                           print the stage's IAM policy (deploy/iam/) filled in
+    python -m devstack iam-policy STAGE    print the policy of the stage's function role
+                                           (deploy/stack.yaml), resolved
+    python -m devstack deploy STAGE [--dry-run]
+                                           deploy a stage to AWS: the stack, both functions, the
+                                           smoke check (devstack/deploy.py; README "Deploying")
 
 Fixed ports (``up`` / ``services``), each overridable by the same-named environment variable:
 STACK_WEB_PORT=8000, STACK_DYNAMODB_PORT=8001, STACK_REDIS_PORT=6380, STACK_MOTO_PORT=5001,
@@ -496,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import lambda_package
 
         return lambda_package.main(argv[1:])
+    if argv and argv[0] == "deploy":
+        from . import deploy
+
+        return deploy.main(argv[1:])
     if argv and argv[0] == "iam-policy":
         from . import iam
 

@@ -1,14 +1,18 @@
-"""The least-privilege IAM policy of each Zappa stage (``deploy/iam/<stage>.json``), and the check
-that every AWS operation the application performs is allowed by it.
+"""The least-privilege IAM role of each Lambda function, as the stage's CloudFormation template
+(``deploy/stack.yaml``) defines it, and the check that every AWS operation the application performs
+is allowed by the role of the function that performs it.
 
-The policy documents name the stage's own resources; ``ACCOUNT_ID`` and ``USER_POOL_ID`` are
-placeholders filled in when the role is created (``python -m devstack iam-policy <stage> --account-id
-... --user-pool-id ...``). The test suite records every AWS call made through the shared botocore
-session (``tests/aws_operations.py``) and fails if a call from application code is not allowed by
-every stage's policy, after mapping the local resource names to the stage's (``STAGE_NAMED_SETTINGS``).
+Each function has its own role: the web stages (``dev``, ``prod``) run under ``WebRole``, the worker
+stages (``<stage>_worker``) under ``WorkerRole``. The policies are read from the template with its
+intrinsic functions resolved (``ACCOUNT_ID`` and ``USER_POOL_ID`` stand for the account and the
+pool). The test suite records every AWS call made through the shared botocore session
+(``tests/aws_operations.py``), attributes it to the function that would make it (a Celery job ->
+the worker; a Django request -> web) and fails if that function's role does not allow it, after
+mapping the local resource names to the stage's (``STAGE_NAMED_SETTINGS``).
 
-To let the application use a new AWS API: add the action (and resource) to ``deploy/iam/<stage>.json``
-for each stage; if it uses a new stage-named resource, add the environment variable that names it to
+To let the application use a new AWS API: add the action to the statement of ``deploy/stack.yaml``
+that names the resource, in the role(s) of the function(s) whose code calls it (one line each); if
+it uses a new stage-named resource, add the environment variable that names it to
 ``STAGE_NAMED_SETTINGS``; if the IAM action name differs from the API operation name, add it to
 ``ACTION_ALIASES``. The policy language supported here: Allow statements with Action and Resource
 (``*`` and ``?`` wildcards); no Condition, NotAction, NotResource or Deny.
@@ -18,17 +22,19 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+from devstack import cfn
+
 ROOT = Path(__file__).resolve().parent.parent
-POLICY_DIR = ROOT / "deploy" / "iam"
 PLACEHOLDERS = ("ACCOUNT_ID", "USER_POOL_ID")
+ROLES = {"web": "WebRole", "worker": "WorkerRole"}  # function -> its role in deploy/stack.yaml
 
 # Environment variables that name a stage's resources: the local value (the test run's settings)
-# is replaced by the stage's value (zappa_settings.json environment_variables) before the check.
+# is replaced by the stage's value (zappa_settings.json, or the template for the bucket) before the check.
 STAGE_NAMED_SETTINGS = (
     "DYNAMODB_TABLE",
     "DYNAMODB_SILO_TABLE_PREFIX",
@@ -52,36 +58,110 @@ ACTION_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "UploadPart"): ("s3:PutObject",),
     ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
     ("s3", "AbortMultipartUpload"): ("s3:AbortMultipartUpload",),
+    ("sns", "PublishBatch"): ("sns:Publish",),  # there is no sns:PublishBatch action
 }
 # Operations that need no IAM permission (the caller authenticates some other way).
 UNSIGNED_OPERATIONS = {("cognito-idp", "InitiateAuth"), ("cognito-idp", "RespondToAuthChallenge"),
                        ("cognito-idp", "GetUser"), ("sts", "GetCallerIdentity")}
 
 
-# --- policies --------------------------------------------------------------------------------------
+# --- stages and roles ---------------------------------------------------------------------------------
 
 
-def policy_path(stage: str) -> Path:
-    """deploy/iam/<stage>.json; a stage that extends another and keeps its role (no role_name of its
-    own, e.g. the worker stages) runs under that stage's role and policy."""
-    config = json.loads((ROOT / "zappa_settings.json").read_text())
-    current = stage
-    while not (POLICY_DIR / f"{current}.json").is_file() and current in config \
-            and config[current].get("extends") and "role_name" not in config[current]:
-        current = config[current]["extends"]
-    return POLICY_DIR / f"{current}.json"
+def _zappa() -> dict:
+    return json.loads((ROOT / "zappa_settings.json").read_text())
+
+
+def stage_setting(stage: str, name: str, config: dict | None = None):
+    """A Zappa stage setting, following ``extends``."""
+    config = config or _zappa()
+    while name not in config[stage] and config[stage].get("extends"):
+        stage = config[stage]["extends"]
+    return config[stage].get(name)
+
+
+def function_of(stage: str) -> str:
+    """'worker' for a worker stage (``<stage>_worker``), else 'web'."""
+    return "worker" if stage.endswith("_worker") else "web"
+
+
+def template_stage(stage: str) -> str:
+    """The template's ``Stage`` parameter for a Zappa stage: ``dev_worker`` -> ``dev``."""
+    return stage.removesuffix("_worker")
+
+
+def web_stages() -> list[str]:
+    return [s for s in _zappa() if function_of(s) == "web"]
+
+
+def function_name(stage: str) -> str:
+    """What Zappa names the stage's function (``slugify(project_name + "-" + stage)``)."""
+    return f"{stage_setting(stage, 'project_name')}-{stage}".replace("_", "-")
+
+
+def placeholder_names(stage: str) -> dict[str, str]:
+    """Values for the template's parameters, pseudo parameters and resources (Ref / GetAtt) with
+    ``ACCOUNT_ID`` / ``USER_POOL_ID`` standing for what only the account knows."""
+    region = stage_setting(stage, "aws_region")
+    return _placeholder_names(template_stage(stage), region)
+
+
+@lru_cache(maxsize=8)
+def _placeholder_names(stage: str, region: str) -> dict[str, str]:
+    template = cfn.load()
+    names = {"AWS::AccountId": "ACCOUNT_ID", "AWS::Region": region, "AWS::Partition": "aws",
+             "AWS::StackName": f"saas-commerce-{stage}", "Stage": stage}
+    params = cfn.Resolver(template, names)
+    acct = f"{region}:ACCOUNT_ID"
+    for logical, resource in template["Resources"].items():
+        props, kind = resource.get("Properties", {}), resource["Type"]
+
+        def prop(key, props=props):
+            return params.value(props[key])
+
+        if kind == "AWS::DynamoDB::Table":
+            names[logical] = prop("TableName")
+            names[f"{logical}.Arn"] = f"arn:aws:dynamodb:{acct}:table/{names[logical]}"
+        elif kind == "AWS::SQS::Queue":
+            queue = prop("QueueName")
+            names[logical] = f"https://sqs.{region}.amazonaws.com/ACCOUNT_ID/{queue}"
+            names[f"{logical}.Arn"], names[f"{logical}.QueueName"] = f"arn:aws:sqs:{acct}:{queue}", queue
+        elif kind == "AWS::S3::Bucket":
+            names[logical] = prop("BucketName")
+            names[f"{logical}.Arn"] = f"arn:aws:s3:::{names[logical]}"
+        elif kind == "AWS::Cognito::UserPool":
+            names[logical] = "USER_POOL_ID"
+            names[f"{logical}.Arn"] = f"arn:aws:cognito-idp:{acct}:userpool/USER_POOL_ID"
+        elif kind == "AWS::Logs::LogGroup":
+            names[logical] = prop("LogGroupName")
+            names[f"{logical}.Arn"] = f"arn:aws:logs:{acct}:log-group:{names[logical]}:*"
+        elif kind == "AWS::SNS::Topic":
+            names[logical] = f"arn:aws:sns:{acct}:{prop('TopicName')}"
+        elif kind == "AWS::IAM::Role":
+            names[logical] = prop("RoleName")
+            names[f"{logical}.Arn"] = f"arn:aws:iam::ACCOUNT_ID:role/{names[logical]}"
+        else:
+            names[logical] = logical
+    return names
+
+
+def role(stage: str) -> dict:
+    """The stage's function's role (RoleName, AssumeRolePolicyDocument, Policies), resolved."""
+    template = cfn.load()
+    resource = template["Resources"][ROLES[function_of(stage)]]
+    return cfn.Resolver(template, placeholder_names(stage)).value(resource["Properties"])
 
 
 def load_policy(stage: str) -> dict:
-    path = policy_path(stage)
-    if not path.is_file():
-        raise FileNotFoundError(f"no IAM policy for stage {stage!r}: create {path.relative_to(ROOT)}")
-    policy = json.loads(path.read_text())
-    for statement in policy["Statement"]:
+    """Every statement of the stage's function's role, as one policy document."""
+    resolved = role(stage)
+    statements = [s for policy in resolved.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+    for statement in statements:
         unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource"}
         if unsupported or statement.get("Effect") != "Allow":
-            raise ValueError(f"{path.name} {statement.get('Sid')}: only Allow with Action/Resource is supported")
-    return policy
+            raise ValueError(f"{resolved['RoleName']} {statement.get('Sid')}: only Allow with Action/Resource "
+                             "is supported")
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _as_list(value) -> list[str]:
@@ -90,13 +170,6 @@ def _as_list(value) -> list[str]:
 
 def granted_actions(policy: dict) -> list[str]:
     return sorted({action for s in policy["Statement"] for action in _as_list(s["Action"])})
-
-
-def render(stage: str, *, account_id: str, user_pool_id: str) -> str:
-    text = policy_path(stage).read_text()
-    if not re.fullmatch(r"\d{12}", account_id):
-        raise ValueError("account id: 12 digits")
-    return text.replace("ACCOUNT_ID", account_id).replace("USER_POOL_ID", user_pool_id)
 
 
 def allows(policy: dict, action: str, resource: str) -> bool:
@@ -185,7 +258,9 @@ def resources(service: str, operation: str, params: dict, *, region: str, accoun
 
 
 def stage_names(stage: str) -> dict[str, str]:
-    config = json.loads((ROOT / "zappa_settings.json").read_text())
+    """The stage's values of STAGE_NAMED_SETTINGS: from
+    zappa_settings.json, the files bucket from the template (its name carries the account)."""
+    config = _zappa()
     merged: dict = {}
     chain, current = [], stage
     while current:  # Zappa's "extends"
@@ -194,6 +269,7 @@ def stage_names(stage: str) -> dict[str, str]:
     for part in reversed(chain):
         merged.update(part.get("environment_variables", {}))
     names = {k: merged[k] for k in STAGE_NAMED_SETTINGS if isinstance(merged.get(k), str)}
+    names["S3_BUCKET"] = placeholder_names(stage)["FilesBucket"]
     names["COGNITO_USER_POOL_ID"] = "USER_POOL_ID"  # the pool id comes from SSM at run time
     return names
 
@@ -209,30 +285,36 @@ def to_stage(arn: str, local_names: dict[str, str], stage: str, *, account: str)
     return arn.replace(f":{account}:", ":ACCOUNT_ID:")
 
 
-def denied(operations: list[dict], *, account: str, stages: list[str] | None = None) -> list[str]:
-    """Each recorded operation not allowed by a stage's policy, as 'stage: action on resource'.
-    An operation carries the ``local_names`` (STAGE_NAMED_SETTINGS values) in force when it was made."""
-    from devstack.lambda_package import stages as all_stages
+def _stage_for(function: str, web_stage: str) -> str:
+    return f"{web_stage}_worker" if function == "worker" else web_stage
 
+
+def denied(operations: list[dict], *, account: str, stages: list[str] | None = None) -> list[str]:
+    """Each recorded operation not allowed by the role of the function that makes it, for each web
+    stage (and its worker stage), as 'stage (role): action on resource'. An operation carries its
+    ``role`` ('web' | 'worker'; anything else is not made by a function and is not checked here) and
+    the ``local_names`` (STAGE_NAMED_SETTINGS values) in force when it was made."""
     problems = []
-    for stage in stages or all_stages():
-        policy = load_policy(stage)
-        for op in operations:
-            if (op["service"], op["operation"]) in UNSIGNED_OPERATIONS:
-                continue
-            for action, resource in op["requires"]:
-                arn = to_stage(resource, op["local_names"], stage, account=account)
-                if not allows(policy, action, arn):
-                    problems.append(f"{stage}: {action} on {arn} ({op['operation']} called from {op['caller']})")
+    for web_stage in stages or web_stages():
+        for function in ROLES:
+            stage = _stage_for(function, template_stage(web_stage))
+            policy = load_policy(stage)
+            for op in operations:
+                if op.get("role", "web") != function or (op["service"], op["operation"]) in UNSIGNED_OPERATIONS:
+                    continue
+                for action, resource in op["requires"]:
+                    arn = to_stage(resource, op["local_names"], stage, account=account)
+                    if not allows(policy, action, arn):
+                        problems.append(f"{stage} ({function} role): {action} on {arn} "
+                                        f"({op['operation']} called from {op['caller']})")
     return sorted(set(problems))
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack iam-policy",
-                                     description="Print a stage's IAM policy with the account and pool filled in.")
+                                     description="Print the policy of a stage's function role (deploy/stack.yaml), "
+                                                 "resolved; ACCOUNT_ID and USER_POOL_ID stand for the account's values.")
     parser.add_argument("stage")
-    parser.add_argument("--account-id", required=True)
-    parser.add_argument("--user-pool-id", required=True)
     args = parser.parse_args(argv)
-    sys.stdout.write(render(args.stage, account_id=args.account_id, user_pool_id=args.user_pool_id))
+    sys.stdout.write(json.dumps(load_policy(args.stage), indent=2) + "\n")
     return 0

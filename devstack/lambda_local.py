@@ -293,6 +293,11 @@ def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[st
         "COGNITO_APP_CLIENT_IDS": env.get("COGNITO_APP_CLIENT_IDS", ""),
         "COGNITO_DOMAIN": f"https://{stage.replace('_', '-')}-login.auth.us-east-1.amazoncognito.com",
         "OIDC_RP_CLIENT_ID": "web-client",
+        # In AWS the stack's outputs (deploy/stack.yaml); here the stage's names on the moto server.
+        "S3_BUCKET": env.get("S3_BUCKET") or "saas-local-files",
+        "SQS_JOBS_QUEUE_URL": env.get("SQS_JOBS_QUEUE_URL") or (
+            f"https://sqs.us-east-1.amazonaws.com/123456789012/"
+            f"{stage_environment_variables(stage).get('SQS_QUEUE_PREFIX', 'saas-local')}-jobs"),
     }
     secret_fields: dict[str, dict[str, str]] = {}
     for name, reference in stage_environment_variables(stage).items():

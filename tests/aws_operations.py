@@ -38,6 +38,32 @@ def scaffolding(reason: str):
         _scaffolding.reset(token)
 
 
+_WORKER_FRAMES = ("/celery/app/trace.py", "/saas/worker.py")
+_COMMAND_FRAMES = ("/django/core/management/",)
+_REQUEST_FRAMES = ("/django/core/handlers/",)
+
+
+def _role() -> str:
+    """Which function's role would make this call, from the whole call stack: a Celery job being
+    executed (Celery's tracer, or a task called as a function, or the worker stage's SQS/schedule
+    handler) runs in the worker function; a Django request in the web function; a management
+    command is run by the operator (deploy credentials). Application code a test calls directly,
+    outside all three, is ``direct``."""
+    frame = sys._getframe(2)
+    seen = set()
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.endswith(_WORKER_FRAMES) or (filename.endswith("/celery/app/task.py")
+                                                 and frame.f_code.co_name == "__call__"):
+            return "worker"
+        if any(part in filename for part in _COMMAND_FRAMES):
+            seen.add("deploy")
+        if any(part in filename for part in _REQUEST_FRAMES):
+            seen.add("web")
+        frame = frame.f_back
+    return "web" if "web" in seen else "deploy" if "deploy" in seen else "direct"
+
+
 def _caller() -> tuple[str, str]:
     """('app' | 'test' | 'local-only', 'path:line') of the first frame in this repository outside the
     libraries; 'local-only' when the call comes from code that refuses to run outside the local stack."""
@@ -73,11 +99,12 @@ class Recorder:
         except Exception as exc:  # an unexpected parameter shape must not break the call itself
             requires = [(f"{service}:{model.name}", f"unparsed: {exc!r}")]
         names = local_names()  # as set now: a test may point the app at other tables or prefixes
-        key = (service, model.name, tuple(requires), origin, tuple(sorted(names.items())))
+        role = _role() if origin == "app" else origin
+        key = (service, model.name, tuple(requires), origin, role, tuple(sorted(names.items())))
         with self._lock:
             entry = self.operations.setdefault(key, {"service": service, "operation": model.name,
                                                      "requires": [list(p) for p in requires], "origin": origin,
-                                                     "caller": caller, "local_names": names, "count": 0})
+                                                     "role": role, "caller": caller, "local_names": names, "count": 0})
             entry["count"] += 1
 
     def application_operations(self) -> list[dict]:
