@@ -91,8 +91,9 @@ def plan(stage: str) -> list[str]:
 
 def generated_settings(stage: str, outputs: dict[str, str], *, app_url: str = "") -> dict:
     """zappa_settings.json with the stack's outputs filled in, for ``stage`` and ``<stage>_worker``."""
-    config = json.loads((ROOT / "zappa_settings.json").read_text())
+    tracked = json.loads((ROOT / "zappa_settings.json").read_text())
     worker = f"{stage}_worker"
+    config = {name: _flattened(tracked, name) for name in (stage, worker)}  # only these two, no "extends"
     for name, role_output in ((stage, "WebRoleArn"), (worker, "WorkerRoleArn")):
         config[name]["role_arn"] = outputs[role_output]
         config[name]["s3_bucket"] = outputs["DeploymentsBucketName"]
@@ -102,6 +103,13 @@ def generated_settings(stage: str, outputs: dict[str, str], *, app_url: str = ""
             event["event_source"] = {**event["event_source"], "arn": outputs["JobsQueueArn"]}
     config[worker]["events"] = events
     return config
+
+
+def _flattened(config: dict, stage: str) -> dict:
+    """A stage with its ``extends`` chain merged the way Zappa merges it (top-level keys)."""
+    own = dict(config[stage])
+    parent = own.pop("extends", None)
+    return {**_flattened(config, parent), **own} if parent else own
 
 
 def write_settings(stage: str, settings: dict) -> Path:
