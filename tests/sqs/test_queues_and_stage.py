@@ -10,7 +10,7 @@ import uuid
 from django.core.management import call_command
 from django.test import override_settings
 
-from devstack import lambda_local
+from devstack import deploy, lambda_local
 from saas import aws, queues
 from saas.tenancy import tenant_context
 from tests.orders.conftest import make_product, place
@@ -70,11 +70,19 @@ def test_the_worker_stages_consume_their_stages_job_queue_with_no_api_gateway_an
         [schedule] = [e for e in stage["events"] if "expression" in e]
         assert source["function"] == "saas.worker.handle_sqs" and source["event_source"]["batch_size"] <= 10
         assert schedule == {"function": "saas.worker.handle_schedule", "expression": "rate(1 minute)"}
-        # The queue the web stage publishes to is the one the worker stage consumes.
-        assert ZAPPA[web]["environment_variables"]["SQS_JOBS_QUEUE_URL"] == env["SQS_JOBS_QUEUE_URL"]
+        # The queue the web stage publishes to is the one the worker stage consumes: both read the
+        # URL from the stack's SSM parameter, and the deploy command points the worker's event source
+        # at the same queue's ARN (the stack's outputs; nothing account-specific is tracked).
+        assert ZAPPA[web]["environment_variables"]["SQS_JOBS_QUEUE_URL"] == env["SQS_JOBS_QUEUE_URL"] \
+            == f"ssm:/saas-commerce/{web}/jobs-queue-url"
         assert ZAPPA[web]["environment_variables"]["CELERY_BROKER_URL"] == env["CELERY_BROKER_URL"] == "sqs://"
-        assert source["event_source"]["arn"] == queues.queue_arn(env["SQS_JOBS_QUEUE_URL"], ZAPPA["dev"]["aws_region"])
-        assert source["event_source"]["arn"].endswith(f":{env['SQS_QUEUE_PREFIX']}-jobs")
+        url = f"https://sqs.us-east-1.amazonaws.com/210987654321/{env['SQS_QUEUE_PREFIX']}-jobs"
+        outputs = {"WebRoleArn": "arn:aws:iam::210987654321:role/w", "WorkerRoleArn": "arn:aws:iam::210987654321:role/k",
+                   "DeploymentsBucketName": "b", "JobsQueueArn": queues.queue_arn(url, ZAPPA["dev"]["aws_region"])}
+        generated = deploy.generated_settings(web, outputs)
+        [deployed] = [e for e in generated[worker]["events"] if "event_source" in e]
+        assert deployed["event_source"]["arn"] == f"arn:aws:sqs:us-east-1:210987654321:{env['SQS_QUEUE_PREFIX']}-jobs"
+        assert generated[worker]["role_arn"] == outputs["WorkerRoleArn"] and generated[web]["role_arn"] == outputs["WebRoleArn"]
 
 
 def test_zappas_generated_settings_route_the_queue_and_the_schedule_to_the_worker_functions(tmp_path):
