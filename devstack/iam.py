@@ -292,21 +292,26 @@ def _stage_for(function: str, web_stage: str) -> str:
 def denied(operations: list[dict], *, account: str, stages: list[str] | None = None) -> list[str]:
     """Each recorded operation not allowed by the role of the function that makes it, for each web
     stage (and its worker stage), as 'stage (role): action on resource'. An operation carries its
-    ``role`` ('web' | 'worker'; anything else is not made by a function and is not checked here) and
+    ``role`` ('web' | 'worker'; 'direct' = either, so one of the two roles must allow it; anything
+    else is not made by a function and is not checked here) and
     the ``local_names`` (STAGE_NAMED_SETTINGS values) in force when it was made."""
     problems = []
     for web_stage in stages or web_stages():
-        for function in ROLES:
-            stage = _stage_for(function, template_stage(web_stage))
-            policy = load_policy(stage)
-            for op in operations:
-                if op.get("role", "web") != function or (op["service"], op["operation"]) in UNSIGNED_OPERATIONS:
-                    continue
-                for action, resource in op["requires"]:
-                    arn = to_stage(resource, op["local_names"], stage, account=account)
-                    if not allows(policy, action, arn):
-                        problems.append(f"{stage} ({function} role): {action} on {arn} "
-                                        f"({op['operation']} called from {op['caller']})")
+        policies = {function: load_policy(_stage_for(function, template_stage(web_stage))) for function in ROLES}
+        for op in operations:
+            role = op.get("role", "web")
+            if (op["service"], op["operation"]) in UNSIGNED_OPERATIONS or role not in (*ROLES, "direct"):
+                continue
+            # "direct": application code a test called outside a request or a job; it runs in one of
+            # the two functions, so at least one role must allow it.
+            functions = list(ROLES) if role == "direct" else [role]
+            for action, resource in op["requires"]:
+                arns = {f: to_stage(resource, op["local_names"], _stage_for(f, template_stage(web_stage)), account=account)
+                        for f in functions}
+                if not any(allows(policies[f], action, arns[f]) for f in functions):
+                    stage = _stage_for(functions[0], template_stage(web_stage))
+                    problems.append(f"{stage} ({' or '.join(functions)} role): {action} on {arns[functions[0]]} "
+                                    f"({op['operation']} called from {op['caller']})")
     return sorted(set(problems))
 
 

@@ -1,7 +1,15 @@
 """Every AWS operation the test run performs, recorded on the shared botocore session (saas.aws),
-written to ``.build/aws-operations.json`` and checked against each stage's IAM policy
-(``deploy/iam/<stage>.json``, see devstack/iam.py) when the session ends: an operation issued by
-application code that a stage's policy does not allow fails the run.
+written to ``.build/aws-operations.json`` and checked, when the session ends, against the role of the
+function that would perform it in AWS (``deploy/stack.yaml``: ``WebRole`` / ``WorkerRole``, read by
+devstack/iam.py): an operation issued by application code that its function's role does not allow
+fails the run.
+
+Which function: decided from the whole call stack (``_role``). A Celery job being executed (Celery's
+tracer, a task called as a function) or the worker stage's handler (saas/worker.py) runs in the worker
+function; a Django request in the web function; a management command is run by the operator with
+the deploy credentials (not checked against a function role). Application code that a test calls
+directly, outside all of these, is ``direct``: the same service function may run in either function,
+so it is only required to be allowed by one of the two roles.
 
 Calls issued directly by test code (fixtures creating users, assertions reading SNS...) are
 recorded as ``test`` and not checked: the deployed function never makes them. A test that drives

@@ -31,7 +31,7 @@ def _forbid_scan(**kwargs):
 
 def pytest_sessionfinish(session, exitstatus):
     """Write the AWS operations this run performed; fail the run if a stage's IAM policy does not
-    allow one that application code issued (see tests/aws_operations.py, deploy/iam/)."""
+    allow one that application code issued (see tests/aws_operations.py, deploy/stack.yaml)."""
     if not aws_operations.recorder.operations:
         return
     aws_operations.recorder.write()
@@ -44,7 +44,7 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     violations = config.stash.get(_IAM_VIOLATIONS, [])
     if violations:
-        terminalreporter.section("AWS operations not allowed by the IAM policies (deploy/iam/)", red=True)
+        terminalreporter.section("AWS operations not allowed by the function roles (deploy/stack.yaml)", red=True)
         for line in violations:
             terminalreporter.line(line)
         terminalreporter.line(f"(all operations: {aws_operations.OUTPUT.relative_to(aws_operations.ROOT)})")

@@ -113,3 +113,11 @@ def test_operations_not_made_by_a_function_are_not_checked_against_a_function_ro
     ops = [op("sqs", "CreateQueue", {"QueueName": "saas-local-jobs"}, role="deploy"),
            op("cognito-idp", "AdminCreateUser", {"UserPoolId": "us-east-1_local"}, role="test")]
     assert iam.denied(ops, account=ACCOUNT) == []
+
+
+def test_application_code_called_directly_needs_one_role_that_allows_it():
+    """A service function a test calls outside a request or a job runs in one of the functions in AWS."""
+    silo = op("dynamodb", "DeleteTable", {"TableName": "saas-local-silo-acme"}, role="direct")
+    nowhere = op("dynamodb", "DeleteTable", {"TableName": "saas-local-pooled"}, role="direct")
+    assert iam.denied([silo], account=ACCOUNT) == []
+    assert len(iam.denied([nowhere], account=ACCOUNT, stages=["dev"])) == 1

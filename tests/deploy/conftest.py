@@ -122,11 +122,12 @@ def api_gateway_event(*, method: str, path: str, host: str, stage: str, headers:
 
 
 class Front:
-    """http://127.0.0.1:<port>/<stage>/... -> one cold invocation of Zappa's handler in the unzipped
-    package per request (read-only filesystem), answered with the handler's status, headers and body."""
+    """http://127.0.0.1:<port>/<stage>/... -> one cold invocation of ``handler`` (the function's
+    Handler) in the unzipped package per request (read-only filesystem), answered with the handler's
+    status, headers and body."""
 
-    def __init__(self, *, task_root: Path, env: dict[str, str], host: str, stage: str) -> None:
-        self.task_root, self.env, self.host, self.stage = task_root, env, host, stage
+    def __init__(self, *, task_root: Path, env: dict[str, str], host: str, stage: str, handler: str) -> None:
+        self.task_root, self.env, self.host, self.stage, self.handler = task_root, env, host, stage, handler
         self.requests: list[tuple[str, int]] = []
         front = self
 
@@ -148,7 +149,7 @@ class Front:
         path = request.path.removeprefix(f"/{self.stage}") or "/"
         event = api_gateway_event(method=request.command, path=path, host=self.host, stage=self.stage,
                                   headers={k: v for k, v in request.headers.items() if k.lower() != "host"}, body=b"")
-        outcome = lambda_local.invoke(event, task_root=self.task_root, env=self.env, timeout=120)
+        outcome = lambda_local.invoke(event, task_root=self.task_root, env=self.env, handler=self.handler, timeout=120)
         response = outcome["response"]
         body = response.get("body") or ""
         data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()

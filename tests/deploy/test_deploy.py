@@ -83,8 +83,10 @@ class LateFront:
                 StackName="saas-commerce-dev-resources")["Stacks"][0]["Outputs"]}
             host = self.account.client("ssm").get_parameter(Name="/saas-commerce/dev/allowed-hosts")["Parameter"]["Value"]
             task_root = unpack(deploy.DEPLOY_DIR / "dev" / "dev.zip", Path(self.tmp.name) / "task")
+            # The Handler Zappa set on the deployed function, imported from the deployed zip.
+            handler = self.account.client("lambda").get_function(FunctionName="saas-commerce-dev")["Configuration"]["Handler"]
             self.front = Front(task_root=task_root, env=lambda_environment(self.account, outputs["UserPoolId"]),
-                               host=host, stage="dev")
+                               host=host, stage="dev", handler=handler)
             self.front.requests = self.requests
         return self.front
 

@@ -167,7 +167,7 @@ def test_the_package_serves_health_and_an_authenticated_request_from_what_the_st
         from devstack import lambda_local
 
         results = lambda_local.invoke_many(events, task_root=task_root, env=lambda_environment(account, out["UserPoolId"]),
-                                           timeout=120)["results"]
+                                           handler=lambda_local.configured_handler("dev"), timeout=120)["results"]
     health, me, foreign = (r["response"] for r in results)
     assert health["statusCode"] == 200 and json.loads(health["body"])["status"] == "ok", health
     assert me["statusCode"] == 200, me
