@@ -49,13 +49,18 @@ def scaffolding(reason: str):
 _WORKER_FRAMES = ("/celery/app/trace.py", "/saas/worker.py")
 _COMMAND_FRAMES = ("/django/core/management/",)
 _REQUEST_FRAMES = ("/django/core/handlers/",)
+# What the stack / deploy command creates in AWS and local fixtures create with the same code: the
+# pooled table and the job queues (silo tables, created by the worker, go through ensure_table alone).
+_DEPLOY_TIME_FILES = ("/saas/tenancy/tables.py", "/saas/queues.py")
+_DEPLOY_TIME_FUNCTIONS = {"ensure_all", "ensure_queues"}
 
 
 def _role() -> str:
     """Which function's role would make this call, from the whole call stack: a Celery job being
     executed (Celery's tracer, or a task called as a function, or the worker stage's SQS/schedule
     handler) runs in the worker function; a Django request in the web function; a management
-    command is run by the operator (deploy credentials). Application code a test calls directly,
+    command, or the creation of the pooled table / job queues (the stack's in AWS), is run by the
+    operator (deploy credentials). Application code a test calls directly,
     outside all three, is ``direct``."""
     frame = sys._getframe(2)
     seen = set()
@@ -64,7 +69,8 @@ def _role() -> str:
         if filename.endswith(_WORKER_FRAMES) or (filename.endswith("/celery/app/task.py")
                                                  and frame.f_code.co_name == "__call__"):
             return "worker"
-        if any(part in filename for part in _COMMAND_FRAMES):
+        if any(part in filename for part in _COMMAND_FRAMES) or \
+                (filename.endswith(_DEPLOY_TIME_FILES) and frame.f_code.co_name in _DEPLOY_TIME_FUNCTIONS):
             seen.add("deploy")
         if any(part in filename for part in _REQUEST_FRAMES):
             seen.add("web")
