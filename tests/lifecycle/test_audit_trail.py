@@ -396,7 +396,7 @@ def test_the_functions_may_add_digests_but_never_delete_or_list_them_away():
 
     for stage in stages():
         policy = iam.load_policy(stage)
-        bucket = f"saas-commerce-{iam.policy_path(stage).stem}-files"
+        bucket = iam.placeholder_names(stage)["FilesBucket"]  # the stack names it (with the account)
         digest = f"arn:aws:s3:::{bucket}/audit-digests/20270101T000000Z.json"
         assert iam.allows(policy, "s3:PutObject", digest) and iam.allows(policy, "s3:GetObject", digest)
         for action in ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration",
