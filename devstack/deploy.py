@@ -242,8 +242,11 @@ class Deployment:
 
     def zappa(self, command: str, zappa_stage: str, settings_path: Path, source: str) -> None:
         self.step(f"zappa {command} {zappa_stage} --zip {source}")
+        # Zappa writes its API Gateway template (<name>-template-<time>.json) into its working
+        # directory: run it in the generated settings' directory (under .build/), not the repository.
         result = subprocess.run([zappa_bin(), command, zappa_stage, "-s", str(settings_path), "--zip", source],
-                                cwd=ROOT, env=self.zappa_env, capture_output=True, text=True, timeout=1800)
+                                cwd=settings_path.parent, env=self.zappa_env, capture_output=True, text=True,
+                                timeout=1800)
         if result.returncode != 0:
             raise DeployFailed(f"zappa {command} {zappa_stage} failed ({result.returncode}):\n"
                                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
