@@ -1,4 +1,5 @@
-"""Run the moto server (``moto_server``'s own ``main``) with one Cognito rule made as strict as AWS's.
+"""Run the moto server (``moto_server``'s own ``main``) with one Cognito rule made as strict as AWS's,
+and one read-only route for the tests: the raw emails SES accepted (``SENT_EMAIL_PATH``).
 
     python -m devstack.moto_server -H 127.0.0.1 -p 5000
 
@@ -61,12 +62,38 @@ def model_email_verification() -> None:
     CognitoIdpBackend._devstack_email_rule = True
 
 
+SENT_EMAIL_PATH = "/_devstack/ses/raw-messages"
+
+
+def serve_sent_email() -> None:
+    """SES has no API that lists what was sent; moto keeps it, and its ``/moto-api/data.json`` dump
+    of every model fails (500) as soon as a Lambda function exists (it asks Docker about it). This
+    route lists only SES's accepted raw messages: ``[{"source", "destinations", "raw_data"}]``."""
+    import json
+
+    import moto.server
+    from moto.ses.models import RawMessage, ses_backends
+
+    class App(moto.server.DomainDispatcherApplication):
+        def __call__(self, environ, start_response):
+            if environ.get("PATH_INFO") != SENT_EMAIL_PATH:
+                return super().__call__(environ, start_response)
+            sent = [{"source": m.source, "destinations": list(m.destinations), "raw_data": m.raw_data}
+                    for regions in ses_backends.values() for backend in regions.values()
+                    for m in backend.sent_messages if isinstance(m, RawMessage)]
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps(sent).encode()]
+
+    moto.server.DomainDispatcherApplication = App
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     host = argv[argv.index("-H") + 1] if "-H" in argv else "127.0.0.1"
     if not ipaddress.ip_address(host).is_loopback:
         raise SystemExit("-H must be a loopback address")
     model_email_verification()
+    serve_sent_email()
     from moto.server import main as moto_main
 
     moto_main(argv)

@@ -1,8 +1,9 @@
 """What the application sent by email, read back from the moto server's SES.
 
 moto keeps every message SES accepted (``SendRawEmail``: a ``RawMessage`` with its source,
-destinations and the raw MIME text) and lists them at ``/moto-api/data.json``. Messages are found
-by recipient, so tests using fresh addresses never see each other's mail.
+destinations and the raw MIME text); the local stack's moto server lists them at
+``devstack.moto_server.SENT_EMAIL_PATH``. Messages are found by recipient, so tests using fresh
+addresses never see each other's mail.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import requests
 
+from devstack.moto_server import SENT_EMAIL_PATH
 from tests.jobs.harness import Worker
 
 
@@ -35,8 +37,9 @@ def _parse(raw: dict) -> SentEmail:
 
 
 def sent_to(address: str) -> list[SentEmail]:
-    data = requests.get(f"{os.environ['MOTO_ENDPOINT_URL']}/moto-api/data.json", timeout=5).json()
-    raws = data.get("ses", {}).get("RawMessage", [])
+    response = requests.get(f"{os.environ['MOTO_ENDPOINT_URL']}{SENT_EMAIL_PATH}", timeout=5)
+    response.raise_for_status()
+    raws = response.json()
     return [_parse(raw) for raw in raws if address in raw.get("destinations", [])]
 
 
