@@ -480,7 +480,9 @@ AUDIT_CHAIN_KEY_SECRET = env("AUDIT_CHAIN_KEY_SECRET", f"{CONFIG_SECRET_PREFIX}a
 # every AUDIT_DIGEST_SECONDS (hourly, like CloudTrail's digest files). The functions may only add
 # objects there (deploy/iam: PutObject + GetObject, no DeleteObject; the bucket policy requires
 # If-None-Match) - see docs/ARCHITECTURE.md.
-AUDIT_DIGEST_PREFIX = env("AUDIT_DIGEST_PREFIX", "audit-digests/")
+# One digest chain per pooled table (its trails): stages, or a local stack and a packaged stage,
+# that share a bucket never read each other's digests.
+AUDIT_DIGEST_PREFIX = env("AUDIT_DIGEST_PREFIX", f"audit-digests/{DYNAMODB_TABLE}/")
 AUDIT_DIGEST_SECONDS = float(env("AUDIT_DIGEST_SECONDS", "3600"))
 # Files (saas.files): presigned upload forms and read links are short-lived.
 FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))

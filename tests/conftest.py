@@ -100,6 +100,13 @@ def _integration(request):
 
 
 @pytest.fixture(autouse=True)
+def _own_audit_digests(settings):
+    """Tests share one table and bucket, and some rewrite the platform trail on purpose: each test
+    writes and reads audit digests under its own prefix (a digest chain is one deployment's)."""
+    settings.AUDIT_DIGEST_PREFIX = f"audit-digests/test-{uuid.uuid4().hex[:12]}/"
+
+
+@pytest.fixture(autouse=True)
 def _roomy_throttle(settings):
     """Suites fire requests far faster than any real client; tests of throttling set their own rates."""
     settings.TENANT_THROTTLE_RATES = {tier: "100000/s" for tier in settings.TENANT_THROTTLE_RATES}
