@@ -11,6 +11,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas import idempotency
+from saas.serializers import IDEMPOTENCY_KEY
 from tenants.permissions import ReadViewerWriteManager
 
 from . import selectors, services
@@ -54,11 +56,16 @@ class ProductListApi(APIView):
                                        limit=query["limit"])
         return Response({"results": [present(p) for p in page.items], "next_cursor": page.next_cursor})
 
-    @extend_schema(request=ProductSerializer, responses={201: ProductSerializer})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], request=ProductSerializer, responses={201: ProductSerializer})
     def post(self, request):
+        key = idempotency.key_from(request.headers)
         fields = _validated(ProductSerializer, request.data)
         fields.pop("version", None)
-        return product_response(services.create_product(**fields), status.HTTP_201_CREATED)
+        outcome = idempotency.run(
+            key, operation="products.create", payload=fields,
+            create=lambda claim: services.create_product(**fields, idempotency=claim),
+            render=lambda product: (status.HTTP_201_CREATED, present(product), {"ETag": product_etag(product)}))
+        return Response(outcome.body, status=outcome.status, headers=outcome.headers)
 
 
 class ProductDetailApi(APIView):

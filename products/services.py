@@ -25,6 +25,8 @@ from saas import files, limits, usage
 from saas.audit import Entry, diff
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+from saas.idempotency import Claim
+from saas.idempotency import op as idempotency_ops
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.keys import UPLOADS_ROOT, storage_key
@@ -114,8 +116,10 @@ def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected
 
 
 def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, stock: int = 0,
-                   description: str = "", category: str | None = None) -> dict:
-    """Create a product and claim its SKU. Raises DuplicateSku (409)."""
+                   description: str = "", category: str | None = None,
+                   idempotency: Claim | None = None) -> dict:
+    """Create a product and claim its SKU. Raises DuplicateSku (409). ``idempotency``: the key's
+    record joins the transaction (``saas.idempotency``)."""
     product_id = new_id()
     fields = _stored({"sku": sku, "name": name, "description": description, "price": price,
                       "currency": currency, "stock": stock, "category": category})
@@ -123,7 +127,8 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
     _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products")),
-             *(("word", op) for op in _word_puts(product, 1))],
+             *(("word", op) for op in _word_puts(product, 1)),
+             *(("idempotency", op) for op in idempotency_ops(idempotency, product))],
             sku=sku,
             audit=Entry(action="product.created", target_type="product", target_id=product_id,
                         changes=diff({}, fields)))

@@ -72,8 +72,9 @@ def exception_handler(exc, context):
             # The store stopped answering mid-change: say how to repeat it without doing it twice.
             response.data["advice"] = ("The change may or may not have been saved. Read the object back before "
                                        "repeating the request (writes are conditional: a repeated create answers "
-                                       "409, a repeated update with the same If-Match answers 412); orders accept "
-                                       "an Idempotency-Key that makes a repeat safe.")
+                                       "409, a repeated update with the same If-Match answers 412); creates that "
+                                       "take an Idempotency-Key (tenants, products, invitations, exports, orders) "
+                                       "make a repeat with the same key safe: it creates at most once.")
         if exc.fields is not None:
             response.data["fields"] = _flatten(exc.fields)
         for header, value in exc.headers.items():

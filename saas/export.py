@@ -36,6 +36,8 @@ from django.conf import settings
 
 from saas import audit, files, usage
 from saas.audit import Entry
+from saas.idempotency import Claim
+from saas.idempotency import op as idempotency_ops
 from saas.tenancy.context import get_context, system_context, tenant_context
 from saas.tenancy.keys import storage_key
 from saas.tenancy.store import (
@@ -100,10 +102,10 @@ def _marker_removal_op(tenant_id: str, export_id: str) -> dict:
     return op
 
 
-def request_export(*, final: bool = False, reason: str = "") -> dict:
+def request_export(*, final: bool = False, reason: str = "", idempotency: Claim | None = None) -> dict:
     """Create an export job of the current tenant (the caller enqueues ``exports.run`` after this).
     A final export (offboarding) is run by the offboarding job itself, which has its own sweep, so
-    it gets no ``OpenExport`` marker."""
+    it gets no ``OpenExport`` marker. ``idempotency``: the key's record joins the transaction."""
     ctx = get_context()
     export_id = new_id()
     op, job = ExportJob.objects.create_op(
@@ -115,6 +117,7 @@ def request_export(*, final: bool = False, reason: str = "") -> dict:
             marker, _ = OpenExport.objects.put_op(OPEN, _marker_id(ctx.tenant_id, export_id), tenant_id=ctx.tenant_id,
                                                   export_id=export_id, tier=ctx.tier)
         ops.append(marker)
+    ops += idempotency_ops(idempotency, job)
     transact_write(ops, audit=Entry(action="export.requested", target_type="export", target_id=export_id,
                                     changes={"final": [None, final]} if final else None))
     return job

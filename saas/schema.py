@@ -43,7 +43,8 @@ HEADERS = {
              "schema": {"type": "string"}},
     "Location": {"description": "Where the created (or pending) resource is read.", "schema": {"type": "string"}},
     "Idempotent-Replayed": {"description": "`true` when this answer replays an earlier request with the same "
-                                           "Idempotency-Key (nothing new was created).",
+                                           "Idempotency-Key: the first answer's status, body and headers again "
+                                           "(nothing new was created).",
                             "schema": {"type": "string", "enum": ["true"]}},
 }
 
@@ -51,18 +52,20 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input (`invalid`, `fields` names each problem), a malformed or foreign cursor (`invalid`, "
          "field `cursor`), invalid JSON (`parse_error`, `too_deep`, `too_many_keys`).",
     401: "No credentials, or credentials that do not verify (`not_authenticated`, `authentication_failed`).",
-    403: "Signed in but not allowed: role too low, no active tenant, CSRF on a session write, or a tenant "
-         "that is not active (`permission_denied`, `tenant_inactive`, `no_active_tenant`).",
+    403: "Signed in but not allowed: role too low, no active tenant, CSRF on a session write, a tenant "
+         "that is not active, or over the plan's limit (`permission_denied`, `role_required`, `tenant_inactive`, "
+         "`no_active_tenant`, `plan_limit` with `limit`, `max`, `tier`).",
     404: "Not found, or another tenant's (never revealed) (`not_found`).",
-    409: "Conflicts with the current state (`conflict`, `version_conflict`, `duplicate_sku`, `plan_limit`, "
-         "`idempotency_key_reused`, `insufficient_stock`, `invalid_transition`, `last_admin`, "
-         "`subscription_suspended`, `outcome_unknown`, ...).",
+    409: "Conflicts with the current state (`conflict`, `version_conflict`, `duplicate_sku`, "
+         "`idempotency_key_reused`, `insufficient_stock`, `invalid_status`, `last_admin`, "
+         "`subscription_suspended`, ...).",
     412: "`If-Match` is not the current ETag (`precondition_failed`): read again and retry.",
     413: "The body is larger than the API accepts (`request_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     429: "Over the tenant's or caller's rate (`throttled`); `Retry-After` says when to come back.",
     503: "A dependency is unavailable (`service_unavailable`, `dependency` names it); nothing was lost or "
-         "half-done; `Retry-After` says when to retry.",
+         "half-done; `Retry-After` says when to retry. `outcome_unknown` (orders): the write may have "
+         "committed; `check` names where to look.",
 }
 
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -131,7 +134,7 @@ def _property(schemas: dict, component: str, name: str) -> dict | None:
     return schemas.get(component, {}).get("properties", {}).get(name)
 
 
-# The Idempotency-Key header: printable ASCII without spaces, 1-255 characters (orders.serializers).
+# The Idempotency-Key header: printable ASCII without spaces, 1-255 characters (saas.idempotency.KEY_PATTERN).
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 # Limits the services enforce past the serializer: subscriber URLs (webhooks.services) are at most 2048.
 MAX_LENGTHS = {("SubscriptionCreateRequest", "url"): 2048}
@@ -181,10 +184,59 @@ SUCCESS_HEADERS = {
     "products_partial_update": {"200": ["ETag"]},
     "products_image_update": {"200": ["ETag"]},
     "products_image_destroy": {"200": ["ETag"]},
-    "orders_create": {"201": ["Location", "Idempotent-Replayed"]},
+    "orders_create": {"201": ["Location"]},
     "tenants_create": {"202": ["Location", "Retry-After"]},
     "exports_create": {"202": ["Location"]},
 }
+# The stable error codes that matter per operation, by status: written into that response's
+# description and as `x-error-codes` (clients switch on `code`). Statuses and codes every operation
+# shares (401, 403 `permission_denied`, 429 `throttled`, 503 `service_unavailable`, ...) are described
+# once per status in ERROR_DESCRIPTIONS. Operations that take an Idempotency-Key also get
+# `idempotency_key_reused` (409) added by `_operation`.
+IDEMPOTENCY_REUSED = "idempotency_key_reused"
+PRODUCT_WRITE = {409: ["duplicate_sku", "version_conflict"], 412: ["precondition_failed"]}
+OPERATION_ERROR_CODES: dict[str, dict[int, list[str]]] = {
+    "products_create": {403: ["plan_limit"], 409: ["duplicate_sku"]},
+    "products_update": PRODUCT_WRITE,
+    "products_partial_update": PRODUCT_WRITE,
+    "products_destroy": {409: ["version_conflict"], 412: ["precondition_failed"]},
+    "products_image_update": {409: ["version_conflict"], 412: ["precondition_failed"]},
+    "products_image_destroy": {409: ["version_conflict"], 412: ["precondition_failed"]},
+    "products_image_upload_create": {409: ["too_many_pending_uploads"]},
+    "orders_create": {409: ["insufficient_stock", "concurrent_update"],
+                      503: ["service_unavailable", "outcome_unknown"]},
+    "orders_cancel_create": {409: ["invalid_status", "concurrent_update"]},
+    "tenants_create": {403: ["plan_limit"], 409: ["conflict"]},
+    "tenants_current_members_create": {403: ["plan_limit", "role_required"], 409: ["already_member", "conflict"]},
+    "tenants_current_members_partial_update": {403: ["cannot_raise_own_role"], 409: ["last_admin", "conflict"]},
+    "tenants_current_members_destroy": {409: ["last_admin", "conflict"]},
+    "me_invitations_accept_create": {403: ["plan_limit", "tenant_inactive"], 409: ["already_member", "conflict"]},
+    "me_memberships_destroy": {403: ["not_a_member"], 409: ["last_admin", "conflict"]},
+    "me_active_tenant_update": {403: ["not_a_member", "tenant_inactive"]},
+    "admin_tenants_partial_update": {409: ["tier_change_requires_migration", "invalid_status"]},
+    "admin_tenants_activate_create": {409: ["invalid_status"]},
+    "admin_tenants_deactivate_create": {409: ["invalid_status"]},
+    "admin_tenants_approve_create": {409: ["invalid_status"]},
+    "admin_tenants_reject_create": {409: ["invalid_status"]},
+    "tenants_current_offboard_create": {400: ["confirmation_mismatch"], 403: ["owner_required"],
+                                        409: ["already_offboarding", "concurrent_change"]},
+    "admin_tenants_offboard_create": {409: ["already_offboarding", "concurrent_change"]},
+    "webhooks_subscriptions_create": {403: ["plan_limit"]},
+    "webhooks_subscriptions_test_create": {409: ["subscription_suspended", "not_confirmed", "topic_missing"]},
+}
+
+
+def _error_codes(operation: dict) -> dict[int, list[str]]:
+    codes = {status: list(names) for status, names in OPERATION_ERROR_CODES.get(operation.get("operationId"), {}).items()}
+    if _takes_idempotency_key(operation):
+        codes.setdefault(409, []).append(IDEMPOTENCY_REUSED)
+    return codes
+
+
+def _takes_idempotency_key(operation: dict) -> bool:
+    return any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+
+
 DELETE_BODY = {
     "required": False,
     "description": "Optional: the version last read, used when no `If-Match` is sent (a 409 if it is not current).",
@@ -220,13 +272,18 @@ def _operation(path: str, method: str, operation: dict, schemas: dict) -> None:
         body["required"] = True
     responses = operation.setdefault("responses", {})
     extra_headers = SUCCESS_HEADERS.get(operation.get("operationId"), {})
+    replayable = ["Idempotent-Replayed"] if _takes_idempotency_key(operation) else []
     for code, response in responses.items():
         if code.startswith("2"):
             headers = response.setdefault("headers", {})
-            for name in ["X-Request-ID", *extra_headers.get(code, [])]:
+            for name in ["X-Request-ID", *extra_headers.get(code, []), *replayable]:
                 headers[name] = {"$ref": f"#/components/headers/{name}"}
     for status in _error_statuses(path, method, operation):
         responses.setdefault(str(status), _error_response(status))
+    for status, codes in _error_codes(operation).items():
+        response = responses.setdefault(str(status), _error_response(status))
+        response["description"] += " This operation: " + ", ".join(f"`{code}`" for code in codes) + "."
+        response["x-error-codes"] = codes
 
 
 def postprocess(result, generator, request, public):

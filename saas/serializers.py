@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 
@@ -61,3 +63,13 @@ class RejectUnknownFieldsMixin:
                     errors["unknown_fields_omitted"] = [f"{len(unknown) - len(shown)} more unknown fields."]
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+# The ``Idempotency-Key`` request header of the retry-safe creates (``saas.idempotency``); saas.schema
+# adds its pattern, the replay header and the 409 code to every operation that declares it.
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Retry-safe creation: a retry with the same key and body creates nothing and returns the first "
+                "answer again (status, body, headers) with `Idempotent-Replayed: true`; the same key with "
+                "another body, or on another create, is a 409 `idempotency_key_reused`. Kept 24 h, per user "
+                "(and per tenant for creates in a tenant).")

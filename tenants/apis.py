@@ -7,9 +7,10 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas import audit, export, files, limits, usage
+from saas import audit, export, files, idempotency, limits, usage
 from saas.celery import broker
 from saas.errors import NotFound, ServiceUnavailable
+from saas.serializers import IDEMPOTENCY_KEY
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
@@ -85,7 +86,7 @@ class ActiveTenantApi(APIView):
 class TenantsApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=TenantCreateSerializer, responses={
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], request=TenantCreateSerializer, responses={
         201: OpenApiResponse(TenantSerializer, description="Pooled tiers: the tenant is active."),
         202: OpenApiResponse(TenantSerializer, description=(
             "Platinum: the tenant is `pending_approval` until a platform admin approves it, then "
@@ -93,14 +94,21 @@ class TenantsApi(APIView):
             "`Location`); once active it is a membership there.")),
     })
     def post(self, request):
+        key = idempotency.key_from(request.headers)
         data = _valid(TenantCreateSerializer, request.data)
         identity = request.user.identity
-        tenant = services.request_tenant(name=data["name"], tier=data["tier"], owner_id=identity.sub,
-                                         owner_email=selectors.email_of(identity))
-        if tenant["status"] in ("pending_approval", "provisioning"):
-            return Response(selectors.public_tenant(tenant), status=status.HTTP_202_ACCEPTED,
-                            headers={"Location": reverse("me"), "Retry-After": "2"})
-        return Response(selectors.public_tenant(tenant), status=status.HTTP_201_CREATED)
+        outcome = idempotency.run(  # no tenant yet: the key is the user's
+            key, operation="tenants.create", payload=dict(data), user_id=identity.sub,
+            create=lambda claim: services.request_tenant(name=data["name"], tier=data["tier"], owner_id=identity.sub,
+                                                         owner_email=selectors.email_of(identity), idempotency=claim),
+            render=_created_tenant)
+        return Response(outcome.body, status=outcome.status, headers=outcome.headers)
+
+
+def _created_tenant(tenant: dict) -> tuple[int, dict, dict]:
+    if tenant["status"] in ("pending_approval", "provisioning"):
+        return status.HTTP_202_ACCEPTED, selectors.public_tenant(tenant), {"Location": reverse("me"), "Retry-After": "2"}
+    return status.HTTP_201_CREATED, selectors.public_tenant(tenant), {}
 
 
 class CurrentTenantApi(APIView):
@@ -125,14 +133,18 @@ class MembersApi(APIView):
         params = _valid(ListParamsSerializer, request.query_params)
         return Response(_page(selectors.list_members(cursor=params.get("cursor"), limit=params["limit"])))
 
-    @extend_schema(request=MemberInviteSerializer, responses={202: OpenApiResponse(
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], request=MemberInviteSerializer, responses={202: OpenApiResponse(
         InvitationSerializer, description="A pending invitation: the person becomes a member when they accept it "
                                           "(POST /me/invitations/{id}/accept). The answer is the same whether or "
                                           "not the email has an account.")})
     def post(self, request):
+        key = idempotency.key_from(request.headers)
         data = _valid(MemberInviteSerializer, request.data)
-        invitation = services.invite_member(email=data["email"], role=data["role"])
-        return Response(services.public_invitation(invitation), status=status.HTTP_202_ACCEPTED)
+        outcome = idempotency.run(
+            key, operation="invitations.create", payload=dict(data),
+            create=lambda claim: services.invite_member(email=data["email"], role=data["role"], idempotency=claim),
+            render=lambda invitation: (status.HTTP_202_ACCEPTED, services.public_invitation(invitation), {}))
+        return Response(outcome.body, status=outcome.status, headers=outcome.headers)
 
 
 class InvitationsApi(APIView):
@@ -330,16 +342,23 @@ class ExportsApi(APIView):
         page = export.list_exports(cursor=params.get("cursor"), limit=params["limit"])
         return Response({"results": [export.public_export(j) for j in page.items], "next_cursor": page.next_cursor})
 
-    @extend_schema(request=None, responses={202: ExportSerializer})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], request=None, responses={202: ExportSerializer})
     def post(self, request):
-        if not broker.reachable():
-            raise ServiceUnavailable("broker", "The job queue is unavailable, so no export was started; try again shortly.")
-        job = export.request_export()
-        from .tasks import enqueue_export
+        outcome = idempotency.run(
+            idempotency.key_from(request.headers), operation="exports.create", payload={}, create=_start_export,
+            render=lambda job: (status.HTTP_202_ACCEPTED, export.public_export(job),
+                                {"Location": reverse("export", args=[job["id"]])}))
+        return Response(outcome.body, status=outcome.status, headers=outcome.headers)
 
-        enqueue_export(job["id"])
-        return Response(export.public_export(job), status=status.HTTP_202_ACCEPTED,
-                        headers={"Location": reverse("export", args=[job["id"]])})
+
+def _start_export(claim) -> dict:
+    if not broker.reachable():
+        raise ServiceUnavailable("broker", "The job queue is unavailable, so no export was started; try again shortly.")
+    job = export.request_export(idempotency=claim)
+    from .tasks import enqueue_export
+
+    enqueue_export(job["id"])
+    return job
 
 
 class ExportApi(APIView):

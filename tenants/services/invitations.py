@@ -26,6 +26,8 @@ from django.conf import settings
 from saas import limits
 from saas.audit import Entry
 from saas.errors import NotFound
+from saas.idempotency import Claim
+from saas.idempotency import op as idempotency_ops
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
@@ -66,11 +68,11 @@ def public_invitation(invitation: InvitationRecord) -> dict:
             "expires_at": invitation.expires_at}
 
 
-def invite_member(*, email: str, role: str) -> InvitationRecord:
+def invite_member(*, email: str, role: str, idempotency: Claim | None = None) -> InvitationRecord:
     """Invite ``email`` to the tenant in context as ``role`` (admins only). Idempotent per email:
     inviting again replaces the pending invitation (new role, new expiry). Refused for someone who is
     already a member (409 ``already_member``) and for the plan's member limit; never says whether the
-    email has an account."""
+    email has an account. ``idempotency``: the key's record joins the transaction (``saas.idempotency``)."""
     _require_admin()
     ctx = get_context()
     if role not in ROLES:
@@ -102,11 +104,13 @@ def invite_member(*, email: str, role: str) -> InvitationRecord:
             tenant_name=tenant_name, invitation_id=invitation_id, role=role, expires_at=expires_at)
     entry = Entry(action="member.invited", target_type="invitation", target_id=invitation_id,
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
-    commit_change([invitation_op, inbox_op], entry, reason=f"invite {email} to {ctx.tenant_id}")
+    invited = InvitationRecord.from_item(invitation)
+    commit_change([invitation_op, inbox_op, *idempotency_ops(idempotency, invited)], entry,
+                  reason=f"invite {email} to {ctx.tenant_id}")
     logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
     notifications.notify_invited(tenant_id=ctx.tenant_id, tenant_name=tenant_name, email=email, role=role,
                                  inbox_id=f"{ctx.tenant_id}.{invitation_id}")
-    return InvitationRecord.from_item(invitation)
+    return invited
 
 
 def _tenant_name(tenant_id: str) -> str:

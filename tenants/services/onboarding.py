@@ -12,6 +12,8 @@ from saas import audit as audit_trail
 from saas import limits
 from saas.celery import broker, enqueue_after_commit
 from saas.errors import ServiceUnavailable
+from saas.idempotency import Claim
+from saas.idempotency import op as idempotency_ops
 from saas.tenancy import system_context, tables
 from saas.tenancy.store import (
     DoesNotExist,
@@ -51,24 +53,28 @@ logger = logging.getLogger("tenants")
 REGISTRATION_RETENTION_SECONDS = 7 * 24 * 3600
 
 
-def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) -> dict:
+def request_tenant(*, name: str, tier: str, owner_id: str, owner_email: str,
+                   idempotency: Claim | None = None) -> dict:
     """Self-service registration (POST /tenants). Pooled tiers are created at once (``active``).
     A silo tier is recorded as ``provisioning`` and built by a worker (``tenants.provision_silo``),
     because creating its table can outlast an API request; until it is ``active`` (or ``failed``, with
     a reason) its owner sees it under ``pending_tenants`` in GET /me.
 
     The broker is checked first: when it is down nothing is written (ServiceUnavailable ``broker``).
-    An enqueue lost after the write is recovered by the outbox sweep (``provisioning_is_stuck``)."""
+    An enqueue lost after the write is recovered by the outbox sweep (``provisioning_is_stuck``).
+    ``idempotency``: the key's record (user-scoped) joins the creating transaction, so a retried
+    request is answered from it and takes no second creation slot (``saas.idempotency``)."""
     quota = _creation_quota_op(owner_id, tier)
     if tier in POOLED_TIERS:
         return create_pooled_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email,
-                                    extra_ops=[quota], creation_quota=True)
+                                    extra_ops=[quota], creation_quota=True, idempotency=idempotency)
     if tier not in SILO_TIERS:
         raise ValueError(f"unknown tier {tier!r}")
     # A silo tenant costs a table and a high rate: nothing is provisioned until a platform admin
     # approves it (approve_silo_tenant); the owner sees it as ``pending_approval`` in GET /me.
     return start_silo_tenant(name=name, tier=tier, owner_id=owner_id, owner_email=owner_email,
-                             status="pending_approval", extra_ops=[quota], creation_quota=True)
+                             status="pending_approval", extra_ops=[quota], creation_quota=True,
+                             idempotency=idempotency)
 
 
 def _creation_quota_op(owner_id: str, tier: str) -> dict:
@@ -162,7 +168,8 @@ def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) ->
 
 
 def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str,
-                         extra_ops: list[dict] = (), creation_quota: bool = False) -> dict:
+                         extra_ops: list[dict] = (), creation_quota: bool = False,
+                         idempotency: Claim | None = None) -> dict:
     """Tenant record + the owner's admin membership, all in one transaction. ``creation_quota``: the
     owner's ``TenantCreationQuota`` counts this tenant (offboarding gives the slot back)."""
     if tier not in POOLED_TIERS:
@@ -174,7 +181,7 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
             created_by=owner_id, owner_email=owner_email, **({"creation_quota": True} if creation_quota else {}))
     # the owner takes the first member slot (counted by membership_ops)
     ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
-    ops += extra_ops
+    ops += [*extra_ops, *idempotency_ops(idempotency, tenant)]
     entries = tenant_audit(tenant, "tenant.created", changes={"name": [None, name], "tier": [None, tier]})
     with system_context(reason=f"create tenant {tenant_id}"):
         try:
@@ -187,7 +194,8 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
 
 
 def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str,
-                      status: str = "provisioning", extra_ops: list[dict] = (), creation_quota: bool = False) -> dict:
+                      status: str = "provisioning", extra_ops: list[dict] = (), creation_quota: bool = False,
+                      idempotency: Claim | None = None) -> dict:
     """Record a silo tenant as ``provisioning`` (no members, no route, no table yet), together with
     the owner's registration item (so GET /me shows it), in one transaction."""
     if tier not in SILO_TIERS:
@@ -200,7 +208,7 @@ def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner
             **({"creation_quota": True} if creation_quota else {}))
         registration_op, _ = TenantRegistration.objects.put_op(
             owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
-        transact_write([tenant_op, registration_op, *extra_ops], audit=audit_trail.platform_entry(
+        transact_write([tenant_op, registration_op, *extra_ops, *idempotency_ops(idempotency, tenant)], audit=audit_trail.platform_entry(
             "tenant.registered", "tenant", tenant_id, tenant_id=tenant_id, changes={"name": [None, name], "tier": [None, tier]}))
     logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
     return tenant
