@@ -1,3 +1,8 @@
+from . import lazy_imports
+
+lazy_imports.install()  # before Django loads DRF, which imports requests/yaml/uritemplate if installed
+
+
 def __getattr__(name: str):
     # Celery's Django layout exposes the app here (`celery -A saas`); it is created on first use
     # (saas.celery), so importing the project does not import Celery.
