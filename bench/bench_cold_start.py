@@ -1,7 +1,7 @@
 """Cold start of the *built* Lambda package: a fresh interpreter that sees only the unzipped package
 (read-only, ``.pyc`` shipped, secrets resolved from SSM / Secrets Manager by reference) imports
 Zappa's handler and the Django app and answers its first request (GET /health). Target: median
-<= 1.0 s. The dev and prod packages are measured interleaved in shuffled order.
+<= 0.40 s. The dev and prod packages are measured interleaved in shuffled order.
 
     .venv/bin/python -m devstack test -- .venv/bin/python bench/bench_cold_start.py [--runs N] [--importtime]
 

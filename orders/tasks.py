@@ -13,12 +13,14 @@ import logging
 
 from celery import shared_task
 
-from saas.celery import enqueue_after_commit
+from saas.celery import enqueue_after_commit, get_app
 from saas.tasks import relay_events, sweep, sweep_tenant
 from saas.tenancy.store import StoreUnavailable
 
 from . import services
 from .models import CONFIRMED
+
+get_app()  # the shared tasks below resolve through the current app: the project's (created on first use)
 
 logger = logging.getLogger("orders.tasks")
 

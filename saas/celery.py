@@ -1,6 +1,13 @@
 """The Celery app. Tenant propagation (headers at publish, context in the worker) lives in
 ``saas.tenancy.jobs``: it is connected through Celery's own ``before_task_publish`` signal and the
-app's task class, so no caller sets a header by hand."""
+app's task class, so no caller sets a header by hand.
+
+The app is created on first use (``get_app()``, or ``app`` / ``saas.celery_app`` as attributes), not
+when Django starts: Celery with kombu, yaml and click costs ~60 ms of a Lambda cold start, and
+``/health`` or a read never enqueues. What a request does use (``broker``, ``enqueue_after_commit``,
+``task_named``) lives here without importing Celery. Whatever publishes or runs a job creates the
+app first: ``enqueue_after_commit``/``task_named``, the worker (``celery -A saas``, ``saas.worker``)
+and the apps' ``tasks`` modules, whose ``shared_task`` proxies resolve through it."""
 import logging
 import os
 import threading
@@ -9,17 +16,48 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from math import ceil
 
-from celery import Celery
-from celery.signals import before_task_publish, worker_init
+from saas.queues import MAX_DELAY_SECONDS, published_queue_url
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
 
-app = Celery("saas", task_cls="saas.tenancy.jobs:TenantTask")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+_app = None
+_app_lock = threading.RLock()
 
-import saas.tenancy.jobs  # noqa: E402,F401  connects the header signal in every publishing process
-from saas.queues import MAX_DELAY_SECONDS, published_queue_url  # noqa: E402
+
+def get_app():
+    """The process's Celery app (created, configured from Django's settings, on the first call)."""
+    if _app is None:
+        with _app_lock:
+            if _app is None:
+                _create_app()
+    return _app
+
+
+def _create_app():
+    global _app
+    from celery import Celery
+    from celery.signals import before_task_publish, worker_init
+
+    app = Celery("saas", task_cls="saas.tenancy.jobs:TenantTask")
+    app.set_default()  # the current app of every thread, whichever thread created it
+    _app = app
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.autodiscover_tasks()
+
+    import saas.tenancy.jobs  # noqa: F401  connects the header signal in every publishing process
+    from saas import usage
+
+    before_task_publish.connect(sqs_delay_from_eta, dispatch_uid="saas.celery.sqs_delay_from_eta")
+    worker_init.connect(_patch_worker, dispatch_uid="saas.celery.patch_worker")
+    usage.connect_worker_signals()  # a process that runs jobs has an app: flush counts after each
+    return app
+
+
+def __getattr__(name: str):
+    if name == "app":  # `from saas.celery import app`, `celery -A saas`
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger("saas.celery")
 
@@ -51,7 +89,6 @@ def _survive_broker_loss_with_jobs_in_flight() -> None:
     kombu_redis.Channel._connparams = guarded
 
 
-@worker_init.connect
 def _patch_worker(**kwargs) -> None:
     # Only workers consume; web processes (Lambda cold starts) skip importing the redis transport.
     _survive_broker_loss_with_jobs_in_flight()
@@ -92,6 +129,7 @@ class BrokerProbe:
     @staticmethod
     def _probe() -> bool:
         timeout = _setting("BROKER_CHECK_TIMEOUT_SECONDS")
+        app = get_app()
         sqs_url = published_queue_url(app)
         if sqs_url is not None:
             return _probe_sqs(sqs_url, timeout)
@@ -135,13 +173,12 @@ def _setting(name: str) -> float:
 broker = BrokerProbe()
 
 
-@before_task_publish.connect(dispatch_uid="saas.celery.sqs_delay_from_eta")
 def sqs_delay_from_eta(sender=None, headers=None, properties=None, **kwargs) -> None:
     """On SQS, a job with an ETA (``countdown``/``eta``, ``Task.retry``) is published with
     ``DelaySeconds`` (kombu's SQS transport passes the property to SendMessage), so SQS, not a
     worker holding the message, does the waiting. SQS caps a delay at 900 s: a later ETA arrives
     early and the worker sends it on with the rest of the delay (``saas.worker``)."""
-    if properties is None or not headers or not headers.get("eta") or published_queue_url(app) is None:
+    if properties is None or not headers or not headers.get("eta") or published_queue_url(get_app()) is None:
         return
     properties["DelaySeconds"] = sqs_delay(headers["eta"])
 
@@ -165,6 +202,7 @@ def task_named(name: str):
     """A registered task by its name (``"orders.confirm"``): services enqueue through this, so they
     never import the task layer. The first miss imports every app's ``tasks`` module (Celery's
     autodiscovery, which a worker does at start and a web process only when it first enqueues)."""
+    app = get_app()
     if name not in app.tasks:
         app.loader.import_default_modules()
     return app.tasks[name]
@@ -175,6 +213,7 @@ def enqueue_after_commit(task, *args, countdown: float | None = None) -> bool:
     (a bug). False when the broker refused it (or is known to be down: a request does not wait on a
     dead broker twice). A failure resets the broker probe, so the next write that needs a job
     answers 503 instead of committing without one."""
+    get_app()  # a shared_task proxy resolves through the current app: ours, created if need be
     if isinstance(task, str):
         task = task_named(task)
     name = task.name

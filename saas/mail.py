@@ -9,9 +9,11 @@ the subject and body, and carries no secret but the link it exists for.
 some notices are about a tenant that is no longer active (scheduled for deletion), and a tenant job
 for such a tenant would be dropped by the worker.
 
-The backend is django-ses's, with its client made by ``saas.aws`` (endpoints from settings, the
-shared botocore session): locally the moto server's SES, which (like SES) refuses a sender that is
-not a verified identity; the local stack verifies ``DEFAULT_FROM_EMAIL`` when it starts (devstack).
+The backend is django-ses's (``saas.mail_backend.SESBackend``, imported by ``send_now`` only, so a
+web process does not import django-ses), with its client made by ``saas.aws`` (endpoints from
+settings, the shared botocore session): locally the moto server's SES, which (like SES) refuses a
+sender that is not a verified identity; the local stack verifies ``DEFAULT_FROM_EMAIL`` when it
+starts (devstack).
 """
 from __future__ import annotations
 
@@ -19,21 +21,16 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django_ses import SESBackend as _DjangoSesBackend
-
-from saas import aws
 
 logger = logging.getLogger("saas.mail")
 
 
-class SESBackend(_DjangoSesBackend):
-    """django-ses's backend on our boto3 client (endpoint, region, timeouts from settings)."""
+def __getattr__(name: str):
+    if name == "SESBackend":  # its former home (MAIL_BACKEND="saas.mail.SESBackend" still works)
+        from saas.mail_backend import SESBackend
 
-    def open(self):
-        if self.connection:
-            return False
-        self.connection = aws.client("ses")
-        return True
+        return SESBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def send_later(*, tenant_id: str, to: list[str] | tuple[str, ...], subject: str, body: str) -> bool:

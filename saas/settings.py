@@ -191,7 +191,7 @@ AWS_ENDPOINT_URLS = {
 # call is at most AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT plus one back-off (standard mode, < 1 s), i.e.
 # ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/faults/test_frozen_aws.py.
 # Email (saas.mail): django-ses on our SES client, always sent from the ``mail.send`` job.
-MAIL_BACKEND = env("MAIL_BACKEND", "saas.mail.SESBackend")
+MAIL_BACKEND = env("MAIL_BACKEND", "saas.mail_backend.SESBackend")
 # No django-ses self-throttling (it reads GetSendQuota before sending): one message per job, and a
 # throttled send fails the job, which Celery retries with backoff.
 AWS_SES_AUTO_THROTTLE = None
@@ -304,7 +304,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["saas.parsers.BoundedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "saas.openapi.AutoSchema",  # drf-spectacular's, loaded on schema generation
     "EXCEPTION_HANDLER": "saas.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["saas.throttling.TenantRateThrottle"],
@@ -347,7 +347,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["tenants.schema.load"],
+    "PREPROCESSING_HOOKS": ["saas.openapi.load", "tenants.schema.load"],  # saas.openapi first
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "saas.schema.postprocess"],
     # Request and response components apart: read-only fields (id, created_at...) are not asked for on create.
     "COMPONENT_SPLIT_REQUEST": True,

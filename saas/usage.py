@@ -214,11 +214,11 @@ class UsageMiddleware:
             counter.maybe_flush()
 
 
-def _connect_worker_signals() -> None:
+def connect_worker_signals() -> None:
+    """Flush after each job and at worker shutdown; ``saas.celery`` calls this when it creates the
+    app (every process that runs jobs has one), so a web process never imports Celery for it."""
     from celery.signals import task_postrun, worker_shutdown
 
     task_postrun.connect(lambda **kw: counter.maybe_flush(), weak=False, dispatch_uid="saas.usage.postrun")
     worker_shutdown.connect(lambda **kw: counter.flush(), weak=False, dispatch_uid="saas.usage.shutdown")
 
-
-_connect_worker_signals()

@@ -31,7 +31,7 @@ from django.conf import settings
 
 from saas import audit, files, usage
 from saas.tenancy import system_context, tables, tenant_context
-from saas.tenancy.jobs import tenant_directory
+from saas.tenancy.directory import tenant_directory
 from saas.tenancy.store import (
     TENANT_MODELS,
     DoesNotExist,

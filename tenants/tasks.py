@@ -15,12 +15,14 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from saas.celery import enqueue_after_commit
+from saas.celery import enqueue_after_commit, get_app
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 from saas.tenancy.store import DoesNotExist, StoreUnavailable
 
 from . import services
+
+get_app()  # the shared tasks below resolve through the current app: the project's (created on first use)
 
 logger = logging.getLogger("tenants.tasks")
 

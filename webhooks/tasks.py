@@ -10,11 +10,14 @@ import logging
 
 from celery import shared_task
 
+from saas.celery import get_app
 from saas.hooks import hooks
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import StoreUnavailable
 
 from .services.revalidation import revalidate_subscriptions
+
+get_app()  # the shared tasks below resolve through the current app: the project's (created on first use)
 
 logger = logging.getLogger("webhooks.tasks")
 

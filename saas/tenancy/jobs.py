@@ -18,16 +18,10 @@ themselves; they run with no tenant context.
 from __future__ import annotations
 
 import logging
-import time
-from typing import Callable
 
 from celery import Task
 from celery.exceptions import Reject
 from celery.signals import before_task_publish
-from django.conf import settings
-
-from saas.cache import TTLCache
-from saas.hooks import hooks
 
 from .context import (
     InvalidTenantId,
@@ -36,6 +30,7 @@ from .context import (
     tenant_context,
     validate_tenant_id,
 )
+from .directory import TenantDirectory, tenant_directory  # noqa: F401  (re-exported)
 from .store import StoreUnavailable
 
 logger = logging.getLogger("saas.tenancy.jobs")
@@ -57,23 +52,6 @@ def stamp_tenant_headers(sender=None, headers=None, **kwargs) -> None:
             headers[USER_HEADER] = ctx.user_id
 
 
-class TenantDirectory:
-    """Tenant records as the worker sees them (through the ``get_tenant`` hook the tenants app
-    registers); cached briefly so a burst of jobs costs one read, while a deactivation still stops a
-    tenant's jobs within ``TENANT_JOB_CACHE_SECONDS``."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._cache: TTLCache[dict | None] = TTLCache(maxsize=10_000, ttl=lambda _: settings.TENANT_JOB_CACHE_SECONDS,
-                                                      clock=clock)
-
-    def get(self, tenant_id: str) -> dict | None:
-        return self._cache.get_or_load(tenant_id, lambda: hooks.require("get_tenant")(tenant_id))
-
-    def forget(self) -> None:
-        self._cache.clear()
-
-
-tenant_directory = TenantDirectory()
 
 
 class TenantTask(Task):
