@@ -31,14 +31,19 @@ from saas.tenancy.keys import UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
 
 from .models import (
+    LEGACY_MAX_WORDS,
+    WORDS_FORMAT,
     Product,
     ProductSku,
     ProductWord,
+    ProductWordCount,
     UsedUpload,
+    legacy_word_id,
     name_words,
     product_etag,
     public_product,
     search_key,
+    word_counter_keys,
     word_id,
 )
 from .selectors import get_product
@@ -84,23 +89,66 @@ def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit
 
 
 WORD_FIELDS = ("name", "sku", "category", "price")  # what the word index items carry
+Deltas = dict[str, dict[str, int]]  # counter id -> attribute -> change
 
 
 def _word_puts(product: Mapping[str, Any], words_version: int) -> list[dict]:
     """The word index items of ``product`` (see ``ProductWord``), as create operations."""
-    return [ProductWord.objects.create_op(id=word_id(word, product["id"], words_version), product_id=product["id"],
-                                          name_key=search_key(product["name"]), sku=product["sku"],
-                                          category=product.get("category"), price=product["price"])[0]
+    return [ProductWord.objects.create_op(id=word_id(word, product["name"], product["id"], words_version), word=word,
+                                          product_id=product["id"], name_key=search_key(product["name"]),
+                                          sku=product["sku"], category=product.get("category"),
+                                          price=product["price"])[0]
             for word in name_words(product["name"])]
 
 
 def _word_deletes(product: Mapping[str, Any]) -> list[dict]:
-    """Delete operations for the product's current word items (none before it was first indexed)."""
+    """Delete operations for the product's current word items (none before it was first indexed;
+    the first format's ids for a product not reindexed since)."""
     if not product.get("words_version"):
         return []
     version = int(product["words_version"])
-    return [ProductWord.objects.delete_op(word_id(word, product["id"], version), expected_version=1)
-            for word in name_words(product["name"])]
+    if product.get("words_format") == WORDS_FORMAT:
+        return [ProductWord.objects.delete_op(word_id(word, product["name"], product["id"], version), expected_version=1)
+                for word in name_words(product["name"])]
+    return [ProductWord.objects.delete_op(legacy_word_id(word, product["id"], version), expected_version=1)
+            for word in name_words(product["name"], LEGACY_MAX_WORDS)]
+
+
+def _counted(product: Mapping[str, Any], sign: int) -> Deltas:
+    """What ``product`` adds to the counters (``sign`` -1: takes away); nothing for a product whose
+    words were never counted (the first index format)."""
+    if sign < 0 and product.get("words_format") != WORDS_FORMAT:
+        return {}
+    attributes = ["n"] + ([f"c:{product['category']}"] if product.get("category") else [])
+    deltas: Deltas = {}
+    for key in word_counter_keys(product["name"]):
+        for attribute in attributes:
+            deltas.setdefault(key, {})
+            deltas[key][attribute] = deltas[key].get(attribute, 0) + sign
+    return deltas
+
+
+def _merged(*changes: Deltas) -> Deltas:
+    """Sum of counter changes, without the ones that cancel out (a price change moves no counter)."""
+    total: Deltas = {}
+    for change in changes:
+        for key, attributes in change.items():
+            for attribute, delta in attributes.items():
+                total.setdefault(key, {})
+                total[key][attribute] = total[key].get(attribute, 0) + delta
+    return {key: kept for key, attributes in total.items() if (kept := {a: d for a, d in attributes.items() if d})}
+
+
+def _counter_ops(deltas: Deltas) -> list[dict]:
+    """One ADD per counter item (a transaction may name an item once, so changes are merged first)."""
+    return [ProductWordCount.objects.add_op(key, deltas=deltas[key]) for key in sorted(deltas)]
+
+
+def reindex_ops(current: Mapping[str, Any], product: Mapping[str, Any], words_version: int) -> list[dict]:
+    """Move the word index from ``current`` (as stored) to ``product`` (as it will be): delete the old
+    items, write the new ones and change the counters, all for the caller's transaction."""
+    return [*_word_deletes(current), *_word_puts(product, words_version),
+            *_counter_ops(_merged(_counted(current, -1), _counted(product, +1)))]
 
 
 def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected_version: int | None) -> int:
@@ -120,10 +168,11 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     fields = _stored({"sku": sku, "name": name, "description": description, "price": price,
                       "currency": currency, "stock": stock, "category": category})
     sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
-    product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1)
+    product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1, words_format=WORDS_FORMAT)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
     _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products")),
-             *(("word", op) for op in _word_puts(product, 1))],
+             *(("word", op) for op in _word_puts(product, 1)),
+             *(("counter", op) for op in _counter_ops(_counted(product, +1)))],
             sku=sku,
             audit=Entry(action="product.created", target_type="product", target_id=product_id,
                         changes=diff({}, fields)))
@@ -132,7 +181,8 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
 
 
 # A transaction holds at most 100 items: per product its SKU claim, the product, its outbox event
-# and its word index items; then one quota take, the audit record and its chain head (3).
+# and its word index items; the batch's word counters (shared words merged); then one quota take,
+# the audit record and its chain head (3).
 BATCH_SIZE = 32
 MAX_BATCH_ITEMS = 96
 
@@ -145,21 +195,25 @@ def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
     created: list[dict] = []
     pending = [dict(fields) for fields in products]
     while pending:
-        operations, events, made = [], [], []
+        operations, events, made, counters = [], [], [], {}
         while pending and len(made) < BATCH_SIZE:
             product_id = new_id()
             stored = _stored({"description": "", "category": None, "stock": 0, **pending[0]})
             words = len(name_words(stored["name"]))
-            if made and len(operations) + 3 + words > MAX_BATCH_ITEMS:
+            counted = _merged(counters, _counted({**stored, "id": product_id}, +1))
+            if made and len(operations) + 3 + words + len(counted) > MAX_BATCH_ITEMS:
                 break
             pending.pop(0)
+            counters = counted
             sku_op, _ = ProductSku.objects.create_op(id=stored["sku"], product_id=product_id)
-            product_op, product = Product.objects.create_op(id=product_id, **stored, words_version=1)
+            product_op, product = Product.objects.create_op(id=product_id, **stored, words_version=1,
+                                                            words_format=WORDS_FORMAT)
             event_put, event = event_op(PRODUCT_CREATED, public_product(product))
             operations += [(f"new_sku:{stored['sku']}", sku_op), ("product", product_op), ("event", event_put),
                            *(("word", op) for op in _word_puts(product, 1))]
             events.append(event)
             made.append(product)
+        operations += [("counter", op) for op in _counter_ops(counters)]
         operations.append(("quota", limits.reserve_op("products", count=len(made))))
         try:
             transact_write([op for _, op in operations], audit=Entry(
@@ -200,12 +254,13 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
     # The next word set is numbered after the current one (never after the version the caller expects:
     # a stale caller must fail on the version guard, not reuse the current set's ids).
     words_version = int(current.get("words_version") or 0) + 1
-    reindex = {"words_version": words_version} if set(WORD_FIELDS) & set(changed) else {}
+    reindex = ({"words_version": words_version, "words_format": WORDS_FORMAT}
+               if set(WORD_FIELDS) & set(changed) else {})
     update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current,
                                                    **changed, **reindex)
     operations = [("product", update_op)]
     if reindex:
-        operations += [("word", op) for op in [*_word_deletes(current), *_word_puts(product, words_version)]]
+        operations += [("word", op) for op in reindex_ops(current, product, words_version)]
     if "sku" in changed:
         new_sku_op, _ = ProductSku.objects.create_op(id=changed["sku"], product_id=product_id)
         operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
@@ -227,7 +282,8 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
              ("event", event_put), ("quota", limits.release_op("products")),
-             *(("word", op) for op in _word_deletes(current))],
+             *(("word", op) for op in _word_deletes(current)),
+             *(("counter", op) for op in _counter_ops(_counted(current, -1)))],
             audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
                         changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])
