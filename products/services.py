@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 from urllib.parse import urlencode
@@ -452,3 +453,49 @@ def seed_demo_products(*, tenant_id: str, count: int = 12) -> list[dict]:
                 products.append(get_product(owner["product_id"], consistent=True))
     logger.info("demo catalogue ready for tenant %s (%d products)", tenant_id, len(products))
     return products
+
+
+# --- word index backfill ---------------------------------------------------------------------------
+@dataclass
+class BackfillReport:
+    indexed: int = 0   # products (re)indexed now
+    current: int = 0   # already in the current format: nothing written
+    last_id: str = ""  # the last product looked at: ``after`` to resume from it
+
+
+def backfill_words(*, after: str = "", limit: int | None = None, progress=None) -> BackfillReport:
+    """Index, in the current tenant (its context is required: the store refuses without one), the
+    products written before the word index or its counters (``words_format`` not current): per
+    product one transaction with its word items, the counters and the new format marker, guarded by
+    the product's version (``annotate_op``: no new version, a client's ETag stays valid). Products are
+    read in id order from ``after``; ones already current are skipped, so a rerun writes nothing and
+    an interrupted run resumes anywhere (``after`` only saves reading). A product changed meanwhile is
+    read again (its change may already have indexed it)."""
+    report = BackfillReport()
+    between = (after + "0", "~") if after else None  # ids are 32 hex digits: the ones after ``after``
+    for product in Product.objects.every(between=between) if between else Product.objects.every():
+        for _attempt in range(5):
+            if product.get("words_format") == WORDS_FORMAT:
+                report.current += 1
+                break
+            words_version = int(product.get("words_version") or 0) + 1
+            target = {**product, "words_format": WORDS_FORMAT}
+            try:
+                transact_write([Product.objects.annotate_op(product["id"], expected_version=product["version"],
+                                                            words_version=words_version, words_format=WORDS_FORMAT),
+                                *reindex_ops(product, target, words_version)])
+                report.indexed += 1
+                break
+            except TransactionCancelled:
+                try:
+                    product = get_product(product["id"], consistent=True)
+                except DoesNotExist:
+                    break  # deleted meanwhile: nothing to index
+        else:
+            raise VersionConflict(f"product {product['id']} kept changing during the backfill; run it again")
+        report.last_id = product["id"]
+        if progress is not None:
+            progress(report)
+        if limit is not None and report.indexed + report.current >= limit:
+            break
+    return report
