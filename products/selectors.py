@@ -139,17 +139,19 @@ def _word_counter(prefix: str, category: str | None) -> tuple[int, list[str]]:
             return max(total, 0), words
 
 
-def _stream(word: str, category: str | None, field: str, reverse: bool) -> Iterator[tuple[str, dict]]:
-    """The index items of exactly ``word`` in the order asked for, as (order key, item), page by page."""
+def _stream(word: str, category: str | None, field: str, reverse: bool, first: int) -> Iterator[tuple[str, dict]]:
+    """The index items of exactly ``word`` in the order asked for, as (order key, item), page by page:
+    the first page is ``first`` items (what the page shown needs), later ones grow to 1,000."""
     only = Attr("category").eq(category) if category else None
-    cursor = None
+    cursor, size = None, max(1, first)
     while True:
         if field == "price":
-            page = ProductWord.objects.query(index="by_price", value=f"PRICE#{word}", cursor=cursor, limit=PAGE_READ,
+            page = ProductWord.objects.query(index="by_price", value=f"PRICE#{word}", cursor=cursor, limit=size,
                                              ascending=not reverse, filter=only, max_page=1000)
         else:
-            page = ProductWord.objects.query(prefix=f"{word}#", cursor=cursor, limit=PAGE_READ, ascending=not reverse,
+            page = ProductWord.objects.query(prefix=f"{word}#", cursor=cursor, limit=size, ascending=not reverse,
                                              filter=only, max_page=1000)
+        size = min(size * 4, 1000)
         for item in page.items:
             if "word" not in item:
                 continue  # the first format's item of a product not reindexed yet (backfill_product_words)
@@ -173,7 +175,8 @@ def _word_matches(ranked: list[tuple[int, list[str], str]], category: str | None
         merged: Iterable[tuple[str, dict]] = sorted(((key(i), i) for i in items), key=lambda kv: kv[0], reverse=reverse)
     else:
         capped = False
-        merged = heapq.merge(*(_stream(w, category, field, reverse) for w in words), key=lambda kv: kv[0],
+        first = need if need is not None and not others else PAGE_READ
+        merged = heapq.merge(*(_stream(w, category, field, reverse, first) for w in words), key=lambda kv: kv[0],
                              reverse=reverse)
     matches: dict[str, dict] = {}
     read = 0
