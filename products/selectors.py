@@ -66,7 +66,8 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
                   limit: int = 20, count: bool = True) -> SearchResult:
     """Products with every word of ``text`` starting a word of their name (anywhere in it), or whose
     SKU starts with ``text``; only ``category``'s when given; sorted; the true count (``count=False``,
-    e.g. the order form's picker: the count is 0 and only the page is read).
+    e.g. the order form's picker: the count is 0, only the page is read, word matches first, then SKU
+    matches in SKU order).
 
     Reads, never a Scan and never another tenant's partition:
 
@@ -83,7 +84,6 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
     field, reverse = SORTS.get(sort, SORTS["name"])
     sku = " ".join(text.split()).upper()
     sku = sku if sku and SKU_PATTERN.fullmatch(sku) else ""
-    sku_count = Product.objects.count(index="by_sku", value="SKU", prefix=sku) if sku else 0
     word_count, ranked = 0, []
     for word in sorted(words, key=len, reverse=True):  # longer words first: likelier rare, or absent
         ranked.append(_word_counter(word, category) + (word,))
@@ -93,6 +93,15 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
     word_count = ranked[0][0] if ranked else 0
     need = offset + limit
     capped = False
+    if not count:  # the picker: the first matches by word, then by SKU (in SKU order); no count read
+        matches = _word_matches(ranked, category, field, reverse, need=need)[0] if word_count else {}
+        ids = list(matches)
+        if sku and len(ids) < need:
+            more = Product.objects.query(index="by_sku", value="SKU", prefix=sku, limit=need,
+                                         filter=Attr("category").eq(category) if category else None).items
+            ids += [p["id"] for p in more if p["id"] not in matches]
+        return _page(ids[offset:need], 0)
+    sku_count = Product.objects.count(index="by_sku", value="SKU", prefix=sku) if sku else 0
     if word_count and sku_count:  # both: the exact union needs both sets (rare: a SKU that is also a word)
         matches, capped = _word_matches(ranked, category, field, reverse, need=None)
         for item in Product.objects.every(index="by_sku", value="SKU", prefix=sku):
@@ -104,10 +113,9 @@ def find_products(*, text: str, category: str | None = None, sort: str = "name",
         return _page([m["product_id"] for m in ordered[offset:need]], len(ordered), capped)
     if word_count:
         several = len(ranked) > 1
-        matches, capped = _word_matches(ranked, category, field, reverse, need=need if not (several and count) else None)
+        matches, capped = _word_matches(ranked, category, field, reverse, need=None if several else need)
         ids = list(matches)
-        total = len(ids) if several else word_count
-        return _page(ids[offset:need], total if count else 0, capped)
+        return _page(ids[offset:need], len(ids) if several else word_count, capped)
     if sku_count:
         return _sku_page(sku, sku_count, category, field, reverse, offset, need)
     return SearchResult(products=[], count=0)
