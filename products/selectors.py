@@ -183,7 +183,7 @@ def _word_matches(ranked: list[tuple[int, list[str], str]], category: str | None
         merged: Iterable[tuple[str, dict]] = sorted(((key(i), i) for i in items), key=lambda kv: kv[0], reverse=reverse)
     else:
         capped = False
-        first = need if need is not None and not others else PAGE_READ
+        first = need if need is not None else PAGE_READ  # other words: later pages grow if few match
         merged = heapq.merge(*(_stream(w, category, field, reverse, first) for w in words), key=lambda kv: kv[0],
                              reverse=reverse)
     matches: dict[str, dict] = {}
