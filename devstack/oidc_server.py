@@ -305,6 +305,7 @@ def build_app(
 
     # Our templates first: the sign-in form with "Create an account", and the sign-up pages.
     app.jinja_loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), app.jinja_loader])
+    app.jinja_env.globals["signup_enabled"] = bool(cognito_endpoint)
     if cognito_endpoint:
         app.register_blueprint(_signup_blueprint(cognito_endpoint=cognito_endpoint, region=cognito_region,
                                                  sender=email_sender))
