@@ -27,6 +27,7 @@ STACK_OIDC_PORT=8002. ``up`` and ``services`` write the environment to ``.stack/
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .services import (
@@ -258,20 +260,63 @@ def wait_for_web(port: int, process: subprocess.Popen, timeout: float = 60) -> b
     return False
 
 
-def banner(env: dict[str, str], web_port: int, broker: str = "redis") -> str:
+DEMO_USERS_FILE = REPO_ROOT / "tenants" / "demo_users.json"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    sub: str  # the Cognito sub: the sign-in id typed at the local provider ("" if not found)
+    password: str
+    sees: str
+
+
+def demo_users(env: dict[str, str], path: Path = DEMO_USERS_FILE) -> list[DemoUser]:
+    """The demo users of ``path`` with the ``sub`` the local Cognito pool gave each (read back from
+    the pool after ``seed_demo``, the authority for ``sub``)."""
+    with open(path, encoding="utf-8") as f:
+        people = json.load(f)["users"]
+    subs: dict[str, str] = {}
+    try:
+        cognito = boto3_client("cognito-idp", env["MOTO_ENDPOINT_URL"])
+        for person in people:
+            found = cognito.list_users(UserPoolId=env["COGNITO_USER_POOL_ID"],
+                                       Filter=f'email = "{person["email"].lower()}"', Limit=1)["Users"]
+            attributes = {a["Name"]: a["Value"] for a in found[0]["Attributes"]} if found else {}
+            subs[person["email"]] = attributes.get("sub", "")
+    except Exception as exc:  # noqa: BLE001 - the banner still prints, saying the ids are missing
+        say(f"could not read the demo users' subs from the local Cognito pool: {exc}")
+    return [DemoUser(email=p["email"], sub=subs.get(p["email"], ""), password=p["password"], sees=p.get("sees", ""))
+            for p in people]
+
+
+def banner(env: dict[str, str], web_port: int, broker: str = "redis",
+           users: Iterable[DemoUser] = ()) -> str:
+    """What ``up`` prints once everything answers: where things are and how to sign in as each demo
+    user (their sign-in id is the Cognito ``sub``, typed at the local provider)."""
     web = f"http://127.0.0.1:{web_port}"
     oidc = f"http://127.0.0.1:{env['STACK_OIDC_PORT']}"
     py = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
+    people = []
+    for user in users:
+        people.append(f"  {user.email:<18} sign-in id {user.sub or '(not found in the local Cognito pool)'}\n"
+                      f"  {'':<18} password   {user.password}\n"
+                      f"  {'':<18} sees       {user.sees}")
+    demo = ("\n".join(people) if people else "  (no demo users: tenants/demo_users.json is empty)")
     return f"""
 Local stack is up. Ctrl-C stops everything.
+
+Sign in: open {web}/login/ -> Sign in -> at the local provider ({oidc}) type a sign-in id below
+(the user's Cognito sub). The password is the user's in the local Cognito pool (API tokens).
+Someone new: "Create an account" on the sign-in page (email + password, then the emailed code).
+{demo}
+
   web app      {web}/   (health {web}/health, API {web}/api/v1/, schema {web}/api/schema/)
-  sign-in      {web}/login/ -> local OIDC provider {oidc}: type any user id as `sub`
-               (give it claims first: curl -X PUT {oidc}/users/alice -H 'content-type: application/json' -d '{{"email": "alice@example.com"}}')
   DynamoDB     {env['DYNAMODB_ENDPOINT_URL']}
   jobs         {jobs_line(env, broker)}
   moto (AWS)   {env['MOTO_ENDPOINT_URL']}   Cognito pool {env['COGNITO_USER_POOL_ID']}, app client {env['COGNITO_APP_CLIENT_IDS']}
   env          source .stack/env        logs: .stack/logs/
-  API token    TOKEN=$({py} -m devstack token alice@example.com --tenant <tenant_id>)   (--admin: system_admin group)
+  API token    source .stack/env; TOKEN=$({py} manage.py demo_token alice@demo.test)
                curl -H "Authorization: Bearer $TOKEN" {web}/api/v1/...
 """
 
@@ -437,7 +482,7 @@ def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
                                              "-s", str(STACK_DIR / "celerybeat-schedule")], restart=True, **spawn)
         if not wait_for_web(web_port, web):
             raise ServiceError(f"the web server did not answer on 127.0.0.1:{web_port}")
-        print(banner(env, web_port, broker), flush=True)
+        print(banner(env, web_port, broker, demo_users(env)), flush=True)
         rc = supervisor.watch()
     except Signalled as sig:
         say(f"{sig}: stopping")

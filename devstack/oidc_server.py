@@ -18,6 +18,17 @@ Differences from the package's own CLI (``python -m oidc_provider_mock``), which
   record with that ``sub`` at every sign-in, whatever ``PUT /users/<sub>`` stored. So a self-service
   email change (Cognito: the new address is unverified until confirmed) shows up at the next browser
   sign-in exactly as it does in AWS. People unknown to the pool keep the claims stored for them.
+* Also with ``--cognito-endpoint``: the hosted UI's **sign-up** (``/signup``, linked as "Create an
+  account" from the sign-in form; it takes the authorize request's query string, as Cognito's
+  ``/signup`` does). Email + password create the user in the pool with Cognito's own ``SignUp`` API
+  (the pool's password policy applies), refused when the pool allows only administrators to create
+  users (``AllowAdminCreateUserOnly``; moto does not check that, AWS does). The user is
+  ``UNCONFIRMED`` with an unverified email until the code we email (through the moto server's SES,
+  ``--email-sender``) is entered at ``/signup/confirm``: a wrong code changes nothing (AWS:
+  ``CodeMismatchException``; moto's ``ConfirmSignUp`` accepts any code, so the code is checked
+  here), the right one confirms the user and marks ``email_verified`` as AWS does for an
+  auto-verified attribute. The person is then registered here under the pool's ``sub`` and signs
+  in. An unconfirmed user cannot sign in (AWS: ``UserNotConfirmedException``).
 
 See ``devstack.services.OIDCProvider`` for the endpoints and how a test drives the authorize form.
 """
@@ -104,6 +115,141 @@ def _read_claims_from_pool(endpoint: str, region: str) -> None:
     _app._user_claims_for_scope = claims_for_scope
 
 
+SIGNUP_POOL_NAME = "saas-local"  # devstack.services.cognito.provision_cognito's pool
+CODE_LIFETIME_SECONDS = 24 * 3600  # Cognito's confirmation codes are valid for 24 hours
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc_templates")
+
+
+def password_rules(policy: dict) -> str:
+    """Cognito's password policy in words, for the sign-up form."""
+    needs = [name for key, name in (("RequireLowercase", "a lowercase letter"), ("RequireUppercase", "an uppercase letter"),
+                                    ("RequireNumbers", "a number"), ("RequireSymbols", "a symbol")) if policy.get(key)]
+    rules = f"At least {policy.get('MinimumLength', 8)} characters"
+    listed = ", ".join(needs[:-1]) + (" and " if len(needs) > 1 else "") + needs[-1] if needs else ""
+    return rules + (f", with {listed}." if needs else ".")
+
+
+def _signup_blueprint(*, cognito_endpoint: str, region: str, sender: str,  # noqa: C901 - four small routes
+                      pool_name: str = SIGNUP_POOL_NAME):
+    """``/signup`` and ``/signup/confirm`` (see the module docstring)."""
+    import secrets
+    import threading
+    import time
+    from email.message import EmailMessage
+
+    import boto3
+    import flask
+    from botocore.exceptions import ClientError
+    from oidc_provider_mock._storage import User
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=cognito_endpoint, region_name=region,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    cognito = client("cognito-idp")
+    codes: dict[str, tuple[str, float]] = {}  # username -> (code, expires at): Cognito keeps these itself
+    lock = threading.Lock()
+    bp = flask.Blueprint("devstack_signup", __name__, template_folder=TEMPLATES)
+
+    def find_pool() -> dict | None:
+        for found in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+            if found["Name"] == pool_name:
+                return cognito.describe_user_pool(UserPoolId=found["Id"])["UserPool"]
+        return None
+
+    def pool() -> dict:
+        return find_pool() or flask.abort(503, f"no Cognito user pool named {pool_name} yet")
+
+    def query() -> str:
+        return flask.request.query_string.decode()
+
+    def signup_page(error: str = "", email: str = "", status: int = 200):
+        rules = password_rules(pool().get("Policies", {}).get("PasswordPolicy", {}))
+        return flask.render_template("signup.html", error=error, email=email, query=query(),
+                                     password_rules=rules), status
+
+    def confirm_page(error: str = "", email: str = "", status: int = 200):
+        return flask.render_template("confirm.html", error=error, email=email, query=query()), status
+
+    def send_code(email: str, code: str) -> None:
+        message = EmailMessage()
+        message["From"], message["To"] = sender, email
+        message["Subject"] = "Your verification code"
+        message.set_content(f"Your confirmation code is {code}\n\nEnter it on the sign-up page to confirm {email}.\n")
+        client("ses").send_raw_email(Source=sender, Destinations=[email], RawMessage={"Data": message.as_bytes()})
+
+    @bp.get("/signup")
+    def signup_form():
+        return signup_page()
+
+    @bp.post("/signup")
+    def signup():
+        email = flask.request.form.get("email", "").strip().lower()
+        password = flask.request.form.get("password", "")
+        if "@" not in email or not password:
+            return signup_page("Enter an email address and a password.", email, 400)
+        found = pool()
+        if found.get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly"):
+            return signup_page("SignUp is not permitted for this user pool.", email, 403)
+        client_id = cognito.list_user_pool_clients(UserPoolId=found["Id"], MaxResults=1)["UserPoolClients"][0]["ClientId"]
+        try:
+            cognito.sign_up(ClientId=client_id, Username=email, Password=password,
+                            UserAttributes=[{"Name": "email", "Value": email}])
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            message = {"UsernameExistsException": "An account with this email already exists: sign in instead.",
+                       "InvalidPasswordException": "The password does not meet the rules below."}.get(
+                           code, exc.response["Error"].get("Message", code))
+            return signup_page(message, email, 400)
+        code = f"{secrets.randbelow(10**6):06d}"
+        with lock:
+            codes[email] = (code, time.time() + CODE_LIFETIME_SECONDS)
+        send_code(email, code)
+        return confirm_page(email=email)
+
+    @bp.get("/signup/confirm")
+    def confirm_form():
+        return confirm_page(email=flask.request.args.get("email", ""))
+
+    @bp.post("/signup/confirm")
+    def confirm():
+        email = flask.request.form.get("email", "").strip().lower()
+        entered = flask.request.form.get("code", "").strip()
+        with lock:
+            expected = codes.get(email)
+            if expected is None or expected[1] < time.time():
+                return confirm_page("There is no code waiting for this address: sign up again.", email, 400)
+            if not secrets.compare_digest(entered, expected[0]):
+                return confirm_page("Invalid verification code provided, please try again.", email, 400)
+            del codes[email]
+        found = pool()
+        client_id = cognito.list_user_pool_clients(UserPoolId=found["Id"], MaxResults=1)["UserPoolClients"][0]["ClientId"]
+        cognito.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode=entered)
+        cognito.admin_update_user_attributes(UserPoolId=found["Id"], Username=email, UserAttributes=[
+            {"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}])
+        user = cognito.admin_get_user(UserPoolId=found["Id"], Username=email)
+        sub = next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
+        flask.g.oidc_provider_mock_storage.store_user(User(sub=sub, claims={"email": email}))
+        return flask.render_template("confirmed.html", email=email, sub=sub, query=query())
+
+    @bp.before_app_request
+    def refuse_unconfirmed():
+        request = flask.request
+        if request.method != "POST" or request.path != "/oauth2/authorize" or not request.form.get("sub"):
+            return None
+        quoted = request.form["sub"].replace("\\", "").replace('"', "")
+        found = find_pool()
+        if found is None:
+            return None
+        users = cognito.list_users(UserPoolId=found["Id"], Filter=f'sub = "{quoted}"', Limit=1)["Users"]
+        if users and users[0]["UserStatus"] == "UNCONFIRMED":
+            email = next((a["Value"] for a in users[0]["Attributes"] if a["Name"] == "email"), "")
+            return confirm_page("This account is not confirmed yet: enter the code we emailed.", email, 400)
+        return None
+
+    return bp
+
+
 def build_app(
     *,
     client_id: str,
@@ -114,6 +260,7 @@ def build_app(
     token_max_age: int = 3600,
     cognito_endpoint: str | None = None,
     cognito_region: str = "us-east-1",
+    email_sender: str = "no-reply@saas-commerce.example",
 ):
     """The Flask app: oidc-provider-mock with the client pre-registered and ``kid`` in ID tokens
     (and, given ``cognito_endpoint``, pool users' claims read from the pool)."""
@@ -154,6 +301,15 @@ def build_app(
         if storage.get_client(client_id) is None:
             storage.store_client(client)
 
+    import jinja2
+
+    # Our templates first: the sign-in form with "Create an account", and the sign-up pages.
+    app.jinja_loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), app.jinja_loader])
+    app.jinja_env.globals["signup_enabled"] = bool(cognito_endpoint)
+    if cognito_endpoint:
+        app.register_blueprint(_signup_blueprint(cognito_endpoint=cognito_endpoint, region=cognito_region,
+                                                 sender=email_sender))
+
     assert _app.OpenIDCode._devstack_kid_patched
     return app
 
@@ -170,6 +326,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-max-age", type=int, default=3600)
     parser.add_argument("--cognito-endpoint", help="the moto server whose user pools are the truth about people")
     parser.add_argument("--cognito-region", default="us-east-1")
+    parser.add_argument("--email-sender", default="no-reply@saas-commerce.example",
+                        help="verified SES identity the sign-up codes are sent from (the moto server's SES)")
     args = parser.parse_args(argv)
 
     if not ipaddress.ip_address(args.host).is_loopback:
@@ -193,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         token_max_age=args.token_max_age,
         cognito_endpoint=args.cognito_endpoint,
         cognito_region=args.cognito_region,
+        email_sender=args.email_sender,
     )
 
     import werkzeug.serving

@@ -190,7 +190,7 @@ def _picker_context(text: str) -> dict:
     name, or a SKU prefix: ``products.selectors.find_products``), else the first by name."""
     text = text.strip()[:100]
     if text:
-        found = products.find_products(text=text, limit=PICKER_LIMIT).products
+        found = products.find_products(text=text, limit=PICKER_LIMIT, count=False).products
     else:
         found = products.list_products(limit=PICKER_LIMIT, by_name=True).items
     return {"results": [public_product(p) for p in found], "q": text}

@@ -26,6 +26,7 @@ of one tenant can never share a SKU (other tenants have their own partitions).
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -105,37 +106,88 @@ class UsedUpload(TenantModel):
 
 # --- the word index ("find words anywhere in the name", never a Scan) ------------------------------
 WORD_PATTERN = re.compile(r"[^\W_]+")  # runs of letters and digits, any script
-MAX_WORDS = 20  # words indexed per product (a name of 200 characters rarely has more)
+MAX_WORDS = 15  # words indexed per product: a rename's transaction (old and new items and counters) fits in 100
+LEGACY_MAX_WORDS = 20  # what the first index format (before the counters) indexed
 MAX_WORD_LENGTH = 64  # longer words are indexed (and searched) by their first 64 characters: ids stay short
+NAME_ORDER_LENGTH = 80  # the part of the name an index item's id is ordered by (ids stay under 200 characters)
+WORDS_FORMAT = 2  # a product's ``words_format``: 2 = ordered word items + counters; absent = the first format
 
 
-def name_words(name: str) -> list[str]:
-    """The distinct words of a name as the index stores them: casefolded, in order, at most MAX_WORDS."""
+def name_words(name: str, limit: int = MAX_WORDS) -> list[str]:
+    """The distinct words of a name as the index stores them: casefolded, in order, at most ``limit``."""
     words: list[str] = []
     for word in WORD_PATTERN.findall(search_key(name)):
         word = word[:MAX_WORD_LENGTH]
         if word not in words:
             words.append(word)
-    return words[:MAX_WORDS]
+    return words[:limit]
+
+
+def price_key(price: Any, product_id: str) -> str:
+    """The by_price sort value: the price zero-padded (0 ≤ price ≤ 10^9, 2 places), then the id."""
+    return f"{Decimal(price):013.2f}#{product_id}"
 
 
 class ProductWord(TenantModel):
-    """One item per (word of a product's name, product), id ``<word>#<product id>#<words_version>``,
-    in the tenant's own ``PRODUCTWORD`` partition. A search for "blend" is a Query with
-    ``begins_with(SK, "blend")`` on that partition: every product with a word starting "blend",
-    wherever the word is in the name. Each item carries what the search filters and sorts on
-    (``product_id``, ``name_key``, ``sku``, ``category``, ``price``), so a search reads only word
-    items and then the one page of products it shows. Written in the same transaction as the product
-    (``products.services``); rewritten when name, SKU, category or price change (the product's
-    ``words_version`` names the current set; stock changes by orders never touch them). Not exported:
-    it is derived from the products."""
+    """One item per (word of a product's name, product), id ``<word>#<name>\\x1f<product id>\\x1f<words_version>``
+    (``<name>`` = the first 80 characters of the casefolded name), in the tenant's own ``PRODUCTWORD``
+    partition. A Query with ``begins_with(SK, "blend#")`` reads the products with the word "blend" in
+    name order, a page at a time; the ``by_price`` index (partition ``PRICE#<word>``) reads them in
+    price order. Each item carries what the search filters and sorts on (``word``, ``product_id``,
+    ``name_key``, ``sku``, ``category``, ``price``), so a search reads one page of word items and
+    then the one page of products it shows. Written in the same transaction as the product
+    (``products.services``), together with the counters (``ProductWordCount``); rewritten when name,
+    SKU, category or price change (the product's ``words_version`` names the current set; stock
+    changes by orders never touch them). Not exported: it is derived from the products."""
 
     entity = "PRODUCTWORD"
     money_fields = frozenset({"price"})
+    indexes = {
+        "by_price": Index(gsi="GSI1", key=lambda w: (f"PRICE#{w['word']}", price_key(w["price"], w["product_id"]))
+                          if w.get("word") else None),
+    }
 
 
-def word_id(word: str, product_id: str, words_version: int) -> str:
+class ProductWordCount(TenantModel):
+    """The word index's counters, in the tenant's ``PRODUCTWORDN`` partition, changed (``ADD``) in the
+    same transaction as the word items:
+
+    * ``<word>#n``: how many products have the word; attribute ``n`` over the catalogue and
+      ``c:<category>`` per category;
+    * ``<prefix>#x``: for each product, the longest common prefix of each two neighbouring words of its
+      sorted word list (same attributes).
+
+    The products with a word starting with ``p`` are then ``sum(n of <w>#n) - sum(n of <x>#x)`` over the
+    items whose id starts with ``p`` (one Query, one item per distinct word, not per product): a
+    product with several words starting ``p`` ("Tea Teapot" for "tea") has them next to each other in
+    its sorted list, and each neighbouring pair adds one ``#x`` under ``p``, so it is counted once."""
+
+    entity = "PRODUCTWORDN"
+
+
+ORDER_SEPARATOR = "\x1f"  # below every character of a name (whitespace is a single space): "tea" < "tea pot"
+
+
+def name_order(name_key: str, product_id: str) -> str:
+    """Where a product sorts by name in the word index: the name's first 80 characters, then its id."""
+    return f"{name_key[:NAME_ORDER_LENGTH]}{ORDER_SEPARATOR}{product_id}"
+
+
+def word_id(word: str, name: str, product_id: str, words_version: int) -> str:
+    return f"{word}#{name_order(search_key(name), product_id)}{ORDER_SEPARATOR}{words_version}"
+
+
+def legacy_word_id(word: str, product_id: str, words_version: int) -> str:
+    """The first format's id (no name order), still deleted for products not yet reindexed."""
     return f"{word}#{product_id}#{words_version}"
+
+
+def word_counter_keys(name: str) -> list[str]:
+    """The counter ids (``ProductWordCount``) one product adds to."""
+    words = name_words(name)
+    ordered = sorted(words)
+    shared = [os.path.commonprefix([a, b]) for a, b in zip(ordered, ordered[1:], strict=False)]
+    return [f"{w}#n" for w in words] + [f"{p}#x" for p in shared if p]
 
 
 def format_price(price: Decimal | str | int) -> str:

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 from urllib.parse import urlencode
@@ -33,14 +34,19 @@ from saas.tenancy.keys import UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
 
 from .models import (
+    LEGACY_MAX_WORDS,
+    WORDS_FORMAT,
     Product,
     ProductSku,
     ProductWord,
+    ProductWordCount,
     UsedUpload,
+    legacy_word_id,
     name_words,
     product_etag,
     public_product,
     search_key,
+    word_counter_keys,
     word_id,
 )
 from .selectors import get_product
@@ -86,23 +92,66 @@ def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit
 
 
 WORD_FIELDS = ("name", "sku", "category", "price")  # what the word index items carry
+Deltas = dict[str, dict[str, int]]  # counter id -> attribute -> change
 
 
 def _word_puts(product: Mapping[str, Any], words_version: int) -> list[dict]:
     """The word index items of ``product`` (see ``ProductWord``), as create operations."""
-    return [ProductWord.objects.create_op(id=word_id(word, product["id"], words_version), product_id=product["id"],
-                                          name_key=search_key(product["name"]), sku=product["sku"],
-                                          category=product.get("category"), price=product["price"])[0]
+    return [ProductWord.objects.create_op(id=word_id(word, product["name"], product["id"], words_version), word=word,
+                                          product_id=product["id"], name_key=search_key(product["name"]),
+                                          sku=product["sku"], category=product.get("category"),
+                                          price=product["price"])[0]
             for word in name_words(product["name"])]
 
 
 def _word_deletes(product: Mapping[str, Any]) -> list[dict]:
-    """Delete operations for the product's current word items (none before it was first indexed)."""
+    """Delete operations for the product's current word items (none before it was first indexed;
+    the first format's ids for a product not reindexed since)."""
     if not product.get("words_version"):
         return []
     version = int(product["words_version"])
-    return [ProductWord.objects.delete_op(word_id(word, product["id"], version), expected_version=1)
-            for word in name_words(product["name"])]
+    if product.get("words_format") == WORDS_FORMAT:
+        return [ProductWord.objects.delete_op(word_id(word, product["name"], product["id"], version), expected_version=1)
+                for word in name_words(product["name"])]
+    return [ProductWord.objects.delete_op(legacy_word_id(word, product["id"], version), expected_version=1)
+            for word in name_words(product["name"], LEGACY_MAX_WORDS)]
+
+
+def _counted(product: Mapping[str, Any], sign: int) -> Deltas:
+    """What ``product`` adds to the counters (``sign`` -1: takes away); nothing for a product whose
+    words were never counted (the first index format)."""
+    if sign < 0 and product.get("words_format") != WORDS_FORMAT:
+        return {}
+    attributes = ["n"] + ([f"c:{product['category']}"] if product.get("category") else [])
+    deltas: Deltas = {}
+    for key in word_counter_keys(product["name"]):
+        for attribute in attributes:
+            deltas.setdefault(key, {})
+            deltas[key][attribute] = deltas[key].get(attribute, 0) + sign
+    return deltas
+
+
+def _merged(*changes: Deltas) -> Deltas:
+    """Sum of counter changes, without the ones that cancel out (a price change moves no counter)."""
+    total: Deltas = {}
+    for change in changes:
+        for key, attributes in change.items():
+            for attribute, delta in attributes.items():
+                total.setdefault(key, {})
+                total[key][attribute] = total[key].get(attribute, 0) + delta
+    return {key: kept for key, attributes in total.items() if (kept := {a: d for a, d in attributes.items() if d})}
+
+
+def _counter_ops(deltas: Deltas) -> list[dict]:
+    """One ADD per counter item (a transaction may name an item once, so changes are merged first)."""
+    return [ProductWordCount.objects.add_op(key, deltas=deltas[key]) for key in sorted(deltas)]
+
+
+def reindex_ops(current: Mapping[str, Any], product: Mapping[str, Any], words_version: int) -> list[dict]:
+    """Move the word index from ``current`` (as stored) to ``product`` (as it will be): delete the old
+    items, write the new ones and change the counters, all for the caller's transaction."""
+    return [*_word_deletes(current), *_word_puts(product, words_version),
+            *_counter_ops(_merged(_counted(current, -1), _counted(product, +1)))]
 
 
 def _guard_version(current: Mapping[str, Any], *, if_match: str | None, expected_version: int | None) -> int:
@@ -124,10 +173,11 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     fields = _stored({"sku": sku, "name": name, "description": description, "price": price,
                       "currency": currency, "stock": stock, "category": category})
     sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
-    product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1)
+    product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1, words_format=WORDS_FORMAT)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
     _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products")),
              *(("word", op) for op in _word_puts(product, 1)),
+             *(("counter", op) for op in _counter_ops(_counted(product, +1))),
              *(("idempotency", op) for op in idempotency_ops(idempotency, product))],
             sku=sku,
             audit=Entry(action="product.created", target_type="product", target_id=product_id,
@@ -137,7 +187,8 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
 
 
 # A transaction holds at most 100 items: per product its SKU claim, the product, its outbox event
-# and its word index items; then one quota take, the audit record and its chain head (3).
+# and its word index items; the batch's word counters (shared words merged); then one quota take,
+# the audit record and its chain head (3).
 BATCH_SIZE = 32
 MAX_BATCH_ITEMS = 96
 
@@ -150,21 +201,25 @@ def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
     created: list[dict] = []
     pending = [dict(fields) for fields in products]
     while pending:
-        operations, events, made = [], [], []
+        operations, events, made, counters = [], [], [], {}
         while pending and len(made) < BATCH_SIZE:
             product_id = new_id()
             stored = _stored({"description": "", "category": None, "stock": 0, **pending[0]})
             words = len(name_words(stored["name"]))
-            if made and len(operations) + 3 + words > MAX_BATCH_ITEMS:
+            counted = _merged(counters, _counted({**stored, "id": product_id}, +1))
+            if made and len(operations) + 3 + words + len(counted) > MAX_BATCH_ITEMS:
                 break
             pending.pop(0)
+            counters = counted
             sku_op, _ = ProductSku.objects.create_op(id=stored["sku"], product_id=product_id)
-            product_op, product = Product.objects.create_op(id=product_id, **stored, words_version=1)
+            product_op, product = Product.objects.create_op(id=product_id, **stored, words_version=1,
+                                                            words_format=WORDS_FORMAT)
             event_put, event = event_op(PRODUCT_CREATED, public_product(product))
             operations += [(f"new_sku:{stored['sku']}", sku_op), ("product", product_op), ("event", event_put),
                            *(("word", op) for op in _word_puts(product, 1))]
             events.append(event)
             made.append(product)
+        operations += [("counter", op) for op in _counter_ops(counters)]
         operations.append(("quota", limits.reserve_op("products", count=len(made))))
         try:
             transact_write([op for _, op in operations], audit=Entry(
@@ -205,12 +260,13 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
     # The next word set is numbered after the current one (never after the version the caller expects:
     # a stale caller must fail on the version guard, not reuse the current set's ids).
     words_version = int(current.get("words_version") or 0) + 1
-    reindex = {"words_version": words_version} if set(WORD_FIELDS) & set(changed) else {}
+    reindex = ({"words_version": words_version, "words_format": WORDS_FORMAT}
+               if set(WORD_FIELDS) & set(changed) else {})
     update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current,
                                                    **changed, **reindex)
     operations = [("product", update_op)]
     if reindex:
-        operations += [("word", op) for op in [*_word_deletes(current), *_word_puts(product, words_version)]]
+        operations += [("word", op) for op in reindex_ops(current, product, words_version)]
     if "sku" in changed:
         new_sku_op, _ = ProductSku.objects.create_op(id=changed["sku"], product_id=product_id)
         operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
@@ -232,7 +288,8 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
              ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
              ("event", event_put), ("quota", limits.release_op("products")),
-             *(("word", op) for op in _word_deletes(current))],
+             *(("word", op) for op in _word_deletes(current)),
+             *(("counter", op) for op in _counter_ops(_counted(current, -1)))],
             audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
                         changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])
@@ -401,3 +458,49 @@ def seed_demo_products(*, tenant_id: str, count: int = 12) -> list[dict]:
                 products.append(get_product(owner["product_id"], consistent=True))
     logger.info("demo catalogue ready for tenant %s (%d products)", tenant_id, len(products))
     return products
+
+
+# --- word index backfill ---------------------------------------------------------------------------
+@dataclass
+class BackfillReport:
+    indexed: int = 0   # products (re)indexed now
+    current: int = 0   # already in the current format: nothing written
+    last_id: str = ""  # the last product looked at: ``after`` to resume from it
+
+
+def backfill_words(*, after: str = "", limit: int | None = None, progress=None) -> BackfillReport:
+    """Index, in the current tenant (its context is required: the store refuses without one), the
+    products written before the word index or its counters (``words_format`` not current): per
+    product one transaction with its word items, the counters and the new format marker, guarded by
+    the product's version (``annotate_op``: no new version, a client's ETag stays valid). Products are
+    read in id order from ``after``; ones already current are skipped, so a rerun writes nothing and
+    an interrupted run resumes anywhere (``after`` only saves reading). A product changed meanwhile is
+    read again (its change may already have indexed it)."""
+    report = BackfillReport()
+    between = (after + "0", "~") if after else None  # ids are 32 hex digits: the ones after ``after``
+    for product in Product.objects.every(between=between) if between else Product.objects.every():
+        for _attempt in range(5):
+            if product.get("words_format") == WORDS_FORMAT:
+                report.current += 1
+                break
+            words_version = int(product.get("words_version") or 0) + 1
+            target = {**product, "words_format": WORDS_FORMAT}
+            try:
+                transact_write([Product.objects.annotate_op(product["id"], expected_version=product["version"],
+                                                            words_version=words_version, words_format=WORDS_FORMAT),
+                                *reindex_ops(product, target, words_version)])
+                report.indexed += 1
+                break
+            except TransactionCancelled:
+                try:
+                    product = get_product(product["id"], consistent=True)
+                except DoesNotExist:
+                    break  # deleted meanwhile: nothing to index
+        else:
+            raise VersionConflict(f"product {product['id']} kept changing during the backfill; run it again")
+        report.last_id = product["id"]
+        if progress is not None:
+            progress(report)
+        if limit is not None and report.indexed + report.current >= limit:
+            break
+    return report

@@ -116,6 +116,9 @@ TEMPLATES = [
 # Django's relational database holds nothing durable: users are built from verified tokens and
 # sessions live in DynamoDB. An in-memory SQLite satisfies contrib.auth's imports.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# Nothing is kept in that database (DynamoDB is the store), so the contrib apps' SQL migrations are
+# never applied: declaring them unmigrated says so, and `runserver` stops warning about them.
+MIGRATION_MODULES = {"auth": None, "contenttypes": None, "sessions": None}
 # Server-side sessions (saas/sessions.py): the cookie holds a random key, the record lives in the
 # table with a TTL, so signing out ends every copy of the cookie.
 SESSION_ENGINE = "saas.sessions"
@@ -263,6 +266,7 @@ TENANT_PROVISIONING_MAX_WAITS = int(env("TENANT_PROVISIONING_MAX_WAITS", "60"))
 COGNITO_DOMAIN = env("COGNITO_DOMAIN").rstrip("/")
 _hosted_ui = {
     "OIDC_OP_AUTHORIZATION_ENDPOINT": f"{COGNITO_DOMAIN}/oauth2/authorize",
+    "OIDC_OP_SIGNUP_ENDPOINT": f"{COGNITO_DOMAIN}/signup",  # the hosted UI's sign-up (self sign-up on)
     "OIDC_OP_TOKEN_ENDPOINT": f"{COGNITO_DOMAIN}/oauth2/token",
     "OIDC_OP_USER_ENDPOINT": f"{COGNITO_DOMAIN}/oauth2/userInfo",
     "OIDC_OP_JWKS_ENDPOINT": COGNITO_JWKS_URL,
@@ -272,6 +276,7 @@ OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID")
 OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET")
 OIDC_RP_SIGN_ALGO = "RS256"
 OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", _hosted_ui.get("OIDC_OP_AUTHORIZATION_ENDPOINT", ""))
+OIDC_OP_SIGNUP_ENDPOINT = env("OIDC_OP_SIGNUP_ENDPOINT", _hosted_ui.get("OIDC_OP_SIGNUP_ENDPOINT", ""))
 OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", _hosted_ui.get("OIDC_OP_TOKEN_ENDPOINT", ""))
 OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", _hosted_ui.get("OIDC_OP_USER_ENDPOINT", ""))
 OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", _hosted_ui.get("OIDC_OP_JWKS_ENDPOINT", ""))

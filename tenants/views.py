@@ -55,6 +55,7 @@ def login_page(request):
         "next": safe_next(request, request.GET.get("next", ""), ""),
         "failed": "error" in request.GET,
         "local_provider": settings.LOCAL_STACK,
+        "signup": bool(settings.OIDC_OP_SIGNUP_ENDPOINT),
     })
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from saas import web
+from saas import kept_forms, web
 from saas.cache import TTLCache
 from saas.tenancy.context import TenantContext, current_context
 
@@ -103,7 +103,7 @@ def shell(request) -> dict:
     """Context processor: ``shell`` (computed only when a template uses it)."""
     # ``csp_nonce``: django-htmx's script tag reads the nonce under this name (django-csp's is CSP_NONCE).
     return {"shell": SimpleLazyObject(lambda: _shell(request)), "can": _Abilities(request),
-            "csp_nonce": getattr(request, "csp_nonce", None)}
+            "csp_nonce": getattr(request, "csp_nonce", None), "kept_form": getattr(request, "kept_form", None)}
 
 
 class _Abilities:
@@ -162,14 +162,33 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
                 return response
             identity = getattr(request, "identity", None)
             if identity is None:
-                if _session_ended(request):
-                    messages.info(request, "Your session has ended. Sign in again to continue where you were.")
+                ended = _session_ended(request)
                 if request.method == "GET" and not getattr(request, "htmx", False):
                     next_path = request.get_full_path()
                 else:  # a form or a fragment: come back to the page it was on
                     next_path = safe_next(request, request.headers.get("HX-Current-URL")
                                           or request.headers.get("Referer", ""), reverse("home"))
-                return redirect(request, sign_in_url(request, next_path))
+                kept = kept_forms.keep(request.POST, next_path) if request.method == "POST" else None
+                if request.method == "POST":
+                    messages.warning(request, "You were signed out, so your changes were not saved. " + (
+                        "Sign in: what you typed will be back on the form to check and save."
+                        if kept else "Sign in and enter them again."))
+                elif ended:
+                    messages.info(request, "Your session has ended. Sign in again to continue where you were.")
+                response = redirect(request, sign_in_url(request, next_path))
+                if kept:
+                    # Sent back only to the form's own page (the cookie's path), where it is used up.
+                    response.set_cookie(kept_forms.COOKIE, kept, max_age=kept_forms.LIFETIME_SECONDS, httponly=True,
+                                        samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+                                        path=urlsplit(next_path).path or "/")
+                return response
+            kept_token = (request.COOKIES.get(kept_forms.COOKIE)
+                          if request.method == "GET" and not getattr(request, "htmx", False) else None)
+            if kept_token:
+                request.kept_form = kept_forms.take(kept_token, request.path)
+                if request.kept_form:
+                    messages.info(request, "What you typed before you were signed out is back in the form below. "
+                                           "It is not saved yet: check it and save.")
             if platform_admin and not identity.is_system_admin:
                 return web.error_page(request, 403, "Only platform administrators can open this page.")
             request.acting_as_operator = platform_admin  # tenants' trails name "platform operator" (saas.audit)
@@ -186,7 +205,10 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
                     return web.error_page(request, 403, f"This needs the {role} role in {_tenant_name(request)}; "
                                                         f"yours is {active_role(ctx)}.", code="role_required")
             try:
-                return view(request, *args, **kwargs)
+                response = view(request, *args, **kwargs)
+                if kept_token:
+                    response.delete_cookie(kept_forms.COOKIE, path=request.path, samesite="Lax")
+                return response
             except Exception as exc:
                 problem = web.describe(exc)
                 if problem is None:

@@ -12,6 +12,16 @@ def oidc_callback(request, *args, **kwargs):
     return SessionCallbackView.as_view()(request, *args, **kwargs)
 
 
+class SignUpRequestView(OIDCAuthenticationRequestView):
+    """"Create an account": the same authorization request (state, nonce, ``next``) sent to the
+    provider's sign-up page (Cognito hosted UI ``/signup``, which takes the authorize query and
+    returns to the callback signed in), so a newcomer comes back exactly like someone signing in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.OIDC_OP_AUTH_ENDPOINT = self.get_settings("OIDC_OP_SIGNUP_ENDPOINT")
+
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login_page, name="login"),
@@ -47,6 +57,7 @@ urlpatterns = [
     path("platform/<str:tenant_id>/<str:action>", views.platform_tenant_status, name="platform-tenant-status"),
     # mozilla-django-oidc (names as in mozilla_django_oidc.urls; the backend reverses the callback)
     path("oidc/authenticate/", OIDCAuthenticationRequestView.as_view(), name="oidc_authentication_init"),
+    path("oidc/signup/", SignUpRequestView.as_view(), name="oidc_signup_init"),
     path("oidc/callback/", oidc_callback, name="oidc_authentication_callback"),
     path("oidc/logout/", OIDCLogoutView.as_view(), name="oidc_logout"),
 ]

@@ -43,7 +43,7 @@ def provision_cognito(
             },
         ],
         AutoVerifiedAttributes=["email"],
-        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": False},  # self sign-up, as deploy/stack.yaml
     )["UserPool"]
     pool_id = pool["Id"]
     app_client = cognito.create_user_pool_client(

@@ -90,6 +90,7 @@ class OIDCProvider(Service):
         self.require_nonce = require_nonce
         self.token_max_age = token_max_age
         self.cognito_endpoint = cognito_endpoint
+        self.email_sender: str | None = None  # sign-up codes' sender (a verified SES identity on the moto server)
 
     def command(self) -> list[str]:
         cmd = [
@@ -105,6 +106,8 @@ class OIDCProvider(Service):
             cmd.append("--require-nonce")
         if self.cognito_endpoint:
             cmd += ["--cognito-endpoint", self.cognito_endpoint]
+        if self.email_sender:
+            cmd += ["--email-sender", self.email_sender]
         return cmd
 
     def process_env(self) -> dict[str, str]:
@@ -128,6 +131,11 @@ class OIDCProvider(Service):
         return f"{self.endpoint}/oauth2/authorize"
 
     @property
+    def signup_endpoint(self) -> str:
+        """The hosted UI's sign-up page (Cognito: ``/signup``, same query as ``/oauth2/authorize``)."""
+        return f"{self.endpoint}/signup"
+
+    @property
     def token_endpoint(self) -> str:
         return f"{self.endpoint}/oauth2/token"
 
@@ -147,6 +155,7 @@ class OIDCProvider(Service):
         """Settings for mozilla-django-oidc (the relying party)."""
         return {
             "OIDC_OP_AUTHORIZATION_ENDPOINT": self.authorization_endpoint,
+            "OIDC_OP_SIGNUP_ENDPOINT": self.signup_endpoint,
             "OIDC_OP_TOKEN_ENDPOINT": self.token_endpoint,
             "OIDC_OP_USER_ENDPOINT": self.userinfo_endpoint,
             "OIDC_OP_JWKS_ENDPOINT": self.jwks_endpoint,

@@ -73,6 +73,7 @@ class LocalStack:
             for service, port in zip(automatic, free_ports(len(automatic)), strict=True):
                 service.port = port
             self.oidc.cognito_endpoint = self.moto.endpoint  # sign-in reads people from the pool, as in AWS
+            self.oidc.email_sender = LOCAL_EMAIL_SENDER  # sign-up sends its codes through moto's SES
             for service in self.services:  # from this thread: spawning is quick, waiting is not
                 service.spawn()
             import boto3  # noqa: F401  (imported once here, not concurrently in the waiters)

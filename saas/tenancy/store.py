@@ -410,6 +410,29 @@ class TenantManager:
         next_cursor = _encode_cursor(deserialize(last), tenant=tenant_id, query_id=query_id) if last else None
         return Page(items=items, next_cursor=next_cursor)
 
+    def count(self, *, index: str | None = None, value: str | None = None, prefix: str | None = None) -> int:
+        """How many items ``query(index=, value=, prefix=)`` would list: Queries with
+        ``Select=COUNT`` page by page (DynamoDB reads the items, but none is sent back or parsed)."""
+        tenant_id, table = self._scope()
+        if index is None:
+            key_name, partition, kwargs = "PK", self._pk(tenant_id), {}
+        else:
+            spec = self.model.indexes[index]
+            key_name, partition, kwargs = f"{spec.gsi}PK", f"{self._pk(tenant_id)}#{value}", {"IndexName": spec.gsi}
+        key_condition = Key(key_name).eq(partition)
+        if prefix:
+            key_condition = key_condition & Key("SK" if index is None else f"{spec.gsi}SK").begins_with(prefix)
+        condition = _build(key_condition, is_key=True)
+        total = 0
+        while True:
+            response = _call("query", TableName=table, KeyConditionExpression=condition["expression"],
+                             ExpressionAttributeNames=condition["names"],
+                             ExpressionAttributeValues=condition["values"], Select="COUNT", **kwargs)
+            total += response["Count"]
+            if not response.get("LastEvaluatedKey"):
+                return total
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # writes: each returns the operation it performs so services can compose transactions --------
     def create_op(self, **fields: Any) -> tuple[dict, dict]:
         tenant_id, table = self._scope()
@@ -508,6 +531,24 @@ class TenantManager:
                            "UpdateExpression": "SET " + ", ".join(sets) + " ADD " + ", ".join(adds),
                            "ConditionExpression": guard,
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+
+    def annotate_op(self, item_id: str, *, expected_version: int, **fields: Any) -> dict:
+        """Set bookkeeping ``fields`` on an item at ``expected_version`` without making a new version
+        (a client's ETag stays valid): for derived data such as an index's format, never for data a
+        client wrote."""
+        tenant_id, table = self._scope()
+        if not fields or PROTECTED_FIELDS.intersection(fields):
+            raise ValueError(f"cannot annotate {sorted(fields)}")
+        names, values, sets = {}, {}, []
+        for n, (name, value) in enumerate(fields.items()):
+            names[f"#a{n}"], values[f":a{n}"] = name, _serializer.serialize(value)
+            sets.append(f"#a{n} = :a{n}")
+        built = _build(Attr("tenant_id").eq(tenant_id) & Attr("version").eq(expected_version))
+        return {"Update": {"TableName": table, "Key": serialize(self._key(tenant_id, item_id)),
+                           "UpdateExpression": "SET " + ", ".join(sets),
+                           "ConditionExpression": built["expression"],
+                           "ExpressionAttributeNames": {**names, **built["names"]},
+                           "ExpressionAttributeValues": {**values, **built["values"]}}}
 
     def checkpoint_op(self, item_id: str, *, condition: ConditionBase, **fields: Any) -> dict:
         """Create or replace a small bookkeeping item whole (one Put, cheaper than an update

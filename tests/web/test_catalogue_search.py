@@ -76,7 +76,11 @@ def test_words_anywhere_in_the_name_with_the_category_a_true_count_and_sorting(t
     assert {p["name"] for p in two_words.products} == {"House Blend No 4", *{f"House Blend No {n}" for n in range(40, 50)}}
     assert [p["sku"] for p in grey.products] == ["EG-1"]  # a word in the middle of the name
     assert sku.count == 9  # BLD-001 ... BLD-009: the start of a SKU
-    assert all("begins_with" in q["KeyConditionExpression"] for q in queries)
+    # Every read is a keyed Query: a prefix of the word index or counters, or one word's by_price partition.
+    assert all("begins_with" in q["KeyConditionExpression"]
+               or (q.get("IndexName") == "GSI1" and any("#PRODUCTWORD#PRICE#" in v.get("S", "")
+                                                       for v in q["ExpressionAttributeValues"].values()))
+               for q in queries)
     partitions = [v["S"] for q in queries for v in q["ExpressionAttributeValues"].values() if "S" in v]
     assert all(not p.startswith("TENANT#") or p.startswith(f"TENANT#{tenant_a.id}#") for p in partitions)
     assert made
@@ -92,3 +96,57 @@ def test_the_word_index_follows_renames_category_changes_and_deletes(tenant_a):
         assert selectors.find_products(text="enamel").count == 1
         services.delete_product(product_id=product["id"])
         assert selectors.find_products(text="mug").count == 0
+
+
+def test_counts_come_from_the_counters_and_stay_true_through_shared_prefixes_and_changes(tenant_a):
+    """A product with several words starting with the query ("Tea Teapot" for "tea") is counted once;
+    the counters follow renames, category changes and deletes; names sort as people expect ("Tea"
+    before "Tea Pot"); the count is read from the counters, not from the matching items."""
+    with tenant_context(tenant_a.id, roles={"admin"}):
+        pot = services.create_product(sku="TP-1", name="Green Tea Teapot", price="30.00", currency="USD", category="tea")
+        services.create_product(sku="T-1", name="Tea", price="3.00", currency="USD", category="tea")
+        services.create_product(sku="TL-1", name="Teal Tea Teapot Towel", price="9.00", currency="USD")
+        services.create_product(sku="MUG-9", name="Mug", price="5.00", currency="USD", category="tea")
+        assert selectors.find_products(text="tea").count == 3
+        assert [p["sku"] for p in selectors.find_products(text="tea").products] == ["TP-1", "T-1", "TL-1"]
+        assert selectors.find_products(text="tea", category="tea").count == 2
+        assert selectors.find_products(text="teap").count == 2
+        assert selectors.find_products(text="teal").count == 1
+        assert [p["sku"] for p in selectors.find_products(text="tea", sort="price").products] == ["T-1", "TL-1", "TP-1"]
+        assert [p["name"] for p in selectors.find_products(text="tea t").products][:1] == ["Green Tea Teapot"]
+
+        services.update_product(product_id=pot["id"], changes={"category": "gifts"})
+        assert selectors.find_products(text="tea", category="tea").count == 1
+        assert selectors.find_products(text="teapot", category="gifts").count == 1
+        services.update_product(product_id=pot["id"], changes={"name": "Green Kettle"})
+        assert selectors.find_products(text="tea").count == 2
+        assert selectors.find_products(text="kettle", category="gifts").count == 1
+        services.update_product(product_id=pot["id"], changes={"price": "31.00"})  # moves no counter
+        assert selectors.find_products(text="kettle").count == 1
+        services.delete_product(product_id=pot["id"])
+        assert selectors.find_products(text="kettle").count == 0
+        assert selectors.find_products(text="tea").count == 2
+        services.create_product(sku="TPOT", name="Tea Pot", price="8.00", currency="USD")
+        assert [p["name"] for p in selectors.find_products(text="tea").products] == ["Tea", "Tea Pot", "Teal Tea Teapot Towel"]
+
+    reads = []
+
+    def record(params, **kwargs):
+        reads.append(params)
+
+    session = aws.botocore_session()
+    session.register("before-parameter-build.dynamodb.Query", record)
+    aws.reset_clients()
+    try:
+        with tenant_context(tenant_a.id, roles={"viewer"}):
+            first = selectors.find_products(text="tea", limit=1)
+    finally:
+        session.unregister("before-parameter-build.dynamodb.Query", record)
+        aws.reset_clients()
+    assert first.count == 3 and [p["name"] for p in first.products] == ["Tea"]
+    partitions = [next(v["S"] for k, v in q["ExpressionAttributeValues"].items() if v.get("S", "").startswith("TENANT#"))
+                  for q in reads]
+    # The counters; "TEA" is also a SKU prefix (counted, none match); then one page of each word that
+    # starts with "tea" (tea, teal, teapot), merged in name order.
+    assert [p.rsplit("#", 1)[1] for p in partitions] == ["PRODUCTWORDN", "SKU", *["PRODUCTWORD"] * 3]
+    assert reads[1]["Select"] == "COUNT" and all(q["Limit"] <= 100 for q in reads[2:])
