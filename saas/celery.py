@@ -20,6 +20,7 @@ app.autodiscover_tasks()
 
 import saas.tenancy.jobs  # noqa: E402,F401  connects the header signal in every publishing process
 from saas.queues import MAX_DELAY_SECONDS, published_queue_url  # noqa: E402
+from saas.tenancy.context import TenantContext, current_context  # noqa: E402
 
 logger = logging.getLogger("saas.celery")
 
@@ -144,6 +145,20 @@ def sqs_delay_from_eta(sender=None, headers=None, properties=None, **kwargs) -> 
     if properties is None or not headers or not headers.get("eta") or published_queue_url(app) is None:
         return
     properties["DelaySeconds"] = sqs_delay(headers["eta"])
+
+
+@before_task_publish.connect(dispatch_uid="saas.celery.sqs_fair_queue_group")
+def sqs_fair_queue_group(sender=None, headers=None, properties=None, **kwargs) -> None:
+    """On SQS, a tenant job is published with ``MessageGroupId=<tenant id>`` (kombu's SQS transport
+    passes the property to SendMessage): on the standard jobs queue that makes it an SQS fair queue,
+    which delivers quiet tenants' messages first while one tenant has a backlog (``saas.fairness``).
+    The tenant is the enqueuing context's, as for the ``tenant_id`` header; a platform job has none."""
+    if properties is None or published_queue_url(app) is None:
+        return
+    properties.pop("MessageGroupId", None)
+    ctx = current_context()
+    if isinstance(ctx, TenantContext):
+        properties["MessageGroupId"] = ctx.tenant_id
 
 
 def sqs_delay(eta: str, now: datetime | None = None) -> int:

@@ -416,6 +416,15 @@ CELERY_BEAT_SCHEDULE = {
     # The audit trails' anchor outside DynamoDB (saas.audit.write_digest).
     "audit-digest": {"task": "audit.digest", "schedule": float(env("AUDIT_DIGEST_SECONDS", "3600"))},
 }
+# A fair share of the workers per tenant (saas.fairness): on the Redis broker at most this many bulk
+# jobs (exports) of one tenant run at once, across workers; one that finds them all running is
+# published again BULK_DEFER_SECONDS later (doubling up to BULK_DEFER_MAX_SECONDS). A slot held by a
+# killed worker expires after BULK_SLOT_SECONDS. On SQS the jobs queue is a fair queue instead.
+CELERY_TASK_ROUTES = ("saas.fairness.route",)  # bulk jobs (exports) at the lowest priority
+BULK_JOBS_PER_TENANT = int(env("BULK_JOBS_PER_TENANT", "1"))
+BULK_SLOT_SECONDS = int(env("BULK_SLOT_SECONDS", str(CELERY_LONGEST_JOB_SECONDS + 30)))
+BULK_DEFER_SECONDS = float(env("BULK_DEFER_SECONDS", "0.5"))
+BULK_DEFER_MAX_SECONDS = float(env("BULK_DEFER_MAX_SECONDS", "4"))
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
 BROKER_CHECK_CACHE_SECONDS = float(env("BROKER_CHECK_CACHE_SECONDS", "1.5"))
