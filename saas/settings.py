@@ -332,9 +332,11 @@ CALLER_THROTTLE_RATES = {
     "bad_token": env("THROTTLE_RATE_BAD_TOKEN", "30/min"),
 }
 # Where budgets are kept (saas.throttling): "dynamodb" = one counter per window shared by every
-# process/container, leased in slices of ceil(limit / THROTTLE_LEASE_SLICES); "cache" = per cache.
+# process/container, leased in slices of ceil(limit / THROTTLE_LEASE_SLICES) growing (doubling while
+# the container spends them) up to ceil(limit / THROTTLE_LEASE_MIN_SLICES); "cache" = per cache.
 THROTTLE_SHARED_STORE = env("THROTTLE_SHARED_STORE", "dynamodb")
 THROTTLE_LEASE_SLICES = int(env("THROTTLE_LEASE_SLICES", "10"))
+THROTTLE_LEASE_MIN_SLICES = int(env("THROTTLE_LEASE_MIN_SLICES", "4"))
 # After a cache error the throttles allow everything (logged) and leave the cache alone this long.
 THROTTLE_CACHE_RETRY_SECONDS = float(env("THROTTLE_CACHE_RETRY_SECONDS", "5"))
 # GET /health answers from a per-process copy this long (one DescribeTable per window at most).
