@@ -426,7 +426,7 @@ CELERY_TASK_ROUTES = ("saas.fairness.route",)  # bulk jobs (exports) at the lowe
 BULK_JOBS_PER_TENANT = int(env("BULK_JOBS_PER_TENANT", "1"))
 BULK_SLOT_SECONDS = int(env("BULK_SLOT_SECONDS", str(CELERY_LONGEST_JOB_SECONDS + 30)))
 BULK_DEFER_SECONDS = float(env("BULK_DEFER_SECONDS", "0.5"))
-BULK_DEFER_MAX_SECONDS = float(env("BULK_DEFER_MAX_SECONDS", "4"))
+BULK_DEFER_MAX_SECONDS = float(env("BULK_DEFER_MAX_SECONDS", "2"))
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
 BROKER_CHECK_CACHE_SECONDS = float(env("BROKER_CHECK_CACHE_SECONDS", "1.5"))
