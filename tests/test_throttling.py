@@ -2,7 +2,15 @@
 from __future__ import annotations
 
 
-def test_tenant_over_its_rate_gets_429_and_neighbour_does_not(tenant_a, tenant_b, settings):
+def _mid_window(monkeypatch) -> None:
+    """A fixed time, 10 s into a minute: a test of a per-minute budget must not straddle two windows."""
+    from saas.throttling import TenantRateThrottle
+
+    monkeypatch.setattr(TenantRateThrottle, "timer", lambda self: 2_000_000_010.0)
+
+
+def test_tenant_over_its_rate_gets_429_and_neighbour_does_not(tenant_a, tenant_b, settings, monkeypatch):
+    _mid_window(monkeypatch)
     settings.TENANT_THROTTLE_RATES = {**settings.TENANT_THROTTLE_RATES, "basic": "5/min"}
     noisy, quiet = tenant_b.admin.client(), tenant_a.admin.client()
     statuses = [noisy.get("/api/v1/me").status_code for _ in range(8)]
@@ -15,7 +23,8 @@ def test_tenant_over_its_rate_gets_429_and_neighbour_does_not(tenant_a, tenant_b
     assert quiet.get("/api/v1/me").status_code == 200
 
 
-def test_rate_follows_the_tier(make_tenant, settings):
+def test_rate_follows_the_tier(make_tenant, settings, monkeypatch):
+    _mid_window(monkeypatch)
     settings.TENANT_THROTTLE_RATES = {**settings.TENANT_THROTTLE_RATES, "basic": "2/min", "premium": "6/min"}
     premium = make_tenant(tier="premium").admin.client()
     assert [premium.get("/api/v1/me").status_code for _ in range(6)] == [200] * 6
