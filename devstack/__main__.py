@@ -4,7 +4,9 @@
                                            python -m pytest) with their env, stop them, exit with
                                            CMD's code (pytest's 5, "no tests collected", fails too)
     python -m devstack up                  servers on fixed ports + ensure_tables + seed_demo (if it
-                                           exists) + runserver + celery worker + celery beat
+                                           exists) + runserver + celery worker + celery beat; Redis
+                                           keeps its data in an append-only file (.stack/redis-data)
+                                           and is restarted if it dies
     python -m devstack up --persist        DynamoDB Local keeps its data on disk while the stack runs
                                            (restarted if it dies); a crashed worker is restarted
     python -m devstack up --broker sqs     the same, but jobs go through the moto server's SQS to the
@@ -343,8 +345,9 @@ class Supervisor:
     """Keeps the stack's processes running. A child started with a restart policy (the Celery worker
     and beat, the Lambda worker poller) that exits is started again with the same command, after a
     back-off that grows while it keeps crashing; a crash of a child without one (the web server)
-    stops the stack. A server listed in ``restart_servers`` (DynamoDB Local when its data is
-    persisted) is restarted too; any other server's death stops the stack."""
+    stops the stack. A server listed in ``restart_servers`` (Redis, whose data is in an append-only
+    file; DynamoDB Local when its data is persisted) is restarted too; any other server's death
+    stops the stack."""
 
     def __init__(self, stack: LocalStack | None = None, *, restart_servers: Iterable[str] = (),
                  clock=time.monotonic):
@@ -427,6 +430,7 @@ def use_sqs_broker(cenv: dict[str, str], env: dict[str, str]) -> str:
 
 
 DYNAMODB_DATA_DIR = STACK_DIR / "dynamodb-data"
+REDIS_DATA_DIR = STACK_DIR / "redis-data"
 
 
 def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
@@ -438,9 +442,12 @@ def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
         # experiments) without losing data. Cleared at start, as the emulated Cognito users are new.
         shutil.rmtree(DYNAMODB_DATA_DIR, ignore_errors=True)
         data_dir = DYNAMODB_DATA_DIR
-    stack = LocalStack(ports, dynamodb_path=data_dir)
+    # Redis keeps the queued jobs and the cache in an append-only file for the life of this stack
+    # and is restarted when it dies (cleared at start, like DynamoDB Local's data).
+    shutil.rmtree(REDIS_DATA_DIR, ignore_errors=True)
+    stack = LocalStack(ports, dynamodb_path=data_dir, redis_dir=REDIS_DATA_DIR)
     install_signal_handlers()
-    supervisor = Supervisor(stack, restart_servers=("dynamodb",) if persist else ())
+    supervisor = Supervisor(stack, restart_servers=("redis", "dynamodb") if persist else ("redis",))
     env: dict[str, str] = {}
     rc = 0
     try:

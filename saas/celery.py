@@ -17,6 +17,7 @@ from functools import lru_cache
 from math import ceil
 
 from saas.queues import MAX_DELAY_SECONDS, published_queue_url
+from saas.tenancy.context import TenantContext, current_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings")
 
@@ -48,6 +49,7 @@ def _create_app():
     from saas import usage
 
     before_task_publish.connect(sqs_delay_from_eta, dispatch_uid="saas.celery.sqs_delay_from_eta")
+    before_task_publish.connect(sqs_fair_queue_group, dispatch_uid="saas.celery.sqs_fair_queue_group")
     worker_init.connect(_patch_worker, dispatch_uid="saas.celery.patch_worker")
     usage.connect_worker_signals()  # a process that runs jobs has an app: flush counts after each
     return app
@@ -181,6 +183,19 @@ def sqs_delay_from_eta(sender=None, headers=None, properties=None, **kwargs) -> 
     if properties is None or not headers or not headers.get("eta") or published_queue_url(get_app()) is None:
         return
     properties["DelaySeconds"] = sqs_delay(headers["eta"])
+
+
+def sqs_fair_queue_group(sender=None, headers=None, properties=None, **kwargs) -> None:
+    """On SQS, a tenant job is published with ``MessageGroupId=<tenant id>`` (kombu's SQS transport
+    passes the property to SendMessage): on the standard jobs queue that makes it an SQS fair queue,
+    which delivers quiet tenants' messages first while one tenant has a backlog (``saas.fairness``).
+    The tenant is the enqueuing context's, as for the ``tenant_id`` header; a platform job has none."""
+    if properties is None or published_queue_url(get_app()) is None:
+        return
+    properties.pop("MessageGroupId", None)
+    ctx = current_context()
+    if isinstance(ctx, TenantContext):
+        properties["MessageGroupId"] = ctx.tenant_id
 
 
 def sqs_delay(eta: str, now: datetime | None = None) -> int:

@@ -337,9 +337,11 @@ CALLER_THROTTLE_RATES = {
     "bad_token": env("THROTTLE_RATE_BAD_TOKEN", "30/min"),
 }
 # Where budgets are kept (saas.throttling): "dynamodb" = one counter per window shared by every
-# process/container, leased in slices of ceil(limit / THROTTLE_LEASE_SLICES); "cache" = per cache.
+# process/container, leased in slices of ceil(limit / THROTTLE_LEASE_SLICES) growing (doubling while
+# the container spends them) up to ceil(limit / THROTTLE_LEASE_MIN_SLICES); "cache" = per cache.
 THROTTLE_SHARED_STORE = env("THROTTLE_SHARED_STORE", "dynamodb")
 THROTTLE_LEASE_SLICES = int(env("THROTTLE_LEASE_SLICES", "10"))
+THROTTLE_LEASE_MIN_SLICES = int(env("THROTTLE_LEASE_MIN_SLICES", "4"))
 # After a cache error the throttles allow everything (logged) and leave the cache alone this long.
 THROTTLE_CACHE_RETRY_SECONDS = float(env("THROTTLE_CACHE_RETRY_SECONDS", "5"))
 # GET /health answers from a per-process copy this long (one DescribeTable per window at most).
@@ -421,6 +423,15 @@ CELERY_BEAT_SCHEDULE = {
     # The audit trails' anchor outside DynamoDB (saas.audit.write_digest).
     "audit-digest": {"task": "audit.digest", "schedule": float(env("AUDIT_DIGEST_SECONDS", "3600"))},
 }
+# A fair share of the workers per tenant (saas.fairness): on the Redis broker at most this many bulk
+# jobs (exports) of one tenant run at once, across workers; one that finds them all running is
+# published again BULK_DEFER_SECONDS later (doubling up to BULK_DEFER_MAX_SECONDS). A slot held by a
+# killed worker expires after BULK_SLOT_SECONDS. On SQS the jobs queue is a fair queue instead.
+CELERY_TASK_ROUTES = ("saas.fairness.route",)  # bulk jobs (exports) at the lowest priority
+BULK_JOBS_PER_TENANT = int(env("BULK_JOBS_PER_TENANT", "1"))
+BULK_SLOT_SECONDS = int(env("BULK_SLOT_SECONDS", str(CELERY_LONGEST_JOB_SECONDS + 30)))
+BULK_DEFER_SECONDS = float(env("BULK_DEFER_SECONDS", "0.5"))
+BULK_DEFER_MAX_SECONDS = float(env("BULK_DEFER_MAX_SECONDS", "2"))
 # Writes that need a job (POST /orders) probe the broker first: 503 and nothing written when it is down.
 BROKER_CHECK_TIMEOUT_SECONDS = float(env("BROKER_CHECK_TIMEOUT_SECONDS", "0.5"))
 BROKER_CHECK_CACHE_SECONDS = float(env("BROKER_CHECK_CACHE_SECONDS", "1.5"))

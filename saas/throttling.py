@@ -17,11 +17,17 @@ instant, which is acceptable here.
 Shared across processes (``THROTTLE_SHARED_STORE = "dynamodb"``, the default): every Lambda container
 is a separate process, so a per-process count would give N containers N times every budget. The
 budget of a window lives in one DynamoDB item (``store.lease_budget``: a conditional ``ADD``, TTL'd);
-a process *leases* a slice of it (``ceil(limit / THROTTLE_LEASE_SLICES)`` requests) and spends the
-slice locally (``cache.decr``), so most requests cost no round trip and the whole deployment never
-admits more than the limit. The price is the other way: a slice leased by one container and not spent
-is not available to another in that window (at most ``containers x (slice - 1)`` requests refused
-early). ``"cache"``: the old per-cache counter (shared only when the cache is, e.g. ``REDIS_CACHE_URL``).
+a process *leases* a slice of it and spends the slice locally (``cache.decr``), so most requests cost
+no round trip and the whole deployment never admits more than the limit (the conditional ``ADD``
+grants nothing beyond it, whatever the slice sizes). Slices adapt to the container's demand: the
+first is ``ceil(limit / THROTTLE_LEASE_SLICES)``, each further lease in a window is twice the last,
+up to ``ceil(limit / THROTTLE_LEASE_MIN_SLICES)`` (a quarter of the budget by default), and the next
+window starts at the size of the last lease; the next slice is leased in the background once half of
+the one in hand is spent, and the next window's first slice late in the current one, so a busy
+container leases a few times per window and rarely on a request's path. The price is the other way:
+a slice leased by one container and not spent is not available to another in that window (at most
+``containers x (its last slice - 1)`` requests refused early; only a container that spent its
+previous slices gets larger ones). ``"cache"``: the old per-cache counter (shared only when the cache is, e.g. ``REDIS_CACHE_URL``).
 The throttle fails open: if the store or the cache errors, the request is allowed, the outage is
 logged, and both are left alone for ``THROTTLE_CACHE_RETRY_SECONDS`` (no request pays a timeout each).
 """
@@ -77,19 +83,67 @@ def _slice(limit: int) -> int:
     return max(1, math.ceil(limit / max(1, int(settings.THROTTLE_LEASE_SLICES))))
 
 
+def _largest_slice(limit: int) -> int:
+    return max(_slice(limit), math.ceil(limit / max(1, int(settings.THROTTLE_LEASE_MIN_SLICES))))
+
+
+class _Lease:
+    """This process's leasing state for one bucket (per cache, i.e. per container in tests): the
+    window it is about, the size of the next lease, and the local count at which the next one is
+    leased in the background (half of the last lease). Read on each request as a plain attribute
+    lookup: no lock, no cache round trip."""
+
+    __slots__ = ("window", "size", "last", "refill_at", "prefetched")
+
+    def __init__(self, window: int, size: int):
+        self.window, self.size, self.last, self.refill_at, self.prefetched = window, size, 0, size // 2, False
+
+    def next_window_size(self, limit: int) -> int:
+        """The next window starts with a slice as large as this one's last lease: a busy container
+        stays busy; one that leased nothing this window starts small again."""
+        return min(_largest_slice(limit), max(_slice(limit), self.last))
+
+
+_leases: dict[tuple[int, str], _Lease] = {}
+MAX_LEASE_STATES = 10_000  # buckets remembered per process (then forgotten: they restart small)
+
+
+def _lease_state(bucket: str, limit: int, window: int, cache) -> _Lease:
+    key = (id(cache), bucket)
+    state = _leases.get(key)
+    if state is None or state.window != window:
+        if len(_leases) >= MAX_LEASE_STATES:
+            _leases.clear()
+        size = state.next_window_size(limit) if state is not None and state.window == window - 1 else _slice(limit)
+        state = _leases[key] = _Lease(window, size)
+    return state
+
+
+def _grown(state: _Lease, granted: int, limit: int) -> None:
+    """After a lease of ``granted``: the next one is twice as large (at most the largest slice), and
+    it is leased in the background once half of this one is spent."""
+    state.last, state.refill_at = granted, granted // 2
+    state.size = min(_largest_slice(limit), max(state.size, granted * 2))
+
+
 def _take_leased(bucket: str, limit: int, duration: int, window: int, cache, *, late: bool = False) -> bool:
     """Spend one request of this process's slice of the shared budget, leasing a new slice when it
     is used up. False once the window's whole budget is leased (remembered locally). ``late`` (the
     window is nearly over): the next window's first slice is leased in the background, so a busy
     tenant's requests do not wait for a lease at each window's start."""
-    if late and cache.add(f"{bucket}:{window + 1}:prefetched", 1, timeout=2 * duration + 1):
-        _prefetch(bucket, limit, duration, window + 1, cache)
+    state = _lease_state(bucket, limit, window, cache)
+    if late and not state.prefetched:
+        state.prefetched = True
+        _prefetch(bucket, limit, duration, window + 1, cache, state.next_window_size(limit))
     local = f"{bucket}:{window}:slice"
     try:
         remaining = cache.decr(local)
         if remaining >= 0:
-            if remaining == _slice(limit) // 2:  # half spent: lease the next slice off the request path
-                _prefetch(bucket, limit, duration, window, cache)
+            # Half spent: lease the next slice off the request path; not in the window's last fifth
+            # (the half left usually lasts, and the next window's slice is being leased already).
+            if remaining == state.refill_at and not late:
+                state.refill_at = -1
+                _prefetch(bucket, limit, duration, window, cache, state.size, state=state)
             return True
         fresh = False  # the slice ran out (this request's decr left it negative)
     except ValueError:
@@ -99,30 +153,34 @@ def _take_leased(bucket: str, limit: int, duration: int, window: int, cache, *, 
         return False
     expires_at = int((window + 1) * duration) + 60
     granted = 0
-    for amount in dict.fromkeys((_slice(limit), 1)):  # a full slice, else whatever single one is left
+    # The size this process has grown to, else a first-size slice, else whatever single one is left.
+    for amount in dict.fromkeys((state.size, _slice(limit), 1)):
         if lease_budget(bucket, window, amount=amount, limit=limit, expires_at=expires_at):
             granted = amount
             break
     if not granted:
         cache.set(spent, 1, timeout=duration + 1)
         return False
+    _grown(state, granted, limit)
     if fresh and cache.add(local, granted - 1, timeout=duration + 1):
         return True
     cache.incr(local, granted if not fresh else granted - 1)  # undo our own decr, add the rest
     return True
 
 
-def _prefetch(bucket: str, limit: int, duration: int, window: int, cache) -> None:
-    """Lease the next slice in a background thread; it is added to the local slice when granted
-    (on Lambda the thread may finish in the container's next invocation: no harm, the lease is
-    only ever spent within its window)."""
+def _prefetch(bucket: str, limit: int, duration: int, window: int, cache, amount: int, *,
+              state: _Lease | None = None) -> None:
+    """Lease ``amount`` in a background thread; it is added to the local slice when granted (on
+    Lambda the thread may finish in the container's next invocation: no harm, the lease is only
+    ever spent within its window)."""
     def lease() -> None:
         try:
-            amount = _slice(limit)
             if lease_budget(bucket, window, amount=amount, limit=limit, expires_at=int((window + 1) * duration) + 60):
                 local = f"{bucket}:{window}:slice"
                 if not cache.add(local, amount, timeout=duration + 1):
                     cache.incr(local, amount)
+                if state is not None:
+                    _grown(state, amount, limit)
         except Exception:  # the synchronous path will lease (or fail open) when the slice runs out
             logger.debug("throttle slice prefetch failed", exc_info=True)
 

@@ -53,6 +53,7 @@ from kombu.serialization import prepare_accept_content
 
 from saas import aws
 from saas.celery import app, sqs_delay
+from saas.fairness import interleave_by_group
 
 logger = logging.getLogger("saas.worker")
 
@@ -66,7 +67,9 @@ class PoisonMessage(ValueError):
 # --- SQS --------------------------------------------------------------------------------------------
 def handle_sqs(event: dict, context: Any = None) -> dict:
     _ready()
-    records = event.get("Records") or []
+    # Round-robin by tenant (the message group): one tenant's run of exports in a batch does not
+    # hold another tenant's job to the end of it (saas.fairness).
+    records = interleave_by_group(event.get("Records") or [])
     failures: list[dict] = []
     started = time.monotonic()
     for index, record in enumerate(records):
@@ -99,7 +102,8 @@ def run_record(record: dict) -> str:
     headers = message["headers"]
     name, task_id = headers["task"], headers["id"]
     if headers.get("eta") and sqs_delay(headers["eta"]) > 0:
-        return _send_on(record, delay=sqs_delay(headers["eta"]), task=f"{name}[{task_id}]")
+        return _send_on(record, delay=sqs_delay(headers["eta"]), task=f"{name}[{task_id}]",
+                        group=headers.get("tenant_id"))
     if _expired(headers.get("expires")):
         logger.warning("worker: %s[%s] expired at %s; dropped", name, task_id, headers["expires"])
         return DONE
@@ -166,11 +170,12 @@ def _request(message: dict, record: dict, args, kwargs, embed) -> dict:
     return request
 
 
-def _send_on(record: dict, *, delay: int, task: str) -> str:
-    """An ETA beyond SQS's 900 s cap: the same message again, delayed by what is left."""
+def _send_on(record: dict, *, delay: int, task: str, group: str | None = None) -> str:
+    """An ETA beyond SQS's 900 s cap: the same message again, delayed by what is left (in its
+    tenant's message group, as published)."""
     try:
         aws.client("sqs").send_message(QueueUrl=_queue_url(record["eventSourceARN"]), MessageBody=record["body"],
-                                       DelaySeconds=delay)
+                                       DelaySeconds=delay, **({"MessageGroupId": group} if group else {}))
     except Exception:
         logger.warning("worker: could not send %s on; SQS delivers it again", task, exc_info=True)
         return RETRY_LATER

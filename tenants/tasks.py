@@ -77,10 +77,11 @@ def resume_provisioning(tenant: dict, *, producer=None) -> int:
 
 # --- export -------------------------------------------------------------------------------------
 @shared_task(name="exports.run", acks_late=True, autoretry_for=(StoreUnavailable,), retry_backoff=2,
-             retry_backoff_max=60, max_retries=8)
+             retry_backoff_max=60, max_retries=8, bulk=True)
 def run_export(export_id: str, takeover: bool = False) -> str:
     """A tenant job (tenant from the headers): write the export archive. ``takeover``: sent by the
-    sweep for a run it found stale (a broker's redelivery of a live run leaves that run alone)."""
+    sweep for a run it found stale (a broker's redelivery of a live run leaves that run alone).
+    A bulk job (``saas.fairness``): behind other jobs, and one at a time per tenant on Redis."""
     from saas import export
 
     try:

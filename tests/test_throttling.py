@@ -2,7 +2,15 @@
 from __future__ import annotations
 
 
-def test_tenant_over_its_rate_gets_429_and_neighbour_does_not(tenant_a, tenant_b, settings):
+def _mid_window(monkeypatch) -> None:
+    """A fixed time, 10 s into a minute: a test of a per-minute budget must not straddle two windows."""
+    from saas.throttling import TenantRateThrottle
+
+    monkeypatch.setattr(TenantRateThrottle, "timer", lambda self: 2_000_000_010.0)
+
+
+def test_tenant_over_its_rate_gets_429_and_neighbour_does_not(tenant_a, tenant_b, settings, monkeypatch):
+    _mid_window(monkeypatch)
     settings.TENANT_THROTTLE_RATES = {**settings.TENANT_THROTTLE_RATES, "basic": "5/min"}
     noisy, quiet = tenant_b.admin.client(), tenant_a.admin.client()
     statuses = [noisy.get("/api/v1/me").status_code for _ in range(8)]
@@ -15,7 +23,8 @@ def test_tenant_over_its_rate_gets_429_and_neighbour_does_not(tenant_a, tenant_b
     assert quiet.get("/api/v1/me").status_code == 200
 
 
-def test_rate_follows_the_tier(make_tenant, settings):
+def test_rate_follows_the_tier(make_tenant, settings, monkeypatch):
+    _mid_window(monkeypatch)
     settings.TENANT_THROTTLE_RATES = {**settings.TENANT_THROTTLE_RATES, "basic": "2/min", "premium": "6/min"}
     premium = make_tenant(tier="premium").admin.client()
     assert [premium.get("/api/v1/me").status_code for _ in range(6)] == [200] * 6
@@ -73,6 +82,39 @@ def test_a_leased_slice_is_spent_locally(tenant_a, settings):
             thread.join(10)  # the background leases, so every round trip is counted
     finally:
         events.unregister("before-call.dynamodb.UpdateItem", hook)
-    # Slices of 100 (THROTTLE_LEASE_SLICES = 10), the next one leased when half is spent: 3 needed,
-    # at most one leased ahead and one more if a background lease was still on its way.
-    assert 3 <= len(calls) <= 5, len(calls)
+    # A first slice of 100 (THROTTLE_LEASE_SLICES = 10), then one twice as large leased when half is
+    # spent: 2 leases for 250, one more if the background lease was still on its way.
+    assert 2 <= len(calls) <= 3, len(calls)
+
+
+def test_slices_grow_with_a_containers_demand_but_never_past_the_budget_or_a_quarter_of_it(tenant_a, monkeypatch):
+    """A busy container leases fewer, larger slices (each at most a quarter of the budget); two
+    containers together still admit exactly the budget."""
+    import threading
+
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from saas import throttling
+    from saas.tenancy.keys import tenant_key
+
+    leased = []
+    real = throttling.lease_budget
+
+    def recording(bucket, window, *, amount, limit, expires_at):
+        granted = real(bucket, window, amount=amount, limit=limit, expires_at=expires_at)
+        leased.append((amount, granted))
+        return granted
+
+    monkeypatch.setattr(throttling, "lease_budget", recording)
+    busy, quiet = LocMemCache("container-busy", {}), LocMemCache("container-quiet", {})
+    key, now = tenant_key("throttle-grow", tenant_id=tenant_a.id), 2_000_000_220.0
+    admitted_busy = sum(throttling.hit(key, "1000/min", now=now, cache=busy) is None for _ in range(900))
+    for thread in [t for t in threading.enumerate() if t.name == "throttle-prefetch"]:
+        thread.join(10)
+    admitted_quiet = sum(throttling.hit(key, "1000/min", now=now, cache=quiet) is None for _ in range(300))
+
+    assert admitted_busy == 900
+    assert admitted_busy + admitted_quiet <= 1000  # never past the shared budget
+    granted = [amount for amount, ok in leased if ok]
+    assert max(granted) <= 250 and sum(granted) <= 1000
+    assert len([a for a in granted if a > 100]) >= 2  # slices grew: fewer leases than 9 fixed ones of 100

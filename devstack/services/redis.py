@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import shutil
 import socket
+from pathlib import Path
 
 from .base import Service
 from .common import LOOPBACK, STACK_DIR
 
 
 class Redis(Service):
-    """redis-server on 127.0.0.1, no persistence, protected mode. Readiness: PING -> +PONG.
+    """redis-server on 127.0.0.1, protected mode. Readiness: PING -> +PONG.
+
+    No persistence by default (tests start their own). ``data_dir``: an append-only file there
+    (``appendfsync everysec``: every write reaches the file before Redis answers the next event-loop
+    turn, so a crash of the process loses nothing the OS has; only a crash of the machine can lose
+    the last second), read back when the server starts again: the local stack's Redis keeps the
+    queued jobs and the cache across its own death (the supervisor restarts it).
 
     ``stop()`` then ``start()`` reuses the same port (a broker outage and its recovery).
     """
@@ -17,9 +24,11 @@ class Redis(Service):
     name = "redis"
     startup_timeout = 20.0
 
-    def __init__(self, port: int | None = None, *, redis_server: str | None = None, **kwargs) -> None:
+    def __init__(self, port: int | None = None, *, redis_server: str | None = None,
+                 data_dir: str | Path | None = None, **kwargs) -> None:
         super().__init__(port, **kwargs)
         self.redis_server = redis_server or shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.data_dir = Path(data_dir) if data_dir is not None else None
 
     @property
     def endpoint(self) -> str:
@@ -30,11 +39,12 @@ class Redis(Service):
         return f"redis://{LOOPBACK}:{self.port}/{db}"
 
     def command(self) -> list[str]:
-        data_dir = STACK_DIR / "redis"
+        data_dir = self.data_dir or STACK_DIR / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.data_dir else ["--appendonly", "no"]
         return [
             self.redis_server, "--bind", LOOPBACK, "--port", str(self.port),
-            "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+            "--save", "", *persistence, "--protected-mode", "yes",
             "--daemonize", "no", "--dir", str(data_dir),
         ]
 

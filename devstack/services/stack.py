@@ -45,6 +45,7 @@ class LocalStack:
         oidc_redirect_uris: Iterable[str] | None = None,
         oidc_users: Mapping[str, Mapping[str, object]] | None = None,
         dynamodb_path: str | Path | None = None,
+        redis_dir: str | Path | None = None,
     ) -> None:
         ports = dict(ports or {})
         unknown = set(ports) - {"dynamodb", "redis", "moto", "oidc"}
@@ -52,7 +53,7 @@ class LocalStack:
             raise ValueError(f"unknown services in ports: {sorted(unknown)}")
         self.region = region
         self.dynamodb = DynamoDBLocal(ports.get("dynamodb"), region=region, log_dir=log_dir, db_path=dynamodb_path)
-        self.redis = Redis(ports.get("redis"), log_dir=log_dir)
+        self.redis = Redis(ports.get("redis"), log_dir=log_dir, data_dir=redis_dir)
         self.moto = MotoServer(ports.get("moto"), log_dir=log_dir)
         self.oidc = OIDCProvider(
             ports.get("oidc"), client_id=oidc_client_id, client_secret=oidc_client_secret,

@@ -22,6 +22,9 @@ import logging
 from celery import Task
 from celery.exceptions import Reject
 from celery.signals import before_task_publish
+from django.conf import settings
+
+from saas import fairness
 
 from .context import (
     InvalidTenantId,
@@ -59,6 +62,9 @@ class TenantTask(Task):
 
     #: False for platform jobs, which run without a tenant and need no header.
     tenant_scoped = True
+    #: True for heavy jobs (exports): published at the lowest priority and, on the Redis broker, at
+    #: most ``BULK_JOBS_PER_TENANT`` of one tenant run at a time (``saas.fairness``).
+    bulk = False
 
     def __call__(self, *args, **kwargs):
         request = self.request
@@ -82,4 +88,22 @@ class TenantTask(Task):
                            "missing" if tenant is None else tenant.get("status"))
             raise Reject(f"tenant {tenant_id} is not active", requeue=False)
         with tenant_context(tenant_id, user_id=user_id, tier=tenant.get("tier", "basic")):
-            return super().__call__(*args, **kwargs)
+            if not self.bulk:
+                return super().__call__(*args, **kwargs)
+            try:
+                slot = fairness.acquire_slot(self.app, tenant_id, request.id)
+            except fairness.NoSlot:
+                try:
+                    delay = fairness.defer(self, request)
+                except Exception as exc:  # not published: this delivery goes back to the queue
+                    logger.warning("job %s[%s] of tenant %s could not be deferred; requeued", self.name,
+                                   request.id, tenant_id)
+                    raise Reject(f"deferral failed: {exc!r}", requeue=True) from exc
+                logger.info("job deferred: %s[%s] tenant %s already runs %d bulk job(s); again in %.1fs",
+                            self.name, request.id, tenant_id, settings.BULK_JOBS_PER_TENANT, delay)
+                return None
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:
+                if slot is not None:
+                    slot.release()

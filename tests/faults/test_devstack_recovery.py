@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import SimpleNamespace
+
+import redis as redis_py
 
 from devstack.__main__ import Supervisor
-from devstack.services import DynamoDBLocal
+from devstack.services import DynamoDBLocal, Redis
 from tests.jobs.harness import wait_until
 
 
@@ -55,3 +58,24 @@ def test_the_supervisor_restarts_a_crashed_worker_and_stops_for_the_web_server(t
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
+
+
+def test_the_stacks_redis_is_restarted_after_a_crash_with_its_queued_jobs_and_cache(tmp_path):
+    """``devstack up`` runs Redis with an append-only file and lists it among the servers the
+    supervisor restarts: a SIGKILLed Redis comes back on the same port with what it held."""
+    server = Redis(data_dir=tmp_path / "redis").start()
+    supervisor = Supervisor(SimpleNamespace(services=[server]), restart_servers=("redis",))
+    try:
+        client = redis_py.Redis.from_url(server.url())
+        client.lpush("celery", "a queued job")
+        client.set(":1:cached", "a cached value")
+        port, pid = server.port, server.pid
+        os.kill(pid, signal.SIGKILL)  # a crash, not a clean shutdown
+        wait_until(lambda: not server.running, timeout=10, what="redis dead")
+        assert supervisor.poll_once() is None  # restarted, the stack goes on
+        assert server.running and server.pid != pid and server.port == port
+        client = redis_py.Redis.from_url(server.url())
+        assert client.lrange("celery", 0, -1) == [b"a queued job"]
+        assert client.get(":1:cached") == b"a cached value"
+    finally:
+        server.stop()
