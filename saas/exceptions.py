@@ -70,11 +70,11 @@ def exception_handler(exc, context):
                 and request is not None and request.method not in ("GET", "HEAD", "OPTIONS")
                 and "order_id" not in response.data):
             # The store stopped answering mid-change: say how to repeat it without doing it twice.
-            response.data["advice"] = ("The change may or may not have been saved. Read the object back before "
-                                       "repeating the request (writes are conditional: a repeated create answers "
-                                       "409, a repeated update with the same If-Match answers 412); creates that "
-                                       "take an Idempotency-Key (tenants, products, invitations, exports, orders) "
-                                       "make a repeat with the same key safe: it creates at most once.")
+            response.data["advice"] = ("The change may or may not have been saved. Repeat a create with the same "
+                                       "Idempotency-Key (tenants, products, invitations, exports, orders): it "
+                                       "creates at most once. Otherwise read the object back before repeating it "
+                                       "(a repeated product create answers 409 duplicate_sku; a repeated update "
+                                       "with the same If-Match answers 412).")
         if exc.fields is not None:
             response.data["fields"] = _flatten(exc.fields)
         for header, value in exc.headers.items():
