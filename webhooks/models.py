@@ -90,7 +90,8 @@ class WebhookMessage(TenantModel):
 
 class WebhookDelivery(TenantModel):
     """id = ``<message id>.<endpoint id>``: one unit of delivery. ``status`` pending / delivered /
-    failed, ``attempts``, ``next_attempt_at`` (epoch; also the lease of a running attempt),
+    failed, ``attempts`` (all, ever), ``step`` (attempts of the current schedule; a resend or a
+    recovery starts a new one), ``next_attempt_at`` (epoch; also the lease of a running attempt),
     ``received_at_ms`` (epoch milliseconds the message arrived),
     ``last_status_code``, ``expires_at`` (TTL)."""
 

@@ -147,7 +147,8 @@ def _attempt(delivery: dict, endpoint: dict, body: str, secret_item: dict | None
 
 
 def record(delivery: dict, endpoint: dict, outcome: transport.Outcome, *, now: float) -> str:
-    n = int(delivery.get("attempts") or 0) + 1
+    n = int(delivery.get("attempts") or 0) + 1  # every attempt ever (its log id)
+    step = int(delivery.get("step") or 0) + 1  # attempts of the current schedule (a resend starts one)
     succeeded = outcome.error is None
     attempt_op, _ = WebhookAttempt.objects.create_op(
         id=f"{delivery['id']}.{n:02d}", message_id=delivery["message_id"], endpoint_id=endpoint["id"],
@@ -157,12 +158,12 @@ def record(delivery: dict, endpoint: dict, outcome: transport.Outcome, *, now: f
     gone = outcome.status_code == 410
     if succeeded:
         change: dict[str, Any] = dict(status=DELIVERY_DELIVERED, next_attempt_at=None, delivered_at_ms=_ms(now))
-    elif gone or n >= len(SCHEDULE):
+    elif gone or step >= len(SCHEDULE):
         change = dict(status=DELIVERY_FAILED, next_attempt_at=None)
     else:
-        change = dict(status=DELIVERY_PENDING, next_attempt_at=int(now + SCHEDULE[n]))
+        change = dict(status=DELIVERY_PENDING, next_attempt_at=int(now + SCHEDULE[step]))
     update_op, _ = WebhookDelivery.objects.update_op(
-        delivery["id"], expected_version=delivery["version"], current=delivery, attempts=n,
+        delivery["id"], expected_version=delivery["version"], current=delivery, attempts=n, step=step,
         last_status_code=outcome.status_code, last_error=outcome.error, last_attempt_at_ms=_ms(now), **change)
     try:
         transact_write([attempt_op, update_op])
@@ -267,7 +268,8 @@ def _claim(delivery: dict, endpoint: dict | None, message: dict | None, now: flo
 
 # --- resend and recover ----------------------------------------------------------------------------------
 def resend(*, message_id: str, endpoint_id: str) -> dict:
-    """Send one message to one endpoint again (a fresh schedule), now or at the next sweep."""
+    """Send one message to one endpoint again (a fresh schedule; ``attempts`` keeps counting, so
+    the log keeps every attempt), now or at the next sweep."""
     endpoint = WebhookEndpoint.objects.get(endpoint_id)
     message = WebhookMessage.objects.get(message_id)
     now = clock.now()
@@ -293,7 +295,7 @@ def resend(*, message_id: str, endpoint_id: str) -> dict:
 
 def _requeue(delivery: dict, now: float) -> dict:
     return WebhookDelivery.objects.update(delivery["id"], expected_version=delivery["version"], current=delivery,
-                                          status=DELIVERY_PENDING, attempts=0, next_attempt_at=int(now),
+                                          status=DELIVERY_PENDING, step=0, next_attempt_at=int(now),
                                           last_error=None)
 
 
