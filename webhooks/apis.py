@@ -1,8 +1,11 @@
 """Thin views: parse, call a selector or service, serialize."""
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,6 +13,7 @@ from saas.serializers import PageQuerySerializer
 from tenants.permissions import IsAdmin, IsViewer
 
 from . import selectors, services
+from .schemas import envelope_schema
 from .serializers import (
     AttemptQuerySerializer,
     AttemptSerializer,
@@ -227,3 +231,18 @@ class MessageResendApi(APIView):
     def post(self, request, message_id: str, endpoint_id: str):
         delivery = services.resend(message_id=message_id, endpoint_id=endpoint_id)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EventSchemaApi(APIView):
+    """The JSON Schema of one event type's deliveries (public documentation: no tenant data)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="webhooks_schemas_retrieve", auth=[],
+                   responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    def get(self, request, event_type: str):
+        try:
+            return Response(envelope_schema(event_type))
+        except KeyError:
+            raise NotFound("No such event type; see GET /api/v1/webhooks/event-types.") from None

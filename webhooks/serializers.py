@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from .events import EVENT_TYPES
+
 
 class EventTypeSerializer(serializers.Serializer):
     type = serializers.CharField()
@@ -96,13 +98,13 @@ class AttemptQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, max_length=2000)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
     status = serializers.ChoiceField(choices=["succeeded", "failed"], required=False)
-    event_type = serializers.CharField(required=False, max_length=100)
+    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
 class MessageQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, max_length=2000)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    event_type = serializers.CharField(required=False, max_length=100)
+    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
 class DeliverySerializer(serializers.Serializer):

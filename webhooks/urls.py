@@ -3,6 +3,7 @@ from django.urls import path
 from . import apis
 
 urlpatterns = [
+    path("schemas/<str:event_type>.json", apis.EventSchemaApi.as_view(), name="webhook-schema"),
     path("event-types", apis.EventTypesApi.as_view(), name="webhook-event-types"),
     path("subscriptions", apis.SubscriptionListApi.as_view(), name="webhook-subscriptions"),
     path("subscriptions/<str:subscription_id>", apis.SubscriptionDetailApi.as_view(), name="webhook-subscription"),

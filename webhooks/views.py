@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 from django.contrib import messages
 from django.shortcuts import render
@@ -20,8 +19,6 @@ from tenants.web import cursor_of, pager, redirect, web_page
 
 from . import selectors, services
 from .serializers import EndpointCreateSerializer, SubscriptionCreateSerializer
-
-GUIDE = Path(__file__).resolve().parent / "README.md"
 
 
 def _event_types() -> list[dict]:
@@ -179,5 +176,5 @@ def recovery_status(request, recovery_id: str):
 
 @web_page(role=None, tenant=False)
 def guide(request):
-    """The subscriber verification guide (webhooks/README.md), readable without leaving the app."""
-    return render(request, "webhooks/guide.html", {"guide": GUIDE.read_text(encoding="utf-8")})
+    """The subscriber guide: verifying, replay window, de-duplication, ordering, retries, egress."""
+    return render(request, "webhooks/guide.html")

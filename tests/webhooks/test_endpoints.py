@@ -266,3 +266,32 @@ def test_attempt_items_are_tenant_scoped(tenant_a, tenant_b, endpoint_receiver, 
     messages = api.get("/api/v1/webhooks/messages").json()["results"]
     assert [m["type"] for m in messages] == ["product.created"]
     assert tenant_b.admin.client().get(f"/api/v1/webhooks/messages/{messages[0]['id']}").status_code == 404
+
+
+def test_every_event_type_has_a_served_json_schema_that_real_deliveries_satisfy(tenant_a, endpoint_receiver,
+                                                                                delivery_clock):
+    from jsonschema import Draft202012Validator
+    from rest_framework.test import APIClient
+
+    from webhooks.events import EVENT_TYPES
+    from webhooks.selectors import sample_envelope
+
+    anonymous = APIClient()
+    for event_type in EVENT_TYPES:
+        served = anonymous.get(f"/api/v1/webhooks/schemas/{event_type}.json")
+        assert served.status_code == 200, served.content
+        schema = served.json()
+        Draft202012Validator.check_schema(schema)
+        Draft202012Validator(schema).validate(sample_envelope(event_type=event_type, tenant_id=tenant_a.id))
+    assert anonymous.get("/api/v1/webhooks/schemas/product.exploded.json").status_code == 404
+
+    api = tenant_a.admin.client()
+    create_endpoint(api, endpoint_receiver.url("/schema"), ["*"])
+    make_product(api, "SCHEMA-1")
+    deliver_pending(tenant_a.id)
+    [(_, body)] = endpoint_receiver.received("/schema")
+    delivered = json.loads(body)
+    schema = anonymous.get(f"/api/v1/webhooks/schemas/{delivered['type']}.json").json()
+    Draft202012Validator(schema).validate(delivered)
+    wrong = anonymous.get("/api/v1/webhooks/schemas/order.created.json").json()
+    assert list(Draft202012Validator(wrong).iter_errors(delivered))  # a product is not an order
