@@ -94,17 +94,25 @@ class AttemptSerializer(serializers.Serializer):
                                   help_text="None when delivered; else refused_address, dns, timeout, connection, tls, redirect or http_<status>.")
 
 
+class QueryChoiceField(serializers.ChoiceField):
+    """A query filter: given empty (``?event_type=``) is refused, not taken for absent (DRF's
+    form-input rule)."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
+
+
 class AttemptQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, max_length=2000)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    status = serializers.ChoiceField(choices=["succeeded", "failed"], required=False)
-    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
+    status = QueryChoiceField(choices=["succeeded", "failed"], required=False)
+    event_type = QueryChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
 class MessageQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, max_length=2000)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
+    event_type = QueryChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
 class DeliverySerializer(serializers.Serializer):

@@ -295,3 +295,20 @@ def test_every_event_type_has_a_served_json_schema_that_real_deliveries_satisfy(
     Draft202012Validator(schema).validate(delivered)
     wrong = anonymous.get("/api/v1/webhooks/schemas/order.created.json").json()
     assert list(Draft202012Validator(wrong).iter_errors(delivered))  # a product is not an order
+
+
+def test_more_endpoints_than_one_transaction_holds_each_get_the_event_once(tenant_a, settings, endpoint_receiver,
+                                                                            delivery_clock):
+    """DynamoDB takes 100 items per transaction; the platinum plan allows 200 endpoints."""
+    settings.PLAN_LIMITS = {**settings.PLAN_LIMITS, "basic": {**settings.PLAN_LIMITS["basic"], "webhook_endpoints": 150}}
+    from webhooks.services import create_endpoint as create
+
+    with tenant_context(tenant_a.id):
+        for n in range(120):
+            create(url=endpoint_receiver.url(f"/many/{n}"), event_types=["product.created"])
+    make_product(tenant_a.admin.client(), "MANY-1")
+    deliver_pending(tenant_a.id)
+    counts = [len(endpoint_receiver.received(f"/many/{n}")) for n in range(120)]
+    assert counts == [1] * 120
+    deliver_pending(tenant_a.id)  # nothing more, whatever is read again
+    assert sweep(tenant_a.id) == 0

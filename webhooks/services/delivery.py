@@ -104,15 +104,15 @@ def _endpoints_for(event_type: str) -> list[dict]:
 
 
 def ingest(*, message_id: str, event_type: str, body: str) -> list[tuple[dict, dict]]:
-    """Store the message and its deliveries (one transaction). Returns the (delivery, endpoint)
-    pairs to attempt now, already leased to this caller; nothing when the message was stored before
-    (a redelivered queue message: the sweep owns whatever is still pending)."""
+    """Store the message and its deliveries. Returns the (delivery, endpoint) pairs to attempt now,
+    already leased to this caller. The message and the first 99 deliveries are one transaction
+    (DynamoDB takes 100 items), further ones follow 100 at a time; a queue message delivered again
+    finds its items there and creates (and attempts) only what is missing, the sweep owns the rest."""
     now = clock.now()
-    targets = _endpoints_for(event_type)
     message_op, _ = WebhookMessage.objects.create_op(id=message_id, type=event_type, body=body, received_at_ms=_ms(now),
                                                      expires_at=_expires(now))
-    ops, pairs = [message_op], []
-    for endpoint in targets[:99]:  # DynamoDB: 100 items per transaction; plan limits stay below
+    planned: list[tuple[tuple[dict, dict], dict]] = []
+    for endpoint in _endpoints_for(event_type):
         fields: dict[str, Any] = dict(id=delivery_id(message_id, endpoint["id"]), message_id=message_id,
                                       endpoint_id=endpoint["id"], event_type=event_type, attempts=0,
                                       received_at_ms=_ms(now), expires_at=_expires(now))
@@ -120,17 +120,28 @@ def ingest(*, message_id: str, event_type: str, body: str) -> list[tuple[dict, d
             fields.update(status=DELIVERY_PENDING, next_attempt_at=int(now + LEASE_SECONDS))
         else:
             fields.update(status=DELIVERY_FAILED, last_error="endpoint_disabled")
-        op, delivery = WebhookDelivery.objects.create_op(**fields)
-        ops.append(op)
-        if endpoint.get("enabled"):
-            pairs.append((delivery, endpoint))
-    try:
-        transact_write(ops)
-    except TransactionCancelled as exc:
-        if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
-            return []  # seen before
-        raise
+        planned.append((WebhookDelivery.objects.create_op(**fields), endpoint))
+    pairs: list[tuple[dict, dict]] = []
+    chunks = [planned[:99]] + [planned[n:n + 100] for n in range(99, len(planned), 100)]
+    for index, chunk in enumerate(chunks):
+        ops = ([message_op] if index == 0 else []) + [op for (op, _), _ in chunk]
+        try:
+            transact_write(ops)
+            created = chunk
+        except TransactionCancelled:  # seen before (in part): create what is missing, one by one
+            created = [entry for entry in chunk if _create_missing(entry[0][0])]
+            if index == 0:
+                _create_missing(message_op)
+        pairs += [(delivery, endpoint) for (_, delivery), endpoint in created if endpoint.get("enabled")]
     return pairs
+
+
+def _create_missing(op: dict) -> bool:
+    try:
+        transact_write([op])
+    except TransactionCancelled:
+        return False
+    return True
 
 
 # --- one attempt -------------------------------------------------------------------------------------
