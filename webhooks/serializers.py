@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from saas.serializers import PageQuerySerializer
+
 from .events import EVENT_TYPES
 
 
@@ -94,25 +96,13 @@ class AttemptSerializer(serializers.Serializer):
                                   help_text="None when delivered; else refused_address, dns, timeout, connection, tls, redirect or http_<status>.")
 
 
-class QueryChoiceField(serializers.ChoiceField):
-    """A query filter: given empty (``?event_type=``) is refused, not taken for absent (DRF's
-    form-input rule)."""
-
-    def get_value(self, dictionary):
-        return dictionary.get(self.field_name, serializers.empty)
+class AttemptQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=["succeeded", "failed"], required=False)
+    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
-class AttemptQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=2000)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    status = QueryChoiceField(choices=["succeeded", "failed"], required=False)
-    event_type = QueryChoiceField(choices=sorted(EVENT_TYPES), required=False)
-
-
-class MessageQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=2000)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    event_type = QueryChoiceField(choices=sorted(EVENT_TYPES), required=False)
+class MessageQuerySerializer(PageQuerySerializer):
+    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
 class DeliverySerializer(serializers.Serializer):
