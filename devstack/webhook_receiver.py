@@ -89,6 +89,9 @@ class EndpointReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             timeout = 10
+            # The answer's headers and body leave in two writes: with Nagle on, the body would wait
+            # for the client's delayed ACK (~40 ms a request), a property of this server, not of delivery.
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -110,7 +113,10 @@ class EndpointReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # socketserver's 5 drops concurrent connects (a 1 s SYN retry)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()

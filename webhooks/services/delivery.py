@@ -76,43 +76,76 @@ def delivery_id(message_id: str, endpoint_id: str) -> str:
 # --- the worker: messages from the delivery queue -------------------------------------------------
 def handle_messages(bodies: list[str]) -> list[bool]:
     """Ingest and first-attempt each message body; one bool per body: done (delete it from the
-    queue) or not (SQS delivers it again after the visibility timeout). Messages run side by side."""
-    return list(_pool.map(_handle_one, bodies))
+    queue) or not (SQS delivers it again after the visibility timeout). Per tenant of the batch:
+    its endpoints read once, the messages and their deliveries stored in one transaction when they
+    fit, the secrets read once, then the POSTs side by side, each recorded as soon as it is made."""
+    done = [True] * len(bodies)
+    by_tenant: dict[str, list[tuple[int, str, str, str]]] = {}
+    for index, body in enumerate(bodies):
+        try:
+            envelope = json.loads(body)
+            tenant_id = validate_tenant_id(envelope["tenant_id"])
+            by_tenant.setdefault(tenant_id, []).append((index, str(envelope["id"]), str(envelope["type"]), body))
+        except (ValueError, KeyError, TypeError):
+            logger.error("webhook delivery: a queue message that is not an event envelope was dropped")
+    for tenant_id, items in by_tenant.items():
+        try:
+            with tenant_context(tenant_id):
+                _handle_tenant(tenant_id, items)
+        except Exception:
+            logger.exception("webhook delivery: %d message(s) of tenant %s not handled; SQS delivers them again",
+                             len(items), tenant_id)
+            for index, *_ in items:
+                done[index] = False
+    return done
 
 
-def _handle_one(body: str) -> bool:
-    try:
-        envelope = json.loads(body)
-        tenant_id = validate_tenant_id(envelope["tenant_id"])
-        message_id, event_type = str(envelope["id"]), str(envelope["type"])
-    except (ValueError, KeyError, TypeError):
-        logger.error("webhook delivery: a queue message that is not an event envelope was dropped")
-        return True
-    try:
+def _handle_tenant(tenant_id: str, items: list[tuple[int, str, str, str]]) -> None:
+    endpoints = list(WebhookEndpoint.objects.every())
+    work: list[tuple[dict, dict, str]] = []
+    for pairs, (_, _, _, body) in zip(_ingest_batch(items, endpoints), items, strict=True):
+        work += [(delivery, endpoint, body) for delivery, endpoint in pairs]
+    if not work:
+        return
+    secrets = WebhookSecret.objects.batch_get({endpoint["id"] for _, endpoint, _ in work})
+
+    def run(item):
+        delivery, endpoint, body = item
         with tenant_context(tenant_id):
-            for delivery, endpoint in ingest(message_id=message_id, event_type=event_type, body=body):
-                _attempt(delivery, endpoint, body)
-    except Exception:
-        logger.exception("webhook delivery: message %s of tenant %s not handled; SQS delivers it again",
-                         message_id, tenant_id)
-        return False
-    return True
+            return _attempt(delivery, endpoint, body, secrets.get(endpoint["id"]))
+
+    for _ in _pool.map(run, work):
+        pass
 
 
-def _endpoints_for(event_type: str) -> list[dict]:
-    return [e for e in WebhookEndpoint.objects.every() if endpoints_service.subscribes_to(e, event_type)]
-
-
-def ingest(*, message_id: str, event_type: str, body: str) -> list[tuple[dict, dict]]:
-    """Store the message and its deliveries. Returns the (delivery, endpoint) pairs to attempt now,
-    already leased to this caller. The message and the first 99 deliveries are one transaction
-    (DynamoDB takes 100 items), further ones follow 100 at a time; a queue message delivered again
-    finds its items there and creates (and attempts) only what is missing, the sweep owns the rest."""
+def _ingest_batch(items: list[tuple[int, str, str, str]], endpoints: list[dict]) -> list[list[tuple[dict, dict]]]:
+    """``ingest`` for several messages: one transaction when all their items fit in one (100), the
+    message-by-message path otherwise or when any of them was stored before."""
     now = clock.now()
+    planned = [_plan(message_id, event_type, body, endpoints, now) for _, message_id, event_type, body in items]
+    if sum(1 + len(deliveries) for _, deliveries in planned) <= 100:
+        try:
+            transact_write([op for message_op, deliveries in planned
+                            for op in [message_op, *(op for (op, _), _ in deliveries)]])
+        except TransactionCancelled:
+            pass
+        else:
+            return [[(delivery, endpoint) for (_, delivery), endpoint in deliveries if endpoint.get("enabled")]
+                    for _, deliveries in planned]
+    return [_store(message_op, deliveries) for message_op, deliveries in planned]
+
+
+def _endpoints_for(event_type: str, endpoints: list[dict]) -> list[dict]:
+    return [e for e in endpoints if endpoints_service.subscribes_to(e, event_type)]
+
+
+def _plan(message_id: str, event_type: str, body: str, endpoints: list[dict], now: float):
+    """The message's Put and, per endpoint of its type, its delivery's Put (enabled: pending and
+    leased to the caller; disabled: failed, ``endpoint_disabled``)."""
     message_op, _ = WebhookMessage.objects.create_op(id=message_id, type=event_type, body=body, received_at_ms=_ms(now),
                                                      expires_at=_expires(now))
-    planned: list[tuple[tuple[dict, dict], dict]] = []
-    for endpoint in _endpoints_for(event_type):
+    deliveries = []
+    for endpoint in _endpoints_for(event_type, endpoints):
         fields: dict[str, Any] = dict(id=delivery_id(message_id, endpoint["id"]), message_id=message_id,
                                       endpoint_id=endpoint["id"], event_type=event_type, attempts=0,
                                       received_at_ms=_ms(now), expires_at=_expires(now))
@@ -120,7 +153,19 @@ def ingest(*, message_id: str, event_type: str, body: str) -> list[tuple[dict, d
             fields.update(status=DELIVERY_PENDING, next_attempt_at=int(now + LEASE_SECONDS))
         else:
             fields.update(status=DELIVERY_FAILED, last_error="endpoint_disabled")
-        planned.append((WebhookDelivery.objects.create_op(**fields), endpoint))
+        deliveries.append((WebhookDelivery.objects.create_op(**fields), endpoint))
+    return message_op, deliveries
+
+
+def ingest(*, message_id: str, event_type: str, body: str) -> list[tuple[dict, dict]]:
+    """Store the message and its deliveries. Returns the (delivery, endpoint) pairs to attempt now,
+    already leased to this caller. The message and the first 99 deliveries are one transaction
+    (DynamoDB takes 100 items), further ones follow 100 at a time; a queue message delivered again
+    finds its items there and creates (and attempts) only what is missing, the sweep owns the rest."""
+    return _store(*_plan(message_id, event_type, body, list(WebhookEndpoint.objects.every()), clock.now()))
+
+
+def _store(message_op: dict, planned: list) -> list[tuple[dict, dict]]:
     pairs: list[tuple[dict, dict]] = []
     chunks = [planned[:99]] + [planned[n:n + 100] for n in range(99, len(planned), 100)]
     for index, chunk in enumerate(chunks):
