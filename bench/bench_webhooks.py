@@ -1,8 +1,13 @@
 """Webhook delivery: publish -> delivery latency, and events per second through the outbox relay.
 
-Locally SNS is the moto server, which POSTs to the subscriber inside the Publish call (and signs
-each message with a freshly generated RSA key), so latency here is mostly the emulator's; against
-real SNS delivery is asynchronous. The receiver is an HTTP server on 127.0.0.1 in this process.
+Endpoints (``endpoints()``): publish -> the tenant's topic -> the delivery queue (moto) -> a worker
+thread long-polling it (what the worker stage's event source does) -> signed POST to a receiver on
+127.0.0.1: publish -> delivered p50/p99; deliveries per second of one worker invocation (a batch
+of 10 queue messages, ``webhooks.worker.handle_sqs``, one endpoint); the signing cost per delivery.
+
+Legacy SNS-HTTPS subscriptions (the rest): locally SNS is the moto server, which POSTs to the
+subscriber inside the Publish call (and signs each message with a freshly generated RSA key), so
+latency there is mostly the emulator's; against real SNS delivery is asynchronous.
 
     .venv/bin/python -m devstack test -- .venv/bin/python bench/bench_webhooks.py
 """
@@ -16,14 +21,19 @@ from _common import CallCounter, percentiles, setup_django, size
 
 setup_django()
 
-from devstack.webhook_receiver import Receiver  # noqa: E402
-from saas import aws, outbox  # noqa: E402
+import threading  # noqa: E402
+
+from devstack.webhook_receiver import EndpointReceiver, Receiver  # noqa: E402
+from saas import aws, outbox, queues  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from saas.tenancy.store import now_iso, transact_write  # noqa: E402
-from webhooks import services  # noqa: E402
+from webhooks import queue, services, signing  # noqa: E402
 from webhooks.events import ORDER_CREATED  # noqa: E402
+from webhooks.worker import handle_sqs  # noqa: E402
 
 LATENCY_EVENTS = size(300, 3)
+ENDPOINT_LATENCY_EVENTS = size(200, 3)
+INVOCATIONS = size(30, 2)  # worker invocations of 10 messages each
 RELAY_EVENTS = size(300, 5)
 TRANSACTION_SIZE = 25
 
@@ -121,5 +131,77 @@ def main() -> None:
           f"(skipped so far in this process: {sum(n for (o, _), n in services.publish_outcomes.items() if o == 'skipped')})")
 
 
+def _wait_arrivals(receiver: EndpointReceiver, ids: set[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not ids <= receiver.arrivals.keys():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(ids & receiver.arrivals.keys())}/{len(ids)} deliveries arrived")
+        time.sleep(0.001)
+
+
+def endpoints() -> None:
+    queues.ensure_queues()
+    tenant_id = f"bench-endpoints-{uuid.uuid4().hex[:8]}"
+    receiver = EndpointReceiver()
+    try:
+        with tenant_context(tenant_id):
+            services.create_endpoint(url=receiver.url("/bench"), event_types=[ORDER_CREATED])
+            # 1. publish -> delivered, with a worker long-polling the queue in the background
+            stop = threading.Event()
+
+            def worker() -> None:
+                while not stop.is_set():
+                    messages = queue.receive(max_messages=10, wait_seconds=1)
+                    if messages:
+                        handle_sqs({"Records": [{"messageId": m["id"], "body": m["body"]} for m in messages]})
+                        queue.delete([m["receipt"] for m in messages])
+
+            thread = threading.Thread(target=worker, daemon=True)
+            thread.start()
+            for n in range(10):  # warm up
+                item = event(tenant_id, n)
+                services.publish_event(event=item)
+                _wait_arrivals(receiver, {item["id"]})
+            started: dict[str, float] = {}
+            for n in range(ENDPOINT_LATENCY_EVENTS):
+                item = event(tenant_id, n)
+                started[item["id"]] = time.perf_counter()
+                services.publish_event(event=item)
+                _wait_arrivals(receiver, {item["id"]})
+            latency = percentiles([receiver.arrivals[i] - t for i, t in started.items()])
+            stop.set()
+            thread.join(timeout=5)
+
+            # 2. one worker invocation = one batch of 10 queue messages, timed around handle_sqs
+            for n in range(INVOCATIONS * 10):
+                services.publish_event(event=event(tenant_id, n))
+            rates = []
+            for _ in range(INVOCATIONS):
+                messages = queue.receive(max_messages=10, wait_seconds=1)
+                records = [{"messageId": m["id"], "body": m["body"]} for m in messages]
+                began = time.perf_counter()
+                result = handle_sqs({"Records": records})
+                rates.append(len(records) / (time.perf_counter() - began))
+                assert not result["batchItemFailures"], result
+                queue.delete([m["receipt"] for m in messages])
+            per_invocation = percentiles(rates)
+        # 3. signing: one secret, a typical envelope
+        secret, body = signing.new_secret(), json.dumps(event(tenant_id, 1)).encode()
+        rounds = size(20000, 100)
+        began = time.perf_counter()
+        for n in range(rounds):
+            signing.headers([secret], msg_id="evt", timestamp=1_700_000_000 + n, body=body)
+        signing_us = (time.perf_counter() - began) / rounds * 1e6
+    finally:
+        receiver.stop()
+    print(f"webhook endpoints bench (tenant {tenant_id}; SNS + SQS = moto server, endpoint = HTTP on 127.0.0.1)")
+    print(f"  publish -> delivered ({ENDPOINT_LATENCY_EVENTS} events, worker long-polling): "
+          f"p50 {ms(latency['p50'])}  p99 {ms(latency['p99'])}")
+    print(f"  one worker invocation (batch of 10, 1 endpoint): p50 {per_invocation['p50']:.0f} deliveries/s  "
+          f"(slowest invocation: {min(rates):.0f}/s)")
+    print(f"  signing (HMAC-SHA256, Standard Webhooks): {signing_us:.1f} us per delivery")
+
+
 if __name__ == "__main__":
+    endpoints()
     main()

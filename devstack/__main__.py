@@ -465,6 +465,8 @@ def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
             return supervisor.watch()
 
         run_management_command("ensure_tables", cenv)
+        # the queues: the webhook delivery queue in every mode (the job queues matter to the SQS mode)
+        run_management_command("ensure_queues", cenv)
         if broker == "sqs":
             queue_url = use_sqs_broker(cenv, env)
             write_env_file(env)

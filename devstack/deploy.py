@@ -100,7 +100,8 @@ def generated_settings(stage: str, outputs: dict[str, str], *, app_url: str = ""
     events = [dict(e) for e in iam.stage_setting(worker, "events", config)]
     for event in events:
         if "event_source" in event and event["event_source"]["arn"].startswith("arn:aws:sqs:"):
-            event["event_source"] = {**event["event_source"], "arn": outputs["JobsQueueArn"]}
+            queue = "WebhooksQueueArn" if event["event_source"]["arn"].endswith("-webhooks") else "JobsQueueArn"
+            event["event_source"] = {**event["event_source"], "arn": outputs[queue]}
     config[worker]["events"] = events
     return config
 
@@ -345,6 +346,7 @@ class Deployment:
             self.zappa("update", stage, settings_path, sources[stage])  # start with that configuration
         self.zappa("deploy" if not self.function_exists(worker) else "update", worker, settings_path, sources[worker])
         self.report_batch_item_failures(outputs["JobsQueueArn"])
+        self.report_batch_item_failures(outputs["WebhooksQueueArn"])
         self.reserved_concurrency()
         self.ensure_table(outputs["PooledTableName"])
         self.smoke_check((self.smoke_url or self.app_url or url).rstrip("/"), outputs)

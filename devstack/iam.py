@@ -59,6 +59,7 @@ ACTION_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
     ("s3", "AbortMultipartUpload"): ("s3:AbortMultipartUpload",),
     ("sns", "PublishBatch"): ("sns:Publish",),  # there is no sns:PublishBatch action
+    ("sqs", "DeleteMessageBatch"): ("sqs:DeleteMessage",),
 }
 # Operations that need no IAM permission (the caller authenticates some other way).
 UNSIGNED_OPERATIONS = {("cognito-idp", "InitiateAuth"), ("cognito-idp", "RespondToAuthChallenge"),

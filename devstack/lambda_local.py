@@ -80,7 +80,9 @@ def write_settings(stage: str, out_dir: Path, *, environment: dict[str, str] | N
         extra.append(f"ENVIRONMENT_VARIABLES.update({environment!r})")
     if sqs_event_source_arn:
         mapping = _generated_event_mapping(target)
-        functions = [f for arn, fs in mapping.items() if arn.startswith("arn:aws:sqs:") for f in fs]
+        # the job queue's function (the webhook delivery queue's has its own source, not emulated here)
+        functions = [f for arn, fs in mapping.items() if arn.startswith("arn:aws:sqs:") and arn.endswith("-jobs")
+                     for f in fs]
         if not functions:
             raise ValueError(f"stage {stage!r} has no SQS event source in zappa_settings.json")
         extra.append(f"AWS_EVENT_MAPPING = {{{sqs_event_source_arn!r}: {functions!r}}}")

@@ -8,7 +8,8 @@ an app's behaviour, the app registers a function here in its ``AppConfig.ready()
 * ``tenant_pages`` (tenants): the tenant directory a page at a time (``cursor`` -> ``Page``), for
   the periodic sweep.
 * ``tenant_sweeps``: run by ``outbox.sweep_tenant`` inside each active tenant's context (orders:
-  re-enqueue stuck orders); each returns how much it did.
+  re-enqueue stuck orders; webhooks: confirm pending subscriptions, attempt due endpoint
+  deliveries); each returns how much it did.
 * ``directory_sweeps``: run by ``outbox.sweep`` for every tenant record that is not active (tenants:
   re-enqueue stuck silo provisioning); each returns the number of jobs it enqueued.
 * ``limit_usage``: plan limits whose usage an app counts itself rather than in ``saas.limits``'

@@ -17,8 +17,9 @@ from saas.errors import Forbidden
 from saas.tenancy.context import get_context
 from saas.tenancy.store import TenantModel
 
-LIMIT_NAMES = ("products", "members", "webhook_subscriptions", "tenants_per_user")
+LIMIT_NAMES = ("products", "members", "webhook_subscriptions", "webhook_endpoints", "tenants_per_user")
 LIMIT_LABELS = {"products": "Products", "members": "Members", "webhook_subscriptions": "Webhook subscriptions",
+               "webhook_endpoints": "Webhook endpoints",
                 "tenants_per_user": "Tenants a user may create"}  # as people read them (Settings -> Usage)
 
 

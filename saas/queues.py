@@ -1,7 +1,8 @@
 """SQS queue declarations (the broker in AWS) and the idempotent create/update used by
 ``manage.py ensure_queues`` (the SQS counterpart of ``saas.tenancy.tables``).
 
-Two queues per stage, named from ``SQS_QUEUE_PREFIX``:
+Four queues per stage, named from ``SQS_QUEUE_PREFIX``: the jobs queue and its dead-letter queue,
+and the webhook delivery queue (``WEBHOOKS_DELIVERY_QUEUE``, ``<prefix>-webhooks``) with its own:
 
 * ``<prefix>-jobs``: every Celery job. Its visibility timeout is at least 6x the worker function's
   timeout (AWS's advice for Lambda event sources: a batch that is retried by the Lambda service
@@ -44,16 +45,25 @@ def dead_letter_queue_name() -> str:
     return f"{jobs_queue_name()}-dlq"
 
 
+def webhooks_queue_name() -> str:
+    return settings.WEBHOOKS_DELIVERY_QUEUE or f"{settings.SQS_QUEUE_PREFIX}-webhooks"
+
+
 def queue_specs() -> list[QueueSpec]:
     """The dead-letter queue first: the job queue's redrive policy needs its ARN."""
     visibility = settings.SQS_VISIBILITY_TIMEOUT
     if visibility < 6 * settings.WORKER_TIMEOUT_SECONDS and not settings.LOCAL_STACK:
         raise ValueError(f"SQS_VISIBILITY_TIMEOUT={visibility} must be at least 6 x WORKER_TIMEOUT_SECONDS="
                          f"{settings.WORKER_TIMEOUT_SECONDS}")
+    webhooks = webhooks_queue_name()
     return [
         QueueSpec(dead_letter_queue_name(), {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
                   dead_letter_of=jobs_queue_name()),
         QueueSpec(jobs_queue_name(), {"VisibilityTimeout": str(visibility)}),
+        # Webhook delivery: each tenant's SNS topic sends its events here (raw message delivery);
+        # the worker stores them and POSTs them to the tenant's endpoints (webhooks.services.delivery).
+        QueueSpec(f"{webhooks}-dlq", {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}, dead_letter_of=webhooks),
+        QueueSpec(webhooks, {"VisibilityTimeout": str(visibility), "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}),
     ]
 
 
@@ -62,11 +72,13 @@ def ensure_queues(*, client=None) -> list[str]:
     sqs = client or aws.client("sqs")
     lines: list[str] = []
     arns: dict[str, str] = {}
-    for spec in queue_specs():
+    specs = queue_specs()
+    dead_letter_for = {spec.dead_letter_of: spec.name for spec in specs if spec.dead_letter_of}
+    for spec in specs:
         attributes = dict(spec.attributes)
-        if spec.dead_letter_of is None and dead_letter_queue_name() in arns:
+        if spec.dead_letter_of is None and dead_letter_for.get(spec.name) in arns:
             attributes["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": arns[dead_letter_queue_name()], "maxReceiveCount": settings.SQS_MAX_RECEIVE_COUNT},
+                {"deadLetterTargetArn": arns[dead_letter_for[spec.name]], "maxReceiveCount": settings.SQS_MAX_RECEIVE_COUNT},
                 separators=(",", ":"))
         url, action = ensure_queue(sqs, spec.name, attributes)
         arns[spec.name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -137,15 +137,18 @@ def _property(schemas: dict, component: str, name: str) -> dict | None:
 # The Idempotency-Key header: printable ASCII without spaces, 1-255 characters (saas.idempotency.KEY_PATTERN).
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 # Limits the services enforce past the serializer: subscriber URLs (webhooks.services) are at most 2048.
-MAX_LENGTHS = {("SubscriptionCreateRequest", "url"): 2048}
+MAX_LENGTHS = {("SubscriptionCreateRequest", "url"): 2048, ("EndpointCreateRequest", "url"): 2048,
+               ("PatchedEndpointUpdateRequest", "url"): 2048}
+HTTPS_URL_REQUESTS = ("SubscriptionCreateRequest", "EndpointCreateRequest", "PatchedEndpointUpdateRequest")
 
 
 def _requests(schemas: dict) -> None:
     for (name, field), length in MAX_LENGTHS.items():
         if _property(schemas, name, field) is not None:
             schemas[name]["properties"][field]["maxLength"] = length
-    if _property(schemas, "SubscriptionCreateRequest", "url") is not None:
-        schemas["SubscriptionCreateRequest"]["properties"]["url"]["pattern"] = "^https://[^\\s\\\\]+$"
+    for name in HTTPS_URL_REQUESTS:
+        if _property(schemas, name, "url") is not None:
+            schemas[name]["properties"]["url"]["pattern"] = "^https://[^\\s\\\\]+$"
     for name in CLOSED_REQUESTS:
         if name in schemas:
             _mark_closed(schemas[name])
@@ -171,6 +174,10 @@ def _components(schemas: dict) -> None:
             schemas[name]["required"] = required
     if _property(schemas, "OrderCreateRequest", "lines") is not None:
         schemas["OrderCreateRequest"]["properties"]["lines"]["minItems"] = 1
+    for name in [n for n in schemas if n.endswith("Request") and _property(schemas, n, "event_types") is not None]:
+        schemas[name]["properties"]["event_types"]["items"] = {
+            "type": "string", "enum": [*sorted(EVENT_TYPES), "*"],
+            "description": "One of GET /webhooks/event-types, or \"*\" for every type."}
     for name in [n for n in schemas if n.endswith("Request") and _property(schemas, n, "event_type") is not None]:
         schemas[name]["properties"]["event_type"] = {"type": "string", "enum": sorted(EVENT_TYPES),
                                                      "description": "One of GET /webhooks/event-types."}

@@ -414,6 +414,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "10"))},
+    # Locally the delivery queue is read by this job; in AWS by the worker's SQS event source.
+    **({"webhooks-consume": {"task": "webhooks.consume", "schedule": float(env("WEBHOOKS_CONSUME_SECONDS", "2")),
+                             "kwargs": {"seconds": 1.5}}} if LOCAL_STACK else {}),
     # Subscriber hosts are re-validated (DNS may have changed); failing ones are suspended.
     "webhooks-revalidate": {"task": "webhooks.revalidate",
                             "schedule": float(env("WEBHOOKS_REVALIDATE_SECONDS", "900"))},
@@ -474,6 +477,20 @@ WEBHOOKS_TOPIC_PREFIX = env("WEBHOOKS_TOPIC_PREFIX", "saas-local")
 WEBHOOKS_TOPIC_CACHE_SECONDS = float(env("WEBHOOKS_TOPIC_CACHE_SECONDS", "5"))
 # A topic stuck in "deleting" this long (its deleter died) may be finished off by a new subscriber.
 WEBHOOKS_TOPIC_DELETE_STALE_SECONDS = float(env("WEBHOOKS_TOPIC_DELETE_STALE_SECONDS", "60"))
+# Endpoint delivery: one SNS topic per tenant -> this SQS queue (raw delivery) -> the worker POSTs
+# each event to the tenant's endpoints (webhooks.services.delivery). Named like the jobs queue.
+# Empty: ``<SQS_QUEUE_PREFIX>-webhooks`` (saas.queues.webhooks_queue_name).
+WEBHOOKS_DELIVERY_QUEUE = env("WEBHOOKS_DELIVERY_QUEUE", "")
+WEBHOOKS_DELIVERY_TIMEOUT_SECONDS = float(env("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "15"))
+# Messages, deliveries and attempts expire (DynamoDB TTL) after this; recover-since reaches this far.
+WEBHOOKS_LOG_RETENTION_SECONDS = int(env("WEBHOOKS_LOG_RETENTION_SECONDS", str(30 * 86400)))
+# After a rotation the previous secret still signs (a second signature) this long.
+WEBHOOKS_SECRET_OVERLAP_SECONDS = int(env("WEBHOOKS_SECRET_OVERLAP_SECONDS", str(24 * 3600)))
+# An endpoint failing this long without one success is disabled and its admins told.
+WEBHOOKS_DISABLE_AFTER_SECONDS = int(env("WEBHOOKS_DISABLE_AFTER_SECONDS", str(5 * 86400)))
+# Optional forward proxy for deliveries in production (e.g. Smokescreen, which then enforces the
+# address rules itself); empty = connect directly to the checked address.
+WEBHOOKS_EGRESS_PROXY = env("WEBHOOKS_EGRESS_PROXY", "")
 
 # --- Tenant lifecycle: audit, files, export, offboarding, usage, plan limits -------------------------
 # Audit records expire (DynamoDB TTL) after this many days, by tier; "platform" is the platform trail.
@@ -523,10 +540,10 @@ OFFBOARDING_GRACE_SECONDS = float(env("OFFBOARDING_GRACE_SECONDS", str(7 * 24 * 
 OFFBOARDING_STALE_SECONDS = float(env("OFFBOARDING_STALE_SECONDS", "300"))
 # Plan limits: THE table of limits by tier (saas.limits). None = unlimited.
 PLAN_LIMITS = {
-    "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5},
-    "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20},
-    "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50},
-    "platinum": {"products": None, "members": 1_000, "webhook_subscriptions": 200},
+    "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5, "webhook_endpoints": 5},
+    "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20, "webhook_endpoints": 20},
+    "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50, "webhook_endpoints": 50},
+    "platinum": {"products": None, "members": 1_000, "webhook_subscriptions": 200, "webhook_endpoints": 200},
 }
 # How many tenants one user may create through self-service, in total: one cap per person, whatever
 # tier each request asks for (a per-tier cap let a user at the basic cap keep creating by asking for

@@ -221,7 +221,7 @@ def start_progress(request):
 
 def _plans() -> list[dict]:
     """Each tier's limits as the plan picker shows them (from settings.PLAN_LIMITS)."""
-    shown = ("products", "members", "webhook_subscriptions")
+    shown = ("products", "members", "webhook_endpoints")
     return [{"tier": tier, "limits": [{"label": limits.LIMIT_LABELS[name], "max": settings.PLAN_LIMITS[tier].get(name)}
                                       for name in shown]} for tier in TIERS]
 

@@ -79,6 +79,10 @@ def _servers():
     with aws_operations.scaffolding("the local stack's bucket, lifecycle rule and chain key (infrastructure in AWS)"):
         files.ensure_bucket()
         audit.ensure_chain_key()
+    from saas import queues
+
+    with aws_operations.scaffolding("the webhook delivery queue (the stack template declares it in AWS)"):
+        queues.ensure_queues()
     yield
 
 

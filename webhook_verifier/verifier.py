@@ -60,7 +60,8 @@ Flask::
 
 Create one verifier per process and reuse it: it caches certificates by URL
 and is safe to share between threads.  SNS may deliver a message more than
-once; deduplicate on ``MessageId`` (or an id inside the envelope).
+once, and a retried publish is a new SNS message with a new ``MessageId``:
+deduplicate on the envelope's ``id`` (``envelope["id"]``), never on ``MessageId``.
 """
 
 from __future__ import annotations
@@ -487,7 +488,8 @@ class SNSMessageVerifier:
 
     def _check_timestamp(self, raw: str, now: datetime) -> None:
         try:
-            ts = datetime.fromisoformat(raw)
+            # Python < 3.11's fromisoformat refuses the trailing "Z" SNS always sends.
+            ts = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
         except ValueError:
             raise InvalidTimestamp(f"Timestamp {raw!r} is not ISO 8601") from None
         if ts.tzinfo is None:

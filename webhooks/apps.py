@@ -13,5 +13,8 @@ class WebhooksConfig(AppConfig):
 
         hooks.publish_events = publish_events
         hooks.tenant_sweeps.append(refresh_pending_subscriptions)
+        from .services.delivery import deliver_due
+
+        hooks.tenant_sweeps.append(deliver_due)  # endpoint retries whose time has come
         # Subscriptions are counted in the webhooks' own counts item (the plan limit is checked there).
         hooks.limit_usage["webhook_subscriptions"] = lambda: current_counts().total

@@ -1,11 +1,22 @@
 """Webhook reads."""
 from __future__ import annotations
 
+import json
+
+from boto3.dynamodb.conditions import Attr
+
 from saas.outbox import envelope
 from saas.tenancy.store import Page
 
 from .events import EVENT_TYPES
-from .models import WebhookSubscription, WebhookTopic
+from .models import (
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+    WebhookRecovery,
+    WebhookSubscription,
+    WebhookTopic,
+)
 
 
 def event_types() -> list[dict]:
@@ -48,3 +59,58 @@ def sample_envelope(*, event_type: str, tenant_id: str) -> dict:
     # Built by the outbox's own envelope function, so the sample has exactly the delivered shape.
     return envelope({"id": "evt-6d1f0c2a9b8e4f7a", "type": event_type, "tenant_id": tenant_id,
                      "created_at": "2026-01-05T09:31:00.123Z", "sequence": 1, "data": data})
+
+
+# --- endpoints and the delivery log -------------------------------------------------------------------
+def endpoint_page(*, cursor: str | None = None, limit: int = 20) -> Page:
+    return WebhookEndpoint.objects.query(cursor=cursor, limit=limit)
+
+
+def endpoint(*, endpoint_id: str) -> dict:
+    return WebhookEndpoint.objects.get(endpoint_id)
+
+
+def disabled_endpoints() -> list[dict]:
+    return [e for e in WebhookEndpoint.objects.every() if not e.get("enabled")]
+
+
+def _message(item: dict) -> dict:
+    return {**item, "payload": json.loads(item["body"])}
+
+
+def message_page(*, cursor: str | None = None, limit: int = 20, event_type: str | None = None) -> Page:
+    page = WebhookMessage.objects.query(cursor=cursor, limit=limit, ascending=False,
+                                        filter=Attr("type").eq(event_type) if event_type else None)
+    return Page(items=[_message(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+def message(*, message_id: str) -> dict:
+    return _message(WebhookMessage.objects.get(message_id))
+
+
+def _attempt_filter(status: str | None, event_type: str | None):
+    condition = None
+    if status in ("succeeded", "failed"):
+        condition = Attr("succeeded").eq(status == "succeeded")
+    if event_type:
+        by_type = Attr("event_type").eq(event_type)
+        condition = by_type if condition is None else condition & by_type
+    return condition
+
+
+def endpoint_attempts(*, endpoint_id: str, cursor: str | None = None, limit: int = 20, status: str | None = None,
+                      event_type: str | None = None) -> Page:
+    """An endpoint's attempts, newest first."""
+    WebhookEndpoint.objects.get(endpoint_id)
+    return WebhookAttempt.objects.query(index="endpoint", value=f"EP#{endpoint_id}", cursor=cursor, limit=limit,
+                                        ascending=False, filter=_attempt_filter(status, event_type))
+
+
+def message_attempts(*, message_id: str, cursor: str | None = None, limit: int = 20, status: str | None = None) -> Page:
+    WebhookMessage.objects.get(message_id)
+    return WebhookAttempt.objects.query(prefix=f"{message_id}.", cursor=cursor, limit=limit,
+                                        filter=_attempt_filter(status, None))
+
+
+def recovery(*, recovery_id: str) -> dict:
+    return WebhookRecovery.objects.get(recovery_id)

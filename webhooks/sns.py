@@ -169,3 +169,22 @@ def tenant_topic_arns(tenant_id: str) -> list[str]:
                 if name.startswith(prefix) and "-" not in name[len(prefix):]:
                     arns.append(topic["TopicArn"])
     return arns
+
+
+# --- the tenant's delivery topic (endpoints) -----------------------------------------------------
+TENANT_TOPIC_SUFFIX = "events"  # no hyphen: tenant_topic_arns (offboarding) finds it with the others
+
+
+def tenant_topic_name(tenant_id: str) -> str:
+    """One topic per tenant for every event type (the endpoints' fan-out to the delivery queue)."""
+    return topic_name(tenant_id, TENANT_TOPIC_SUFFIX)
+
+
+def subscribe_queue(*, topic_arn: str, queue_arn: str) -> str:
+    """Subscribe the delivery queue to a tenant topic with raw message delivery (the SQS body is the
+    envelope JSON itself). Idempotent: SNS returns the existing subscription for the same endpoint."""
+    with _sns_errors("Subscribe"):
+        return aws.client("sns").subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True,
+            Attributes={"RawMessageDelivery": "true"},
+        )["SubscriptionArn"]

@@ -46,3 +46,31 @@ def revalidate_tenant() -> int:
     if suspended:
         logger.warning("webhook re-validation suspended %d subscription(s)", suspended)
     return suspended
+
+
+# --- endpoint delivery ------------------------------------------------------------------------------
+@shared_task(name="webhooks.deliver_due", autoretry_for=(StoreUnavailable,), retry_backoff=2, max_retries=5)
+def deliver_due() -> int:
+    """The tenant's due deliveries now (after a resend or a recovery; the sweep runs it too)."""
+    from .services.delivery import deliver_due as run
+
+    return run()
+
+
+@shared_task(name="webhooks.recover", autoretry_for=(StoreUnavailable,), retry_backoff=2, max_retries=5)
+def recover(recovery_id: str) -> int:
+    from .services.delivery import deliver_due as run
+    from .services.delivery import run_recovery
+
+    job = run_recovery(recovery_id=recovery_id)
+    run()
+    return int(job.get("requeued") or 0)
+
+
+@shared_task(name="webhooks.consume", tenant_scoped=False)
+def consume(seconds: float = 5.0) -> int:
+    """Read the delivery queue for up to ``seconds`` (the local stack's beat; in AWS the worker
+    stage's second SQS event source calls ``webhooks.worker.handle_sqs`` instead)."""
+    from .worker import drain
+
+    return drain(seconds=seconds)

@@ -114,9 +114,12 @@ def test_a_first_deploy_then_an_update_serve_the_stage(account, monkeypatch):
         lam, apigw, iam_client = account.client("lambda"), account.client("apigateway"), account.client("iam")
         web, worker = (lam.get_function(FunctionName=n)["Configuration"] for n in ("saas-commerce-dev", "saas-commerce-dev-worker"))
         assert web["Role"].endswith(":role/saas-commerce-dev-web") and worker["Role"].endswith(":role/saas-commerce-dev-worker")
-        [mapping] = lam.list_event_source_mappings(FunctionName=worker["FunctionArn"])["EventSourceMappings"]
-        assert mapping["EventSourceArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:saas-dev-jobs"
-        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        mappings = {m["EventSourceArn"]: m for m in
+                    lam.list_event_source_mappings(FunctionName=worker["FunctionArn"])["EventSourceMappings"]}
+        jobs_arn, webhooks_arn = (f"arn:aws:sqs:{REGION}:{ACCOUNT}:saas-dev-{q}" for q in ("jobs", "webhooks"))
+        assert set(mappings) == {jobs_arn, webhooks_arn}  # the job queue and the webhook delivery queue
+        mapping = mappings[jobs_arn]
+        assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values())
         assert lam.get_function_concurrency(FunctionName="saas-commerce-dev-worker")["ReservedConcurrentExecutions"] == 5
         # Nothing account-specific was typed: the generated settings carry the stack's values.
         generated = json.loads((deploy.DEPLOY_DIR / "dev" / "zappa_settings.json").read_text())

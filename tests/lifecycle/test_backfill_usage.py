@@ -51,7 +51,7 @@ def test_backfill_sets_the_baseline_and_real_counters_idempotently(tenant_a, mak
         _raw_delete_partition(tenant_a.id, entity)
     three_days_ago = datetime.now(timezone.utc) - timedelta(days=3)
     _raw_set_created_at(tenant_a.id, "ORDER", order.json()["id"], three_days_ago.isoformat().replace("+00:00", "Z"))
-    assert _limits(admin) == {"products": 0, "members": 0, "webhook_subscriptions": 0}
+    assert _limits(admin) == {"products": 0, "members": 0, "webhook_subscriptions": 0, "webhook_endpoints": 0}
     stored = files.prefix_bytes(tenant_a.id)
     assert stored > 0
 

@@ -44,6 +44,8 @@ def test_an_admin_exports_every_item_and_downloads_it_through_a_short_link(tenan
     seeded = _seed(tenant_a, make_user)
     create_product(tenant_b.admin.client(), name="Neighbour's")
     admin = tenant_a.admin.client()
+    endpoint = admin.post("/api/v1/webhooks/endpoints", {"url": "https://127.0.0.1/hook", "event_types": ["*"]},
+                          format="json").json()
 
     started = admin.post("/api/v1/exports")
     assert started.status_code == 202, started.content
@@ -62,7 +64,10 @@ def test_an_admin_exports_every_item_and_downloads_it_through_a_short_link(tenan
     archive = zipfile.ZipFile(io.BytesIO(requests.get(link.json()["url"], timeout=10).content))
     names = set(archive.namelist())
     assert {"products.ndjson", "orders.ndjson", "members.ndjson", "webhook_subscriptions.ndjson",
-            "audit.ndjson", "manifest.json"} <= names
+            "webhook_endpoints.ndjson", "audit.ndjson", "manifest.json"} <= names
+    # The endpoint is exported, its signing secret is not (nor in the audit records exported with it).
+    assert endpoint["id"] in archive.read("webhook_endpoints.ndjson").decode()
+    assert not any(endpoint["secret"] in archive.read(name).decode() for name in names)
 
     def lines(name):
         return [json.loads(line) for line in archive.read(name).decode().splitlines()]

@@ -43,9 +43,12 @@ def test_ensure_queues_creates_the_job_queue_and_its_dead_letter_queue_idempoten
         assert int(jobs["VisibilityTimeout"]) == 720 >= 6 * 120
         assert json.loads(jobs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": 5}
         assert int(dlq["MessageRetentionPeriod"]) == 14 * 24 * 3600
-        assert first.count("created queue") == 2 and jobs_url in first and dlq["QueueArn"] in first
+        assert first.count("created queue") == 4 and jobs_url in first and dlq["QueueArn"] in first
 
-        assert run_command("ensure_queues").count("up to date queue") == 2  # again: nothing to do
+        webhooks = attributes(sqs.get_queue_url(QueueName=f"{prefix}-webhooks")["QueueUrl"])
+        webhooks_dlq = attributes(sqs.get_queue_url(QueueName=f"{prefix}-webhooks-dlq")["QueueUrl"])
+        assert json.loads(webhooks["RedrivePolicy"])["deadLetterTargetArn"] == webhooks_dlq["QueueArn"]
+        assert run_command("ensure_queues").count("up to date queue") == 4  # again: nothing to do
         with override_settings(SQS_MAX_RECEIVE_COUNT=3):
             assert "updated queue" in run_command("ensure_queues")
         assert json.loads(attributes(jobs_url)["RedrivePolicy"])["maxReceiveCount"] == 3
@@ -66,9 +69,12 @@ def test_the_worker_stages_consume_their_stages_job_queue_with_no_api_gateway_an
         stage, env = ZAPPA[worker], ZAPPA[worker]["environment_variables"]
         assert stage["extends"] == web and stage["apigateway_enabled"] is False
         assert stage["timeout_seconds"] == int(env["WORKER_TIMEOUT_SECONDS"]) > ZAPPA["dev"]["timeout_seconds"]
-        [source] = [e for e in stage["events"] if "event_source" in e]
+        source, webhooks = [e for e in stage["events"] if "event_source" in e]
         [schedule] = [e for e in stage["events"] if "expression" in e]
         assert source["function"] == "saas.worker.handle_sqs" and source["event_source"]["batch_size"] <= 10
+        # the second source: the webhook delivery queue (the stack's WebhooksQueue)
+        assert webhooks["function"] == "webhooks.worker.handle_sqs" and webhooks["event_source"]["batch_size"] == 10
+        assert webhooks["event_source"]["arn"].endswith(f":{env['SQS_QUEUE_PREFIX']}-webhooks")
         assert schedule == {"function": "saas.worker.handle_schedule", "expression": "rate(1 minute)"}
         # The queue the web stage publishes to is the one the worker stage consumes: both read the
         # URL from the stack's SSM parameter, and the deploy command points the worker's event source
@@ -78,10 +84,12 @@ def test_the_worker_stages_consume_their_stages_job_queue_with_no_api_gateway_an
         assert ZAPPA[web]["environment_variables"]["CELERY_BROKER_URL"] == env["CELERY_BROKER_URL"] == "sqs://"
         url = f"https://sqs.us-east-1.amazonaws.com/210987654321/{env['SQS_QUEUE_PREFIX']}-jobs"
         outputs = {"WebRoleArn": "arn:aws:iam::210987654321:role/w", "WorkerRoleArn": "arn:aws:iam::210987654321:role/k",
-                   "DeploymentsBucketName": "b", "JobsQueueArn": queues.queue_arn(url, ZAPPA["dev"]["aws_region"])}
+                   "DeploymentsBucketName": "b", "JobsQueueArn": queues.queue_arn(url, ZAPPA["dev"]["aws_region"]),
+                   "WebhooksQueueArn": queues.queue_arn(url.replace("-jobs", "-webhooks"), ZAPPA["dev"]["aws_region"])}
         generated = deploy.generated_settings(web, outputs)
-        [deployed] = [e for e in generated[worker]["events"] if "event_source" in e]
+        deployed, deployed_webhooks = [e for e in generated[worker]["events"] if "event_source" in e]
         assert deployed["event_source"]["arn"] == f"arn:aws:sqs:us-east-1:210987654321:{env['SQS_QUEUE_PREFIX']}-jobs"
+        assert deployed_webhooks["event_source"]["arn"] == outputs["WebhooksQueueArn"]
         assert generated[worker]["role_arn"] == outputs["WorkerRoleArn"] and generated[web]["role_arn"] == outputs["WebRoleArn"]
 
 
@@ -90,7 +98,8 @@ def test_zappas_generated_settings_route_the_queue_and_the_schedule_to_the_worke
     namespace: dict = {}
     exec(settings_file.read_text(), namespace)
     arn = ZAPPA["dev_worker"]["events"][0]["event_source"]["arn"]
-    assert namespace["AWS_EVENT_MAPPING"] == {arn: ["saas.worker.handle_sqs"]}
+    webhooks_arn = ZAPPA["dev_worker"]["events"][1]["event_source"]["arn"]
+    assert namespace["AWS_EVENT_MAPPING"] == {arn: ["saas.worker.handle_sqs"], webhooks_arn: ["webhooks.worker.handle_sqs"]}
     from devstack.sqs_poller import schedule_rule_names
 
     # Zappa's handler takes the function from the rule name's last "-" part.

@@ -147,6 +147,9 @@ def test_tenant_admin_switches_tenant_invites_and_promotes_and_subscribes_a_webh
 
     page.get_by_role("link", name="how to verify deliveries").click()
     expect(page.locator("#guide")).to_contain_text("verify")
+    expect(page.locator("#guide")).to_contain_text("webhook-id")
+    expect(page.locator("#guide")).not_to_contain_text("README")  # a page for subscribers, no repository paths
+    expect(page.locator("#guide")).not_to_contain_text(".py")
     j.shot("webhook guide")
 
     nav(page, "Settings").click()

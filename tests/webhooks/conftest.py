@@ -6,6 +6,7 @@ import pytest
 
 from devstack.webhook_receiver import Receiver
 from saas import aws
+from saas.tenancy import tenant_context
 
 
 @pytest.fixture
@@ -57,3 +58,54 @@ def make_event(tenant_id: str, event_type: str, data: dict | None = None) -> dic
 
     return {"id": new_event_id(), "type": event_type, "tenant_id": tenant_id, "data": data or {"n": 1},
             "status": "pending", "attempts": 0, "event_created_at": now_iso(), "created_at": now_iso()}
+
+
+# --- endpoints ------------------------------------------------------------------------------------------
+ENDPOINTS = "/api/v1/webhooks/endpoints"
+
+
+@pytest.fixture
+def endpoint_receiver():
+    from devstack.webhook_receiver import EndpointReceiver
+
+    r = EndpointReceiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def delivery_clock(monkeypatch):
+    """The delivery clock, from now, moved by the test (``clock.now += 3600``)."""
+    import time
+
+    from tests.conftest import Clock
+    from webhooks import clock as delivery_clock_module
+
+    clock = Clock(time.time())
+    monkeypatch.setattr(delivery_clock_module, "now", clock)
+    return clock
+
+
+def deliver_pending(tenant_id: str) -> None:
+    """What the relay and the worker do, driven by the test: publish the tenant's pending outbox
+    events (SNS -> the delivery queue), then read the queue until it is empty."""
+    from saas import outbox
+    from webhooks.worker import drain
+
+    with tenant_context(tenant_id):
+        outbox.relay_pending()
+    drain()
+
+
+def sweep(tenant_id: str) -> int:
+    from webhooks.services import deliver_due
+
+    with tenant_context(tenant_id):
+        return deliver_due()
+
+
+def verify(secret: str, headers: dict, body: bytes) -> dict:
+    """The subscriber's side, with the independent Standard Webhooks library."""
+    from standardwebhooks import Webhook
+
+    return Webhook(secret).verify(body, {k: v for k, v in headers.items() if k.startswith("webhook-")})

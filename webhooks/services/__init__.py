@@ -20,6 +20,15 @@ Import from here.
 """
 from __future__ import annotations
 
+from .delivery import deliver_due, handle_messages, resend, run_recovery, start_recovery
+from .endpoints import (
+    create_endpoint,
+    delete_endpoint,
+    ensure_tenant_topic,
+    reveal_secret,
+    rotate_secret,
+    update_endpoint,
+)
 from .publishing import EventTenantMismatch, message_json, publish_event, publish_events, publish_outcomes
 from .subscriptions import (
     MAX_ATTEMPTS,
@@ -34,4 +43,6 @@ from .topics import TopicCache, delete_tenant_topics, topic_cache
 
 __all__ = ["EventTenantMismatch", "message_json", "publish_event", "publish_events", "publish_outcomes",
            "MAX_ATTEMPTS", "refresh_pending_subscriptions", "refresh_statuses", "refresh_subscription",
-           "send_test_event", "subscribe", "unsubscribe", "TopicCache", "topic_cache", "delete_tenant_topics"]
+           "send_test_event", "subscribe", "unsubscribe", "TopicCache", "topic_cache", "delete_tenant_topics",
+           "deliver_due", "handle_messages", "resend", "run_recovery", "start_recovery", "create_endpoint",
+           "delete_endpoint", "ensure_tenant_topic", "reveal_secret", "rotate_secret", "update_endpoint"]

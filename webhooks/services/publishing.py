@@ -66,9 +66,50 @@ def publish_events(events: list[dict]) -> list[str | Exception]:
     for event_type, indexes in by_type.items():
         for index, outcome in zip(indexes, _publish_to_topic(tenant_id, event_type, [events[i] for i in indexes]), strict=True):
             outcomes[index] = outcome
-            if isinstance(outcome, str):
-                publish_outcomes[outcome, event_type] += 1
+    _merge_tenant_topic(tenant_id, events, outcomes)
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, str):
+            publish_outcomes[outcome, events[index]["type"]] += 1
     return outcomes  # type: ignore[return-value]
+
+
+def _merge_tenant_topic(tenant_id: str, events: list[dict], outcomes: list) -> None:
+    """Endpoints: every type also goes to the tenant's one topic (then the delivery queue). An event
+    fails if either path failed (retried as a whole: legacy subscribers may then see it twice)."""
+    valid = [index for index, outcome in enumerate(outcomes) if isinstance(outcome, str)]
+    if not valid:
+        return
+    for index, outcome in zip(valid, _publish_to_tenant_topic(tenant_id, [events[i] for i in valid]), strict=True):
+        if isinstance(outcome, BaseException):
+            outcomes[index] = outcome
+        elif outcome == "published":
+            outcomes[index] = "published"
+
+
+def _publish_to_tenant_topic(tenant_id: str, events: list[dict]) -> list[str | Exception]:
+    """The endpoints' path: the tenant topic, subscribed by the delivery queue ("skipped" before the
+    tenant's first endpoint). Attributes: tenant and type (the queue takes everything)."""
+    from .endpoints import TENANT_TOPIC_ID, tenant_topic_arn
+
+    topic_arn = topics.topic_cache.get(tenant_id, TENANT_TOPIC_ID, tenant_topic_arn)
+    if topic_arn is None:
+        return ["skipped"] * len(events)
+    outcomes: list[str | Exception] = ["published"] * len(events)
+    by_type: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        by_type.setdefault(event["type"], []).append(index)
+    for event_type, indexes in by_type.items():
+        messages = [message_json(envelope(events[i])) for i in indexes]
+        try:
+            failures = sns.publish_batch(topic_arn=topic_arn, messages=messages,
+                                         attributes={sns.ATTR_TENANT: tenant_id, sns.ATTR_EVENT_TYPE: event_type})
+        except Exception as exc:  # SNS unavailable (or the topic went with an offboarding): retried
+            topics.topic_cache.invalidate(tenant_id, TENANT_TOPIC_ID)
+            failures = {n: exc for n in range(len(indexes))}
+        for n, index in enumerate(indexes):
+            if n in failures:
+                outcomes[index] = failures[n]
+    return outcomes
 
 
 def _publish_to_topic(tenant_id: str, event_type: str, events: list[dict]) -> list[str | Exception]:
