@@ -71,8 +71,8 @@ def exception_handler(exc, context):
                 and "order_id" not in response.data):
             # The store stopped answering mid-change: say how to repeat it without doing it twice.
             response.data["advice"] = ("The change may or may not have been saved. Repeat a create with the same "
-                                       "Idempotency-Key (tenants, products, invitations, exports, orders): it "
-                                       "creates at most once. Otherwise read the object back before repeating it "
+                                       "Idempotency-Key (tenants, products, invitations, exports, orders, webhook "
+                                       "endpoints): it creates at most once. Otherwise read the object back before repeating it "
                                        "(a repeated product create answers 409 duplicate_sku; a repeated update "
                                        "with the same If-Match answers 412).")
         if exc.fields is not None:

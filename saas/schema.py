@@ -229,6 +229,7 @@ OPERATION_ERROR_CODES: dict[str, dict[int, list[str]]] = {
                                         409: ["already_offboarding", "concurrent_change"]},
     "admin_tenants_offboard_create": {409: ["already_offboarding", "concurrent_change"]},
     "webhooks_subscriptions_create": {403: ["plan_limit"]},
+    "webhooks_endpoints_create": {403: ["plan_limit"]},
     "webhooks_subscriptions_test_create": {409: ["subscription_suspended", "not_confirmed", "topic_missing"]},
 }
 

@@ -1,5 +1,5 @@
 """Idempotency-Key on the creates whose retry would repeat a side effect (saas.idempotency): POST
-/tenants, /products, /tenants/current/members (an invitation) and /exports. A retry creates nothing
+/tenants, /products, /tenants/current/members (an invitation), /exports and /webhooks/endpoints. A retry creates nothing
 and answers the first response again; another body with the key is refused; keys of other tenants
 and users are independent; concurrent duplicates create one object."""
 from __future__ import annotations
@@ -42,6 +42,11 @@ CREATES = {
                           lambda tag: {"email": f"invitee-{tag}@example.test", "role": "member"},
                           _listed("/api/v1/tenants/current/invitations")),
     "exports": Create("/api/v1/exports", 202, lambda tag: None, _listed("/api/v1/exports")),
+    # A replay shows the endpoint's secret again (through the audited reveal): the client that lost
+    # the first answer never saw it.
+    "endpoints": Create("/api/v1/webhooks/endpoints", 201,
+                        lambda tag: {"url": f"https://127.0.0.1/hooks/{tag}", "event_types": ["order.created"]},
+                        _listed("/api/v1/webhooks/endpoints")),
     "tenants": Create("/api/v1/tenants", 201, lambda tag: {"name": f"Idem Co {tag}", "tier": "basic"},
                       lambda user: len(user.client().get("/api/v1/me").json()["memberships"]), tenant_scoped=False),
 }
@@ -101,7 +106,7 @@ def test_a_key_used_on_one_create_is_refused_on_another(tenant_a):
     assert CREATES["exports"].count(admin) == 0
 
 
-@pytest.mark.parametrize("name", ["products", "invitations", "exports"])
+@pytest.mark.parametrize("name", ["products", "invitations", "exports", "endpoints"])
 def test_another_tenant_or_user_with_the_same_key_value_is_independent(name, tenant_a, tenant_b, make_user):
     create = CREATES[name]
     second_admin = tenant_a.add(make_user, "admin")
@@ -178,6 +183,23 @@ def test_the_record_lives_24_hours_and_an_expired_one_creates_again(tenant_a, ma
     assert fresh.status_code == 201 and fresh.json()["id"] != first.json()["id"]
     assert "Idempotent-Replayed" not in fresh
     assert _post(admin, create, "old-key", tag="b").json() == fresh.json()
+
+
+def test_a_replayed_endpoint_shows_its_secret_again_but_the_key_record_never_holds_it(tenant_a):
+    """The secret is stored once (its own item): the key's record keeps the answer without it, and a
+    replay reveals it through the audited path, as an admin's reveal does."""
+    admin, create = tenant_a.admin, CREATES["endpoints"]
+    first = _post(admin, create, "endpoint-key")
+    replay = _post(admin, create, "endpoint-key")
+    secret = first.json()["secret"]
+    assert secret.startswith("whsec_") and replay.json()["secret"] == secret
+
+    record_id = hashlib.sha256(f"{admin.sub}\x00endpoint-key".encode()).hexdigest()
+    with tenant_context(tenant_a.id):
+        record = idempotency.IdempotentRequest.objects.get(record_id, consistent=True)
+    assert secret not in repr(record) and secret.removeprefix("whsec_") not in repr(record)
+    trail = admin.client().get("/api/v1/audit", {"action": "webhook.secret_revealed"}).json()["results"]
+    assert [entry["target_id"] for entry in trail] == [first.json()["id"]]
 
 
 def test_an_expired_user_scoped_record_creates_again(make_user):

@@ -9,7 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas.serializers import PageQuerySerializer
+from saas import idempotency
+from saas.serializers import IDEMPOTENCY_KEY, PageQuerySerializer
 from tenants.permissions import IsAdmin, IsViewer
 
 from . import selectors, services
@@ -111,13 +112,25 @@ class EndpointListApi(APIView):
         page = selectors.endpoint_page(**query.validated_data)
         return Response({"results": EndpointSerializer(page.items, many=True).data, "next_cursor": page.next_cursor})
 
-    @extend_schema(operation_id="webhooks_endpoints_create", request=EndpointCreateSerializer,
-                   responses={201: EndpointWithSecretSerializer})
+    @extend_schema(operation_id="webhooks_endpoints_create", parameters=[IDEMPOTENCY_KEY],
+                   request=EndpointCreateSerializer, responses={201: EndpointWithSecretSerializer})
     def post(self, request):
+        key = idempotency.key_from(request.headers)
         body = EndpointCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        endpoint, secret = services.create_endpoint(**body.validated_data)
-        return Response(EndpointWithSecretSerializer({**endpoint, "secret": secret}).data, status=status.HTTP_201_CREATED)
+        secrets: dict[str, str] = {}
+
+        def create(claim):
+            endpoint, secrets["new"] = services.create_endpoint(**body.validated_data, idempotency=claim)
+            return endpoint
+
+        # The key's record keeps the answer without the secret (a secret is stored once, in its own
+        # item); a replay shows it again through the audited reveal, as the first answer did.
+        outcome = idempotency.run(key, operation="webhooks.endpoints.create", payload=body.validated_data,
+                                  create=create,
+                                  render=lambda endpoint: (status.HTTP_201_CREATED, EndpointSerializer(endpoint).data, {}))
+        secret = secrets.get("new") or services.reveal_secret(endpoint_id=outcome.body["id"])
+        return Response({**outcome.body, "secret": secret}, status=outcome.status, headers=outcome.headers)
 
 
 class EndpointDetailApi(APIView):

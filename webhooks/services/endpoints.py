@@ -18,6 +18,8 @@ from django.conf import settings
 from saas import audit, limits
 from saas.audit import Entry
 from saas.errors import InvalidInput
+from saas.idempotency import Claim
+from saas.idempotency import op as idempotency_ops
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
     AlreadyExists,
@@ -107,8 +109,10 @@ def ensure_tenant_topic() -> str:
 
 
 # --- endpoints -------------------------------------------------------------------------------------
-def create_endpoint(*, url: str, event_types: list[str], description: str = "") -> tuple[dict, str]:
-    """A new enabled endpoint and its secret (returned once; revealable later by admins)."""
+def create_endpoint(*, url: str, event_types: list[str], description: str = "",
+                    idempotency: Claim | None = None) -> tuple[dict, str]:
+    """A new enabled endpoint and its secret (returned once; revealable later by admins).
+    ``idempotency``: the key's record joins the transaction (``saas.idempotency``)."""
     fields = validate(url=url, event_types=event_types, description=description)
     ensure_tenant_topic()  # SNS first: an endpoint never exists without its topic
     secret = signing.new_secret()
@@ -117,7 +121,7 @@ def create_endpoint(*, url: str, event_types: list[str], description: str = "") 
         enabled=True)
     secret_op, _ = WebhookSecret.objects.create_op(id=endpoint["id"], secrets=[{"secret": secret, "expires_at": None}])
     try:
-        transact_write([create, secret_op, limits.reserve_op("webhook_endpoints")],
+        transact_write([create, secret_op, limits.reserve_op("webhook_endpoints"), *idempotency_ops(idempotency, endpoint)],
                        audit=Entry(action="webhook.endpoint_created", target_type="webhook_endpoint",
                                    target_id=endpoint["id"],
                                    changes={"url": [None, endpoint["url"]],
