@@ -1,4 +1,4 @@
-"""Finding 13: the local stack could not host fault tests: ``devstack up`` tore everything down when
+"""The local stack could not host fault tests: ``devstack up`` tore everything down when
 any process exited, and DynamoDB Local ran in memory, so a restart lost all data. Now DynamoDB Local
 can keep its data on disk (``--persist``) and the stack's supervisor restarts a crashed worker."""
 from __future__ import annotations

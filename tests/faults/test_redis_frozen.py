@@ -14,7 +14,7 @@ import pytest
 from tests.jobs.harness import own_redis_broker
 from tests.orders.conftest import all_orders, make_product
 
-LIMIT_SECONDS = 2.0  # the review's target: no request hangs longer than this
+LIMIT_SECONDS = 2.0  # the target: no request hangs longer than this
 
 
 @pytest.fixture

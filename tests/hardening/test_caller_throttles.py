@@ -1,4 +1,4 @@
-"""Finding 4: callers without a tenant are throttled too, and a cache outage never becomes a 500.
+"""Callers without a tenant are throttled too, and a cache outage never becomes a 500.
 
 Before: signed-in users with no active tenant, unauthenticated callers and bad-signature tokens were
 never throttled (each bad token cost an RSA verification, each /health a DescribeTable); with the

@@ -1,4 +1,4 @@
-"""Finding 2: members were added without consent. Any tenant admin could add any existing user by
+"""Nobody joins a tenant without consent. Before, any tenant admin could add any existing user by
 email; the 201 revealed the user's sub and whether the email had an account; the first inviter's
 tenant became the user's ``custom:tenant_id`` (a look-alike tenant could capture a victim's first
 sign-in); and nobody could leave a tenant. Now: pending invitations the invitee accepts or declines,

@@ -1,4 +1,4 @@
-"""Finding 3: request work is bounded before parsing, and errors stay small.
+"""Request work is bounded before parsing, and errors stay small.
 
 A 2.2 MB body of 170k unknown keys took 4.4 s and answered with a 4.8 MB error; JSON nested ~1000
 deep raised RecursionError and answered an HTML 500 on every JSON endpoint."""

@@ -1,4 +1,4 @@
-"""Informational findings of the red team, decided and fixed:
+"""Response hygiene, decided and fixed:
 
 * Pages and API answers carried no ``Cache-Control: no-store``: a shared computer's Back button or a
   proxy could show a person's data to the next one. Now every page and API answer says ``no-store``.

@@ -1,5 +1,5 @@
-"""Finding 5: role changes lagged. Resolution caches roles for 30 s per process, so on Lambda a
-removed or demoted admin kept admin rights on other containers for that window (e.g. to invite a
+"""Role changes apply at once. They used to lag: resolution caches roles for 30 s per process, so on
+Lambda a removed or demoted admin kept admin rights on other containers for that window (e.g. to invite a
 second admin account). Privileged actions now re-read the membership consistently.
 
 "Another container" is this process with the demoted user's stale cache entry put back after the

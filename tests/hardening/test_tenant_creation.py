@@ -1,4 +1,5 @@
-"""Finding 1: anyone signed in could create unlimited tenants, including platinum: a viewer got 202,
+"""Tenant creation is capped per user. Before, anyone signed in could create unlimited tenants,
+including platinum: a viewer got 202,
 a dedicated DynamoDB table and the 300 req/s tier, and every active tenant adds sweep work. Now each
 user may create at most ``TENANTS_PER_USER`` tenants, and a platinum (silo)
 tenant waits for a platform admin's approval before anything is provisioned."""

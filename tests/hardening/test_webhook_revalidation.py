@@ -1,4 +1,4 @@
-"""Finding 6 (second half): subscriber URLs were checked only when subscribing, so a host that
+"""Subscriber URLs were checked only when subscribing, so a host that
 later resolves to a private address (DNS rebinding) was never caught. Hosts are now re-validated
 before each test delivery and periodically; a subscription whose host turns non-public is suspended
 (unsubscribed at SNS, audit-logged) until its owner deletes it.

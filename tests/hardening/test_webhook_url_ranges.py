@@ -1,4 +1,4 @@
-"""Finding 6 (first half): special-purpose address ranges that ``ipaddress.is_global`` misses in
+"""Special-purpose address ranges that ``ipaddress.is_global`` misses in
 Python 3.11 were accepted as webhook targets (``192.0.0.8`` got a 201). An explicit deny list of the
 IANA special-purpose registries now refuses them, also when embedded in NAT64 / mapped IPv6."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sweep multiplication: while the job queue is backed up, an open order's job is merely waiting,
 yet the sweep saw it as stuck every time and enqueued another copy (335 fulfil jobs for 202 orders
-in the review's SQS run). Now each further copy waits twice as long as the one before."""
+in an SQS fault run). Now each further copy waits twice as long as the one before."""
 from __future__ import annotations
 
 from datetime import datetime
