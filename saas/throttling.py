@@ -184,7 +184,11 @@ def _prefetch(bucket: str, limit: int, duration: int, window: int, cache, amount
         except Exception:  # the synchronous path will lease (or fail open) when the slice runs out
             logger.debug("throttle slice prefetch failed", exc_info=True)
 
-    threading.Thread(target=lease, name="throttle-prefetch", daemon=True).start()
+    _in_background(lease)
+
+
+def _in_background(work) -> None:
+    threading.Thread(target=work, name="throttle-prefetch", daemon=True).start()
 
 
 def hit(key: str, rate: str, *, now: float | None = None, cache=default_cache, shared: bool = True) -> float | None:

@@ -120,6 +120,25 @@ def _roomy_throttle(settings):
     breaker.reset()
 
 
+@pytest.fixture
+def own_table(settings):
+    """A pooled table of this test's own, for a test about every tenant of the table (a sweep, the
+    platform's tenant list): the suite's shared table holds hundreds by the time it runs."""
+    from saas.tenancy import tables
+    from saas.tenancy.store import router
+    from tests.aws_operations import scaffolding
+
+    name = f"saas-own-{uuid.uuid4().hex[:8]}"
+    with scaffolding("a pooled table of this test's own"):  # not something the deployed app does
+        tables.ensure_table(name)
+    settings.DYNAMODB_TABLE = name
+    router.forget()
+    yield name
+    router.forget()
+    with scaffolding("a pooled table of this test's own"):
+        tables.delete_table(name)
+
+
 class Clock:
     """A clock a test moves by hand, for code that takes ``clock=`` (caches, breakers, schedules)."""
 

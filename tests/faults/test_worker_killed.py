@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import pytest
 
 from orders.models import Order
 from saas.tenancy import tenant_context
@@ -21,25 +18,6 @@ FINISHED_WITHIN_SECONDS = 30.0
 # The production schedule (settings defaults), only the fulfilment made long enough to kill it mid-job.
 ENV = {"ORDERS_FULFILMENT_DELAY_SECONDS": "3", "ORDERS_STUCK_AFTER_SECONDS": "15", "OUTBOX_SWEEP_SECONDS": "10",
        "OUTBOX_RETRY_BASE_SECONDS": "1"}
-
-
-@pytest.fixture
-def own_table(settings):
-    """A pooled table of this test's own: the sweep fans out over every active tenant of the table,
-    and the suite's shared table holds hundreds by now; the experiment measures recovery, not that."""
-    from saas.tenancy import tables
-    from saas.tenancy.store import router
-    from tests.aws_operations import scaffolding
-
-    name = f"saas-faults-{uuid.uuid4().hex[:8]}"
-    with scaffolding("a pooled table of this test's own"):  # not something the deployed app does
-        tables.ensure_table(name)
-    settings.DYNAMODB_TABLE = name
-    router.forget()
-    yield name
-    router.forget()
-    with scaffolding("a pooled table of this test's own"):
-        tables.delete_table(name)
 
 
 def _worker(broker_url: str, schedule_dir: str, table: str) -> Worker:

@@ -48,7 +48,8 @@ def test_an_invitee_accepts_one_invitation_and_declines_another(journey, oidc_pr
                               globex.admin.client().get("/api/v1/tenants/current/members").json()["results"]}
 
 
-def test_a_platform_admin_approves_a_platinum_request_in_the_browser(journey, oidc_provider, make_user):
+def test_a_platform_admin_approves_a_platinum_request_in_the_browser(own_table, journey, oidc_provider, make_user):
+    """On a table of its own: the operator's home lists the first page of every tenant of the table."""
     owner, operator = make_user(), make_user(groups=("system_admin",))
     requested = owner.client().post("/api/v1/tenants", {"name": "Waiting Co", "tier": "platinum"}, format="json")
     assert requested.status_code == 202 and requested.json()["status"] == "pending_approval"
