@@ -35,6 +35,7 @@ from .common import (
     STACK_DIR,
     ServiceError,
     boto3_client,
+    descendants,
     free_port,
     free_ports,
     http_get,
@@ -53,7 +54,7 @@ from .stack import LocalStack
 __all__ = [
     "BUILD_DIR", "DEFAULT_OIDC_CLIENT_ID", "DEFAULT_OIDC_CLIENT_SECRET", "DUMMY_AWS_ACCESS_KEY_ID",
     "DUMMY_AWS_SECRET_ACCESS_KEY", "LOG_DIR", "LOOPBACK", "REPO_ROOT", "STACK_DIR", "ServiceError", "boto3_client",
-    "free_port", "free_ports", "http_get", "popen_child", "port_is_free", "stop_process", "tail", "tcp_open",
+    "descendants", "free_port", "free_ports", "http_get", "popen_child", "port_is_free", "stop_process", "tail", "tcp_open",
     "Service", "provision_cognito", "DynamoDBLocal", "dynamodb_local_lib_dir", "ensure_dynamodb_launcher",
     "MotoServer", "OIDCProvider", "Redis", "LocalStack",
 ]

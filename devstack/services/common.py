@@ -150,7 +150,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0, sig: int | No
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            for pid in [*_descendants(process.pid), process.pid]:
+            for pid in [*descendants(process.pid), process.pid]:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -162,7 +162,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0, sig: int | No
     return process.returncode
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """PIDs of the process's children, grandchildren, ... (from /proc; empty where unavailable)."""
     found: list[int] = []
     stack = [pid]

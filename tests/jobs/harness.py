@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import pytest
 import redis as redis_py
 
-from devstack.services import REPO_ROOT, popen_child, stop_process
+from devstack.services import REPO_ROOT, descendants, popen_child, stop_process
 
 # Test settings for worker processes: re-read tenant status quickly, retry events quickly, treat
 # any open order as stuck (so a sweep re-enqueues it at once).
@@ -82,8 +82,11 @@ class Worker:
         self.log_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
-        """SIGKILL by PID: no warm shutdown, nothing acknowledged."""
-        os.kill(self.process.pid, signal.SIGKILL)
+        """SIGKILL by PID, as a lost machine: no warm shutdown, nothing acknowledged. Its children die
+        too (an embedded beat, ``-B``, is a child process that would otherwise live on, orphaned)."""
+        for pid in [*descendants(self.process.pid), self.process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait(10)
         self.process = None
 
