@@ -117,7 +117,7 @@ def queue_arn(queue_url: str, region: str) -> str:
 # --- the Celery broker settings -------------------------------------------------------------------
 def sqs_broker_settings(*, endpoint_url: str, region: str, jobs_queue_url: str, connect_timeout: float,
                         read_timeout: float) -> tuple[str, dict]:
-    """(broker URL, kombu transport options) for ``CELERY_BROKER_URL=sqs://``. Called by settings.py,
+    """(broker URL, kombu transport options) for ``CELERY_BROKER_URL=sqs://``. Called by saas/settings/jobs.py,
     so it reads nothing from Django settings.
 
     The endpoint comes from settings (the moto server locally; unset in AWS, so boto3 picks the
