@@ -23,10 +23,10 @@ from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from products.services import create_products  # noqa: E402
-from saas.sessions import SessionStore  # noqa: E402
 from saas.tenancy import tenant_context  # noqa: E402
 from tenants.resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SUB  # noqa: E402
 from tenants.services import create_pooled_tenant  # noqa: E402
+from websessions.backend import SessionStore  # noqa: E402
 
 PRODUCTS = size(10_000, 60)
 ITERATIONS = size(200, 3)

@@ -36,11 +36,11 @@ WORKER_ENV = {"TENANT_JOB_CACHE_SECONDS": "5", "ORDERS_FULFILMENT_DELAY_SECONDS"
 class Bench:
     def __init__(self):
         from products.services import create_product, seed_demo_products
-        from saas import files
+        from saas import buckets
         from saas.tenancy import tenant_context
         from tenants.services import create_pooled_tenant
 
-        files.ensure_bucket()  # the export archives' bucket (a fresh stack has none)
+        buckets.ensure_bucket()  # the export archives' bucket (a fresh stack has none)
         self.a = create_pooled_tenant(name="Bench burst A", tier="basic", owner_id="bench-a",
                                       owner_email="a@example.test")
         self.b = create_pooled_tenant(name="Bench quiet B", tier="basic", owner_id="bench-b",
@@ -66,19 +66,19 @@ class Bench:
             return time.perf_counter() - placed
 
     def open_exports(self, ids: list[str]) -> int:
-        from saas import export
+        from exports import selectors as export_selectors
         from saas.tenancy import tenant_context
 
         with tenant_context(self.a["id"]):
-            return sum(export.get_export(i)["status"] not in ("completed", "failed") for i in ids)
+            return sum(export_selectors.get_export(i)["status"] not in ("completed", "failed") for i in ids)
 
     def burst(self, fair: bool) -> list[str]:
-        from saas import export
+        from exports import services as export_services
+        from exports.tasks import run_export
         from saas.tenancy import tenant_context
-        from tenants.tasks import run_export
 
         with tenant_context(self.a["id"], user_id="bench-a", roles={"admin"}):
-            ids = [export.request_export()["id"] for _ in range(BURST)]
+            ids = [export_services.request_export()["id"] for _ in range(BURST)]
             for export_id in ids:
                 # unfair: the default priority, as every job had before (an explicit option beats the route)
                 run_export.apply_async(args=[export_id], **({} if fair else {"priority": 0}))

@@ -5,7 +5,7 @@
   chain head) with audit vs the same call with the audit entries dropped; interleaved, p50 ratio
   (target <= 1.10) and DynamoDB calls per update (the chain head is cached per process, so audit
   adds no round trip in the common case).
-* **export** — a tenant of 10,000 products (plus their 10,000 SKU records): ``saas.export.run_export``
+* **export** — a tenant of 10,000 products (plus their 10,000 SKU records): ``exports.services.run_export``
   (query every exportable partition, NDJSON into a zip, upload to the moto server's S3), items/s.
 * **offboarding** — the same tenant: ``tenants.offboarding.run_offboarding`` past its grace period
   (every partition queried and deleted page by page in counted transactions, S3 prefix, platform
@@ -29,12 +29,14 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 
+from exports import services as export  # noqa: E402
 from products import services as product_services  # noqa: E402
 from products.models import Product, ProductSku  # noqa: E402
-from saas import audit, export, files, usage  # noqa: E402
+from saas import audit, buckets  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from saas.tenancy.store import _transact, new_id  # noqa: E402
 from tenants import offboarding  # noqa: E402
+from usage import services as usage  # noqa: E402
 
 
 @contextmanager
@@ -102,7 +104,7 @@ def main() -> None:
     if args.smoke or SMOKE:
         args.items, args.iterations = 20, 3
     tables.ensure_all()
-    files.ensure_bucket()
+    buckets.ensure_bucket()
     settings.OFFBOARDING_GRACE_SECONDS = 0
 
     _, tenant = signed_in_tenant(tier="premium", name="Bench audit")

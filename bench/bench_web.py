@@ -24,10 +24,10 @@ from django.test import Client  # noqa: E402
 
 from orders.services import place_order  # noqa: E402
 from products.services import seed_demo_products  # noqa: E402
-from saas.sessions import SessionStore  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from tenants.resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SUB  # noqa: E402
 from tenants.services import create_pooled_tenant  # noqa: E402
+from websessions.backend import SessionStore  # noqa: E402
 
 ITERATIONS = 300
 WARMUP = 30

@@ -37,7 +37,6 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
 
 from products.models import Product, ProductRecord, format_price
-from saas import usage
 from saas.audit import Entry
 from saas.celery import broker, enqueue_after_commit
 from saas.errors import Conflict, InvalidInput, ServiceUnavailable
@@ -45,6 +44,7 @@ from saas.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_F
 from saas.outbox import dispatch, event_op
 from saas.tenancy import get_context
 from saas.tenancy.store import DoesNotExist, StoreUnavailable, TransactionCancelled, now_iso, transact_write
+from usage import services as usage
 
 from . import selectors
 from .models import (

@@ -22,7 +22,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.utils.http import parse_etags
 
-from saas import files, limits, usage
+import files
+from saas import buckets, limits
 from saas.audit import Entry, diff
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
@@ -32,6 +33,7 @@ from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.keys import UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
+from usage import services as usage
 
 from .models import (
     LEGACY_MAX_WORDS,
@@ -324,7 +326,7 @@ def start_image_upload(*, product_id: str, return_to: str | None = None) -> dict
     pending = files.pending_upload_bytes()
     if pending >= settings.FILES_PENDING_UPLOADS_MAX_BYTES:
         raise Conflict(f"Your unattached uploads already hold {pending} bytes; attach them or wait until they "
-                       f"expire (after {files.UPLOADS_EXPIRE_DAYS} day) before starting another.",
+                       f"expire (after {buckets.UPLOADS_EXPIRE_DAYS} day) before starting another.",
                        code="too_many_pending_uploads", extra={"pending_upload_bytes": pending})
     upload_id = uuid.uuid4().hex
     redirect = f"{return_to}?{urlencode({'upload': upload_id})}" if return_to else None

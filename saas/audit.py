@@ -166,7 +166,7 @@ _request: ContextVar[Any] = ContextVar("audit_request", default=None)
 
 class AuditRequestMiddleware:
     """Makes the current request (its id, source IP, verified identity) visible to the audit
-    trail; also counts the tenant's API requests (saas.usage)."""
+    trail; also counts the tenant's API requests (the usage app)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -638,9 +638,9 @@ def _digest_body_mac(body: Mapping[str, Any]) -> str:
 
 
 def _digest_client():
-    from saas import files
+    from saas import buckets
 
-    return files.s3_client(), files.bucket_name()
+    return buckets.s3_client(), buckets.bucket_name()
 
 
 def _digest_keys() -> list[str]:

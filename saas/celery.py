@@ -37,7 +37,7 @@ def get_app():
 def _create_app():
     global _app
     from celery import Celery
-    from celery.signals import before_task_publish, worker_init
+    from celery.signals import before_task_publish, task_postrun, worker_init, worker_shutdown
 
     app = Celery("saas", task_cls="saas.tenancy.jobs:TenantTask")
     app.set_default()  # the current app of every thread, whichever thread created it
@@ -46,12 +46,16 @@ def _create_app():
     app.autodiscover_tasks()
 
     import saas.tenancy.jobs  # noqa: F401  connects the header signal in every publishing process
-    from saas import usage
+    from saas.hooks import hooks
 
     before_task_publish.connect(sqs_delay_from_eta, dispatch_uid="saas.celery.sqs_delay_from_eta")
     before_task_publish.connect(sqs_fair_queue_group, dispatch_uid="saas.celery.sqs_fair_queue_group")
     worker_init.connect(_patch_worker, dispatch_uid="saas.celery.patch_worker")
-    usage.connect_worker_signals()  # a process that runs jobs has an app: flush counts after each
+    # A process that runs jobs has an app: the apps' after-job and shutdown hooks (usage: flush counts).
+    task_postrun.connect(lambda **kw: [run() for run in hooks.after_job], weak=False,
+                         dispatch_uid="saas.celery.after_job")
+    worker_shutdown.connect(lambda **kw: [run() for run in hooks.worker_shutdown], weak=False,
+                            dispatch_uid="saas.celery.worker_shutdown")
     return app
 
 

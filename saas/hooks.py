@@ -15,6 +15,10 @@ an app's behaviour, the app registers a function here in its ``AppConfig.ready()
 * ``limit_usage``: plan limits whose usage an app counts itself rather than in ``saas.limits``'
   quota counter (webhooks: ``webhook_subscriptions``), read in the tenant's context for Settings ->
   Usage.
+* ``count_usage`` (usage): count a metric for the tenant in context (the outbox relay counts the
+  events it published); nothing is counted when no app registered it.
+* ``after_job`` / ``worker_shutdown`` (usage: write its counts): run after each job, and when a
+  worker stops, in every process that has a Celery app (connected by ``saas.celery``).
 """
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ class Hooks:
     tenant_sweeps: list[Callable[[], int]] = field(default_factory=list)
     directory_sweeps: list[Callable[..., int]] = field(default_factory=list)
     limit_usage: dict[str, Callable[[], int]] = field(default_factory=dict)
+    count_usage: Callable[..., None] | None = None
+    after_job: list[Callable[[], Any]] = field(default_factory=list)
+    worker_shutdown: list[Callable[[], Any]] = field(default_factory=list)
 
     def require(self, name: str) -> Callable:
         hook = getattr(self, name)

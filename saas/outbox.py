@@ -32,7 +32,6 @@ from typing import Any, Iterable
 
 from django.conf import settings
 
-from saas import usage
 from saas.celery import enqueue_after_commit
 from saas.events import EVENT_TYPES
 from saas.hooks import hooks
@@ -218,8 +217,8 @@ def _publish_and_mark(batch: list[dict], now: float, *, unclaimed: bool = False)
                 sent_at=now_iso(), expires_at=int(now + settings.OUTBOX_SENT_RETENTION_SECONDS), **attempt)
     _commit_each_possible(marks)  # a lost guard: our lease ran out and another relay took over; it marks it
     published = sum(1 for outcome in outcomes.values() if outcome == "published")
-    if published:
-        usage.add("events_published", published)
+    if published and hooks.count_usage:
+        hooks.count_usage("events_published", published)
     return outcomes
 
 

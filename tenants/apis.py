@@ -7,12 +7,16 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas import audit, export, files, idempotency, limits, usage
+import files
+from exports import selectors as export_selectors
+from exports import services as export_services
+from saas import audit, idempotency, limits
 from saas.celery import broker
 from saas.errors import NotFound, ServiceUnavailable
 from saas.serializers import IDEMPOTENCY_KEY
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
+from usage import selectors as usage_selectors
 
 from . import active_tenant, offboarding, selectors, services
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
@@ -339,14 +343,14 @@ class ExportsApi(APIView):
     @extend_schema(operation_id="exports_list", parameters=[ListParamsSerializer], responses={200: ExportPageSerializer})
     def get(self, request):
         params = _valid(ListParamsSerializer, request.query_params)
-        page = export.list_exports(cursor=params.get("cursor"), limit=params["limit"])
-        return Response({"results": [export.public_export(j) for j in page.items], "next_cursor": page.next_cursor})
+        page = export_selectors.list_exports(cursor=params.get("cursor"), limit=params["limit"])
+        return Response({"results": [export_selectors.public_export(j) for j in page.items], "next_cursor": page.next_cursor})
 
     @extend_schema(parameters=[IDEMPOTENCY_KEY], request=None, responses={202: ExportSerializer})
     def post(self, request):
         outcome = idempotency.run(
             idempotency.key_from(request.headers), operation="exports.create", payload={}, create=_start_export,
-            render=lambda job: (status.HTTP_202_ACCEPTED, export.public_export(job),
+            render=lambda job: (status.HTTP_202_ACCEPTED, export_selectors.public_export(job),
                                 {"Location": reverse("export", args=[job["id"]])}))
         return Response(outcome.body, status=outcome.status, headers=outcome.headers)
 
@@ -354,8 +358,8 @@ class ExportsApi(APIView):
 def _start_export(claim) -> dict:
     if not broker.reachable():
         raise ServiceUnavailable("broker", "The job queue is unavailable, so no export was started; try again shortly.")
-    job = export.request_export(idempotency=claim)
-    from .tasks import enqueue_export
+    job = export_services.request_export(idempotency=claim)
+    from exports.tasks import enqueue_export
 
     enqueue_export(job["id"])
     return job
@@ -366,7 +370,7 @@ class ExportApi(APIView):
 
     @extend_schema(responses={200: ExportSerializer})
     def get(self, request, export_id: str):
-        return Response(export.public_export(export.get_export(export_id)))
+        return Response(export_selectors.public_export(export_selectors.get_export(export_id)))
 
 
 class ExportDownloadApi(APIView):
@@ -374,7 +378,7 @@ class ExportDownloadApi(APIView):
 
     @extend_schema(request=None, responses={200: ExportLinkSerializer})
     def post(self, request, export_id: str):
-        return Response(export.download_link(export_id=export_id))
+        return Response(export_services.download_link(export_id=export_id))
 
 
 # --- offboarding ---------------------------------------------------------------------------------
@@ -445,8 +449,8 @@ def _enqueue_offboarding(tenant_id: str) -> None:
 
 # --- usage and plan limits -----------------------------------------------------------------------
 def _usage_body() -> dict:
-    days = usage.daily(days=30)
-    return {"days": days, "totals": usage.totals(days), "limits": limits.overview(),
+    days = usage_selectors.daily(days=30)
+    return {"days": days, "totals": usage_selectors.totals(days), "limits": limits.overview(),
             "unattached_upload_bytes": files.pending_upload_bytes()}
 
 

@@ -6,7 +6,7 @@ once), an ``Offboarding`` record is created in the platform partition, and both 
 it. Then the platform job ``offboarding.run`` (also re-enqueued by the sweep) moves the record
 through its phases, each of which can be interrupted and rerun:
 
-1. ``exporting`` — a final export of the tenant (``saas.export``), kept until deletion;
+1. ``exporting`` — a final export of the tenant (``exports``), kept until deletion;
 2. ``waiting``   — until ``delete_after`` (now + ``OFFBOARDING_GRACE_SECONDS``);
 3. ``deleting``  — SNS subscriptions and topics; the memberships on every user (and their active
    tenant if it was this one); every item of every entity partition the store knows
@@ -29,7 +29,8 @@ from typing import Any
 
 from django.conf import settings
 
-from saas import audit, files, usage
+import files
+from saas import audit
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.directory import tenant_directory
 from saas.tenancy.store import (
@@ -44,6 +45,7 @@ from saas.tenancy.store import (
     serialize,
     transact_write,
 )
+from usage import services as usage
 
 from . import active_tenant, notifications
 from .errors import ConfirmationMismatch, OffboardingError, OwnerRequired
@@ -203,16 +205,17 @@ def _set(record: dict, **changes: Any) -> dict:
 
 
 def _final_export(record: dict) -> dict:
-    from saas import export
+    from exports import models as export_models
+    from exports import services as export_services
 
     tenant_id = record["id"]
     if record["status"] == SCHEDULED or not record.get("final_export_id"):
         with tenant_context(tenant_id, tier=record.get("tier") or "basic"):
-            job = export.request_export(final=True, reason="offboarding")
+            job = export_services.request_export(final=True, reason="offboarding")
         record = _set(record, status=EXPORTING, final_export_id=job["id"])
     with tenant_context(tenant_id, tier=record.get("tier") or "basic"):
-        job = export.run_export(export_id=record["final_export_id"])
-    if job["status"] != export.COMPLETED:  # another run of this job is making it: never delete without it
+        job = export_services.run_export(export_id=record["final_export_id"])
+    if job["status"] != export_models.COMPLETED:  # another run of this job is making it: never delete without it
         raise OffboardingError(f"final export {job['id']} is {job['status']}", "final_export_pending")
     record = _set(record, status=WAITING, final_export_size=int(job.get("size") or 0))
     notifications.notify_final_export_ready(tenant_id=tenant_id, delete_after=int(record["delete_after"]))
@@ -321,10 +324,10 @@ def _delete_partition(tenant_id: str, entity: str, tick) -> None:
 
 
 def _delete_open_exports(tenant_id: str) -> None:
-    """The exports sweep's markers (``saas.export.OpenExport``) of the tenant's unfinished exports."""
+    """The exports sweep's markers (``exports.models.OpenExport``) of the tenant's unfinished exports."""
     from boto3.dynamodb.conditions import Attr
 
-    from saas.export import OPEN, OpenExport
+    from exports.models import OPEN, OpenExport
 
     cursor = None
     while True:
@@ -440,7 +443,8 @@ def final_export_link(*, tenant_id: str, user_id: str) -> dict:
     grace period only; ``DoesNotExist`` (404) for anyone else, for another tenant, before the export
     is made and once deletion has started. Recorded in the tenant's trail and in the platform trail
     (which outlives the tenant)."""
-    from saas import export
+    from exports import selectors as export_selectors
+    from exports import services as export_services
 
     try:
         record = get_offboarding(tenant_id)
@@ -450,7 +454,7 @@ def final_export_link(*, tenant_id: str, user_id: str) -> dict:
         raise DoesNotExist("offboarding not found")
     export_id = record["final_export_id"]
     with tenant_context(tenant_id, user_id=user_id, tier=record.get("tier") or "basic"):
-        link = export.presigned_link(export.get_export(export_id))
+        link = export_services.presigned_link(export_selectors.get_export(export_id))
     with system_context(reason=f"owner {user_id} downloads the final export of {tenant_id}"):
         audit.record([audit.tenant_entry_for(tenant_id, "export.downloaded", "export", export_id, tier=record.get("tier"),
                                              detail={"final": True}),

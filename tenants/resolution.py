@@ -9,8 +9,8 @@ import logging
 from django.conf import settings
 
 from saas import throttling
-from saas.sessions import USER_KEY
 from saas.tenancy import TenantContext
+from websessions.backend import USER_KEY
 
 from .active_tenant import Resolution, ResolutionCache, cache, fresh_context, resolve, set_active_tenant_record
 from .identity import Identity, InvalidToken, verify_token

@@ -16,7 +16,7 @@ from celery import shared_task
 from django.conf import settings
 
 from saas.celery import enqueue_after_commit, get_app
-from saas.tenancy import system_context, tenant_context
+from saas.tenancy import system_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 from saas.tenancy.store import DoesNotExist, StoreUnavailable
 
@@ -73,43 +73,6 @@ def resume_provisioning(tenant: dict, *, producer=None) -> int:
     with system_context(reason=f"sweep: re-enqueue provisioning of tenant {tenant['id']}"):
         provision_silo.apply_async(args=[tenant["id"]], producer=producer)
     return 1
-
-
-# --- export -------------------------------------------------------------------------------------
-@shared_task(name="exports.run", acks_late=True, autoretry_for=(StoreUnavailable,), retry_backoff=2,
-             retry_backoff_max=60, max_retries=8, bulk=True)
-def run_export(export_id: str, takeover: bool = False) -> str:
-    """A tenant job (tenant from the headers): write the export archive. ``takeover``: sent by the
-    sweep for a run it found stale (a broker's redelivery of a live run leaves that run alone).
-    A bulk job (``saas.fairness``): behind other jobs, and one at a time per tenant on Redis."""
-    from saas import export
-
-    try:
-        return export.run_export(export_id=export_id, takeover=takeover)["status"]
-    except DoesNotExist:
-        logger.error("export %s not found", export_id)
-        return "missing"
-
-
-def enqueue_export(export_id: str) -> bool:
-    """Right after ``saas.export.request_export``, in the tenant's context (stamped into the headers).
-    A lost enqueue is the exports sweep's to recover."""
-    return enqueue_after_commit(run_export, export_id)
-
-
-@shared_task(name="exports.sweep", tenant_scoped=False)
-def sweep_exports() -> int:
-    """Beat (and the Lambda schedule): re-enqueue open exports whose job was lost or whose worker died.
-    Each job is published in its tenant's context, so its header carries the tenant."""
-    from saas import export
-
-    stale = export.stale_exports()
-    for job in stale:
-        logger.warning("export %s of %s %s (attempts %d) and untouched; re-enqueued", job["export_id"],
-                       job["tenant_id"], job["status"], job["attempts"])
-        with tenant_context(job["tenant_id"], tier=job["tier"] or "basic"):
-            run_export.apply_async(args=[job["export_id"]], kwargs={"takeover": True})
-    return len(stale)
 
 
 # --- offboarding ----------------------------------------------------------------------------------

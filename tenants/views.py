@@ -16,11 +16,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from saas import audit, export, files, limits, usage, web
-from saas.sessions import end_user_sessions
+import files
+from exports import selectors as export_selectors
+from exports import services as export_services
+from saas import audit, limits, web
 from saas.tenancy import system_context
 from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
 from saas.tenancy.store import DoesNotExist
+from usage import selectors as usage_selectors
+from websessions.backend import end_user_sessions
 
 from . import active_tenant, offboarding, selectors, services
 from .errors import AlreadyMember, OffboardingError, OwnerRequired
@@ -512,8 +516,8 @@ def platform_audit_page(request):
 
 @web_page(role="admin")
 def usage_page(request):
-    days = usage.daily(days=30)
-    return render(request, "tenants/usage.html", {"days": days, "totals": usage.totals(days),
+    days = usage_selectors.daily(days=30)
+    return render(request, "tenants/usage.html", {"days": days, "totals": usage_selectors.totals(days),
                                                   "limits": [{**row, "label": limits.LIMIT_LABELS[row["limit"]]}
                                                              for row in limits.overview()],
                                                   "tier": current_context().tier,
@@ -528,25 +532,25 @@ def export_page(request):
         if not broker.reachable():
             messages.error(request, "The job queue is unavailable, so no export was started. Try again shortly.")
         else:
-            job = export.request_export()
-            from .tasks import enqueue_export
+            job = export_services.request_export()
+            from exports.tasks import enqueue_export
 
             enqueue_export(job["id"])
             messages.success(request, "The export has started. It appears below when it is ready.")
         return redirect(request, reverse("export-page"))
-    jobs = [export.public_export(j) for j in export.list_exports(limit=10).items]
+    jobs = [export_selectors.public_export(j) for j in export_selectors.list_exports(limit=10).items]
     return render(request, "tenants/export.html", {"jobs": jobs})
 
 
 @web_page(role="admin")
 def export_status(request, export_id: str):
     """The htmx fragment of one export: polled while it runs (entities done / total)."""
-    return render(request, "tenants/_export_row.html", {"job": export.public_export(export.get_export(export_id))})
+    return render(request, "tenants/_export_row.html", {"job": export_selectors.public_export(export_selectors.get_export(export_id))})
 
 
 @web_page(role="admin", methods=("POST",))
 def export_download(request, export_id: str):
-    link = export.download_link(export_id=export_id)  # audit-logged, valid 15 minutes
+    link = export_services.download_link(export_id=export_id)  # audit-logged, valid 15 minutes
     return HttpResponseRedirect(link["url"])
 
 

@@ -24,9 +24,10 @@ from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from saas import kept_forms, web
+from saas import web
 from saas.cache import TTLCache
 from saas.tenancy.context import TenantContext, current_context
+from websessions import kept_forms
 
 from . import selectors
 

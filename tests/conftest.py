@@ -74,10 +74,10 @@ def _servers():
     aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
-    from saas import audit, files
+    from saas import audit, buckets
 
     with aws_operations.scaffolding("the local stack's bucket, lifecycle rule and chain key (infrastructure in AWS)"):
-        files.ensure_bucket()
+        buckets.ensure_bucket()
         audit.ensure_chain_key()
     from saas import queues
 

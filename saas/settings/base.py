@@ -28,6 +28,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "saas",
+    # Feature homes around the kernel (they import no app; apps may use them). `files` is a plain
+    # package: it has no items, pages or jobs.
+    "usage",
+    "exports",
+    "websessions",
     "tenants",
     "products",
     "orders",
@@ -48,7 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "saas.audit.AuditRequestMiddleware",
     "saas.tenancy.middleware.TenantContextMiddleware",
-    "saas.usage.UsageMiddleware",
+    "usage.middleware.UsageMiddleware",
     "saas.throttling.CallerThrottleMiddleware",  # inside the tenant middleware: sees identity + context
     "django_htmx.middleware.HtmxMiddleware",
     "saas.web.MethodNotAllowedMiddleware",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from saas.settings.environment import env
 
-# Exports (saas.export): download links live 15 minutes; archives spool to /tmp beyond this size.
+# Exports (the exports app): download links live 15 minutes; archives spool to /tmp beyond this size.
 EXPORT_LINK_SECONDS = int(env("EXPORT_LINK_SECONDS", "900"))
 EXPORT_SPOOL_BYTES = int(env("EXPORT_SPOOL_BYTES", str(32 * 1024 * 1024)))
 # A running export writes its progress after every entity and every EXPORT_HEARTBEAT_PAGES pages (100

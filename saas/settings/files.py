@@ -29,11 +29,11 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "saas.static.ScriptPrefixedStaticFilesStorage"},
 }
-# Files (saas.files): presigned upload forms and read links are short-lived.
+# Files (the files package): presigned upload forms and read links are short-lived.
 FILES_UPLOAD_EXPIRE_SECONDS = int(env("FILES_UPLOAD_EXPIRE_SECONDS", "600"))
 FILES_GET_EXPIRE_SECONDS = int(env("FILES_GET_EXPIRE_SECONDS", "300"))
 FILES_ENSURE_BUCKET = env_bool("FILES_ENSURE_BUCKET", LOCAL_STACK)  # ensure_tables also creates the bucket
 PRODUCT_IMAGE_MAX_BYTES = int(env("PRODUCT_IMAGE_MAX_BYTES", str(5 * 1024 * 1024)))
 # A tenant's uploads not (yet) attached may hold this much before new upload forms are refused
-# (they are counted on Settings -> Usage and expire by the bucket lifecycle rule, saas.files).
+# (they are counted on Settings -> Usage and expire by the bucket lifecycle rule, saas.buckets).
 FILES_PENDING_UPLOADS_MAX_BYTES = int(env("FILES_PENDING_UPLOADS_MAX_BYTES", str(50 * 1024 * 1024)))

@@ -36,7 +36,7 @@ PLAN_LIMITS = {
     "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50, "webhook_endpoints": 50},
     "platinum": {"products": None, "members": 1_000, "webhook_subscriptions": 200, "webhook_endpoints": 200},
 }
-# Usage counters (saas.usage) are aggregated in process and written at most this often.
+# Usage counters (the usage app) are aggregated in process and written at most this often.
 USAGE_FLUSH_SECONDS = float(env("USAGE_FLUSH_SECONDS", "60"))
 # On Lambda a frozen container may never run again: write the counts before each invocation returns.
 USAGE_FLUSH_EACH_INVOCATION = env_bool("USAGE_FLUSH_EACH_INVOCATION", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")))

@@ -7,9 +7,9 @@ from saas.settings.base import DEBUG, LOCAL_STACK
 from saas.settings.environment import env
 from saas.settings.files import FILES_ORIGINS
 
-# Server-side sessions (saas/sessions.py): the cookie holds a random key, the record lives in the
+# Server-side sessions (websessions/backend.py): the cookie holds a random key, the record lives in the
 # table with a TTL, so signing out ends every copy of the cookie.
-SESSION_ENGINE = "saas.sessions"
+SESSION_ENGINE = "websessions.backend"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not (DEBUG or LOCAL_STACK)
 SESSION_COOKIE_AGE = 8 * 3600

@@ -11,7 +11,7 @@ def tenant_key(*parts: str, tenant_id: str | None = None) -> str:
 
 STORAGE_ROOT = "tenants"
 # Browser uploads land here until they are checked and attached: one prefix for every tenant, so a
-# single bucket lifecycle rule expires what is never attached (see saas.files).
+# single bucket lifecycle rule expires what is never attached (see saas.buckets).
 UPLOADS_ROOT = "uploads"
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from devstack import cfn, lambda_package
-from saas import files
+from saas import buckets
 
 from .conftest import ACCOUNT, REGION, api_gateway_event, lambda_environment, unpack
 
@@ -80,8 +80,8 @@ def test_the_stack_creates_the_data_queues_bucket_and_configuration(account):
     [cors] = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
     assert cors["AllowedOrigins"] == [f"https://{APP_HOST}"] and cors["AllowedMethods"] == ["POST"]
     rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
-    # The prefix the application uploads to until a file is attached (saas/files.py).
-    assert rules["expire-unattached-uploads"]["Filter"]["Prefix"] == files.UPLOADS_PREFIX
+    # The prefix the application uploads to until a file is attached (saas/buckets.py).
+    assert rules["expire-unattached-uploads"]["Filter"]["Prefix"] == buckets.UPLOADS_PREFIX
     assert rules["expire-unattached-uploads"]["Expiration"]["Days"] == 1
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from exports import selectors as export_selectors
+from exports import services as export_services
+from exports.tasks import enqueue_export
 from orders.tasks import confirm_order
-from saas import export
 from saas.tenancy import tenant_context
-from tenants.tasks import enqueue_export
 from tests.jobs.harness import Worker, wait_until
 from tests.jobs.test_tenant_jobs import pending_order, status_of
 
@@ -26,7 +27,7 @@ def worker(redis_broker):
 
 def _exports(tenant_id: str, ids: list[str]) -> list[dict]:
     with tenant_context(tenant_id):
-        return [export.get_export(export_id) for export_id in ids]
+        return [export_selectors.get_export(export_id) for export_id in ids]
 
 
 def test_a_burst_of_exports_neither_holds_another_tenants_confirmation_nor_takes_every_worker(
@@ -34,7 +35,7 @@ def test_a_burst_of_exports_neither_holds_another_tenants_confirmation_nor_takes
     worker.stop()  # enqueue everything first: the worst case, B's job behind A's whole burst
     offset = worker.log_path.stat().st_size
     with tenant_context(tenant_a.id, user_id="burst"):
-        burst = [export.request_export()["id"] for _ in range(BURST)]
+        burst = [export_services.request_export()["id"] for _ in range(BURST)]
         assert all(enqueue_export(export_id) for export_id in burst)
     order_id = pending_order(tenant_b.id)
     with tenant_context(tenant_b.id):

@@ -14,8 +14,8 @@ from devstack import lambda_local, lambda_package
 from saas import aws
 from saas.tenancy import tables
 from saas.tenancy.store import deserialize, serialize
-from saas.usage import today
 from tests import aws_operations, lambda_report
+from usage.models import today
 
 
 def _stage_env(stage: str) -> dict[str, str]:
@@ -44,9 +44,9 @@ def stage_table(stage: str) -> None:
         tables.ensure_table(names["DYNAMODB_TABLE"])
         with override_settings(SQS_QUEUE_PREFIX=names["SQS_QUEUE_PREFIX"]):
             queues.ensure_queues()
-        from saas import files
+        from saas import buckets
 
-        s3 = files.s3_client()
+        s3 = buckets.s3_client()
         if names["S3_BUCKET"] not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
             s3.create_bucket(Bucket=names["S3_BUCKET"])
 

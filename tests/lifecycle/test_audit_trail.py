@@ -368,7 +368,7 @@ def test_a_rollback_with_a_validly_signed_head_contradicts_the_digest(tenant_a, 
 def test_digests_are_chained_signed_and_never_overwritten(tenant_a, manager, digest_prefix):
     from botocore.exceptions import ClientError
 
-    from saas import files
+    from saas import buckets
 
     create_product(manager.client(), name="P")
     with system_context(reason="test"):
@@ -377,7 +377,7 @@ def test_digests_are_chained_signed_and_never_overwritten(tenant_a, manager, dig
         assert audit.verify_chain(tenant_id=tenant_a.id).ok
     body = audit._read_digest(second)
     assert body["previous_key"] == first and body["trails"][tenant_a.id]["seq"] == len(trail(tenant_a.id))
-    s3, bucket = files.s3_client(), files.bucket_name()
+    s3, bucket = buckets.s3_client(), buckets.bucket_name()
     with pytest.raises(ClientError) as refused:  # If-None-Match: the digest cannot be replaced
         s3.put_object(Bucket=bucket, Key=first, Body=b"{}", IfNoneMatch="*")
     assert refused.value.response["Error"]["Code"] == "PreconditionFailed"

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta, timezone
 from django.conf import settings as django_settings
 from django.core.management import call_command
 
-from saas import aws, files, usage
+import files
+from saas import aws
 from saas.tenancy.store import serialize
 from tests.products.conftest import create_product
+from usage import services as usage
 
 from .conftest import trail
 from .test_product_images import png, start, upload

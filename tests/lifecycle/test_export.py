@@ -10,8 +10,9 @@ import zipfile
 import pytest
 import requests
 
-from saas import export, files
-from saas.export import exportable_models
+from exports import services as export
+from exports.selectors import exportable_models
+from saas import buckets
 from saas.tenancy import tenant_context
 from saas.worker import handle_schedule
 from tests.jobs.harness import wait_until
@@ -118,7 +119,7 @@ def _archive(client, export_id: str) -> zipfile.ZipFile:
 
 
 def _archive_objects(tenant_id: str, export_id: str) -> list[str]:
-    listed = files.s3_client().list_objects_v2(Bucket=files.bucket_name(), Prefix=f"tenants/{tenant_id}/exports/{export_id}")
+    listed = buckets.s3_client().list_objects_v2(Bucket=buckets.bucket_name(), Prefix=f"tenants/{tenant_id}/exports/{export_id}")
     return [o["Key"] for o in listed.get("Contents", [])]
 
 

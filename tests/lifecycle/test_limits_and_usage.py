@@ -7,11 +7,13 @@ import threading
 import pytest
 
 from products import services as product_services
-from saas import limits, usage
+from saas import limits
 from saas.tenancy import tenant_context
-from saas.usage import UsageDay
 from tests.conftest import invite_and_accept
 from tests.products.conftest import create_product, product_payload
+from usage import services as usage
+from usage.models import UsageDay
+from usage.models import today as usage_day
 
 
 @pytest.fixture
@@ -77,13 +79,13 @@ def test_usage_is_counted_in_process_and_flushed_in_one_write_per_tenant_day(ten
     assert usage.counter.pending(tenant_a.id)["api_requests"] >= 7
     assert usage.flush() >= 1
     with tenant_context(tenant_a.id):
-        row = UsageDay.objects.get(usage.today())
+        row = UsageDay.objects.get(usage_day())
     assert int(row["api_requests"]) >= 7 and int(row["orders_placed"]) == 1
 
     # Settings -> Usage: admins see the days, and the plan's limits with what is used.
     body = tenant_a.admin.client().get("/api/v1/tenants/current/usage").json()
     today = body["days"][0]
-    assert today["day"] == usage.today() and today["orders_placed"] == 1 and today["api_requests"] >= 7
+    assert today["day"] == usage_day() and today["orders_placed"] == 1 and today["api_requests"] >= 7
     products_limit = next(item for item in body["limits"] if item["limit"] == "products")
     assert products_limit == {"limit": "products", "max": 100, "used": 1}
     assert manager.client().get("/api/v1/tenants/current/usage").status_code == 403

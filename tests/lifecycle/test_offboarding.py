@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 
+import files
 from devstack.webhook_receiver import Receiver
+from exports import selectors as export_selectors
 from products.services import create_product as create_product_service
-from saas import audit, aws, export, files, usage
+from saas import audit, aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding
@@ -17,6 +19,7 @@ from tenants.services.invitations import _inbox_partition
 from tenants.tasks import enqueue_offboarding
 from tests.jobs.harness import wait_until
 from tests.products.conftest import create_product
+from usage import services as usage
 
 from .conftest import trail
 from .test_product_images import png, start, upload
@@ -217,7 +220,7 @@ def test_an_owner_offboards_only_by_typing_the_name(tenant_a, make_user, setting
     assert record["final_export_id"] and int(record["delete_after"]) > 0
     assert partition_counts(tenant_a.id)["MEMBER"] == 2  # nothing is deleted during the grace period
     with tenant_context(tenant_a.id):
-        final = export.get_export(record["final_export_id"])
+        final = export_selectors.get_export(record["final_export_id"])
         assert final["status"] == "completed" and files.head(final["archive_key"]) is not None
     assert [r for r in trail(tenant_a.id) if r["action"] == "tenant.offboarding_scheduled"]
 

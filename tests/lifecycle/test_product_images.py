@@ -15,7 +15,8 @@ import zlib
 import pytest
 import requests
 
-from saas import files
+import files
+from saas import buckets
 from saas.tenancy import tenant_context
 from saas.tenancy.store import DoesNotExist
 from tests.products.conftest import create_product
@@ -53,7 +54,7 @@ def test_the_signed_policy_pins_key_size_type_and_expiry(tenant_a, manager, sett
     assert {"key": key} in conditions  # exactly this key: no other object can be written with the form
     assert ["content-length-range", 1, settings.PRODUCT_IMAGE_MAX_BYTES] in conditions
     assert ["starts-with", "$Content-Type", "image/"] in conditions
-    assert {"bucket": files.bucket_name()} in conditions
+    assert {"bucket": buckets.bucket_name()} in conditions
     expires = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
     assert 0 < expires - time.time() <= settings.FILES_UPLOAD_EXPIRE_SECONDS + 5
     assert "x-amz-signature" in form["fields"]
@@ -211,7 +212,7 @@ def test_the_bucket_expires_what_the_forms_write(tenant_a, manager):
     an upload form writes to, and does not cover attached images."""
     product = create_product(manager.client())
     form = start(manager.client(), product["id"])
-    rules = files.s3_client().get_bucket_lifecycle_configuration(Bucket=files.bucket_name())["Rules"]
+    rules = buckets.s3_client().get_bucket_lifecycle_configuration(Bucket=buckets.bucket_name())["Rules"]
     expiring = [r for r in rules if r["Status"] == "Enabled" and "Expiration" in r]
     assert any(form["fields"]["key"].startswith(r["Filter"]["Prefix"]) and r["Expiration"]["Days"] <= 1
                for r in expiring), rules

@@ -8,11 +8,12 @@ but delivers in arrival order, so the delivery side cannot be shown locally: the
 we send to SQS and what the worker does with a batch in the worst arrival order."""
 from __future__ import annotations
 
+from exports import selectors as export_selectors
+from exports import services as export_services
+from exports.tasks import enqueue_export
 from orders.tasks import confirm_order
-from saas import export
 from saas.celery import app
 from saas.tenancy import tenant_context
-from tenants.tasks import enqueue_export
 from tests.jobs.test_tenant_jobs import pending_order, status_of
 from tests.sqs.harness import kombu_message
 from tests.sqs.test_delivery import take_messages, task_of
@@ -21,7 +22,7 @@ from tests.sqs.test_delivery import take_messages, task_of
 def test_tenant_jobs_carry_their_tenant_as_message_group_and_a_batch_runs_round_robin_by_tenant(
         jobs, lambda_worker, tenant_a, tenant_b):
     with tenant_context(tenant_a.id, user_id="burst"):
-        burst = [export.request_export()["id"] for _ in range(9)]
+        burst = [export_services.request_export()["id"] for _ in range(9)]
         assert all(enqueue_export(export_id) for export_id in burst)
     order_id = pending_order(tenant_b.id)
     with tenant_context(tenant_b.id):
@@ -44,4 +45,4 @@ def test_tenant_jobs_carry_their_tenant_as_message_group_and_a_batch_runs_round_
     assert len(finished) == 10, finished
     assert f"orders.confirm[{confirmation.id}]" in finished[1]  # second, not tenth
     with tenant_context(tenant_a.id):
-        assert {export.get_export(export_id)["status"] for export_id in burst} == {"completed"}
+        assert {export_selectors.get_export(export_id)["status"] for export_id in burst} == {"completed"}

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from products import selectors
-from saas.kept_forms import KeptForm
-from saas.sessions import SESSION_ITEM, WebSession
 from saas.tenancy import system_context, tenant_context
+from websessions.backend import SESSION_ITEM, WebSession
+from websessions.kept_forms import KeptForm
 
 from .conftest import register
 from .test_journeys import nav
@@ -87,7 +87,7 @@ def test_an_invitation_typed_while_signed_out_comes_back_and_no_secret_is_kept(j
     with system_context(reason="test: what was kept"):
         cookie = next(c for c in j.context.cookies() if c["name"] == "kept_form")
         assert cookie["httpOnly"] and cookie["path"] == "/team/"
-        from saas.kept_forms import _id
+        from websessions.kept_forms import _id
 
         kept = KeptForm.objects.get(_id(cookie["value"]), "form")
     assert "kept-invitee@example.test" in kept["fields"] and "csrfmiddlewaretoken" not in kept["fields"]

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from saas.sessions import SESSION_ITEM, WebSession
 from saas.tenancy import system_context
 from saas.tenancy.store import DoesNotExist, transact_write
 from tenants.models import Member, UserMembership
 from tests.tenants.test_browser_signin import csrf, new_session, sign_in
+from websessions.backend import SESSION_ITEM, WebSession
 
 from .conftest import register
 

@@ -11,9 +11,9 @@ class Command(BaseCommand):
         for line in tables.ensure_all():
             self.stdout.write(line)
         if settings.FILES_ENSURE_BUCKET:
-            from saas import files
+            from saas import buckets
 
-            self.stdout.write(files.ensure_bucket())
+            self.stdout.write(buckets.ensure_bucket())
         if settings.LOCAL_STACK:
             from saas import audit
 

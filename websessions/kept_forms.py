@@ -3,7 +3,7 @@
 A POST from a signed-out browser (the session expired while the form was open) is not applied; its
 fields are kept here instead, under a random one-time token that only that browser holds (an
 HttpOnly cookie), and the person is sent to sign in and back to the form's page. There the fields are
-given back once (the item is deleted as it is read) and ``saas/static/saas/kept-form.js`` puts them
+given back once (the item is deleted as it is read) and ``websessions/static/saas/kept-form.js`` puts them
 into the page's form to check and submit again. Never kept: the CSRF token and any field whose
 name says password, secret, token or key. A platform item ``KEPTFORM#<sha256 of the token>`` with
 ``expires_at`` (the table's TTL; also checked on read), written by us, not a library: Django keeps

@@ -1,4 +1,4 @@
-"""Server-side web sessions in DynamoDB (``SESSION_ENGINE = "saas.sessions"``).
+"""Server-side web sessions in DynamoDB (``SESSION_ENGINE = "websessions.backend"``).
 
 A session is a platform item (``WEBSESSION#<key>``) whose ``expires_at`` is the table's TTL
 attribute; the cookie holds only the random key. So signing out deletes the one record that every
@@ -21,7 +21,7 @@ from django.contrib.sessions.backends.base import CreateError, SessionBase, Upda
 from saas.tenancy import system_context
 from saas.tenancy.store import AlreadyExists, DoesNotExist, PlatformModel
 
-logger = logging.getLogger("saas.sessions")
+logger = logging.getLogger("saas.sessions")  # the name log queries know
 
 # The session key under which the signed-in user's id is kept (tenants.resolution reads it too).
 USER_KEY = "identity_sub"

@@ -34,16 +34,15 @@ from typing import Any, Callable
 
 from django.conf import settings
 
-from saas import audit, files, usage
+import files
+from saas import audit
 from saas.audit import Entry
 from saas.idempotency import Claim
 from saas.idempotency import op as idempotency_ops
 from saas.tenancy.context import get_context, system_context, tenant_context
 from saas.tenancy.keys import storage_key
 from saas.tenancy.store import (
-    TENANT_MODELS,
     DoesNotExist,
-    PlatformModel,
     StoreUnavailable,
     TenantModel,
     TransactionCancelled,
@@ -52,39 +51,15 @@ from saas.tenancy.store import (
     now_iso,
     transact_write,
 )
+from usage import services as usage
 
-logger = logging.getLogger("saas.export")
+from .models import COMPLETED, FAILED, OPEN, PENDING, RUNNING, ExportJob, OpenExport
+from .selectors import exportable_models, get_export
 
-PENDING, RUNNING, COMPLETED, FAILED = "pending", "running", "completed", "failed"
-
-
-class ExportJob(TenantModel):
-    entity = "EXPORT"  # id = export id
-
-
-class OpenExport(PlatformModel):
-    """An export not finished yet (partition ``ALL``, id ``<tenant id>.<export id>``): what the sweep
-    reads, one small partition instead of every tenant's exports."""
-
-    entity = "OPENEXPORT"
-
-
-OPEN = "ALL"
-
+logger = logging.getLogger("saas.export")  # the name log queries know
 
 class Superseded(Exception):
     """Another run claimed this export meanwhile (this one was stale); it stops and cleans up."""
-
-
-def exportable_models() -> list[type[TenantModel]]:
-    """The exported entities, in a stable order (by file name)."""
-    _load_models()
-    return sorted((m for m in TENANT_MODELS.values() if m.export_as), key=lambda m: m.export_as)
-
-
-def _load_models() -> None:
-    # The app registry imports each app's models; these core ones live outside any app's models.py.
-    from saas import outbox  # noqa: F401
 
 
 def archive_key(export_id: str, attempt: int) -> str:
@@ -121,14 +96,6 @@ def request_export(*, final: bool = False, reason: str = "", idempotency: Claim 
     transact_write(ops, audit=Entry(action="export.requested", target_type="export", target_id=export_id,
                                     changes={"final": [None, final]} if final else None))
     return job
-
-
-def get_export(export_id: str) -> dict:
-    return ExportJob.objects.get(export_id, consistent=True)
-
-
-def list_exports(*, cursor: str | None = None, limit: int = 20):
-    return ExportJob.objects.query(cursor=cursor, limit=limit, ascending=False)
 
 
 def _json_default(value: Any):
@@ -324,15 +291,3 @@ def presigned_link(job: dict) -> dict:
     return {"url": url, "expires_in": expires_in,
             "expires_at": datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() + expires_in,
                                                  timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")}
-
-
-def public_export(job: dict) -> dict:
-    return {
-        "id": job["id"], "status": job["status"], "final": bool(job.get("final")),
-        "attempts": int(job.get("attempts") or 0),
-        "progress": {"entities_done": int(job.get("entities_done", 0)), "entities_total": int(job.get("entities_total", 0))},
-        "items": int(job.get("items", 0)), "size": int(job["size"]) if job.get("size") is not None else None,
-        "counts": {k: int(v) for k, v in (job.get("counts") or {}).items()},
-        "requested_by": job.get("requested_by"), "created_at": job["created_at"],
-        "completed_at": job.get("completed_at"),
-    }

@@ -5,10 +5,10 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from saas import usage
 from saas.audit import acting_for
 from saas.hooks import hooks
 from saas.tenancy import system_context, tenant_context, validate_tenant_id
+from usage import services as usage
 
 WITH_DATA = ("active", "deactivated")  # other tenants (being set up, failed, rejected) hold no items
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from boto3.dynamodb.conditions import Attr
@@ -25,26 +25,15 @@ from saas.tenancy.context import TenantContext, current_context, get_context, te
 from saas.tenancy.store import (
     TENANT_MODELS,
     DoesNotExist,
-    TenantModel,
     TransactionCancelled,
     _transact,
     now_iso,
     transact_write,
 )
 
-logger = logging.getLogger("saas.usage")
+from .models import METRICS, UsageDay, today
 
-METRICS = ("api_requests", "orders_placed", "events_published", "stored_bytes")
-
-
-class UsageDay(TenantModel):
-    entity = "USAGE"
-    export_as = "usage"
-
-
-def today() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
-
+logger = logging.getLogger("saas.usage")  # the name log queries know
 
 class UsageCounter:
     def __init__(self, clock: Callable[[], float] = time.monotonic):
@@ -106,21 +95,6 @@ add = counter.add
 flush = counter.flush
 
 
-def daily(*, days: int = 30) -> list[dict]:
-    """The current tenant's last ``days`` days, newest first (flushed counts plus this process's
-    pending ones for today)."""
-    page = UsageDay.objects.query(ascending=False, limit=min(days, 100))
-    ctx = current_context()
-    rows = {item["id"]: {**{m: item.get(m, 0) for m in METRICS}, **_baseline(item)} for item in page.items}
-    oldest = (datetime.now(timezone.utc) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
-    pending = counter.pending(ctx.tenant_id)
-    if pending:
-        row = rows.setdefault(today(), {m: 0 for m in METRICS})
-        for metric, n in pending.items():
-            row[metric] += n
-    return [{"day": day, **row} for day, row in sorted(rows.items(), reverse=True) if day >= oldest]
-
-
 # --- backfill (``manage.py backfill_usage``): tenants that existed before usage counting ----------
 def backfill(*, days: int = 30, today_: str | None = None) -> dict:
     """Reconstruct what can be reconstructed for the tenant in context; idempotent (every write is a
@@ -134,7 +108,8 @@ def backfill(*, days: int = 30, today_: str | None = None) -> dict:
       counted day, else today), from the orders' ``created_at``; those items say ``backfilled``.
 
     API requests, events published and daily stored bytes leave no record to rebuild them from."""
-    from saas import files, limits
+    import files
+    from saas import limits
 
     day = today_ or today()
     products = _count("PRODUCT")
@@ -186,39 +161,3 @@ def _backfill_orders(*, days: int, today_: str) -> dict[str, int]:
     for placed, n in sorted(per_day.items()):
         _transact([UsageDay.objects.add_op(placed, deltas={"api_requests": 0}, orders_placed=n, backfilled=True)])
     return dict(sorted(per_day.items()))
-
-
-def _baseline(item: dict) -> dict:
-    """What ``backfill`` recorded on that day (tenants older than usage counting), if anything."""
-    if "products_baseline" not in item:
-        return {}
-    return {"baseline": {"products": item["products_baseline"], "stored_bytes": item["stored_bytes_baseline"]}}
-
-
-def totals(rows: list[dict]) -> dict[str, int]:
-    return {m: sum(r[m] for r in rows) for m in METRICS}
-
-
-class UsageMiddleware:
-    """Counts the tenant's API requests (placed after the tenant middleware) and flushes now and then."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        try:
-            return self.get_response(request)
-        finally:
-            if request.path_info.startswith("/api/"):  # path_info: without the API Gateway stage
-                counter.add("api_requests")
-            counter.maybe_flush()
-
-
-def connect_worker_signals() -> None:
-    """Flush after each job and at worker shutdown; ``saas.celery`` calls this when it creates the
-    app (every process that runs jobs has one), so a web process never imports Celery for it."""
-    from celery.signals import task_postrun, worker_shutdown
-
-    task_postrun.connect(lambda **kw: counter.maybe_flush(), weak=False, dispatch_uid="saas.usage.postrun")
-    worker_shutdown.connect(lambda **kw: counter.flush(), weak=False, dispatch_uid="saas.usage.shutdown")
-

@@ -10,12 +10,15 @@ context — never taken from input.
   ``url()`` with ``querystring_auth``.
 * Every function that takes a key first checks it is under the current tenant's prefix, so a key
   of another tenant is "not found" here even if one ever reached this module.
-* Uploads not yet attached live under ``uploads/<tenant>/`` (``UPLOADS_PREFIX``), apart from the
+* Uploads not yet attached live under ``uploads/<tenant>/`` (``saas.buckets.UPLOADS_PREFIX``), apart from the
   files that are kept: attaching *copies* a checked upload to its own key under ``tenants/<tenant>/``
   and deletes the upload, so a form that is still valid can only ever write a new pending upload,
   never the attached file. Pending uploads are counted (``pending_upload_bytes``, Settings -> Usage)
   and expired by the bucket's lifecycle rule on ``UPLOADS_PREFIX`` (``UPLOADS_EXPIRE_DAYS``, the
   smallest period S3 lifecycle rules offer); offboarding deletes both prefixes.
+
+A feature home, not the kernel: product images, exports, usage and offboarding use it. The bucket
+itself (client, name, lifecycle rule, local creation) is the kernel's, ``saas.buckets``.
 """
 from __future__ import annotations
 
@@ -24,13 +27,13 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 from django.conf import settings
-from django.core.files.storage import storages
 
+from saas.buckets import bucket_name, s3_client, storage
 from saas.tenancy.context import get_context, validate_tenant_id
 from saas.tenancy.keys import STORAGE_ROOT, UPLOADS_ROOT, storage_key
 from saas.tenancy.store import DoesNotExist
 
-logger = logging.getLogger("saas.files")
+logger = logging.getLogger("saas.files")  # the name log queries know
 
 # Magic numbers of the image formats we accept: the declared Content-Type is the client's word,
 # the first bytes are the file's.
@@ -40,23 +43,6 @@ IMAGE_SIGNATURES = {
     "image/gif": (b"GIF87a", b"GIF89a"),
     "image/webp": (b"RIFF",),  # + "WEBP" at offset 8, checked below
 }
-
-
-def storage():
-    return storages["default"]
-
-
-def s3_client():
-    return storage().connection.meta.client
-
-
-def bucket_name() -> str:
-    return storage().bucket_name
-
-
-UPLOADS_PREFIX = f"{UPLOADS_ROOT}/"  # the bucket lifecycle rule's prefix (deploy: expire after UPLOADS_EXPIRE_DAYS)
-UPLOADS_EXPIRE_DAYS = 1
-LIFECYCLE_RULE_ID = "expire-unattached-uploads"
 
 
 def tenant_prefix(tenant_id: str | None = None, *, root: str = STORAGE_ROOT) -> str:
@@ -198,30 +184,6 @@ def count_prefix(tenant_id: str) -> int:
                for prefix in (tenant_prefix(tenant_id), tenant_prefix(tenant_id, root=UPLOADS_ROOT)))
 
 
-def lifecycle_rules() -> list[dict]:
-    """The bucket lifecycle the deployment must have (the CloudFormation template declares the same
-    rule; ``ensure_bucket`` puts it on local buckets)."""
-    return [{"ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": UPLOADS_PREFIX},
-             "Expiration": {"Days": UPLOADS_EXPIRE_DAYS},
-             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": UPLOADS_EXPIRE_DAYS}}]
-
-
-def ensure_bucket() -> str:
-    """Create the files bucket if missing, with its lifecycle rule (local stacks; in AWS the bucket
-    and the rule are infrastructure)."""
-    client, bucket = s3_client(), bucket_name()
-    try:
-        client.head_bucket(Bucket=bucket)
-        outcome = f"bucket {bucket} is up to date"
-    except ClientError:
-        kwargs = {}
-        if settings.AWS_REGION != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.AWS_REGION}
-        client.create_bucket(Bucket=bucket, **kwargs)
-        outcome = f"created bucket {bucket}"
-    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle_rules()})
-    return f"{outcome} (lifecycle: {UPLOADS_PREFIX} expires after {UPLOADS_EXPIRE_DAYS} day)"
-
-
 def current_tenant() -> str:
     return get_context().tenant_id
+
