@@ -154,12 +154,7 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):  # noqa: C901
             if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
-                request._allowed_methods = list(methods)
-                response = web.error_page(request, 405, "This address can't be used that way. "
-                                                        "Use the page's buttons instead.")
-                response["Allow"] = ", ".join(methods)
-                response._styled = True
-                return response
+                return web.method_not_allowed(request, list(methods))
             identity = getattr(request, "identity", None)
             if identity is None:
                 ended = _session_ended(request)

@@ -40,7 +40,7 @@ def update_current_tenant(*, name: str) -> dict:
 
 
 # --- memberships (the tenant in context) ----------------------------------------------------------
-def _require_admin() -> None:
+def require_admin() -> None:
     ctx = get_context()
     if not ctx.at_least("admin"):
         raise NotAllowed("Only admins manage members.")
@@ -60,7 +60,7 @@ def _other_admin_guard(*, leaving: str) -> dict:
 
 
 def change_member_role(*, user_id: str, role: str) -> dict:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -92,7 +92,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
 
 
 def remove_member(*, user_id: str) -> None:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     member = Member.objects.get(user_id, consistent=True)
     ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]

@@ -102,7 +102,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _inbox_partition(email: str) -> str:
+def inbox_partition(email: str) -> str:
     return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:40]
 
 
@@ -110,7 +110,7 @@ def _removal_ops(tenant_id: str, invitation: dict) -> list[dict]:
     with tenant_context(tenant_id):
         ops = [Invitation.objects.delete_op(invitation["id"], expected_version=invitation["version"])]
     with system_context(reason="remove invitation"):
-        inbox = InvitationInbox.objects.delete_op(_inbox_partition(invitation["email"]),
+        inbox = InvitationInbox.objects.delete_op(inbox_partition(invitation["email"]),
                                                   f"{tenant_id}.{invitation['id']}")
     del inbox["Delete"]["ConditionExpression"]  # the inbox copy may already be gone
     return [*ops, inbox]
