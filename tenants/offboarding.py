@@ -492,5 +492,5 @@ def _age(record: dict, now: float) -> float:
     return now - updated
 
 
-__all__ = ["Offboarding", "OffboardingError", "Interrupted", "schedule_offboarding", "run_offboarding",
+__all__ = ["Offboarding", "Interrupted", "schedule_offboarding", "run_offboarding",
            "get_offboarding", "public_offboarding", "due", "owner_offboardings", "final_export_link"]

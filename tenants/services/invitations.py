@@ -29,12 +29,12 @@ from saas.errors import NotFound
 from saas.idempotency import Claim
 from saas.idempotency import op as idempotency_ops
 from saas.tenancy import get_context, system_context, tenant_context
+from saas.tenancy.context import ROLES
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
 from .. import active_tenant, notifications
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
 from ..models import (
-    ROLES,
     TENANT_DIRECTORY,
     Invitation,
     InvitationInbox,

@@ -8,6 +8,7 @@ from boto3.dynamodb.conditions import Attr
 from saas import limits
 from saas.audit import Entry
 from saas.tenancy import get_context, system_context
+from saas.tenancy.context import ROLE_RANK, ROLES
 from saas.tenancy.store import (
     DoesNotExist,
 )
@@ -20,7 +21,7 @@ from ..errors import (
     NotAMember,
     TenantInactive,
 )
-from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
+from ..models import TENANT_DIRECTORY, Member, Tenant, UserMembership
 from .records import commit_change, get_tenant, replace_tenant, revoke_ops_of_writer, tenant_audit
 
 logger = logging.getLogger("tenants")

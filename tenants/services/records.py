@@ -12,10 +12,11 @@ from saas import audit as audit_trail
 from saas import limits
 from saas.audit import Entry
 from saas.tenancy import system_context, tenant_context
+from saas.tenancy.context import ROLES
 from saas.tenancy.store import TransactionCancelled, VersionConflict, transact_write
 
 from ..errors import ConcurrentChange
-from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
+from ..models import TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
 
 
 def new_tenant_id() -> str:
