@@ -32,6 +32,7 @@ def test_seed_demo_is_idempotent_and_prints_how_to_sign_in(browser_settings, oid
     for user in data["users"]:
         assert user["email"] in first
     assert "How to sign in" in first and "demo_token" in first and oidc_provider.endpoint in first
+    assert "Demo products: seeded for each demo tenant." in first  # products registered its demo seeder
     assert "(standard, exists)" in second and "(premium, exists)" in second
 
     def tenant_lines(text):
