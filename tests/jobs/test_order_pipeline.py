@@ -6,9 +6,10 @@ import time
 
 from orders.models import IdempotencyRecord, Order
 from orders.services import _idempotency_record_id
-from orders.tasks import confirm_order, fulfil_order, sweep_tenant
+from orders.tasks import confirm_order, fulfil_order
 from saas.celery import broker
 from saas.outbox import OutboxEvent
+from saas.tasks import sweep_tenant
 from saas.tenancy import tenant_context
 from tests.jobs.harness import Worker, wait_until
 from tests.orders.conftest import all_orders, make_product, order_events, place, stock_of

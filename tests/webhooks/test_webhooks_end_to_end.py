@@ -7,9 +7,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from saas.events import EVENT_TYPES
 from saas.tenancy import tenant_context
 from tests.conftest import unique
-from webhooks.events import EVENT_TYPES
 from webhooks.services import publish_event
 
 from .conftest import make_event, tenant_topic_names, topic_name

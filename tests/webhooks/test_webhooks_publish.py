@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
+from saas.events import ORDER_CANCELLED, ORDER_CREATED, PRODUCT_UPDATED
 from saas.tenancy import NoTenantContext, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist
 from tests.conftest import unique
 from webhooks import services
-from webhooks.events import ORDER_CANCELLED, ORDER_CREATED, PRODUCT_UPDATED
 from webhooks.models import WebhookSubscription, WebhookTopic
 from webhooks.services import EventTenantMismatch, publish_event, subscribe, topics, unsubscribe
 from webhooks.sns import SNSUnavailable
