@@ -192,7 +192,7 @@ AWS_ENDPOINT_URLS = {
 }
 # A frozen dependency must cost a request well under API Gateway's 29 s (target: < 10 s in all): a
 # call is at most AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT plus one back-off (standard mode, < 1 s), i.e.
-# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/faults/test_frozen_aws.py.
+# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/outages/test_frozen_aws.py.
 # Email (saas.mail): django-ses on our SES client, always sent from the ``mail.send`` job.
 MAIL_BACKEND = env("MAIL_BACKEND", "saas.mail_backend.SESBackend")
 # No django-ses self-throttling (it reads GetSendQuota before sending): one message per job, and a

@@ -275,7 +275,7 @@ def test_webhook_changes_are_audited_without_secrets(tenant_a):
     assert records[0]["changes"]["url"][1].endswith("/hook?[redacted]")
 
 
-# --- F5: a keyed chain, a signed head, and digests outside DynamoDB ----------------------------------
+# --- a keyed chain, a signed head, and digests outside DynamoDB ---------------------------------------
 def _head_key(tenant_id: str) -> dict:
     return serialize({"PK": f"TENANT#{tenant_id}#AUDITHEAD", "SK": audit.HEAD_ID})
 

@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 
 from devstack.webhook_receiver import EndpointReceiver
 from saas.tenancy import tenant_context
-from tests.faults.proxy import FaultProxy
+from tests.outages.proxy import FaultProxy
 from tests.webhooks.conftest import ENDPOINTS, deliver_pending, sweep
 from webhooks.models import WebhookDelivery
 

@@ -1,7 +1,7 @@
 """A frozen Redis (SIGSTOP: the port still accepts connections, nothing answers): no order request
 hangs more than 2 s; each answers 201 (committed, job left to the sweep) or 503 ``broker``.
 
-The review saw order requests hang 20 s and 45 s (the broker transport had a connect timeout but no
+Without socket timeouts order requests hung 20 s and 45 s (the broker transport had a connect timeout but no
 socket timeout) and 12 orders accepted without a job while the probe still said "up"."""
 from __future__ import annotations
 

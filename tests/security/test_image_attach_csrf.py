@@ -1,4 +1,4 @@
-"""F10: no state change on GET. S3 sends the browser back to ``/catalogue/<id>/image/attached?upload=``
+"""No state change on GET. S3 sends the browser back to ``/catalogue/<id>/image/attached?upload=``
 after a browser upload; that address used to attach (or, for a bad file, delete) the upload at once,
 so any site could make a signed-in manager's browser attach an upload, and the audit trail named the
 manager. Now the GET shows a confirming page; only its POST form (with the CSRF token) attaches."""
