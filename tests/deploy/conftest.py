@@ -132,7 +132,7 @@ class Front:
         front = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):  # http.server's naming
                 front.serve(self)
 
             def log_message(self, *args):

@@ -148,7 +148,7 @@ def test_racing_first_subscriptions_share_one_topic_and_record(tenant_id, receiv
             barrier.wait(timeout=10)
             try:
                 results[path] = subscribe(event_type=ORDER_CREATED, url=receiver.url(path))
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:  # reported below
                 errors.append(exc)
 
     threads = [threading.Thread(target=racer, args=(p,)) for p in paths]
@@ -184,7 +184,7 @@ def test_subscribe_racing_the_last_unsubscribe_never_loses_its_topic(tenant_id, 
                 barrier.wait(timeout=10)
                 try:
                     unsubscribe(subscription_id=leaving["id"])
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     errors.append(exc)
 
         def join():
@@ -192,7 +192,7 @@ def test_subscribe_racing_the_last_unsubscribe_never_loses_its_topic(tenant_id, 
                 barrier.wait(timeout=10)
                 try:
                     subscribe(event_type=ORDER_CANCELLED, url=receiver.url(f"/joining{round_}"))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     errors.append(exc)
 
         threads = [threading.Thread(target=leave), threading.Thread(target=join)]
