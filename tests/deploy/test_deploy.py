@@ -27,7 +27,7 @@ import pytest
 
 from devstack import cfn, deploy, iam
 
-from .conftest import ACCOUNT, REGION, Front, lambda_environment, unpack
+from .harness import ACCOUNT, REGION, Front, lambda_environment, unpack
 
 
 def moto_template(account):

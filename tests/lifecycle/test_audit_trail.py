@@ -11,10 +11,10 @@ from products import services as product_services
 from saas import audit, aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import router, serialize
-from tests.conftest import invite_and_accept
-from tests.products.conftest import create_product, product_payload
+from tests.factories import invite_and_accept
+from tests.products.factories import create_product, product_payload
 
-from .conftest import trail
+from .factories import trail
 
 
 def _raw_key(tenant_id: str, seq: int) -> dict:

@@ -18,9 +18,9 @@ import requests
 from saas import files
 from saas.tenancy import tenant_context
 from saas.tenancy.store import DoesNotExist
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 
 
 def png(width: int = 1, height: int = 1) -> bytes:

@@ -10,7 +10,7 @@ import random
 import threading
 import uuid
 
-from tests.orders.conftest import all_orders, make_product, stock_of
+from tests.orders.factories import all_orders, make_product, stock_of
 
 PURCHASES = 25  # per client kind
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from saas import aws
-from tests.orders.conftest import all_orders, make_product
+from tests.orders.factories import all_orders, make_product
 from tests.outages.proxy import FaultProxy
 from tests.sqs.harness import make_queues, use_sqs_broker
 

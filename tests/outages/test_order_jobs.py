@@ -10,7 +10,7 @@ from __future__ import annotations
 from orders.models import Order
 from saas.tenancy import tenant_context
 from tests.jobs.harness import wait_until
-from tests.orders.conftest import all_orders, make_product
+from tests.orders.factories import all_orders, make_product
 
 
 def status_of(tenant_id: str, order_id: str) -> str:

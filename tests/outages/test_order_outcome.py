@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from saas import aws
-from tests.orders.conftest import all_orders, make_product, stock_of
+from tests.orders.factories import all_orders, make_product, stock_of
 from tests.outages.proxy import FaultProxy
 
 TRANSACT = b"DynamoDB_20120810.TransactWriteItems"

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.jobs.harness import own_redis_broker
-from tests.orders.conftest import all_orders, make_product
+from tests.orders.factories import all_orders, make_product
 
 LIMIT_SECONDS = 2.0  # the target: no request hangs longer than this
 

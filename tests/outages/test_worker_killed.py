@@ -12,7 +12,7 @@ from pathlib import Path
 from orders.models import Order
 from saas.tenancy import tenant_context
 from tests.jobs.harness import Worker, wait_until
-from tests.orders.conftest import make_product, order_events
+from tests.orders.factories import make_product, order_events
 
 FINISHED_WITHIN_SECONDS = 30.0
 # The production schedule (settings defaults), only the fulfilment made long enough to kill it mid-job.

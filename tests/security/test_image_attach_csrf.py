@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.lifecycle.test_product_images import png, start, upload
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 from tests.web.test_sessions_and_errors import signed_in
 
 pytestmark = pytest.mark.slow

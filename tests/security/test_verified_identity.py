@@ -22,7 +22,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tenants import demo
-from tests.tenants.conftest import claims_of
+from tests.tenants.factories import claims_of
 
 MEMBERS = "/api/v1/tenants/current/members"
 

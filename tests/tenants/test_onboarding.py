@@ -21,7 +21,7 @@ from saas.tenancy.store import router, serialize
 from tenants import services
 from tenants.models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership
 from tenants.tasks import provision_silo
-from tests.conftest import unique
+from tests.factories import unique
 from tests.jobs.harness import use_broker, wait_until
 
 

@@ -12,7 +12,7 @@ from webhooks.events import EVENT_TYPES, ORDER_CREATED, ORDER_FULFILLED, PRODUCT
 from webhooks.models import PENDING_CONFIRMATION, WebhookSubscription, WebhookTopic
 from webhooks.services import publish_event
 
-from .conftest import make_event, tenant_topic_names, topic_name
+from .factories import make_event, tenant_topic_names, topic_name
 
 SUBSCRIPTIONS = "/api/v1/webhooks/subscriptions"
 

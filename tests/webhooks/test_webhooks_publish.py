@@ -6,16 +6,17 @@ import threading
 
 import pytest
 
+from devstack.webhook_receiver import Receiver
 from saas.tenancy import NoTenantContext, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist
-from tests.conftest import unique
+from tests.factories import unique
 from webhooks import services
 from webhooks.events import ORDER_CANCELLED, ORDER_CREATED, PRODUCT_UPDATED
 from webhooks.models import WebhookSubscription, WebhookTopic
 from webhooks.services import EventTenantMismatch, publish_event, subscribe, topics, unsubscribe
 from webhooks.sns import SNSUnavailable
 
-from .conftest import Receiver, make_event, tenant_topic_names, topic_name
+from .factories import make_event, tenant_topic_names, topic_name
 
 
 @pytest.fixture
