@@ -17,7 +17,7 @@ from saas.tenancy import current_context, system_context, tenant_context
 from saas.tenancy.store import transact_write
 from tenants.services import membership_ops, set_tenant_status
 from tests.jobs.harness import WORKER_ENV, wait_until
-from tests.orders.conftest import make_product, order_events, place
+from tests.orders.factories import make_product, order_events, place
 
 seen_contexts: list = []
 

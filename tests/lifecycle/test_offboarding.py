@@ -16,9 +16,9 @@ from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership
 from tenants.services.records import inbox_partition
 from tenants.tasks import enqueue_offboarding
 from tests.jobs.harness import wait_until
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 from .test_product_images import png, start, upload
 
 

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 
 from saas import aws
 from tenants import cognito
-from tests.conftest import invite_and_accept
+from tests.factories import invite_and_accept
 
 MEMBERS = "/api/v1/tenants/current/members"
 

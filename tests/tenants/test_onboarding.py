@@ -22,7 +22,7 @@ from tenants import services
 from tenants.errors import InvalidTransition, ProvisioningFailed
 from tenants.models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership
 from tenants.tasks import provision_silo
-from tests.conftest import unique
+from tests.factories import unique
 from tests.jobs.harness import use_broker, wait_until
 
 

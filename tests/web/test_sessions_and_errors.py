@@ -14,7 +14,7 @@ from saas.tenancy.store import DoesNotExist, StoreUnavailable, transact_write
 from tenants.models import Member, UserMembership
 from tests.tenants.test_browser_signin import csrf, new_session, sign_in
 
-from .conftest import register
+from .harness import register
 
 pytestmark = pytest.mark.slow
 

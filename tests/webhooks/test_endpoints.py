@@ -14,7 +14,7 @@ from saas.tenancy import tenant_context
 from webhooks import transport
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
-from .conftest import ENDPOINTS, deliver_pending, sweep, tenant_topic_names, verify
+from .factories import ENDPOINTS, deliver_pending, sweep, tenant_topic_names, verify
 
 PRODUCTS = "/api/v1/products"
 

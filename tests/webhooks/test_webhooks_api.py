@@ -12,7 +12,7 @@ from saas.tenancy.store import DoesNotExist
 from webhooks.models import PENDING_CONFIRMATION, WebhookSubscription, WebhookTopic
 from webhooks.services import publish_event
 
-from .conftest import make_event, tenant_topic_names, topic_name
+from .factories import make_event, tenant_topic_names, topic_name
 
 SUBSCRIPTIONS = "/api/v1/webhooks/subscriptions"
 
