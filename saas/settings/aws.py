@@ -20,7 +20,7 @@ AWS_ENDPOINT_URLS = {
 }
 # A frozen dependency must cost a request well under API Gateway's 29 s (target: < 10 s in all): a
 # call is at most AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT plus one back-off (standard mode, < 1 s), i.e.
-# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/faults/test_frozen_aws.py.
+# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/outages/test_frozen_aws.py.
 AWS_CONNECT_TIMEOUT = float(env("AWS_CONNECT_TIMEOUT", "2"))
 AWS_READ_TIMEOUT = float(env("AWS_READ_TIMEOUT", "2"))
 AWS_MAX_ATTEMPTS = int(env("AWS_MAX_ATTEMPTS", "2"))

@@ -42,7 +42,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": BROKER_SOCKET_TIMEOUT_SECONDS,
 }
 if CELERY_BROKER_URL.startswith("sqs://"):
-    from saas.queues import sqs_broker_settings
+    from saas.queues import sqs_broker_settings  # (endpoint, queue URL, timeouts)
 
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = sqs_broker_settings(
         endpoint_url=AWS_ENDPOINT_URLS["sqs"], region=AWS_REGION, jobs_queue_url=SQS_JOBS_QUEUE_URL,

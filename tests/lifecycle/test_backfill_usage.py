@@ -11,10 +11,10 @@ from django.core.management import call_command
 import files
 from saas import aws
 from saas.tenancy.store import serialize
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 from usage import services as usage
 
-from .conftest import trail
+from .factories import trail
 from .test_product_images import png, start, upload
 
 

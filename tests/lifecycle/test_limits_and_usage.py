@@ -9,8 +9,8 @@ import pytest
 from products import services as product_services
 from saas import limits
 from saas.tenancy import tenant_context
-from tests.conftest import invite_and_accept
-from tests.products.conftest import create_product, product_payload
+from tests.factories import invite_and_accept
+from tests.products.factories import create_product, product_payload
 from usage import services as usage
 from usage.models import UsageDay
 from usage.models import today as usage_day

@@ -13,7 +13,7 @@ from saas.tenancy import system_context, tenant_context
 from websessions.backend import SESSION_ITEM, WebSession
 from websessions.kept_forms import KeptForm
 
-from .conftest import register
+from .harness import register
 from .test_journeys import nav
 
 pytestmark = pytest.mark.slow
