@@ -79,7 +79,7 @@ class Superseded(Exception):
 def exportable_models() -> list[type[TenantModel]]:
     """The exported entities, in a stable order (by file name)."""
     _load_models()
-    return sorted((m for m in TENANT_MODELS.values() if m.export_as), key=lambda m: m.export_as)
+    return sorted((m for m in TENANT_MODELS.values() if m.export_as), key=lambda m: m.export_as or "")
 
 
 def _load_models() -> None:
@@ -197,6 +197,7 @@ def _write_and_complete(job: dict, key: str, attempt: int, checkpoint: Callable[
     with tempfile.SpooledTemporaryFile(max_size=settings.EXPORT_SPOOL_BYTES) as spool:
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for done, model in enumerate(models, start=1):
+                assert model.export_as is not None  # exportable_models() lists only exported ones
                 counts[model.export_as] = _write_entity(archive, model, holder, sum(counts.values()))
                 holder["job"] = _progress(holder["job"], entities_done=done, items=sum(counts.values()),
                                           entities_total=len(models))
@@ -212,6 +213,7 @@ def _write_and_complete(job: dict, key: str, attempt: int, checkpoint: Callable[
     op, completed = ExportJob.objects.update_op(
         export_id, expected_version=int(job["version"]), current=job, status=COMPLETED, size=size,
         counts=counts, completed_at=now_iso(), archive_key=key)
+    assert completed is not None  # update_op(current=...) returns the merged item
     try:
         transact_write([op, _marker_removal_op(tenant_id, export_id)], audit=Entry(
             action="export.completed", target_type="export", target_id=export_id,
@@ -236,6 +238,7 @@ def _fail(job: dict, error: str, *, attempt: int | None = None) -> dict:
         return job
     op, failed = ExportJob.objects.update_op(job["id"], expected_version=int(job["version"]), current=job,
                                              status=FAILED, error=error)
+    assert failed is not None  # update_op(current=...) returns the merged item
     transact_write([op, _marker_removal_op(get_context().tenant_id, job["id"])], audit=Entry(
         action="export.failed", target_type="export", target_id=job["id"], changes={"status": [job["status"], FAILED]},
         detail={"error": error}))

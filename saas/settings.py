@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from saas import config as _config
 from saas import logs
@@ -170,7 +171,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "saas"}}
+CACHES: dict[str, dict[str, Any]] = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "saas"}}
 if env("REDIS_CACHE_URL"):
     # Short socket timeouts: a frozen cache must not hold a request (the throttle fails open).
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_CACHE_URL"),
@@ -412,7 +413,7 @@ if CELERY_BROKER_URL.startswith("sqs://"):
     CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = CELERY_BROKER_URL
 CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "10"))},
     # Locally the delivery queue is read by this job; in AWS by the worker's SQS event source.
     **({"webhooks-consume": {"task": "webhooks.consume", "schedule": float(env("WEBHOOKS_CONSUME_SECONDS", "2")),
@@ -539,7 +540,7 @@ EXPORT_MAX_ATTEMPTS = int(env("EXPORT_MAX_ATTEMPTS", "3"))
 OFFBOARDING_GRACE_SECONDS = float(env("OFFBOARDING_GRACE_SECONDS", str(7 * 24 * 3600)))
 OFFBOARDING_STALE_SECONDS = float(env("OFFBOARDING_STALE_SECONDS", "300"))
 # Plan limits: THE table of limits by tier (saas.limits). None = unlimited.
-PLAN_LIMITS = {
+PLAN_LIMITS: dict[str, dict[str, int | None]] = {
     "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5, "webhook_endpoints": 5},
     "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20, "webhook_endpoints": 20},
     "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50, "webhook_endpoints": 50},

@@ -16,6 +16,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 import requests
@@ -89,7 +90,7 @@ def ensure_demo_tenant(*, name: str, tier: str, members: dict[str, str], users: 
     existing = next((m["tenant"] for m in selectors.memberships_of(admin.sub)
                      if m["tenant"].get("name") == name and m["role"] == "admin"), None)
     created = existing is None
-    if created:
+    if existing is None:
         tenant = services.register_tenant(name=name, tier=tier, owner_id=admin.sub, owner_email=admin.email)
     else:
         tenant = selectors.get_tenant(existing["id"])
@@ -154,12 +155,13 @@ def seed_demo(*, path: str | Path | None = None, provider_url: str | None = None
             result.provider_error = str(exc)
             logger.warning("could not register demo users with %s: %s", result.provider_url, exc)
     if seed_products:
+        product_services: ModuleType | None
         try:
             from products import services as product_services
         except ImportError:
             product_services = None
-        if hasattr(product_services, "seed_demo_products"):
-            hook = product_services.seed_demo_products
+        hook = getattr(product_services, "seed_demo_products", None)
+        if hook is not None:
             for tenant in result.tenants:
                 hook(tenant_id=tenant["id"])
             result.products_seeded = True
