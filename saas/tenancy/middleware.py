@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 
 from saas.errors import ServiceUnavailable
 
-from .context import _current
+from .context import enter, request_scope
 from .store import StoreUnavailable
 
 
@@ -24,18 +24,14 @@ class TenantContextMiddleware:
         self.resolve: Callable[[HttpRequest], Any] = import_string(settings.TENANT_RESOLVER)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        # Start every request from "no context", whatever the thread carried before.
-        token = _current.set(None)
-        try:
+        with request_scope():  # every request starts from "no context", whatever the thread carried before
             try:
                 context = self.resolve(request)
             except StoreUnavailable:  # before any view runs, so rendered here in the API's error shape
                 error = ServiceUnavailable("dynamodb", "The data store is unavailable; try again shortly.")
                 return JsonResponse(error.as_dict(), status=error.status, headers=error.headers)
             if context is not None:
-                _current.set(context)
+                enter(context)
                 # For the request log line written after the reset (saas.logs reads it with getattr).
                 request.tenant_context = context  # type: ignore[attr-defined]  # our own attribute
             return self.get_response(request)
-        finally:
-            _current.reset(token)

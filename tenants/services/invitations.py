@@ -29,12 +29,12 @@ from saas.errors import NotFound
 from saas.idempotency import Claim
 from saas.idempotency import op as idempotency_ops
 from saas.tenancy import get_context, system_context, tenant_context
+from saas.tenancy.context import ROLES
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
 
 from .. import active_tenant, notifications
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
 from ..models import (
-    ROLES,
     TENANT_DIRECTORY,
     Invitation,
     InvitationInbox,
@@ -43,11 +43,11 @@ from ..models import (
     Tenant,
     UserMembership,
 )
-from .members import _other_admin_guard, _require_admin
+from .members import _other_admin_guard, require_admin
 from .records import (
-    _inbox_partition,
     _removal_ops,
     commit_change,
+    inbox_partition,
     membership_item_ops,
     normalise_email,
     revoke_ops_of_writer,
@@ -73,7 +73,7 @@ def invite_member(*, email: str, role: str, idempotency: Claim | None = None) ->
     inviting again replaces the pending invitation (new role, new expiry). Refused for someone who is
     already a member (409 ``already_member``) and for the plan's member limit; never says whether the
     email has an account. ``idempotency``: the key's record joins the transaction (``saas.idempotency``)."""
-    _require_admin()
+    require_admin()
     ctx = get_context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -102,7 +102,7 @@ def invite_member(*, email: str, role: str, idempotency: Claim | None = None) ->
     tenant_name = _tenant_name(ctx.tenant_id)
     with system_context(reason=f"invitation to {ctx.tenant_id}"):
         inbox_op, _ = InvitationInbox.objects.put_op(
-            _inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", overwrite=True, tenant_id=ctx.tenant_id,
+            inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", overwrite=True, tenant_id=ctx.tenant_id,
             tenant_name=tenant_name, invitation_id=invitation_id, role=role, expires_at=expires_at)
     entry = Entry(action="member.invited", target_type="invitation", target_id=invitation_id,
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
@@ -126,7 +126,7 @@ def _tenant_name(tenant_id: str) -> str:
 def list_invitations(*, cursor: str | None = None, limit: int = 50) -> tuple[list[InvitationRecord], str | None]:
     """One page of the tenant's pending invitations (admins) and the cursor of the next page (None
     at the end). Expired ones are left out, so a page may hold fewer than ``limit``."""
-    _require_admin()
+    require_admin()
     now = time.time()
     page = Invitation.objects.query(cursor=cursor, limit=limit)
     invitations = (InvitationRecord.from_item(item) for item in page.items)
@@ -134,7 +134,7 @@ def list_invitations(*, cursor: str | None = None, limit: int = 50) -> tuple[lis
 
 
 def revoke_invitation(*, invitation_id: str) -> None:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     invitation = Invitation.objects.get(invitation_id, consistent=True)  # another tenant's: 404
     _delete_invitation(ctx.tenant_id, invitation, action="member.invitation_revoked")
@@ -146,7 +146,7 @@ def my_invitations(*, email: str) -> list[dict]:
         return []
     now = time.time()
     with system_context(reason="list my invitations"):
-        items = InvitationInbox.objects.query(_inbox_partition(email), limit=100).items
+        items = InvitationInbox.objects.query(inbox_partition(email), limit=100).items
     return [{"id": i["id"], "tenant": {"id": i["tenant_id"], "name": i.get("tenant_name", "")}, "role": i["role"],
              "expires_at": i["expires_at"]} for i in items if i["expires_at"] > now]
 
@@ -157,7 +157,7 @@ def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
         raise NotFound("No such invitation.")
     with system_context(reason="answer an invitation"):
         try:
-            inbox = InvitationInbox.objects.get(_inbox_partition(email), inbox_id, consistent=True)
+            inbox = InvitationInbox.objects.get(inbox_partition(email), inbox_id, consistent=True)
         except DoesNotExist:
             raise NotFound("No such invitation.") from None
     with tenant_context(inbox["tenant_id"]):

@@ -8,6 +8,7 @@ from boto3.dynamodb.conditions import Attr
 from saas import limits
 from saas.audit import Entry
 from saas.tenancy import get_context, system_context
+from saas.tenancy.context import ROLE_RANK, ROLES
 from saas.tenancy.store import (
     DoesNotExist,
 )
@@ -20,7 +21,7 @@ from ..errors import (
     NotAMember,
     TenantInactive,
 )
-from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
+from ..models import TENANT_DIRECTORY, Member, Tenant, UserMembership
 from .records import commit_change, get_tenant, replace_tenant, revoke_ops_of_writer, tenant_audit
 
 logger = logging.getLogger("tenants")
@@ -40,7 +41,7 @@ def update_current_tenant(*, name: str) -> dict:
 
 
 # --- memberships (the tenant in context) ----------------------------------------------------------
-def _require_admin() -> None:
+def require_admin() -> None:
     ctx = get_context()
     if not ctx.at_least("admin"):
         raise NotAllowed("Only admins manage members.")
@@ -60,7 +61,7 @@ def _other_admin_guard(*, leaving: str) -> dict:
 
 
 def change_member_role(*, user_id: str, role: str) -> dict:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -92,7 +93,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
 
 
 def remove_member(*, user_id: str) -> None:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     member = Member.objects.get(user_id, consistent=True)
     ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]

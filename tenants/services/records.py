@@ -12,10 +12,11 @@ from saas import audit as audit_trail
 from saas import limits
 from saas.audit import Entry
 from saas.tenancy import system_context, tenant_context
+from saas.tenancy.context import ROLES
 from saas.tenancy.store import TransactionCancelled, VersionConflict, transact_write
 
 from ..errors import ConcurrentChange
-from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
+from ..models import TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
 
 
 def new_tenant_id() -> str:
@@ -102,7 +103,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _inbox_partition(email: str) -> str:
+def inbox_partition(email: str) -> str:
     return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:40]
 
 
@@ -110,7 +111,7 @@ def _removal_ops(tenant_id: str, invitation: dict) -> list[dict]:
     with tenant_context(tenant_id):
         ops = [Invitation.objects.delete_op(invitation["id"], expected_version=invitation["version"])]
     with system_context(reason="remove invitation"):
-        inbox = InvitationInbox.objects.delete_op(_inbox_partition(invitation["email"]),
+        inbox = InvitationInbox.objects.delete_op(inbox_partition(invitation["email"]),
                                                   f"{tenant_id}.{invitation['id']}")
     del inbox["Delete"]["ConditionExpression"]  # the inbox copy may already be gone
     return [*ops, inbox]

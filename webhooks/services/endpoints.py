@@ -18,6 +18,7 @@ from django.conf import settings
 from saas import audit, limits
 from saas.audit import Entry
 from saas.errors import InvalidInput
+from saas.events import EVENT_TYPES
 from saas.idempotency import Claim
 from saas.idempotency import op as idempotency_ops
 from saas.tenancy import current_tenant_id
@@ -30,7 +31,6 @@ from saas.tenancy.store import (
 )
 
 from .. import clock, queue, signing, sns
-from ..events import EVENT_TYPES
 from ..models import ALL_EVENTS, TOPIC_ACTIVE, WebhookEndpoint, WebhookSecret, WebhookTopic
 from ..url_validation import InvalidSubscriberURL, validate_for_settings
 from . import topics

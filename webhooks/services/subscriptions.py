@@ -12,6 +12,7 @@ from boto3.dynamodb.conditions import Attr
 from saas import audit, limits
 from saas.audit import Entry
 from saas.errors import Conflict, InvalidInput
+from saas.events import EVENT_TYPES, WEBHOOK_TEST
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
     DoesNotExist,
@@ -22,7 +23,6 @@ from saas.tenancy.store import (
 )
 
 from .. import sns
-from ..events import EVENT_TYPES, WEBHOOK_TEST
 from ..models import (
     ACTIVE,
     EXPIRED,
