@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .services import (
     LOG_DIR,
@@ -186,8 +187,10 @@ def _stop_test_command(child: subprocess.Popen, signum: int) -> int:
             return child.wait(15)
         except subprocess.TimeoutExpired:
             say("the command is still running: sending SIGINT")
-            return stop_process(child, 15, signal.SIGINT)
-    return stop_process(child, 15, signal.SIGTERM)
+            rc = stop_process(child, 15, signal.SIGINT)
+            return 128 + signum if rc is None else rc  # None: it outlived even SIGKILL
+    rc = stop_process(child, 15, signal.SIGTERM)
+    return 128 + signum if rc is None else rc
 
 
 def cmd_test(cmd: list[str]) -> int:  # noqa: C901 - one linear start/run/stop/report sequence
@@ -474,7 +477,7 @@ def cmd_up(with_app: bool, broker: str = "redis", persist: bool = False) -> int:
             run_management_command("seed_demo", cenv)
         else:
             say("note: no `seed_demo` management command (yet): skipped demo data")
-        spawn = dict(env=cenv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+        spawn: dict[str, Any] = dict(env=cenv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
         web = supervisor.spawn("web", manage("runserver", f"127.0.0.1:{web_port}", "--noreload"), **spawn)
         # Workers are restarted when they crash (as their supervisor would in production); a job
         # they held is redelivered or recovered by the sweep.

@@ -16,6 +16,7 @@ import json
 import secrets
 import string
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
@@ -30,12 +31,13 @@ class _Loader(yaml.SafeLoader):
 
 
 def _tag(loader: _Loader, suffix: str, node: yaml.Node):
+    value: Any
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
+    else:  # a YAML node is a scalar, a sequence or a mapping
+        value = loader.construct_mapping(cast(yaml.MappingNode, node), deep=True)
     if suffix == "Ref":
         return {"Ref": value}
     if suffix == "GetAtt" and isinstance(value, str):

@@ -43,6 +43,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack import cfn, iam
 
@@ -160,7 +161,7 @@ def package(zappa_stage: str, settings_path: Path) -> Path:
 @dataclass
 class Deployment:
     stage: str
-    clients: Callable[[str], object]
+    clients: Callable[[str], Any]
     zappa_env: dict[str, str]
     template_body: Callable[[dict[str, str]], str] = lambda params: cfn.template_text()
     smoke_url: str | None = None  # instead of the API's URL (only for tests: the API is not reachable)
@@ -354,7 +355,7 @@ class Deployment:
         return self.app_url or url
 
 
-def boto3_clients(region: str) -> Callable[[str], object]:
+def boto3_clients(region: str) -> Callable[[str], Any]:
     import boto3
 
     session = boto3.session.Session(region_name=region)
@@ -369,7 +370,7 @@ def boto3_clients(region: str) -> Callable[[str], object]:
 
 
 def main(argv: list[str], *, template_body: Callable[[dict[str, str]], str] | None = None,
-         clients: Callable[[str], object] | None = None) -> int:
+         clients: Callable[[str], Any] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack deploy", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("stage", choices=iam.web_stages())

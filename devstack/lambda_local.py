@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
@@ -216,7 +217,7 @@ class WarmLambda:
         self.process = subprocess.Popen(command, env={**self.env, "PYTHONDONTWRITEBYTECODE": "1"}, cwd="/tmp",
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                                         start_new_session=True)
-        if log is not subprocess.DEVNULL:
+        if not isinstance(log, int):  # a file of ours, not subprocess.DEVNULL
             log.close()
         line = self._read_line(ready_timeout)
         if line != "LAMBDA_READY":
@@ -232,23 +233,32 @@ class WarmLambda:
         """{"response": ...} or {"error": ...}, plus "seconds". Raises RuntimeError if the process died."""
         self.invocations += 1
         request = {"id": f"local-{self.invocations}", "timeout": self.timeout, "event": event}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
+        stdin = self._process().stdin
+        assert stdin is not None  # started with stdin=PIPE
+        stdin.write(json.dumps(request) + "\n")
+        stdin.flush()
         while True:
             line = self._read_line(self.timeout + 30)
             if line.startswith("LAMBDA_RESULT "):
                 return json.loads(line[len("LAMBDA_RESULT "):])
 
+    def _process(self) -> subprocess.Popen:
+        if self.process is None:
+            raise RuntimeError("the Lambda process was not started")
+        return self.process
+
     def _read_line(self, timeout: float) -> str:
         import selectors
 
+        process = self._process()
+        assert process.stdout is not None  # started with stdout=PIPE
         with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
+            selector.register(process.stdout, selectors.EVENT_READ)
             if not selector.select(timeout):
                 raise RuntimeError(f"no answer from the Lambda process in {timeout}s")
-        line = self.process.stdout.readline()
+        line = process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the Lambda process exited (code {self.process.wait(10)})")
+            raise RuntimeError(f"the Lambda process exited (code {process.wait(10)})")
         return line.rstrip("\n")
 
     def kill(self) -> None:
@@ -259,7 +269,8 @@ class WarmLambda:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.stdin.close()
+            if self.process.stdin is not None:
+                self.process.stdin.close()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
@@ -281,7 +292,7 @@ def stage_environment_variables(stage: str) -> dict[str, str]:
     return merged
 
 
-def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[str, str] | None = None) -> None:
+def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: Mapping[str, str] | None = None) -> None:
     """What an operator puts into SSM / Secrets Manager for ``stage`` (every ``ssm:`` /
     ``secretsmanager:`` reference of its environment), here with the local stack's values: local
     runs and tests of a stage resolve its references exactly as the function does in AWS."""
@@ -334,7 +345,7 @@ def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: dict[st
             secretsmanager.put_secret_value(SecretId=stage_key, SecretString=key)
 
 
-def local_endpoints(env: dict[str, str] | None = None) -> dict[str, str]:
+def local_endpoints(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """A Lambda-like environment plus only the local endpoints (the stage's own variables are in the
     package's zappa_settings.py)."""
     env = env or os.environ

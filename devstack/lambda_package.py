@@ -124,7 +124,7 @@ def _requirements(path: Path) -> list[Requirement]:
 
 
 def _lambda_marker_env(extra: str = "") -> dict[str, str]:
-    return {**default_environment(),  # python_* from this interpreter: the build insists on 3.13
+    return {**{k: str(v) for k, v in default_environment().items()},  # python_* from this interpreter: 3.13
             "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
             "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": extra}
 
@@ -132,14 +132,14 @@ def _lambda_marker_env(extra: str = "") -> dict[str, str]:
 def requirement_closure(requirements: list[Requirement], *, prune: dict[str, str] | None = None) -> dict[str, str]:
     """{canonical name: installed version} of everything ``requirements`` pull in, as installed in
     this interpreter's environment (the one the tests run in), not descending into ``prune``."""
-    prune = {canonicalize_name(n) for n in (prune or {})}
+    pruned = {canonicalize_name(n) for n in (prune or {})}
     versions: dict[str, str] = {}
     extras_seen: dict[str, set[str]] = {}
     pending = list(requirements)
     while pending:
         req = pending.pop()
         name = canonicalize_name(req.name)
-        if name in prune:
+        if name in pruned:
             continue
         new_extras = set(req.extras) - extras_seen.get(name, set())
         if name in versions and not new_extras:

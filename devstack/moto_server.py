@@ -57,9 +57,10 @@ def model_email_verification() -> None:
         if changed and not any(a["Name"] == "email_verified" for a in attributes):
             _unverified(user)
 
-    CognitoIdpBackend.update_user_attributes = update_user_attributes
-    CognitoIdpBackend.admin_update_user_attributes = admin_update_user_attributes
-    CognitoIdpBackend._devstack_email_rule = True
+    # Patches of moto's backend (and the mark that they are applied).
+    CognitoIdpBackend.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
+    CognitoIdpBackend.admin_update_user_attributes = admin_update_user_attributes  # type: ignore[method-assign]
+    CognitoIdpBackend._devstack_email_rule = True  # type: ignore[attr-defined]
 
 
 SENT_EMAIL_PATH = "/_devstack/ses/raw-messages"
@@ -84,7 +85,7 @@ def serve_sent_email() -> None:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [json.dumps(sent).encode()]
 
-    moto.server.DomainDispatcherApplication = App
+    moto.server.DomainDispatcherApplication = App  # type: ignore[misc]  # moto's server builds ours
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -111,7 +111,7 @@ def _read_claims_from_pool(endpoint: str, region: str) -> None:
         stored = {k: v for k, v in user.claims.items() if k not in ("email", "email_verified", "cognito:groups")}
         return original(User(sub=user.sub, claims={**stored, **from_pool}), scope)
 
-    claims_for_scope._devstack_original = original
+    claims_for_scope._devstack_original = original  # type: ignore[attr-defined]  # marks the patch
     _app._user_claims_for_scope = claims_for_scope
 
 

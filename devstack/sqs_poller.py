@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = start() if rules else None  # its own container, as EventBridge invocations get their own
     try:
         while not stopping.is_set():
-            for rule in rules:
-                result = scheduler.invoke(scheduled_event(rule_name=rule, region=region))
+            for rule in rules:  # a scheduler was started if there are rules
+                result = scheduler.invoke(scheduled_event(rule_name=rule, region=region)) if scheduler else {}
                 logger.info("schedule %s: %s", rule, result.get("error") or result.get("response"))
             stopping.wait(args.schedule_seconds if rules else 3600)
     finally:

@@ -41,7 +41,7 @@ class Receiver:
 
     def url(self, path: str) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{path}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}{path}"
 
     def envelopes(self, path: str) -> list[dict]:
         """The JSON envelopes (SNS ``Message``) delivered to ``path``."""
@@ -123,7 +123,7 @@ class EndpointReceiver:
 
     def url(self, path: str) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{path}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}{path}"
 
     def answer(self, path: str, status: int) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ from .models import ExportJob
 def exportable_models() -> list[type[TenantModel]]:
     """The exported entities, in a stable order (by file name)."""
     _load_models()
-    return sorted((m for m in TENANT_MODELS.values() if m.export_as), key=lambda m: m.export_as)
+    return sorted((m for m in TENANT_MODELS.values() if m.export_as), key=lambda m: m.export_as or "")
 
 
 def _load_models() -> None:

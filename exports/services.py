@@ -164,6 +164,7 @@ def _write_and_complete(job: dict, key: str, attempt: int, checkpoint: Callable[
     with tempfile.SpooledTemporaryFile(max_size=settings.EXPORT_SPOOL_BYTES) as spool:
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for done, model in enumerate(models, start=1):
+                assert model.export_as is not None  # exportable_models() lists only exported ones
                 counts[model.export_as] = _write_entity(archive, model, holder, sum(counts.values()))
                 holder["job"] = _progress(holder["job"], entities_done=done, items=sum(counts.values()),
                                           entities_total=len(models))
@@ -179,6 +180,7 @@ def _write_and_complete(job: dict, key: str, attempt: int, checkpoint: Callable[
     op, completed = ExportJob.objects.update_op(
         export_id, expected_version=int(job["version"]), current=job, status=COMPLETED, size=size,
         counts=counts, completed_at=now_iso(), archive_key=key)
+    assert completed is not None  # update_op(current=...) returns the merged item
     try:
         transact_write([op, _marker_removal_op(tenant_id, export_id)], audit=Entry(
             action="export.completed", target_type="export", target_id=export_id,
@@ -203,6 +205,7 @@ def _fail(job: dict, error: str, *, attempt: int | None = None) -> dict:
         return job
     op, failed = ExportJob.objects.update_op(job["id"], expected_version=int(job["version"]), current=job,
                                              status=FAILED, error=error)
+    assert failed is not None  # update_op(current=...) returns the merged item
     transact_write([op, _marker_removal_op(get_context().tenant_id, job["id"])], audit=Entry(
         action="export.failed", target_type="export", target_id=job["id"], changes={"status": [job["status"], FAILED]},
         detail={"error": error}))

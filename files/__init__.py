@@ -82,13 +82,12 @@ def presigned_get(key: str, *, expires_in: int | None = None, filename: str | No
                   content_type: str | None = None) -> str:
     """``content_type``: served as (the type we checked, not what the uploader declared)."""
     _own(key)
-    params = {}
+    params: dict[str, str] = {}
     if filename:
         params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
     if content_type:
         params["ResponseContentType"] = content_type
-    params = params or None
-    return storage().url(key, parameters=params, expire=expires_in or settings.FILES_GET_EXPIRE_SECONDS)
+    return storage().url(key, parameters=params or None, expire=expires_in or settings.FILES_GET_EXPIRE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,10 @@ def save(key: str, content, *, content_type: str | None = None) -> int:
     _own(key)
     extra = {"ContentType": content_type} if content_type else {}
     s3_client().upload_fileobj(content, bucket_name(), key, ExtraArgs=extra or None)
-    return head(key).size
+    stored = head(key)
+    if stored is None:  # deleted again between the upload and this read
+        raise FileNotFoundError(f"{key} is gone right after its upload")
+    return stored.size
 
 
 def delete_prefix(tenant_id: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
@@ -56,7 +57,7 @@ def list_orders(*, cursor: str | None = None, limit: int = 20, where: OrderFilte
     a member's is a query of the by-user index, never a filtered read of everyone's. The date range is
     part of the key condition; a status is a filter, so a page is filled by up to
     ``MAX_READS_PER_PAGE`` reads (each asks only for what is still missing, so the cursor stays exact)."""
-    query = {} if sees_all_orders() else {"index": "by_user", "value": f"USER#{get_context().user_id}"}
+    query: dict[str, Any] = {} if sees_all_orders() else {"index": "by_user", "value": f"USER#{get_context().user_id}"}
     found: list[dict] = []
     for _ in range(MAX_READS_PER_PAGE):
         page = Order.objects.query(**query, cursor=cursor, limit=limit - len(found), ascending=not where.newest_first,

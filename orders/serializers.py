@@ -29,7 +29,8 @@ class OrderLineInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer)
 
 
 class OrderCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    lines = OrderLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    # many=True hands min_length/max_length to the ListSerializer it builds (the stubs do not say so).
+    lines = OrderLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)  # type: ignore[call-arg]
 
     def validate_lines(self, lines: list[dict]) -> list[dict]:
         seen: set[str] = set()
@@ -40,7 +41,7 @@ class OrderCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
                                                 "quantity on one line."]}
             seen.add(line["product_id"])
         if errors:
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError(errors)  # type: ignore[arg-type]  # DRF's list errors are keyed by index too
         return [dict(line) for line in lines]
 
 

@@ -315,6 +315,7 @@ def cancel_order(*, order_id: str) -> dict:
         order_update, cancelled = Order.objects.update_op(
             order_id, expected_version=order["version"], current=order, status=CANCELLED, cancelled_at=now_iso(),
             cancelled_by=ctx.user_id)
+        assert cancelled is not None  # update_op(current=...) returns the merged item
         releases = [Product.objects.increment_op(line["product_id"], deltas={"stock": line["quantity"]})
                     for line in order["lines"] if line["product_id"] in listed]
         event_put, event = event_op(ORDER_CANCELLED, public_order(cancelled))
@@ -366,6 +367,7 @@ def _advance(order_id: str, from_status: str, to_status: str, event_type: str, s
             return order  # already done, or cancelled meanwhile: nothing to do
         update, advanced = Order.objects.update_op(order_id, expected_version=order["version"], current=order,
                                                    status=to_status, **{stamp: now_iso()})
+        assert advanced is not None  # update_op(current=...) returns the merged item
         event_put, event = event_op(event_type, public_order(advanced))
         try:
             transact_write([update, event_put], audit=Entry(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from .models import Product, ProductSku, public_product
 from .serializers import ProductSerializer
@@ -49,7 +50,7 @@ def check_import(data: bytes) -> ImportCheck:
     return result
 
 
-def _header_problem(fieldnames: list[str]) -> str:
+def _header_problem(fieldnames: Sequence[str]) -> str:
     header = [name.strip().lower() for name in fieldnames]
     missing = [name for name in REQUIRED if name not in header]
     unknown = [name for name in header if name and name not in COLUMNS]
@@ -78,7 +79,7 @@ def _check_rows(reader: csv.DictReader, result: ImportCheck) -> None:
     for number, raw in enumerate(reader, start=2):  # line 1 is the header
         if number - 1 > MAX_ROWS:
             result.file_problem = f"At most {MAX_ROWS} products per file; split it."
-            return result
+            return
         row = {key.strip().lower(): (value or "").strip() for key, value in raw.items() if key}
         if not any(row.values()):
             continue
@@ -89,7 +90,7 @@ def _check_rows(reader: csv.DictReader, result: ImportCheck) -> None:
         seen.setdefault(sku, number)
         if messages:
             result.problems.append({"row": number, "sku": row.get("sku", ""), "messages": messages})
-        else:
+        elif fields is not None:  # no message: the serializer validated the line
             result.rows.append({**fields, "_line": number})
 
 

@@ -228,7 +228,8 @@ def _sku_page(sku: str, total: int, category: str | None, field: str, reverse: b
             return SearchResult(products=items[offset:need], count=len(items), by_sku=True)
         items.sort(key=lambda i: (search_key(i["name"]) if field == "name" else i["price"], i["sku"]), reverse=reverse)
         return SearchResult(products=items[offset:need], count=len(items))
-    shown, cursor = [], None
+    shown: list[dict] = []
+    cursor: str | None = None
     while len(shown) < need:
         page = Product.objects.query(index="by_sku", value="SKU", prefix=sku, cursor=cursor, limit=min(need, 100))
         shown += page.items

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -74,7 +74,7 @@ def _stored(fields: Mapping[str, Any]) -> dict:
     return out
 
 
-def _commit(operations: list[tuple[str, dict]], *, sku: str | None = None, audit: Entry | None = None) -> None:
+def _commit(operations: list[tuple[str, dict]], *, sku: str = "", audit: Entry | None = None) -> None:
     """Run labelled operations in one transaction and translate a cancellation.
 
     Labels: "product", "new_sku", "old_sku", "event", "quota". A failed quota is the plan's product
@@ -203,7 +203,10 @@ def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
     created: list[dict] = []
     pending = [dict(fields) for fields in products]
     while pending:
-        operations, events, made, counters = [], [], [], {}
+        operations: list[tuple[str, dict]] = []
+        events: list[dict] = []
+        made: list[dict] = []
+        counters: dict[str, dict[str, int]] = {}
         while pending and len(made) < BATCH_SIZE:
             product_id = new_id()
             stored = _stored({"description": "", "category": None, "stock": 0, **pending[0]})
@@ -266,6 +269,7 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
                if set(WORD_FIELDS) & set(changed) else {})
     update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current,
                                                    **changed, **reindex)
+    assert product is not None  # update_op(current=...) returns the merged item
     operations = [("product", update_op)]
     if reindex:
         operations += [("word", op) for op in reindex_ops(current, product, words_version)]
@@ -275,7 +279,7 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
                        ("new_sku", new_sku_op)]
     event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
     operations.append(("event", event_put))
-    _commit(operations, sku=changed.get("sku"),
+    _commit(operations, sku=changed.get("sku", ""),
             audit=Entry(action="product.updated", target_type="product", target_id=product_id,
                         changes=diff(current, changed)))
     dispatch([event])
@@ -396,10 +400,11 @@ def remove_image(*, product_id: str, if_match: str | None = None) -> dict:
 
 
 def _change_image(current: dict, version: int, action: str, changes: dict,
-                  extra: list[tuple[str, dict]] = ()) -> dict:
+                  extra: Sequence[tuple[str, dict]] = ()) -> dict:
     """Write the product's image fields with its ``product.updated`` event and audit record."""
     update_op, product = Product.objects.update_op(current["id"], expected_version=version, current=current,
                                                    **changes)
+    assert product is not None  # update_op(current=...) returns the merged item
     event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
     _commit([("product", update_op), ("event", event_put), *extra],
             audit=Entry(action=action, target_type="product", target_id=current["id"], changes=diff(current, changes)))

@@ -4,6 +4,7 @@ so the rules and messages are the API's; writes go through products.services."""
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from django.contrib import messages
 from django.http import StreamingHttpResponse
@@ -155,7 +156,9 @@ def product_new(request):
 @web_page(role="manager", methods=("GET", "POST"))
 def product_edit(request, product_id: str):
     product = public_product(selectors.get_product(product_id, consistent=True))
-    form, errors, conflict, differences = {**product, "category": product["category"] or ""}, {}, False, []
+    form: dict[str, Any] = {**product, "category": product["category"] or ""}
+    errors: dict[str, list[str]] = {}
+    conflict, differences = False, []
     if request.method == "POST":
         fields, errors, form = _validate(request)
         form["version"] = request.POST.get("version", "")

@@ -91,8 +91,8 @@ def _survive_broker_loss_with_jobs_in_flight() -> None:
             raise RedisConnectionError("this channel's broker connection is already closed")
         return connparams(self, asynchronous=asynchronous)
 
-    guarded.saas_guarded = True
-    kombu_redis.Channel._connparams = guarded
+    guarded.saas_guarded = True  # type: ignore[attr-defined]  # the mark that it is patched already
+    kombu_redis.Channel._connparams = guarded  # type: ignore[method-assign]  # the patch itself
 
 
 def _patch_worker(**kwargs) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -31,7 +31,7 @@ def is_reference(value: str | None) -> bool:
 
 
 class ReferenceResolver:
-    def __init__(self, client_factory: Callable[[str], object], *, ttl_seconds: float = 300.0,
+    def __init__(self, client_factory: Callable[[str], Any], *, ttl_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client_factory
         self._ttl = ttl_seconds

@@ -30,6 +30,8 @@ _lock = threading.RLock()
 class DeferredModule(types.ModuleType):
     """A module whose code has not run yet: the first missing attribute runs it (once, thread-safe)."""
 
+    _deferred_loading: bool  # set while its code runs
+
     def __getattr__(self, name: str):
         with _lock:
             if type(self) is DeferredModule:  # another thread may have loaded it while we waited
@@ -41,6 +43,8 @@ class DeferredModule(types.ModuleType):
 
 def _load(module: DeferredModule) -> None:
     spec = module.__spec__
+    if spec is None or spec.loader is None:  # defer() made it from a spec with a loader
+        raise ImportError(f"deferred module {module.__name__!r} has no loader")
     module._deferred_loading = True
     try:
         if spec.submodule_search_locations is not None:
@@ -51,7 +55,7 @@ def _load(module: DeferredModule) -> None:
         raise
     finally:
         del module._deferred_loading
-    module.__class__ = types.ModuleType
+    module.__class__ = types.ModuleType  # type: ignore[assignment]  # loaded: a plain module again
 
 
 def defer(name: str) -> None:

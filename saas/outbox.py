@@ -150,7 +150,7 @@ def _claim(events: list[dict], now: float) -> dict[str, dict | None]:
     return {event_id: (None if event_id in taken else claimed) for event_id, (_, claimed) in claims.items()}
 
 
-def _commit_each_possible(ops: dict[str, tuple[dict, dict]]) -> set[str]:
+def _commit_each_possible(ops: dict[str, tuple[dict, dict | None]]) -> set[str]:
     """Commit the version-guarded updates in one transaction, dropping those whose guard fails
     (retried without them, a few times; then one by one). Returns the ids that were not written."""
     pending = dict(ops)
@@ -197,7 +197,7 @@ def _publish_and_mark(batch: list[dict], now: float, *, unclaimed: bool = False)
         results = publish_batch(batch)
     except Exception as exc:  # the whole batch failed (SNS down): every event is retried
         results = [exc] * len(batch)
-    marks: dict[str, tuple[dict, dict]] = {}
+    marks: dict[str, tuple[dict, dict | None]] = {}
     for stored, result in zip(batch, results, strict=True):
         attempt = _next_attempt(stored, now) if unclaimed else {}
         event = {**stored, **attempt}

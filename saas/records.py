@@ -27,7 +27,8 @@ class Record:
         """The record's fields taken from ``item``: attributes it does not declare are ignored, an
         absent optional field takes its default, an absent required one is a ``TypeError`` (a bug:
         the item is not what the record says it stores)."""
-        return cls(**{name: item[name] for name in _field_names(cls) if name in item})
+        names = _field_names(cls)  # type: ignore[arg-type]  # a class is hashable; mypy does not see it through Self
+        return cls(**{name: item[name] for name in names if name in item})
 
 
 @cache

@@ -11,6 +11,7 @@ drf-spectacular cannot see (unknown fields refused, the price's decimal form).
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -85,7 +86,7 @@ PRICE_SCHEMA = {
 
 
 def _error_response(status: int) -> dict:
-    response = {"description": ERROR_DESCRIPTIONS[status],
+    response: dict[str, Any] = {"description": ERROR_DESCRIPTIONS[status],
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}}
     if status in (429, 503):
@@ -235,7 +236,7 @@ OPERATION_ERROR_CODES: dict[str, dict[int, list[str]]] = {
 
 
 def _error_codes(operation: dict) -> dict[int, list[str]]:
-    codes = {status: list(names) for status, names in OPERATION_ERROR_CODES.get(operation.get("operationId"), {}).items()}
+    codes = {status: list(names) for status, names in OPERATION_ERROR_CODES.get(operation.get("operationId", ""), {}).items()}
     if _takes_idempotency_key(operation):
         codes.setdefault(409, []).append(IDEMPOTENCY_REUSED)
     return codes
@@ -279,7 +280,7 @@ def _operation(path: str, method: str, operation: dict, schemas: dict) -> None:
     if body and _body_has_required_fields(body, schemas):
         body["required"] = True
     responses = operation.setdefault("responses", {})
-    extra_headers = SUCCESS_HEADERS.get(operation.get("operationId"), {})
+    extra_headers = SUCCESS_HEADERS.get(operation.get("operationId", ""), {})
     replayable = ["Idempotent-Replayed"] if _takes_idempotency_key(operation) else []
     for code, response in responses.items():
         if code.startswith("2"):

@@ -1,7 +1,7 @@
 """Serializer pieces every app's API shares."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -46,7 +46,13 @@ class PageQuerySerializer(QuerySerializer):
     cursor = serializers.CharField(max_length=4096, required=False, min_length=1)
 
 
-class RejectUnknownFieldsMixin:
+if TYPE_CHECKING:  # the mixin is only ever mixed into a Serializer: type it as one
+    _SerializerBase = serializers.Serializer
+else:
+    _SerializerBase = object
+
+
+class RejectUnknownFieldsMixin(_SerializerBase):
     # A 400 naming fields the serializer does not know, so a typo is not silently dropped. (A comment,
     # not a docstring: drf-spectacular would show a docstring as the description of every request
     # schema that uses the mixin.) The OpenAPI document says `additionalProperties: false` for them.

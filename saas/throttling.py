@@ -76,7 +76,10 @@ breaker = _CacheBreaker()
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
-    return SimpleRateThrottle.parse_rate(None, rate)
+    # DRF's parser, which reads no state of the throttle; (None, None) only for a None rate.
+    requests, duration = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]  # no instance needed
+    assert requests is not None and duration is not None
+    return requests, duration
 
 
 def _slice(limit: int) -> int:
@@ -243,7 +246,7 @@ def over_budget(key: str, rate: str, *, now: float | None = None, cache=default_
 
 
 def tenant_rate(tier: str | None) -> str:
-    return settings.TENANT_THROTTLE_RATES.get(tier) or settings.TENANT_THROTTLE_RATES["basic"]
+    return settings.TENANT_THROTTLE_RATES.get(tier or "basic") or settings.TENANT_THROTTLE_RATES["basic"]
 
 
 def throttled_response(wait: float | None) -> JsonResponse:

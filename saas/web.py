@@ -131,7 +131,7 @@ def method_not_allowed(request, allowed: list[str]) -> HttpResponse:
     response = error_page(request, 405, "This address can't be used that way. Use the page's buttons instead.")
     if allowed:
         response["Allow"] = ", ".join(allowed)
-    response._styled = True  # MethodNotAllowedMiddleware leaves it as it is
+    response._styled = True  # type: ignore[attr-defined]  # a mark: MethodNotAllowedMiddleware leaves it as it is
     return response
 
 

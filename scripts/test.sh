@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: lint (ruff, then the import-linter layer contracts), then the test suite against
+# The test command: lint (ruff, the import-linter layer contracts, mypy), then the test suite against
 # real local servers (started on free loopback ports, stopped afterwards). Arguments go to pytest:
 # `bash scripts/test.sh -k tenants -x`. `bash scripts/test.sh -m "not integration"` runs the pure
 # tests only, with no server started. Configuration: pyproject.toml; layers: docs/ARCHITECTURE.md.
@@ -14,6 +14,14 @@ report=$(mktemp)
 .venv/bin/lint-imports --no-cache >"$report" 2>&1 || { cat "$report" >&2; rm -f "$report"; exit 1; }
 grep -E "^Contracts: " "$report" >&2 || true
 rm -f "$report"
+echo "lint: mypy" >&2
+# Incremental (about a second when little changed). The django-stubs plugin reads the settings' types
+# once and does not recheck the modules that use them when the settings change, so the cache is kept
+# per version of the settings and of the configuration (a change starts a fresh cache: a cold run).
+mypy_key=$(cat pyproject.toml requirements-dev.txt $(find saas -path '*settings*' -name '*.py' | sort) | sha256sum | cut -c1-16)
+find .mypy_cache -mindepth 1 -maxdepth 1 -type d ! -name "$mypy_key" -exec rm -rf {} + 2>/dev/null || true
+.venv/bin/mypy --cache-dir ".mypy_cache/$mypy_key" || {
+    echo "FAILED: mypy found type errors (above; configuration: [tool.mypy] in pyproject.toml)" >&2; exit 1; }
 
 pure_only=0
 for arg in "$@"; do

@@ -125,6 +125,8 @@ def fresh_context(ctx: TenantContext) -> TenantContext | None:
     """The caller's role in the context's tenant, read consistently now (privileged actions do not
     trust the cached resolution: a demotion or removal made on another process applies at once).
     None when the membership is gone. Drops this process's cached entry when it is stale."""
+    if ctx.user_id is None:  # no user, no membership
+        return None
     with system_context(reason=f"re-check membership of {ctx.user_id} in {ctx.tenant_id}"):
         try:
             membership = UserMembership.objects.get(ctx.user_id, ctx.tenant_id, consistent=True)

@@ -91,7 +91,7 @@ def ensure_demo_tenant(*, name: str, tier: str, members: dict[str, str], users: 
     existing = next((m["tenant"] for m in selectors.memberships_of(admin.sub)
                      if m["tenant"].get("name") == name and m["role"] == "admin"), None)
     created = existing is None
-    if created:
+    if existing is None:
         tenant = services.register_tenant(name=name, tier=tier, owner_id=admin.sub, owner_email=admin.email)
     else:
         tenant = selectors.get_tenant(existing["id"])

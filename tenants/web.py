@@ -85,7 +85,7 @@ def _shell(request) -> dict:
     active_id = resolution.tenant_id if resolution is not None else None
     tenants = switcher.get(identity.sub)
     active = next((t for t in tenants if t["id"] == active_id), None)
-    if active_id and (active is None or (resolution.tenant_status and active["status"] != resolution.tenant_status)):
+    if resolution is not None and active_id and (active is None or (resolution.tenant_status and active["status"] != resolution.tenant_status)):
         switcher.forget(identity.sub)  # the list is behind this request's own reads: refresh it
         tenants = switcher.get(identity.sub)
         active = next((t for t in tenants if t["id"] == active_id), None)

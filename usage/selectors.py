@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from saas.tenancy.context import current_context
+from saas.tenancy.context import get_context
 
 from .models import METRICS, UsageDay, today
 from .services import counter
@@ -13,7 +13,7 @@ def daily(*, days: int = 30) -> list[dict]:
     """The current tenant's last ``days`` days, newest first (flushed counts plus this process's
     pending ones for today)."""
     page = UsageDay.objects.query(ascending=False, limit=min(days, 100))
-    ctx = current_context()
+    ctx = get_context()
     rows = {item["id"]: {**{m: item.get(m, 0) for m in METRICS}, **_baseline(item)} for item in page.items}
     oldest = (datetime.now(timezone.utc) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
     pending = counter.pending(ctx.tenant_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 
@@ -46,7 +47,7 @@ class SessionStore(SessionBase):
         self._user_id: str | None = None
 
     # --- reads ---------------------------------------------------------------------------------
-    def _get(self, session_key: str) -> dict | None:
+    def _get(self, session_key: str | None) -> dict | None:
         if not session_key or "#" in session_key:
             return None
         try:
@@ -73,7 +74,7 @@ class SessionStore(SessionBase):
     # --- writes --------------------------------------------------------------------------------
     def create(self) -> None:
         for _ in range(10):
-            self._session_key = self._get_new_session_key()
+            self._session_key = self._get_new_session_key()  # type: ignore[attr-defined]  # SessionBase's, not in the stubs
             try:
                 self.save(must_create=True)
             except CreateError:
@@ -83,28 +84,29 @@ class SessionStore(SessionBase):
         raise RuntimeError("could not create a unique session key")
 
     def save(self, must_create: bool = False) -> None:
-        if self.session_key is None:
+        key = self._session_key
+        if key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]  # SessionBase's, not in the stubs
         expires_at = int(time.time()) + self.get_expiry_age()
         user_id = data.get(USER_KEY)
-        fields = {"data": self.encode(data), "expires_at": expires_at}
+        fields: dict[str, Any] = {"data": self.encode(data), "expires_at": expires_at}
         if user_id:
             fields["user_id"] = user_id
         with _scope():
             if must_create:
                 try:
-                    WebSession.objects.put(self._session_key, SESSION_ITEM, **fields)
+                    WebSession.objects.put(key, SESSION_ITEM, **fields)
                 except AlreadyExists as exc:
                     raise CreateError from exc
             else:
                 try:
-                    WebSession.objects.put(self._session_key, SESSION_ITEM, must_exist=True, **fields)
+                    WebSession.objects.put(key, SESSION_ITEM, must_exist=True, **fields)
                 except DoesNotExist as exc:
                     raise UpdateError from exc
             if user_id:
                 # The user's list of sessions (rewritten with the new expiry; only its own key).
-                UserWebSession.objects.put(user_id, self._session_key, overwrite=True, expires_at=expires_at)
+                UserWebSession.objects.put(user_id, key, overwrite=True, expires_at=expires_at)
         self._user_id = user_id
 
     def delete(self, session_key: str | None = None) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from .common import (
     LOG_DIR,
@@ -52,7 +53,7 @@ class Service:
         self.ready_seconds: float | None = None  # spawn -> first successful probe, last start
         self._spawned_at = 0.0
         self._terminated: subprocess.Popen | None = None  # SIGTERM already sent to this process
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
         self._lock = threading.RLock()
 
     # -- what a subclass provides

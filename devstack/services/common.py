@@ -123,7 +123,8 @@ except (OSError, AttributeError):  # pragma: no cover - non-glibc platforms
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _preexec_fn():

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .base import Service
 from .common import BUILD_DIR, REPO_ROOT, ServiceError, boto3_client, tcp_open
@@ -72,7 +73,7 @@ class DynamoDBLocal(Service):
         self.region = region
         self.jvm_options = list(jvm_options)
         self._lib_dir: Path | None = None
-        self._client = None
+        self._client: Any = None  # a boto3 client (untyped)
 
     @property
     def lib_dir(self) -> Path:
@@ -97,7 +98,7 @@ class DynamoDBLocal(Service):
         ]
 
     def probe(self) -> bool:
-        if not tcp_open(self.port):
+        if self.port is None or not tcp_open(self.port):
             return False
         if self._client is None:
             self._client = boto3_client("dynamodb", self.endpoint, self.region, read_timeout=5)

@@ -1,6 +1,8 @@
 """Jobs: Celery on Redis (locally) or SQS (AWS), the Lambda worker, beat, fair shares, broker probes."""
 from __future__ import annotations
 
+from typing import Any
+
 from saas.settings.aws import AWS_ENDPOINT_URLS, AWS_REGION
 from saas.settings.base import LOCAL_STACK
 from saas.settings.environment import env
@@ -52,7 +54,7 @@ if CELERY_BROKER_URL.startswith("sqs://"):
     CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = CELERY_BROKER_URL
 CELERY_TASK_ALWAYS_EAGER = False
 # The outbox relay's safety net: publishes pending events and re-enqueues stuck orders (orders.tasks).
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": float(env("OUTBOX_SWEEP_SECONDS", "10"))},
     # Locally the delivery queue is read by this job; in AWS by the worker's SQS event source.
     **({"webhooks-consume": {"task": "webhooks.consume", "schedule": float(env("WEBHOOKS_CONSUME_SECONDS", "2")),

@@ -30,7 +30,7 @@ THROTTLE_LEASE_MIN_SLICES = int(env("THROTTLE_LEASE_MIN_SLICES", "4"))
 # After a cache error the throttles allow everything (logged) and leave the cache alone this long.
 THROTTLE_CACHE_RETRY_SECONDS = float(env("THROTTLE_CACHE_RETRY_SECONDS", "5"))
 # Plan limits: THE table of limits by tier (saas.limits). None = unlimited.
-PLAN_LIMITS = {
+PLAN_LIMITS: dict[str, dict[str, int | None]] = {
     "basic": {"products": 100, "members": 5, "webhook_subscriptions": 5, "webhook_endpoints": 5},
     "standard": {"products": 1_000, "members": 25, "webhook_subscriptions": 20, "webhook_endpoints": 20},
     "premium": {"products": 10_000, "members": 100, "webhook_subscriptions": 50, "webhook_endpoints": 50},

@@ -37,7 +37,7 @@ class InvalidTenantId(ValueError):
     pass
 
 
-def validate_tenant_id(tenant_id: str) -> str:
+def validate_tenant_id(tenant_id: object) -> str:
     if not isinstance(tenant_id, str) or not TENANT_ID_PATTERN.fullmatch(tenant_id):
         raise InvalidTenantId(f"invalid tenant id: {tenant_id!r}")
     return tenant_id
@@ -120,7 +120,7 @@ def refresh_current(ctx: TenantContext) -> None:
 
 @contextlib.contextmanager
 def tenant_context(
-    tenant_id: str, *, user_id: str | None = None, roles: frozenset[str] | set[str] | tuple = (), tier: str = "basic"
+    tenant_id: str, *, user_id: str | None = None, roles: frozenset[str] | set[str] | tuple[str, ...] = (), tier: str = "basic"
 ) -> Iterator[TenantContext]:
     ctx = TenantContext(tenant_id=tenant_id, user_id=user_id, roles=frozenset(roles), tier=tier)
     token = _current.set(ctx)

@@ -5,7 +5,7 @@ that only forgets cached records (offboarding) does not import Celery."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from django.conf import settings
 
@@ -19,10 +19,10 @@ class TenantDirectory:
     tenant's jobs within ``TENANT_JOB_CACHE_SECONDS``."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._cache: TTLCache[dict | None] = TTLCache(maxsize=10_000, ttl=lambda _: settings.TENANT_JOB_CACHE_SECONDS,
+        self._cache: TTLCache[dict[str, Any] | None] = TTLCache(maxsize=10_000, ttl=lambda _: settings.TENANT_JOB_CACHE_SECONDS,
                                                       clock=clock)
 
-    def get(self, tenant_id: str) -> dict | None:
+    def get(self, tenant_id: str) -> dict[str, Any] | None:
         return self._cache.get_or_load(tenant_id, lambda: hooks.require("get_tenant")(tenant_id))
 
     def forget(self) -> None:

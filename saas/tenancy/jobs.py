@@ -18,6 +18,7 @@ themselves; they run with no tenant context.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task
 from celery.exceptions import Reject
@@ -43,7 +44,7 @@ USER_HEADER = "user_id"
 
 
 @before_task_publish.connect(dispatch_uid="saas.tenancy.jobs.stamp_tenant_headers")
-def stamp_tenant_headers(sender=None, headers=None, **kwargs) -> None:
+def stamp_tenant_headers(sender: object = None, headers: dict[str, Any] | None = None, **kwargs: object) -> None:
     if headers is None:
         return
     headers.pop(TENANT_HEADER, None)
@@ -66,7 +67,7 @@ class TenantTask(Task):
     #: most ``BULK_JOBS_PER_TENANT`` of one tenant run at a time (``saas.fairness``).
     bulk = False
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request
         if not self.tenant_scoped or request.called_directly or request.is_eager:
             # A direct or eager call runs in the caller's context (the store fails closed without one).
@@ -74,7 +75,7 @@ class TenantTask(Task):
         tenant_id = getattr(request, TENANT_HEADER, None)
         user_id = getattr(request, USER_HEADER, None)
         try:
-            validate_tenant_id(tenant_id)
+            tenant_id = validate_tenant_id(tenant_id)
         except InvalidTenantId:
             logger.error("job rejected: %s[%s] has no valid tenant_id header", self.name, request.id)
             raise Reject("no tenant_id header", requeue=False) from None

@@ -6,8 +6,10 @@ record). The resolver never reads the tenant from headers, query string or body.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.module_loading import import_string
 
 from saas.errors import ServiceUnavailable
@@ -17,11 +19,11 @@ from .store import StoreUnavailable
 
 
 class TenantContextMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
-        self.resolve = import_string(settings.TENANT_RESOLVER)
+        self.resolve: Callable[[HttpRequest], Any] = import_string(settings.TENANT_RESOLVER)
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         with request_scope():  # every request starts from "no context", whatever the thread carried before
             try:
                 context = self.resolve(request)
@@ -30,5 +32,6 @@ class TenantContextMiddleware:
                 return JsonResponse(error.as_dict(), status=error.status, headers=error.headers)
             if context is not None:
                 enter(context)
-                request.tenant_context = context  # for the request log line written after the reset
+                # For the request log line written after the reset (saas.logs reads it with getattr).
+                request.tenant_context = context  # type: ignore[attr-defined]  # our own attribute
             return self.get_response(request)

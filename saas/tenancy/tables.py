@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -12,7 +13,7 @@ GSIS = ("GSI1", "GSI2", "GSI3")  # overloaded, tenant-prefixed partitions (see s
 TTL_ATTRIBUTE = "expires_at"
 
 
-def table_spec(name: str) -> dict:
+def table_spec(name: str) -> dict[str, Any]:
     """Every table (pooled or silo) has the same shape: PK/SK, three overloaded GSIs, TTL."""
     attributes = ["PK", "SK"] + [f"{g}{k}" for g in GSIS for k in ("PK", "SK")]
     return {

@@ -94,9 +94,11 @@ def invite_member(*, email: str, role: str, idempotency: Claim | None = None) ->
         invitation_op, invitation = Invitation.objects.create_op(
             id=invitation_id, email=email, role=role, invited_by=ctx.user_id, expires_at=expires_at)
     else:
-        invitation_op, invitation = Invitation.objects.update_op(
+        invitation_op, renewed = Invitation.objects.update_op(
             invitation_id, expected_version=current["version"], current=current, role=role, invited_by=ctx.user_id,
             expires_at=expires_at)
+        assert renewed is not None  # update_op(current=...) returns the merged item
+        invitation = renewed
     tenant_name = _tenant_name(ctx.tenant_id)
     with system_context(reason=f"invitation to {ctx.tenant_id}"):
         inbox_op, _ = InvitationInbox.objects.put_op(

@@ -77,7 +77,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
         mirror_op, _ = UserMembership.objects.put_op(user_id, ctx.tenant_id, expected_version=mirror["version"],
                                                      **{**mirror, "role": role})
     ops = [member_op, mirror_op]
-    revoked = []
+    revoked: list[str] = []
     if member["role"] == "admin":
         ops.append(_other_admin_guard(leaving=user_id))
         # An admin no more: the invitations he wrote lose their authority (and go, in this transaction).

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -168,7 +169,7 @@ def register_tenant(*, name: str, tier: str, owner_id: str, owner_email: str) ->
 
 
 def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: str,
-                         extra_ops: list[dict] = (), creation_quota: bool = False,
+                         extra_ops: Sequence[dict] = (), creation_quota: bool = False,
                          idempotency: Claim | None = None) -> dict:
     """Tenant record + the owner's admin membership, all in one transaction. ``creation_quota``: the
     owner's ``TenantCreationQuota`` counts this tenant (offboarding gives the slot back)."""
@@ -194,7 +195,7 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
 
 
 def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner_email: str,
-                      status: str = "provisioning", extra_ops: list[dict] = (), creation_quota: bool = False,
+                      status: str = "provisioning", extra_ops: Sequence[dict] = (), creation_quota: bool = False,
                       idempotency: Claim | None = None) -> dict:
     """Record a silo tenant as ``provisioning`` (no members, no route, no table yet), together with
     the owner's registration item (so GET /me shows it), in one transaction."""

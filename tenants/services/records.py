@@ -65,7 +65,7 @@ def membership_item_ops(*, tenant_id: str, user_id: str, email: str, role: str, 
                     member_table: str | None = None) -> list[dict]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    fields = {"tenant_id": tenant_id, "user_id": user_id, "email": email, "role": role}
+    fields: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id, "email": email, "role": role}
     with system_context(reason=f"membership of {user_id} in {tenant_id}"):
         user_op, _ = UserMembership.objects.put_op(user_id, tenant_id, **fields)
     with tenant_context(tenant_id):
@@ -126,7 +126,8 @@ REVOKED_WITH_WRITER = 40
 def revoke_ops_of_writer(tenant_id: str, user_id: str) -> tuple[list[dict], list[str]]:
     """Items deleting the pending invitations ``user_id`` wrote in ``tenant_id`` (context: that
     tenant), for the caller's transaction, and their ids."""
-    ops, ids = [], []
+    ops: list[dict] = []
+    ids: list[str] = []
     for item in Invitation.objects.every(filter=Attr("invited_by").eq(user_id)):
         if len(ids) == REVOKED_WITH_WRITER:
             break

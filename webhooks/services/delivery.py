@@ -293,7 +293,7 @@ def deliver_due(*, max_deliveries: int = 500) -> int:
     for delivery in due[:max_deliveries]:
         endpoint, message = endpoint_items.get(delivery["endpoint_id"]), messages.get(delivery["message_id"])
         claimed = _claim(delivery, endpoint, message, now)
-        if claimed is not None:
+        if claimed is not None and endpoint is not None and message is not None:  # _claim checked both
             work.append((claimed, endpoint, message["body"], secret_items.get(endpoint["id"])))
     tenant_id = current_tenant_id()
 

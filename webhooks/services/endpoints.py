@@ -147,6 +147,7 @@ def update_endpoint(*, endpoint_id: str, **changes) -> dict:
     before = {k: endpoint.get(k) for k in fields}
     op, updated = WebhookEndpoint.objects.update_op(endpoint_id, expected_version=endpoint["version"],
                                                     current=endpoint, **fields)
+    assert updated is not None  # update_op(current=...) returns the merged item
     transact_write([op], audit=Entry(action="webhook.endpoint_updated", target_type="webhook_endpoint",
                                      target_id=endpoint_id,
                                      changes={k: [before[k], fields[k]] for k in fields if before[k] != fields[k]}))

@@ -67,9 +67,9 @@ def publish_events(events: list[dict]) -> list[str | Exception]:
         for index, outcome in zip(indexes, _publish_to_topic(tenant_id, event_type, [events[i] for i in indexes]), strict=True):
             outcomes[index] = outcome
     _merge_tenant_topic(tenant_id, events, outcomes)
-    for index, outcome in enumerate(outcomes):
-        if isinstance(outcome, str):
-            publish_outcomes[outcome, events[index]["type"]] += 1
+    for index, result in enumerate(outcomes):
+        if isinstance(result, str):
+            publish_outcomes[result, events[index]["type"]] += 1
     return outcomes  # type: ignore[return-value]
 
 

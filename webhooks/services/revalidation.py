@@ -53,6 +53,7 @@ def suspend(subscription: dict, *, reason: str) -> dict:
     op, suspended = WebhookSubscription.objects.update_op(
         subscription["id"], expected_version=subscription["version"], current=subscription, status=SUSPENDED,
         suspended_reason=reason[:500], suspended_at=now_iso())
+    assert suspended is not None  # update_op(current=...) returns the merged item
     try:
         transact_write([op], audit=Entry(action="webhook.suspended", target_type="webhook_subscription",
                                          target_id=subscription["id"], detail={"url": subscription["url"],
