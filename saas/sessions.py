@@ -104,7 +104,7 @@ class SessionStore(SessionBase):
                     raise UpdateError from exc
             if user_id:
                 # The user's list of sessions (rewritten with the new expiry; only its own key).
-                UserWebSession.objects.put(user_id, self._session_key, overwrite=True, expires_at=expires_at)
+                UserWebSession.objects.replace(user_id, self._session_key, expires_at=expires_at)
         self._user_id = user_id
 
     def delete(self, session_key: str | None = None) -> None:
