@@ -130,7 +130,7 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
         tx.put("order", order_put)
         tx.put("event", event_put)
         if record_id is not None:
-            tx.put("idempotency", _record_op(record_id, expired_record, request_hash=request_hash,
+            tx.add("idempotency", _record_op(record_id, expired_record, request_hash=request_hash,
                                              order_id=order["id"], user_id=ctx.user_id))
         tx.join(audit_trail.records(Entry(
             action="order.placed", target_type="order", target_id=order["id"],
