@@ -29,9 +29,10 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 
+import audit  # noqa: E402
 from products import services as product_services  # noqa: E402
 from products.models import Product, ProductSku  # noqa: E402
-from saas import audit, export, files, usage  # noqa: E402
+from saas import export, files, usage  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from saas.tenancy.store import _transact, new_id  # noqa: E402
 from tenants import offboarding  # noqa: E402

@@ -36,10 +36,10 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
 
+import audit as audit_trail
+from audit import Entry
 from products.models import Product, ProductRecord, format_price
-from saas import audit as audit_trail
 from saas import usage
-from saas.audit import Entry
 from saas.celery import broker, enqueue_after_commit
 from saas.errors import Conflict, InvalidInput, ServiceUnavailable
 from saas.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED

@@ -22,10 +22,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.utils.http import parse_etags
 
-from saas import audit as audit_trail
+import audit as audit_trail
+from audit import Entry, diff
 from saas import files, limits, usage
 from saas import idempotency as idempotency_records
-from saas.audit import Entry, diff
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 from saas.idempotency import Claim

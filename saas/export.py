@@ -34,8 +34,9 @@ from typing import Any, Callable
 
 from django.conf import settings
 
-from saas import audit, files, usage
-from saas.audit import Entry
+import audit
+from audit import Entry
+from saas import files, usage
 from saas.idempotency import Claim
 from saas.idempotency import op as idempotency_ops
 from saas.tenancy.context import get_context, system_context, tenant_context

@@ -153,7 +153,7 @@ def _count(entity: str) -> int:
 def _reconcile_quota(quota_model, name: str, entity: str, attempts: int = 5) -> dict:
     """Set the ``name`` quota counter to the number of ``entity`` items, unless it moved meanwhile
     (audit-logged as ``limits.reconciled``: it changes what the plan allows)."""
-    from saas import audit
+    import audit
     for _ in range(attempts):
         try:
             seen, exists = quota_model.objects.get(name, consistent=True).get("used", 0), True

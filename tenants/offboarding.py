@@ -30,7 +30,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
-from saas import audit, files, usage
+import audit
+from saas import files, usage
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.directory import tenant_directory
 from saas.tenancy.store import (

@@ -23,10 +23,10 @@ import time
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
-from saas import audit as audit_trail
+import audit as audit_trail
+from audit import Entry
 from saas import idempotency as idempotency_records
 from saas import limits
-from saas.audit import Entry
 from saas.errors import NotFound
 from saas.idempotency import Claim
 from saas.tenancy import get_context, system_context, tenant_context

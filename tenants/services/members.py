@@ -5,8 +5,8 @@ import logging
 
 from boto3.dynamodb.conditions import Attr
 
+from audit import Entry
 from saas import limits
-from saas.audit import Entry
 from saas.tenancy import get_context, system_context
 from saas.tenancy.store import (
     DoesNotExist,

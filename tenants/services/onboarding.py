@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from saas import audit as audit_trail
+import audit as audit_trail
 from saas import idempotency as idempotency_records
 from saas import limits
 from saas.celery import broker, enqueue_after_commit

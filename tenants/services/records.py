@@ -8,9 +8,9 @@ from typing import Sequence
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
-from saas import audit as audit_trail
+import audit as audit_trail
+from audit import Entry
 from saas import limits
-from saas.audit import Entry
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import Op, TransactionCancelled, UnitOfWork, VersionConflict
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from saas import audit
+import audit
 from saas.tenancy import system_context, tenant_context
 
 

@@ -15,9 +15,10 @@ import logging
 
 from django.conf import settings
 
-from saas import audit, limits
+import audit
+from audit import Entry
 from saas import idempotency as idempotency_records
-from saas.audit import Entry
+from saas import limits
 from saas.errors import InvalidInput
 from saas.idempotency import Claim
 from saas.tenancy import current_tenant_id

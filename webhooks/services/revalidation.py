@@ -13,8 +13,8 @@ import logging
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from saas import audit
-from saas.audit import Entry
+import audit
+from audit import Entry
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import DoesNotExist, VersionConflict, now_iso, transact_write
 

@@ -9,8 +9,9 @@ import uuid
 
 from boto3.dynamodb.conditions import Attr
 
-from saas import audit, limits
-from saas.audit import Entry
+import audit
+from audit import Entry
+from saas import limits
 from saas.errors import Conflict, InvalidInput
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (

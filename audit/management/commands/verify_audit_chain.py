@@ -1,7 +1,7 @@
 """Verify a tenant's audit chain (or the platform's) end to end; exit status 1 if it is broken."""
 from django.core.management.base import BaseCommand, CommandError
 
-from saas.audit import verify_chain
+from audit.verification import verify_chain
 from saas.tenancy import system_context, validate_tenant_id
 
 
