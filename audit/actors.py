@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+from django.http import HttpRequest, HttpResponse
 
 from saas.tenancy.context import SystemContext, TenantContext, current_context
 
@@ -16,31 +18,32 @@ class AuditRequestMiddleware:
     """Makes the current request (its id, source IP, verified identity) visible to the audit
     trail; also counts the tenant's API requests (saas.usage)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
-        request.request_id = _request_id(request)
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request.request_id = _request_id(request)  # type: ignore[attr-defined]
         token = _request.set(request)
         try:
             response = self.get_response(request)
-            response["X-Request-Id"] = request.request_id
+            response["X-Request-Id"] = request_id
             return response
         finally:
             _request.reset(token)
 
 
-def _request_id(request) -> str:
+def _request_id(request: HttpRequest) -> str:
     from saas.logs import current_request_id  # one id for the logs, the audit trail and X-Request-ID
 
-    if current_request_id():
-        return current_request_id()
+    known = current_request_id()
+    if known:
+        return known
     lambda_context = request.META.get("lambda.context")
     aws_id = getattr(lambda_context, "aws_request_id", None)
     return str(aws_id or uuid.uuid4().hex)
 
 
-def tenant_facing(actor: dict) -> dict:
+def tenant_facing(actor: dict[str, Any]) -> dict[str, Any]:
     """How a platform operator (a request the platform views marked ``acting_as_operator``) appears
     in the trail, and so the exports, of a tenant she acts on: "platform operator", with the request
     id but not her id, email or address. The platform trail keeps who it was, under the same request id."""
@@ -50,7 +53,7 @@ def tenant_facing(actor: dict) -> dict:
     return {"actor_type": "operator", "actor_id": "platform-operator", "request_id": actor.get("request_id")}
 
 
-def _actor() -> dict:
+def _actor() -> dict[str, Any]:
     ctx = current_context()
     request = _request.get()
     if request is not None:
@@ -88,7 +91,7 @@ _acting: ContextVar[str | None] = ContextVar("audit_acting", default=None)
 
 
 
-def actor_now() -> dict:
+def actor_now() -> dict[str, Any]:
     actor = _actor()
     reason = _acting.get()
     if reason and actor.get("actor_type") != "user":

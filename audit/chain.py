@@ -79,7 +79,7 @@ def scrub(value: Any, *, key: str = "") -> Any:
     return value
 
 
-def diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: Any = None) -> dict:
+def diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: Any = None) -> dict[str, Any]:
     """``{field: [before, after]}`` for the fields that changed (all keys of ``after`` by default)."""
     names = fields if fields is not None else after.keys()
     return {name: [before.get(name), after.get(name)] for name in names if before.get(name) != after.get(name)}
@@ -87,7 +87,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any], fields: Any = None
 
 def _canonical(value: Any) -> Any:
     """The form hashed: numbers as normalised decimal strings (DynamoDB returns Decimals and drops
-    trailing zeros), dict keys sorted, None dropped (DynamoDB does not store it at the top level)."""
+    trailing zeros), dict[str, Any] keys sorted, None dropped (DynamoDB does not store it at the top level)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float, Decimal)):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from saas.tenancy.store import Page
 
@@ -13,10 +13,10 @@ from .models import PLATFORM, AuditRecord, PlatformAuditRecord
 
 def _filters(*, actor: str | None = None, action: str | None = None, target_type: str | None = None,
              target_id: str | None = None, since: str | None = None, until: str | None = None,
-             tenant_id: str | None = None):
-    condition = None
+             tenant_id: str | None = None) -> ConditionBase | None:
+    condition: ConditionBase | None = None
 
-    def both(c):
+    def both(c: ConditionBase) -> None:
         nonlocal condition
         condition = c if condition is None else condition & c
 
@@ -41,10 +41,11 @@ PUBLIC_FIELDS = ("seq", "at", "actor_type", "actor_id", "actor_email", "actor_de
                  "target_id", "changes", "request_id", "source_ip", "tenant_id", "hash", "prev_hash")
 
 
-def public_record(item: Mapping[str, Any]) -> dict:
+def public_record(item: Mapping[str, Any]) -> dict[str, Any]:
     out = {name: item.get(name) for name in PUBLIC_FIELDS}
     out["seq"] = int(item["seq"])
-    return _plain(out)
+    plain: dict[str, Any] = _plain(out)
+    return plain
 
 
 def _plain(value: Any) -> Any:
@@ -70,8 +71,8 @@ def list_platform_records(*, cursor: str | None = None, limit: int = 20, **filte
                                                                 cursor=c, limit=n), cursor=cursor, limit=limit)
 
 
-def _fill(read, *, cursor: str | None, limit: int, max_reads: int = 5) -> Page:
-    items: list[dict] = []
+def _fill(read: Callable[[str | None, int], Page], *, cursor: str | None, limit: int, max_reads: int = 5) -> Page:
+    items: list[dict[str, Any]] = []
     for _ in range(max_reads):
         page = read(cursor, limit - len(items) if items else limit)
         items.extend(page.items)

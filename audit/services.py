@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Mapping
+from typing import Any, Mapping
 
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
@@ -24,8 +24,8 @@ MAX_ATTEMPTS = 40  # per-tenant appends are serialised by the head; losers retry
 
 
 
-def _record_body(entry: Entry, trail: str, actor: dict, *, seq: int, prev_hash: str, prev_expires: int | None,
-                 tier: str | None) -> dict:
+def _record_body(entry: Entry, trail: str, actor: dict[str, Any], *, seq: int, prev_hash: str, prev_expires: int | None,
+                 tier: str | None) -> dict[str, Any]:
     """Record ``seq`` of ``trail`` for ``entry``, hashed (fields left out when None)."""
     expires_at = int(time.time()) + retention_seconds("platform" if trail == PLATFORM else tier)
     body = {
@@ -43,7 +43,7 @@ def _record_body(entry: Entry, trail: str, actor: dict, *, seq: int, prev_hash: 
     return body
 
 
-def _record_op(trail: str, body: dict) -> Op:
+def _record_op(trail: str, body: dict[str, Any]) -> Op:
     with scoped(trail):
         if trail == PLATFORM:
             # PlatformManager sets tenant-free keys; "tenant_id" here is the subject, not a scope.
@@ -54,7 +54,7 @@ def _record_op(trail: str, body: dict) -> Op:
     return op
 
 
-def _head_op(trail: str, head: dict | None, head_fields: dict) -> tuple[Op | None, dict]:
+def _head_op(trail: str, head: dict[str, Any] | None, head_fields: dict[str, Any]) -> tuple[Op | None, dict[str, Any]]:
     """The head advance of a trail (None when a tenant trail's checkpoint does not move) and the
     head to remember once it commits."""
     if trail == PLATFORM:
@@ -75,7 +75,7 @@ def _head_op(trail: str, head: dict | None, head_fields: dict) -> tuple[Op | Non
     return None, head_fields
 
 
-def _trail_ops(trail: str, entries: list[Entry], actor: dict, *, refresh: bool) -> tuple[list[tuple[str, Op]], dict]:
+def _trail_ops(trail: str, entries: list[Entry], actor: dict[str, Any], *, refresh: bool) -> tuple[list[tuple[str, Op]], dict[str, Any]]:
     """The labelled record puts of one trail and its head advance; returns the new head."""
     head = head_of(trail, refresh=refresh)
     seq = int(head["seq"]) if head else 0
@@ -97,10 +97,10 @@ def _trail_ops(trail: str, entries: list[Entry], actor: dict, *, refresh: bool) 
     return ops, new_head
 
 
-def _build_ops(entries: list[Entry], actor: dict, *, refresh: set[str]) -> tuple[list[tuple[str, Op]], dict[str, dict]]:
+def _build_ops(entries: list[Entry], actor: dict[str, Any], *, refresh: set[str]) -> tuple[list[tuple[str, Op]], dict[str, dict[str, Any]]]:
     """The labelled puts for ``entries`` and one head advance per trail touched; returns the new heads."""
     ops: list[tuple[str, Op]] = []
-    new_heads: dict[str, dict] = {}
+    new_heads: dict[str, dict[str, Any]] = {}
     by_trail: dict[str, list[Entry]] = {}
     for entry in entries:
         by_trail.setdefault(trail_of(entry), []).append(entry)
@@ -121,9 +121,9 @@ class Records:
 
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
-        self._actor: dict | None = None
+        self._actor: dict[str, Any] | None = None
         self._refresh: set[str] = set()
-        self._new_heads: dict[str, dict] = {}
+        self._new_heads: dict[str, dict[str, Any]] = {}
 
     def operations(self) -> list[tuple[str, Op]]:
         if self._actor is None:

@@ -8,8 +8,10 @@ from saas.tenancy import system_context
 from .verification import write_digest
 
 
-@shared_task(name="audit.digest", tenant_scoped=False)
-def audit_digest() -> str:
+def _digest() -> str:
     """Anchor every audit trail outside DynamoDB (``write_digest``). Platform job."""
     with system_context(reason="audit digest: anchor every trail"):
         return write_digest()
+
+
+audit_digest = shared_task(name="audit.digest", tenant_scoped=False)(_digest)

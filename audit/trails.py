@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any
+from typing import Any, ContextManager
 
 from django.conf import settings
 
@@ -19,20 +19,20 @@ class _Heads:
     must not chain onto this one's trail). A stale entry only costs one cancelled attempt."""
 
     def __init__(self) -> None:
-        self._heads: dict[tuple[str, str], dict | None] = {}
+        self._heads: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._lock = threading.Lock()
 
     @staticmethod
     def _key(trail: str) -> tuple[str, str]:
         return settings.DYNAMODB_TABLE, trail
 
-    def get(self, trail: str) -> tuple[bool, dict | None]:
+    def get(self, trail: str) -> tuple[bool, dict[str, Any] | None]:
         with self._lock:
             if self._key(trail) in self._heads:
                 return True, self._heads[self._key(trail)]
         return False, None
 
-    def put(self, trail: str, head: dict | None) -> None:
+    def put(self, trail: str, head: dict[str, Any] | None) -> None:
         with self._lock:
             self._heads[self._key(trail)] = head
 
@@ -58,7 +58,7 @@ def trail_of(entry: Entry) -> str:
     return ctx.tenant_id
 
 
-def scoped(trail: str):
+def scoped(trail: str) -> ContextManager[Any]:
     """The context in which a trail's managers build keys: the tenant's own context (kept as is
     when it is the current one), system context for the platform trail."""
     ctx = current_context()
@@ -73,7 +73,7 @@ def scoped(trail: str):
     return tenant_context(trail)
 
 
-def read_head(trail: str) -> dict | None:
+def read_head(trail: str) -> dict[str, Any] | None:
     with scoped(trail):
         try:
             if trail == PLATFORM:
@@ -83,7 +83,7 @@ def read_head(trail: str) -> dict | None:
             return None
 
 
-def read_tip(trail: str) -> dict | None:
+def read_tip(trail: str) -> dict[str, Any] | None:
     """A tenant trail's newest record (``seq``, ``hash``, ``last_expires_at``), or its checkpoint if
     that is further along (the records after it expired)."""
     with scoped(trail):
@@ -97,7 +97,7 @@ def read_tip(trail: str) -> dict | None:
     return tip
 
 
-def head_of(trail: str, *, refresh: bool) -> dict | None:
+def head_of(trail: str, *, refresh: bool) -> dict[str, Any] | None:
     known, head = heads.get(trail)
     if refresh or not known:
         head = read_head(trail) if trail == PLATFORM else read_tip(trail)

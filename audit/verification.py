@@ -51,11 +51,11 @@ def verify_chain(*, tenant_id: str | None = None, now: float | None = None, dige
     return result
 
 
-def _walk(trail: str, result: Verification, now: float) -> tuple[dict[str, Any] | None, dict[int, str]]:
+def _walk(trail: str, result: Verification, now: float) -> tuple[dict[str, Any] | None, dict[int, str | None]]:
     """Check every record of the trail against the one before it; returns the last record and
     every record's hash by seq."""
     previous: dict[str, Any] | None = None
-    hashes: dict[int, str] = {}
+    hashes: dict[int, str | None] = {}
     cursor = None
     while True:
         if trail == PLATFORM:
@@ -110,7 +110,7 @@ def _digest_body_mac(body: Mapping[str, Any]) -> str:
     return mac("digest|" + json.dumps(unsigned, sort_keys=True, separators=(",", ":")))
 
 
-def _digest_client():
+def _digest_client() -> tuple[Any, str]:
     from saas import files
 
     return files.s3_client(), files.bucket_name()
@@ -127,11 +127,12 @@ def _digest_keys() -> list[str]:
     return sorted(keys)
 
 
-def _read_digest(key: str) -> dict:
+def _read_digest(key: str) -> dict[str, Any]:
     client, bucket = _digest_client()
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
     try:
-        return json.loads(body.read())
+        digest: dict[str, Any] = json.loads(body.read())
+        return digest
     finally:
         body.close()
 
@@ -156,7 +157,7 @@ def write_digest(*, now: float | None = None) -> str:
     now = time.time() if now is None else now
     keys = _digest_keys()
     previous = _read_digest(keys[-1]) if keys else None
-    trails: dict[str, dict] = {}
+    trails: dict[str, dict[str, Any]] = {}
     for trail in _every_trail():
         tip = read_head(trail) if trail == PLATFORM else read_tip(trail)
         if tip:
@@ -175,7 +176,7 @@ def write_digest(*, now: float | None = None) -> str:
     return key
 
 
-def _check_anchors(trail: str, hashes: Mapping[int, str], last: int, result: Verification) -> None:
+def _check_anchors(trail: str, hashes: Mapping[int, str | None], last: int, result: Verification) -> None:
     """Every digest must carry a valid MAC and link to the one before it; every record a digest
     anchored for this trail must still be there, unchanged (unless it expired: it is before the
     trail's first record, which ``_check_record`` already judged)."""
@@ -202,7 +203,7 @@ def _check_anchors(trail: str, hashes: Mapping[int, str], last: int, result: Ver
 
 
 
-def _check_record(item: dict, previous: dict | None, result: Verification, now: float) -> None:
+def _check_record(item: dict[str, Any], previous: dict[str, Any] | None, result: Verification, now: float) -> None:
     seq = int(item["seq"])
     result.records += 1
     result.first_seq = seq if result.first_seq is None else result.first_seq
