@@ -7,7 +7,7 @@ A service names each operation it adds and reads a cancellation by those names::
     tx.update(f"stock:{sku}", reserve_op)
     tx.join(audit_records)                 # a Contributor: adds its own operations at commit
     try:
-        tx.commit(token=order_id)   # a ClientRequestToken makes a retried identical request idempotent
+        tx.commit(token=order_id)  # ClientRequestToken: a retried identical request is idempotent
     except TransactionCancelled as exc:
         if exc.failed(f"stock:{sku}"): ...
 
