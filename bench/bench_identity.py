@@ -23,7 +23,7 @@ from django.test import RequestFactory  # noqa: E402
 
 from saas.tenancy import tables  # noqa: E402
 from saas.tenancy.middleware import TenantContextMiddleware  # noqa: E402
-from tenants import cognito, resolution, services  # noqa: E402
+from tenants import active_tenant, cognito, services  # noqa: E402
 from tenants.identity import _verify, jwks, verify_token  # noqa: E402
 
 ITERATIONS = size(2000, 3)
@@ -53,7 +53,7 @@ def main() -> None:
 
     # cold: empty JWKS cache and membership cache
     jwks.clear()
-    resolution.cache.clear()
+    active_tenant.cache.clear()
     with counter.counting() as cold_calls:
         request()
     fetches_cold = jwks.fetch_count
@@ -69,7 +69,7 @@ def main() -> None:
     first_access = percentiles(timed(lambda: _verify(access_token), ITERATIONS))
     verify_id = percentiles(timed(lambda: verify_token(id_token), ITERATIONS))  # the same token again
     verify_access = percentiles(timed(lambda: verify_token(access_token), ITERATIONS))
-    resolve_warm = percentiles(timed(lambda: resolution.resolve(identity), ITERATIONS))
+    resolve_warm = percentiles(timed(lambda: active_tenant.resolve(identity), ITERATIONS))
     whole = percentiles(timed(request, ITERATIONS))
     assert "Scan" not in counter.calls
 

@@ -20,7 +20,7 @@ import uuid
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import percentiles, setup_django, size  # noqa: E402
+from _common import percentiles, setup_django, size
 
 SAMPLES = size(int(os.environ.get("BENCH_SAMPLES", "300")), 3)
 WARMUP = size(20, 1)

@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import percentiles, setup_django  # noqa: E402
+from _common import percentiles, setup_django
 
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200"))
 QUEUED = int(os.environ.get("BENCH_QUEUED", "300"))

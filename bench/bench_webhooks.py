@@ -25,10 +25,10 @@ import threading  # noqa: E402
 
 from devstack.webhook_receiver import EndpointReceiver, Receiver  # noqa: E402
 from saas import aws, outbox, queues  # noqa: E402
+from saas.events import ORDER_CREATED  # noqa: E402
 from saas.tenancy import tables, tenant_context  # noqa: E402
 from saas.tenancy.store import now_iso, transact_write  # noqa: E402
 from webhooks import queue, services, signing  # noqa: E402
-from webhooks.events import ORDER_CREATED  # noqa: E402
 from webhooks.worker import handle_sqs  # noqa: E402
 
 LATENCY_EVENTS = size(300, 3)

@@ -286,7 +286,7 @@ def demo_users(env: dict[str, str], path: Path = DEMO_USERS_FILE) -> list[DemoUs
                                        Filter=f'email = "{person["email"].lower()}"', Limit=1)["Users"]
             attributes = {a["Name"]: a["Value"] for a in found[0]["Attributes"]} if found else {}
             subs[person["email"]] = attributes.get("sub", "")
-    except Exception as exc:  # noqa: BLE001 - the banner still prints, saying the ids are missing
+    except Exception as exc:  # the banner still prints, saying the ids are missing
         say(f"could not read the demo users' subs from the local Cognito pool: {exc}")
     return [DemoUser(email=p["email"], sub=subs.get(p["email"], ""), password=p["password"], sees=p.get("sees", ""))
             for p in people]

@@ -14,7 +14,6 @@ import logging
 from celery import shared_task
 
 from saas.celery import enqueue_after_commit, get_app
-from saas.tasks import relay_events, sweep, sweep_tenant
 from saas.tenancy.store import StoreUnavailable
 
 from . import services
@@ -24,8 +23,7 @@ get_app()  # the shared tasks below resolve through the current app: the project
 
 logger = logging.getLogger("orders.tasks")
 
-# The outbox jobs (relay, sweep) moved to the core; their old names stay importable from here.
-__all__ = ["confirm_order", "fulfil_order", "relay_events", "sweep", "sweep_tenant"]
+__all__ = ["confirm_order", "fulfil_order"]
 
 RETRY = {"autoretry_for": (StoreUnavailable,), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 8}
 

@@ -3,10 +3,8 @@
 Application errors (``saas.errors.AppError``, raised by services, selectors, stores and the tenancy
 core) carry their own code, status and payload. DRF's own exceptions (authentication, permissions,
 parsing, serializer validation, throttling) are rendered in the same shape. Unknown ``/api/`` paths
-get the same JSON 404 (``api_not_found``) instead of Django's HTML page.
-
-The error classes are re-exported here so code written against the earlier module keeps working;
-new code imports them from ``saas.errors``.
+get the same JSON 404 (``api_not_found``) instead of Django's HTML page. The error classes
+themselves are in ``saas.errors``.
 """
 from __future__ import annotations
 
@@ -19,16 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from saas.errors import (
-    AppError,
-    Conflict,
-    Forbidden,
-    NotFound,
-    PreconditionFailed,
-    ServiceUnavailable,
-)
+from saas.errors import AppError, Forbidden, NotFound, ServiceUnavailable
 
-__all__ = ["exception_handler", "api_not_found", "Conflict", "PreconditionFailed", "ServiceUnavailable"]
+__all__ = ["exception_handler", "api_not_found"]
 
 logger = logging.getLogger("saas.api")
 

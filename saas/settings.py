@@ -193,7 +193,7 @@ AWS_ENDPOINT_URLS = {
 }
 # A frozen dependency must cost a request well under API Gateway's 29 s (target: < 10 s in all): a
 # call is at most AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT plus one back-off (standard mode, < 1 s), i.e.
-# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/faults/test_frozen_aws.py.
+# ~5 s; a DynamoDB call normally answers in milliseconds. Measured in tests/outages/test_frozen_aws.py.
 # Email (saas.mail): django-ses on our SES client, always sent from the ``mail.send`` job.
 MAIL_BACKEND = env("MAIL_BACKEND", "saas.mail_backend.SESBackend")
 # No django-ses self-throttling (it reads GetSendQuota before sending): one message per job, and a
@@ -403,7 +403,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": BROKER_SOCKET_TIMEOUT_SECONDS,
 }
 if CELERY_BROKER_URL.startswith("sqs://"):
-    from saas.queues import sqs_broker_settings  # noqa: E402  (endpoint, queue URL, timeouts)
+    from saas.queues import sqs_broker_settings  # (endpoint, queue URL, timeouts)
 
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = sqs_broker_settings(
         endpoint_url=AWS_ENDPOINT_URLS["sqs"], region=AWS_REGION, jobs_queue_url=SQS_JOBS_QUEUE_URL,

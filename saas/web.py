@@ -123,9 +123,15 @@ def error_page(request, status: int, message: str = "", *, code: str = "") -> Ht
     except Exception:  # the page must render even when the shell cannot (e.g. data store down)
         logger.exception("error page could not render with the shell")
         body = loader.render_to_string("errors/minimal.html", context)
-    response = HttpResponse(body, status=status)
-    if status == 405 and getattr(request, "_allowed_methods", None):
-        response["Allow"] = ", ".join(request._allowed_methods)
+    return HttpResponse(body, status=status)
+
+
+def method_not_allowed(request, allowed: list[str]) -> HttpResponse:
+    """The styled 405 page (JSON under /api/) naming the ``allowed`` methods in ``Allow``."""
+    response = error_page(request, 405, "This address can't be used that way. Use the page's buttons instead.")
+    if allowed:
+        response["Allow"] = ", ".join(allowed)
+    response._styled = True  # MethodNotAllowedMiddleware leaves it as it is
     return response
 
 
@@ -189,9 +195,5 @@ class MethodNotAllowedMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code == 405 and not _is_api(request) and not getattr(response, "_styled", False):
-            allowed = response.get("Allow", "")
-            request._allowed_methods = [m.strip() for m in allowed.split(",") if m.strip()]
-            styled = error_page(request, 405, "This address can't be used that way. Use the page's buttons instead.")
-            styled._styled = True
-            return styled
+            return method_not_allowed(request, [m.strip() for m in response.get("Allow", "").split(",") if m.strip()])
         return response

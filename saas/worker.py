@@ -66,7 +66,7 @@ class PoisonMessage(ValueError):
 
 # --- SQS --------------------------------------------------------------------------------------------
 def handle_sqs(event: dict, context: Any = None) -> dict:
-    _ready()
+    load_task_modules()
     # Round-robin by tenant (the message group): one tenant's run of exports in a batch does not
     # hold another tenant's job to the end of it (saas.fairness).
     records = interleave_by_group(event.get("Records") or [])
@@ -216,7 +216,7 @@ def handle_schedule(event: dict | None = None, context: Any = None) -> dict:
     """Run every ``CELERY_BEAT_SCHEDULE`` task once, through Celery's execution path. Raises when
     one failed, so the invocation counts as an error (EventBridge retries it; the next minute's
     run does the same work anyway: every sweep is idempotent)."""
-    _ready()
+    load_task_modules()
     outcomes: dict[str, Any] = {}
     failed = []
     minute = _event_minute(event)
@@ -291,7 +291,7 @@ def _event_minute(event: dict | None) -> int:
 _loaded = False
 
 
-def _ready() -> None:
+def load_task_modules() -> None:
     """What a Celery worker does at start: import every task module (autodiscovery)."""
     global _loaded
     if not _loaded:

@@ -16,6 +16,7 @@ from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 
 from . import active_tenant, offboarding, selectors, services
+from .errors import NotAMember
 from .permissions import IsAdmin, IsSystemAdmin, ReadViewerWriteAdmin
 from .serializers import (
     ActiveTenantSerializer,
@@ -214,7 +215,7 @@ class MyMembershipApi(APIView):
         try:
             tenant_id = validate_tenant_id(tenant_id)
         except InvalidTenantId:
-            raise services.NotAMember() from None
+            raise NotAMember() from None
         services.leave_tenant(user_id=identity.sub, tenant_id=tenant_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -25,9 +25,10 @@ from django.shortcuts import resolve_url
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 
+from .active_tenant import cache
 from .authentication import ApiUser
 from .identity import Identity, pool_username, verified_email
-from .resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED, SESSION_SUB, SESSION_USERNAME, cache
+from .resolution import SESSION_EMAIL, SESSION_GROUPS, SESSION_SEED, SESSION_SUB, SESSION_USERNAME
 
 logger = logging.getLogger("saas.audit")  # sign-ins are security events: kept at any log level
 

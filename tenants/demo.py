@@ -1,5 +1,6 @@
 """Local demo data from one file (tenants/demo_users.json): Cognito users, the same people at the
-local OIDC provider, demo tenants with memberships, and the products hook. Idempotent.
+local OIDC provider, demo tenants with memberships, and each app's demo data (``saas.hooks``
+``demo_seeders``: products adds the demo catalogue). Idempotent.
 
 Why one file seeds two providers: API clients get tokens from Cognito (the moto server locally);
 browsers sign in through an OIDC provider's hosted pages (Cognito's hosted UI in AWS, which moto
@@ -21,10 +22,11 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from saas.hooks import hooks
 from saas.tenancy import system_context
 from saas.tenancy.store import DoesNotExist, transact_write
 
-from . import cognito, resolution, selectors, services
+from . import active_tenant, cognito, selectors, services
 from .models import UserMembership
 
 logger = logging.getLogger("tenants.demo")
@@ -48,7 +50,7 @@ class SeedResult:
     provider_url: str = ""
     provider_registered: bool = False
     provider_error: str = ""
-    products_seeded: bool = False
+    seeded: list[str] = field(default_factory=list)  # the apps' demo data added to each tenant ("products")
 
 
 def load_demo_file(path: str | Path | None = None) -> dict:
@@ -103,7 +105,7 @@ def ensure_demo_tenant(*, name: str, tier: str, members: dict[str, str], users: 
                 pass
             transact_write(services.membership_ops(tenant_id=tenant["id"], user_id=user.sub, email=user.email,
                                                    role=role))
-        resolution.cache.invalidate_user(user.sub)
+        active_tenant.cache.invalidate_user(user.sub)
     return {"id": tenant["id"], "name": tenant["name"], "tier": tenant["tier"], "created": created,
             "members": dict(members)}
 
@@ -133,7 +135,8 @@ def register_with_local_provider(*, provider_url: str, users: list[SeededUser]) 
 
 
 def seed_demo(*, path: str | Path | None = None, provider_url: str | None = None,
-              seed_products: bool = True) -> SeedResult:
+              app_data: bool = True) -> SeedResult:
+    """``app_data=False``: users and tenants only, none of the apps' demo data."""
     data = load_demo_file(path)
     result = SeedResult(provider_url=provider_url if provider_url is not None else settings.OIDC_LOCAL_PROVIDER_URL)
     users: dict[str, SeededUser] = {}
@@ -153,14 +156,9 @@ def seed_demo(*, path: str | Path | None = None, provider_url: str | None = None
         except (requests.RequestException, ValueError) as exc:  # the API side is seeded regardless
             result.provider_error = str(exc)
             logger.warning("could not register demo users with %s: %s", result.provider_url, exc)
-    if seed_products:
-        try:
-            from products import services as product_services
-        except ImportError:
-            product_services = None
-        if hasattr(product_services, "seed_demo_products"):
-            hook = product_services.seed_demo_products
+    if app_data:
+        for name, seed in hooks.demo_seeders.items():
             for tenant in result.tenants:
-                hook(tenant_id=tenant["id"])
-            result.products_seeded = True
+                seed(tenant["id"])
+            result.seeded.append(name)
     return result

@@ -75,10 +75,7 @@ class IdentityProviderUnavailable(ServiceUnavailable):
         super().__init__("cognito", message or self.default_message)
 
 
-# Every error above (kept for callers that catch "any tenancy error").
-TenancyError = AppError
-
-__all__ = ["TenancyError", "NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",
+__all__ = ["NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",
            "LastAdmin", "ConcurrentChange", "InvalidTransition", "TierChangeNotSupported", "ProvisioningInProgress",
-           "ProvisioningFailed", "IdentityProviderUnavailable", "InvalidInput", "OffboardingError", "OwnerRequired",
+           "ProvisioningFailed", "IdentityProviderUnavailable", "OffboardingError", "OwnerRequired",
            "ConfirmationMismatch"]

@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saas.records import Record
-from saas.tenancy.context import ROLE_RANK as ROLE_RANK  # re-exported: the roles are the core's
-from saas.tenancy.context import ROLES as ROLES
 from saas.tenancy.store import Index, PlatformModel, TenantModel
 
 TIERS = ("basic", "standard", "premium", "platinum")

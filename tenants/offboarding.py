@@ -8,12 +8,13 @@ through its phases, each of which can be interrupted and rerun:
 
 1. ``exporting`` — a final export of the tenant (``saas.export``), kept until deletion;
 2. ``waiting``   — until ``delete_after`` (now + ``OFFBOARDING_GRACE_SECONDS``);
-3. ``deleting``  — SNS subscriptions and topics; the memberships on every user (and their active
-   tenant if it was this one); every item of every entity partition the store knows
+3. ``deleting``  — what each app keeps outside the tenant's partitions (``saas.hooks``
+   ``tenant_teardowns``: webhooks' SNS subscriptions and topics); the memberships on every user (and
+   their active tenant if it was this one); every item of every entity partition the store knows
    (``TENANT_MODELS``: ``TENANT#<t>#<ENTITY>``, queried page by page), each page deleted in one
    transaction *together with* the count of what it deleted on the record, so counts are exact
    across restarts; the S3 prefix; the silo table (platinum); the routing entry; the in-process
-   caches; finally the tenant directory item;
+   caches (each app forgets its own, through the same hooks); finally the tenant directory item;
 4. ``completed`` — the deletion receipt (counts per entity type, start and end) is written to the
    platform audit trail in the same transaction that completes the record; the same transaction
    gives the owner's tenant-creation slot back (``TenantCreationQuota``, only for a tenant that was
@@ -31,7 +32,8 @@ from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
 import audit
-from saas import files, usage
+from saas import files
+from saas.hooks import hooks
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.directory import tenant_directory
 from saas.tenancy.store import (
@@ -45,7 +47,7 @@ from saas.tenancy.store import (
     transact_write,
 )
 
-from . import active_tenant, notifications
+from . import notifications
 from .errors import ConfirmationMismatch, OffboardingError, OwnerRequired
 from .models import (
     TENANT_DIRECTORY,
@@ -237,7 +239,7 @@ def _delete_everything(record: dict, *, interrupt_after_pages: int | None) -> No
         if interrupt_after_pages is not None and pages[0] >= interrupt_after_pages:
             raise Interrupted(f"stopped after {pages[0]} pages")
 
-    _delete_sns(tenant_id)
+    _delete_app_data(tenant_id)
     _delete_invitations(tenant_id, tick)
     users = _delete_memberships(tenant_id, tick)
     for entity in sorted(TENANT_MODELS):
@@ -256,24 +258,23 @@ def _delete_everything(record: dict, *, interrupt_after_pages: int | None) -> No
     _forget_caches(tenant_id, users=users)
 
 
-def _delete_sns(tenant_id: str) -> None:
-    """Unsubscribe every subscription and delete every topic of the tenant (``webhooks.services``)."""
-    from webhooks.services import delete_tenant_topics
-
-    topics, subscriptions = delete_tenant_topics(tenant_id)
-    if topics or subscriptions:
-        transact_write([_count_op(tenant_id, {"sns_topics": topics, "sns_subscriptions": subscriptions})])
+def _delete_app_data(tenant_id: str) -> None:
+    """What each app keeps outside the tenant's partitions (``hooks.tenant_teardowns``), counted."""
+    for teardown in hooks.tenant_teardowns:
+        counts = teardown.delete(tenant_id) if teardown.delete else {}
+        if any(counts.values()):
+            transact_write([_count_op(tenant_id, counts)])
 
 
 def _delete_invitations(tenant_id: str, tick) -> None:
     """Pending invitations: the tenant's item and the invitee's inbox copy (a platform item), counted."""
     from .models import Invitation
-    from .services.invitations import _removal_ops
+    from .services.records import invitation_removal_ops
 
     with tenant_context(tenant_id):
         pending = list(Invitation.objects.every())
     for invitation in pending:
-        transact_write([*_removal_ops(tenant_id, invitation), _count_op(tenant_id, {"invitations": 1})])
+        transact_write([*invitation_removal_ops(tenant_id, invitation), _count_op(tenant_id, {"invitations": 1})])
         tick()
 
 
@@ -350,16 +351,12 @@ def _delete_platform_item(model: type[PlatformModel], partition: str, item_id: s
 
 
 def _forget_caches(tenant_id: str, *, users) -> None:
-    active_tenant.cache.invalidate_tenant(tenant_id)
-    for user_id in users:
-        active_tenant.cache.invalidate_user(user_id)
+    """The tenancy kernel's caches of the tenant, then each app's own (``hooks.tenant_teardowns``)."""
     router.forget(tenant_id)
     tenant_directory.forget()
-    audit.heads.forget(tenant_id)
-    usage.counter.discard(tenant_id)  # counts not flushed yet must not recreate the tenant's items
-    from webhooks.services import topic_cache
-
-    topic_cache.clear()
+    for teardown in hooks.tenant_teardowns:
+        if teardown.forget:
+            teardown.forget(tenant_id, users)
 
 
 def _complete(tenant_id: str) -> dict:
@@ -502,5 +499,5 @@ def _age(record: dict, now: float) -> float:
     return now - updated
 
 
-__all__ = ["Offboarding", "OffboardingError", "Interrupted", "schedule_offboarding", "run_offboarding",
+__all__ = ["Offboarding", "Interrupted", "schedule_offboarding", "run_offboarding",
            "get_offboarding", "public_offboarding", "due", "owner_offboardings", "final_export_link"]

@@ -12,14 +12,13 @@ from saas import throttling
 from saas.sessions import USER_KEY
 from saas.tenancy import TenantContext
 
-from .active_tenant import Resolution, ResolutionCache, cache, fresh_context, resolve, set_active_tenant_record
+from .active_tenant import resolve
 from .identity import Identity, InvalidToken, verify_token
 
 logger = logging.getLogger("tenants.resolution")
 audit = logging.getLogger("saas.audit")  # security events: kept at any production log level
 
-__all__ = ["Resolution", "ResolutionCache", "cache", "fresh_context", "resolve", "set_active_tenant_record",
-           "identity_from_session", "identity_from_request", "resolve_request"]
+__all__ = ["identity_from_session", "identity_from_request", "resolve_request"]
 
 # Keys of the server-side session written by the browser sign-in (tenants.backends).
 SESSION_SUB = USER_KEY  # the session backend lists sessions by this user id ("sign out everywhere")

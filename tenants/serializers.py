@@ -4,9 +4,9 @@ from datetime import timezone
 from rest_framework import serializers
 
 from saas.serializers import QuerySerializer, StrictCharField
-from saas.tenancy.context import TENANT_ID_PATTERN
+from saas.tenancy.context import ROLES, TENANT_ID_PATTERN
 
-from .models import ROLES, TENANT_STATUSES, TIERS
+from .models import TENANT_STATUSES, TIERS
 
 
 class ActiveTenantSerializer(serializers.Serializer):

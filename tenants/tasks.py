@@ -4,7 +4,7 @@
 active yet, so it carries no tenant header and the service opens ``system_context`` itself. It is
 published under ``system_context`` too, so a request's own tenant never stamps its header.
 
-Lost jobs are recovered by the outbox sweep (``orders.tasks.sweep`` calls ``resume_provisioning``
+Lost jobs are recovered by the outbox sweep (``saas.tasks.sweep`` calls ``resume_provisioning``
 for every tenant in the directory). Duplicates are harmless: each attempt claims the tenant first,
 and a tenant no longer ``provisioning`` is left alone.
 """
@@ -21,6 +21,7 @@ from saas.tenancy.context import InvalidTenantId, validate_tenant_id
 from saas.tenancy.store import DoesNotExist, StoreUnavailable
 
 from . import services
+from .errors import InvalidTransition, ProvisioningFailed, ProvisioningInProgress
 
 get_app()  # the shared tasks below resolve through the current app: the project's (created on first use)
 
@@ -49,10 +50,10 @@ def provision_silo(tenant_id: str, attempt: int | None = None, waits: int = 0) -
     except (InvalidTenantId, DoesNotExist):
         logger.error("provisioning skipped: no tenant %r", tenant_id)
         return "missing"
-    except (services.InvalidTransition, services.ProvisioningInProgress) as exc:
+    except (InvalidTransition, ProvisioningInProgress) as exc:
         logger.info("provisioning of %s skipped: %s", tenant_id, exc.message)  # done, failed, or being done
         return "skipped"
-    except services.ProvisioningFailed as exc:
+    except ProvisioningFailed as exc:
         logger.warning("provisioning of %s failed: %s", tenant_id, exc.reason)  # recorded on the tenant
         return "failed"
     return tenant["status"]

@@ -3,7 +3,9 @@ settings (and "sign out of all sessions"), and the platform admin's tenant list.
 
 Sign-in and sign-out themselves are mozilla-django-oidc's views (tenants/web_urls.py,
 tenants/backends.py). Every view here parses the form, calls the same services and selectors as
-the API and renders; ``web_page`` applies the API's role rules (tenants/web.py).
+the API and renders; ``web_page`` applies the API's role rules and turns the application errors the
+services raise into messages and error pages (tenants/web.py): no view catches them to show their
+message. A view catches only an error it says something more about (the last admin's way out).
 """
 from __future__ import annotations
 
@@ -18,14 +20,15 @@ from django.views.decorators.http import require_GET
 
 import audit
 from saas import export, files, limits, usage, web
+from saas.errors import InvalidInput
 from saas.sessions import end_user_sessions
 from saas.tenancy import system_context
-from saas.tenancy.context import InvalidTenantId, current_context, validate_tenant_id
+from saas.tenancy.context import ROLES, InvalidTenantId, current_context, validate_tenant_id
 from saas.tenancy.store import DoesNotExist
 
 from . import active_tenant, offboarding, selectors, services
-from .errors import AlreadyMember, OffboardingError, OwnerRequired
-from .models import ROLES, TENANT_STATUSES, TIERS
+from .errors import AlreadyMember, ConfirmationMismatch, LastAdmin, NotAMember, OwnerRequired
+from .models import TENANT_STATUSES, TIERS
 from .serializers import (
     MemberInviteSerializer,
     MemberRoleSerializer,
@@ -46,6 +49,15 @@ ROLE_HELP = {
 
 def _errors(serializer) -> dict:
     return {name: [str(e) for e in errs] for name, errs in serializer.errors.items()}
+
+
+def _platform_tenant(request, tenant_id: str, **_) -> str:
+    """Where the platform admin's actions on one tenant return to (``back``)."""
+    return reverse("platform-tenant", args=[tenant_id])
+
+
+def _switch_back(request) -> str:
+    return safe_next(request, request.POST.get("next", ""), reverse("home"))
 
 
 @require_GET
@@ -97,7 +109,7 @@ def final_export_download(request, tenant_id: str):
     return HttpResponseRedirect(link["url"])
 
 
-@web_page(role=None, tenant=False, methods=("POST",))
+@web_page(role=None, tenant=False, methods=("POST",), back="home")
 def cancel_deletion(request, tenant_id: str):
     """The owner cancels their tenant's scheduled deletion during the grace period."""
     try:
@@ -105,28 +117,22 @@ def cancel_deletion(request, tenant_id: str):
                                                 as_owner=True)
     except InvalidTenantId:
         raise Http404 from None
-    except (OffboardingError, OwnerRequired) as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; it is open again.")
+    messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; it is open again.")
     return redirect(request, reverse("home"))
 
 
-@web_page(platform_admin=True, role=None, tenant=False, methods=("POST",))
+@web_page(platform_admin=True, role=None, tenant=False, methods=("POST",), back=_platform_tenant)
 def platform_cancel_deletion(request, tenant_id: str):
     """A platform admin cancels a scheduled deletion during the grace period (the owner is emailed)."""
     try:
         tenant = offboarding.cancel_offboarding(tenant_id=validate_tenant_id(tenant_id), actor_id=request.identity.sub)
     except InvalidTenantId:
         raise Http404 from None
-    except OffboardingError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; its owner was told.")
+    messages.success(request, f"The deletion of {tenant.get('name')} was cancelled; its owner was told.")
     return redirect(request, reverse("platform-tenant", args=[tenant_id]))
 
 
-@web_page(role=None, tenant=False, methods=("GET", "POST"))
+@web_page(role=None, tenant=False, methods=("GET", "POST"), back="home")
 def leave_tenant(request, tenant_id: str):
     """Leave one of your tenants (not as its last admin), after confirming; the same service as
     DELETE /me/memberships/{id}."""
@@ -140,44 +146,35 @@ def leave_tenant(request, tenant_id: str):
         services.leave_tenant(user_id=request.identity.sub, tenant_id=validate_tenant_id(tenant_id))
     except InvalidTenantId:
         raise Http404 from None
-    except services.TenancyError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "You left the tenant.")
+    messages.success(request, "You left the tenant.")
     return redirect(request, reverse("home"))
 
 
-@web_page(role=None, tenant=False, methods=("POST",))
+@web_page(role=None, tenant=False, methods=("POST",), back="home")
 def invitation_answer(request, invitation_id: str, answer: str):
-    """Accept or decline one of the signed-in person's invitations (the same services as the API)."""
+    """Accept or decline one of the signed-in person's invitations (the same services as the API).
+    An invitation that is not theirs or is gone (404), a conflict, a plan limit: a message on Home."""
     identity = request.identity
     email = selectors.email_of(identity)
-    try:
-        if answer == "accept":
-            joined = services.accept_invitation(user_id=identity.sub, email=email, invitation_id=invitation_id)
-            messages.success(request, f"You joined as {joined['role']}. Switch to the tenant to work in it.")
-        elif answer == "decline":
-            services.decline_invitation(email=email, invitation_id=invitation_id)
-            messages.success(request, "The invitation was declined.")
-        else:
-            raise Http404()
-    except services.TenancyError as exc:  # 404 (not theirs / gone), 409, plan limit ...
-        messages.error(request, exc.message)
+    if answer == "accept":
+        joined = services.accept_invitation(user_id=identity.sub, email=email, invitation_id=invitation_id)
+        messages.success(request, f"You joined as {joined['role']}. Switch to the tenant to work in it.")
+    elif answer == "decline":
+        services.decline_invitation(email=email, invitation_id=invitation_id)
+        messages.success(request, "The invitation was declined.")
+    else:
+        raise Http404()
     return redirect(request, reverse("home"))
 
 
-@web_page(role=None, tenant=False, methods=("POST",))
+@web_page(role=None, tenant=False, methods=("POST",), back=_switch_back)
 def switch_tenant(request):
-    back = safe_next(request, request.POST.get("next", ""), reverse("home"))
+    back = _switch_back(request)
     try:
         tenant_id = validate_tenant_id(request.POST.get("tenant_id", ""))
-        services.switch_active_tenant(user_id=request.identity.sub, tenant_id=tenant_id)
     except InvalidTenantId:
-        messages.error(request, "You are not a member of that tenant.")
-        return redirect(request, back)
-    except (services.NotAMember, services.TenantInactive) as exc:
-        messages.error(request, exc.message)
-        return redirect(request, back)
+        raise NotAMember() from None  # a malformed id is nobody's tenant
+    services.switch_active_tenant(user_id=request.identity.sub, tenant_id=tenant_id)  # not a member, inactive
     switcher.forget(request.identity.sub)
     tenant = selectors.tenant_summary(tenant_id)
     messages.success(request, f"You are now working in {tenant['name'] if tenant else tenant_id}.")
@@ -243,7 +240,7 @@ def team(request):
         if serializer.is_valid():
             try:
                 invitation = services.invite_member(**serializer.validated_data)
-            except (services.InvalidInput, AlreadyMember) as exc:
+            except (InvalidInput, AlreadyMember) as exc:  # shown on the email field
                 errors = {"email": [exc.message]}
             else:
                 messages.success(request, f"{invitation.email} was invited as {invitation.role}; they become "
@@ -293,7 +290,7 @@ def invitation_resend(request, invitation_id: str):
     return redirect(request, reverse("team"))
 
 
-@web_page(role="admin", methods=("POST",))
+@web_page(role="admin", methods=("POST",), back="team")
 def member_role(request, user_id: str):
     serializer = MemberRoleSerializer(data={"role": request.POST.get("role", "")})
     if not serializer.is_valid():
@@ -301,27 +298,23 @@ def member_role(request, user_id: str):
         return redirect(request, reverse("team"))
     try:
         member = services.change_member_role(user_id=user_id, role=serializer.validated_data["role"])
-    except services.LastAdmin:
+    except LastAdmin:
         messages.error(request, "That would leave the tenant without an admin. A tenant always needs at least "
                                 "one admin: make someone else an admin first, then change this role.")
-    except services.TenancyError as exc:
-        messages.error(request, exc.message)
     else:
         messages.success(request, f"{member['email']} is now {member['role']}.")
     return redirect(request, reverse("team"))
 
 
-@web_page(role="admin", methods=("GET", "POST"))
+@web_page(role="admin", methods=("GET", "POST"), back="team")
 def member_remove(request, user_id: str):
     member = selectors.get_member(user_id)  # another tenant's user: 404
     if request.method == "POST":
         try:
             services.remove_member(user_id=user_id)
-        except services.LastAdmin:
+        except LastAdmin:
             messages.error(request, f"{member['email']} is the last admin. A tenant always needs at least one "
                                     "admin: make someone else an admin first, then remove them.")
-        except services.TenancyError as exc:
-            messages.error(request, exc.message)
         else:
             messages.success(request, f"{member['email']} was removed from the tenant.")
         return redirect(request, reverse("team"))
@@ -383,7 +376,7 @@ def _tenant_or_404(tenant_id: str) -> dict:
         raise Http404 from None
 
 
-@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
+@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"), back=_platform_tenant)
 def platform_tenant(request, tenant_id: str):
     tenant = _tenant_or_404(tenant_id)
     if request.method == "POST":
@@ -391,13 +384,9 @@ def platform_tenant(request, tenant_id: str):
         if not serializer.is_valid():
             messages.error(request, "Choose one of the tiers in the list.")
         else:
-            try:
-                services.change_tenant_tier(tenant_id=tenant["id"], tier=serializer.validated_data["tier"],
-                                            actor_id=request.identity.sub)
-            except services.TenancyError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, f"{tenant['name']} is now on the {serializer.validated_data['tier']} tier.")
+            services.change_tenant_tier(tenant_id=tenant["id"], tier=serializer.validated_data["tier"],
+                                        actor_id=request.identity.sub)
+            messages.success(request, f"{tenant['name']} is now on the {serializer.validated_data['tier']} tier.")
         return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
     try:
         leaving = offboarding.public_offboarding(offboarding.get_offboarding(tenant["id"]))
@@ -406,37 +395,29 @@ def platform_tenant(request, tenant_id: str):
     return render(request, "tenants/platform_tenant.html", {"tenant": tenant, "tiers": TIERS, "offboarding": leaving})
 
 
-@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
+@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"), back=_platform_tenant)
 def platform_tenant_status(request, tenant_id: str, action: str):
     tenant = _tenant_or_404(tenant_id)
     target = {"deactivate": "deactivated", "reactivate": "active"}.get(action)
     if target is None:
         raise Http404
     if request.method == "POST":
-        try:
-            services.set_tenant_status(tenant_id=tenant["id"], status=target, actor_id=request.identity.sub)
-        except services.TenancyError as exc:
-            messages.error(request, exc.message)
-        else:
-            done = "deactivated: its members lost access" if target == "deactivated" else "reactivated"
-            messages.success(request, f"{tenant['name']} was {done}.")
+        services.set_tenant_status(tenant_id=tenant["id"], status=target, actor_id=request.identity.sub)
+        done = "deactivated: its members lost access" if target == "deactivated" else "reactivated"
+        messages.success(request, f"{tenant['name']} was {done}.")
         return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
     return render(request, "tenants/platform_status.html", {"tenant": tenant, "action": action, "target": target})
 
 
-@web_page(role=None, tenant=False, platform_admin=True, methods=("POST",))
+@web_page(role=None, tenant=False, platform_admin=True, methods=("POST",), back=_platform_tenant)
 def platform_tenant_approval(request, tenant_id: str, decision: str):
     """Approve (provision) or reject a platinum tenant that is waiting for the platform team."""
     tenant = _tenant_or_404(tenant_id)
     decide = {"approve": services.approve_silo_tenant, "reject": services.reject_silo_tenant}.get(decision)
     if decide is None:
         raise Http404
-    try:
-        decide(tenant_id=tenant["id"], actor_id=request.identity.sub)
-    except services.TenancyError as exc:  # every application error (409 status, 503 broker, ...)
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{tenant['name']} was {'approved: provisioning started' if decision == 'approve' else 'rejected'}.")
+    decide(tenant_id=tenant["id"], actor_id=request.identity.sub)  # a 409 status, a 503 broker: a message
+    messages.success(request, f"{tenant['name']} was {'approved: provisioning started' if decision == 'approve' else 'rejected'}.")
     return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
 
 
@@ -562,9 +543,9 @@ def tenant_delete(request):
             record = offboarding.schedule_offboarding(
                 tenant_id=current_context().tenant_id, actor_id=request.identity.sub,
                 confirm_name=request.POST.get("confirm_name", ""), as_owner=True)
-        except offboarding.ConfirmationMismatch:
+        except ConfirmationMismatch:
             error = "That is not the tenant's name. Type it exactly as shown to confirm."
-        except offboarding.OwnerRequired as exc:
+        except OwnerRequired as exc:
             error = exc.message
         else:
             from .tasks import enqueue_offboarding
@@ -577,19 +558,15 @@ def tenant_delete(request):
                                                            "grace_days": settings.OFFBOARDING_GRACE_SECONDS / 86400})
 
 
-@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"))
+@web_page(role=None, tenant=False, platform_admin=True, methods=("GET", "POST"), back=_platform_tenant)
 def platform_offboard(request, tenant_id: str):
     tenant = _tenant_or_404(tenant_id)
     if request.method == "POST":
-        try:
-            record = offboarding.schedule_offboarding(tenant_id=tenant["id"], actor_id=request.identity.sub)
-        except offboarding.OffboardingError as exc:
-            messages.error(request, exc.message)
-        else:
-            from .tasks import enqueue_offboarding
+        record = offboarding.schedule_offboarding(tenant_id=tenant["id"], actor_id=request.identity.sub)
+        from .tasks import enqueue_offboarding
 
-            enqueue_offboarding(record["id"])
-            messages.success(request, f"{tenant['name']} is deactivated and scheduled for deletion.")
+        enqueue_offboarding(record["id"])
+        messages.success(request, f"{tenant['name']} is deactivated and scheduled for deletion.")
         return redirect(request, reverse("platform-tenant", args=[tenant["id"]]))
     return render(request, "tenants/platform_offboard.html", {
         "tenant": tenant, "grace_days": settings.OFFBOARDING_GRACE_SECONDS / 86400})

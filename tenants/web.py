@@ -6,15 +6,24 @@ role, the header's tenant switcher, and one decorator that applies the API's rol
 
 ``web_page`` sends a signed-out person to sign in (with a message when their session ended, and
 ``next`` so they come back), a person without a usable tenant to the start page, refuses a role
-below ``role`` with the styled 403 page, and turns application errors that a view did not handle
-into a message (after a POST) or an error page. Views stay thin: they parse the form, call a
-service or selector, and render.
+below ``role`` with the styled 403 page, and turns the application errors (``saas.errors.AppError``)
+a view raises into what the person reads, so views do not catch them:
+
+* a POST to a view with ``back`` (a form whose action has its own address and returns to a page):
+  every application error becomes a message on the ``back`` page, the page the action returns to
+  when it succeeds;
+* any other POST: a 400, 409, 412 or 503 becomes a message on the page the form was on; others
+  (403, 404, ...) the error page;
+* a GET: the error page (a 503 is the "Temporarily unavailable" page).
+
+Views stay thin: they parse the form, call a service or selector, and render.
 """
 from __future__ import annotations
 
 import functools
 import logging
 import time
+from typing import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -26,6 +35,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from saas import kept_forms, web
 from saas.cache import TTLCache
+from saas.errors import AppError
 from saas.tenancy.context import TenantContext, current_context
 
 from . import selectors
@@ -145,8 +155,9 @@ def safe_next(request, value: str, default: str) -> str:
 
 
 def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin: bool = False,  # noqa: C901
-             methods: tuple[str, ...] = ("GET",)):
-    """See the module docstring. ``role=None`` with ``tenant=False``: any signed-in person."""
+             methods: tuple[str, ...] = ("GET",), back: str | Callable[..., str] | None = None):
+    """See the module docstring. ``role=None`` with ``tenant=False``: any signed-in person. ``back``:
+    a URL name, or a function of the view's arguments (``request``, then the URL's) giving the URL."""
 
     # One place for what every page checks (method, sign-in, tenant, role, errors): kept in line so a
     # reader sees the whole order of checks at once.
@@ -154,12 +165,7 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):  # noqa: C901
             if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
-                request._allowed_methods = list(methods)
-                response = web.error_page(request, 405, "This address can't be used that way. "
-                                                        "Use the page's buttons instead.")
-                response["Allow"] = ", ".join(methods)
-                response._styled = True
-                return response
+                return web.method_not_allowed(request, list(methods))
             identity = getattr(request, "identity", None)
             if identity is None:
                 ended = _session_ended(request)
@@ -213,10 +219,12 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
                 problem = web.describe(exc)
                 if problem is None:
                     raise
+                if request.method == "POST" and back is not None and isinstance(exc, AppError):
+                    messages.error(request, problem.message)
+                    return redirect(request, back(request, *args, **kwargs) if callable(back) else reverse(back))
                 if request.method == "POST" and problem.status in (400, 409, 412, 503):
                     messages.error(request, problem.message)
-                    back = safe_next(request, request.headers.get("Referer", ""), request.path)
-                    return redirect(request, back)
+                    return redirect(request, safe_next(request, request.headers.get("Referer", ""), request.path))
                 return web.error_page(request, problem.status, problem.message, code=problem.code)
 
         wrapper.web_page = True

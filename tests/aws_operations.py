@@ -150,3 +150,13 @@ def policy_violations() -> list[str]:
     from devstack import iam
 
     return iam.denied(recorder.application_operations(), account=MOTO_ACCOUNT)
+
+
+# --- no Scan --------------------------------------------------------------------------------------
+class ScanAttempted(AssertionError):
+    """Application code issued a DynamoDB Scan (it must only get/query inside a tenant partition)."""
+
+
+def forbid_scan(**kwargs) -> None:
+    """A ``before-call.dynamodb.Scan`` handler: every Scan fails the test that issued it."""
+    raise ScanAttempted("DynamoDB Scan issued; application code must only get/query inside a tenant partition")

@@ -1,16 +1,17 @@
 """Suite-wide fixtures. The servers (DynamoDB Local, Redis, moto, the OIDC provider) are started by
 ``python -m devstack test`` (scripts/test.sh), which passes their endpoints in the environment.
-Tests marked ``pure`` run without them (``bash scripts/test.sh -m "not integration"``)."""
+Tests marked ``pure`` run without them (``bash scripts/test.sh -m "not integration"``).
+Fixtures and hooks only: the helpers tests import live in tests/factories.py."""
 from __future__ import annotations
 
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
 
 import pytest
 
 from tests import aws_operations, lambda_report
+from tests.factories import TenantFixture, User, unique
 
 _IAM_VIOLATIONS = pytest.StashKey[list]()
 
@@ -19,14 +20,6 @@ REQUIRED_ENV = ("DYNAMODB_ENDPOINT_URL", "MOTO_ENDPOINT_URL", "CELERY_BROKER_URL
 # Fixtures shared by every test package (the Celery worker harness: broker_redis, redis_broker,
 # running_worker, worker).
 pytest_plugins = ["tests.jobs.harness"]
-
-
-class ScanAttempted(AssertionError):
-    pass
-
-
-def _forbid_scan(**kwargs):
-    raise ScanAttempted("DynamoDB Scan issued; application code must only get/query inside a tenant partition")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -70,7 +63,7 @@ def _servers():
     from saas import aws
     from saas.tenancy import tables
 
-    aws.botocore_session().register("before-call.dynamodb.Scan", _forbid_scan)
+    aws.botocore_session().register("before-call.dynamodb.Scan", aws_operations.forbid_scan)
     aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
@@ -139,36 +132,6 @@ def own_table(settings):
         tables.delete_table(name)
 
 
-class Clock:
-    """A clock a test moves by hand, for code that takes ``clock=`` (caches, breakers, schedules)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def unique(prefix: str = "") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
-
-
-@dataclass
-class User:
-    sub: str
-    email: str
-    password: str
-    id_token: str
-    access_token: str
-
-    def client(self, token: str | None = None):
-        from rest_framework.test import APIClient
-
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token or self.id_token}")
-        return client
-
-
 @pytest.fixture(scope="session")
 def cognito():
     from saas import aws
@@ -200,33 +163,6 @@ def make_user(cognito, settings):
                     access_token=auth["AccessToken"])
 
     return _make
-
-
-@dataclass
-class TenantFixture:
-    id: str
-    admin: User
-
-    def add(self, make_user, role: str) -> User:
-        from saas.tenancy import system_context
-        from saas.tenancy.store import transact_write
-        from tenants.services import membership_ops
-
-        user = make_user()
-        with system_context(reason="test fixture: add member"):
-            transact_write(membership_ops(tenant_id=self.id, user_id=user.sub, email=user.email, role=role))
-        return user
-
-
-def invite_and_accept(admin: User, person: User, role: str):
-    """The invitation flow through the API: the admin invites ``person``'s email, ``person`` accepts.
-    Returns the accept response."""
-    invited = admin.client().post("/api/v1/tenants/current/members", {"email": person.email, "role": role},
-                                  format="json")
-    assert invited.status_code == 202, invited.content
-    mine = person.client().get("/api/v1/me/invitations").json()["results"]
-    invitation = next(i for i in mine if i["id"].endswith(invited.json()["id"]))
-    return person.client().post(f"/api/v1/me/invitations/{invitation['id']}/accept")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from saas import aws, checks, config
-from tests.conftest import Clock
+from tests.factories import Clock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,7 +16,7 @@ import requests
 
 from saas import idempotency
 from saas.tenancy import system_context, tenant_context
-from tests.conftest import unique
+from tests.factories import unique
 
 
 @dataclass(frozen=True)

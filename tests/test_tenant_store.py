@@ -22,7 +22,7 @@ from saas.tenancy.store import (
     serialize,
     transact_write,
 )
-from tests.conftest import unique
+from tests.factories import unique
 
 
 class Widget(TenantModel):
@@ -230,7 +230,7 @@ def test_silo_tenant_items_land_in_its_own_table(tenants):
 
 
 def test_scan_guard_fails_any_scan():
-    from tests.conftest import ScanAttempted
+    from tests.aws_operations import ScanAttempted
 
     with pytest.raises(ScanAttempted):
         aws.client("dynamodb").scan(TableName=router.pooled_table, Limit=1)

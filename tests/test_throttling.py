@@ -45,7 +45,7 @@ def test_a_new_window_admits_the_tenant_again(tenant_a, settings, monkeypatch):
     assert api.get("/api/v1/me").status_code == 200
 
 
-# --- F7: one budget across processes ------------------------------------------------------------------
+# --- one budget across processes ----------------------------------------------------------------------
 def test_two_processes_share_one_budget(tenant_a):
     """Two throttles with separate in-process caches (two Lambda containers) must together admit
     no more than the tenant's budget in a window."""

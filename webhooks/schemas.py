@@ -3,7 +3,7 @@ type (the product or the order as the API shows it). Served at
 ``GET /api/v1/webhooks/schemas/{type}.json``; the tests validate real deliveries against them."""
 from __future__ import annotations
 
-from .events import EVENT_TYPES
+from saas.events import EVENT_TYPES
 
 DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "A decimal string."}
 TIMESTAMP = {"type": "string", "description": "ISO 8601 in UTC, milliseconds, ending in Z."}

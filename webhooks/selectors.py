@@ -5,10 +5,10 @@ import json
 
 from boto3.dynamodb.conditions import Attr
 
+from saas.events import EVENT_TYPES
 from saas.outbox import envelope
 from saas.tenancy.store import Page
 
-from .events import EVENT_TYPES
 from .models import (
     WebhookAttempt,
     WebhookEndpoint,

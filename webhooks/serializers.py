@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from saas.events import EVENT_TYPES
 from saas.serializers import PageQuerySerializer
-
-from .events import EVENT_TYPES
 
 
 class EventTypeSerializer(serializers.Serializer):

@@ -78,7 +78,7 @@ def delete_topic(topic_arn: str) -> None:
 def filter_policy(*, tenant_id: str, event_type: str, audience: str) -> dict:
     """Defence in depth: a subscription accepts only its tenant's messages of its type (or the test
     type), sent to everyone or to this subscription alone (see ``send_test_event``)."""
-    from .events import WEBHOOK_TEST
+    from saas.events import WEBHOOK_TEST
 
     return {ATTR_TENANT: [tenant_id], ATTR_EVENT_TYPE: [event_type, WEBHOOK_TEST],
             ATTR_AUDIENCE: [AUDIENCE_ALL, audience]}

@@ -16,9 +16,9 @@ logger = logging.getLogger("webhooks.worker")
 
 
 def handle_sqs(event: dict, context: Any = None) -> dict:
-    from saas.worker import _ready
+    from saas.worker import load_task_modules
 
-    _ready()
+    load_task_modules()
     from .services.delivery import handle_messages
 
     records = event.get("Records") or []

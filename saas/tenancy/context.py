@@ -93,6 +93,22 @@ def current_tenant_id() -> str:
     return get_context().tenant_id
 
 
+@contextlib.contextmanager
+def request_scope() -> Iterator[None]:
+    """The block starts with no context, whatever the thread carried, and whatever it sets is undone
+    when it ends (``TenantContextMiddleware``, around each request)."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def enter(ctx: TenantContext) -> None:
+    """Make ``ctx`` current until the enclosing ``request_scope`` ends (the request's resolved tenant)."""
+    _current.set(ctx)
+
+
 def refresh_current(ctx: TenantContext) -> None:
     """Replace the current context by a fresher view of the *same* tenant (e.g. roles re-read from
     the membership). The outer ``set()``'s token still restores what was there before it."""

@@ -33,7 +33,7 @@ from .context import (
     tenant_context,
     validate_tenant_id,
 )
-from .directory import TenantDirectory, tenant_directory  # noqa: F401  (re-exported)
+from .directory import tenant_directory
 from .store import StoreUnavailable
 
 logger = logging.getLogger("saas.tenancy.jobs")

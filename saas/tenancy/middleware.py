@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 
 from saas.errors import ServiceUnavailable
 
-from .context import _current
+from .context import enter, request_scope
 from .store import StoreUnavailable
 
 
@@ -22,17 +22,13 @@ class TenantContextMiddleware:
         self.resolve = import_string(settings.TENANT_RESOLVER)
 
     def __call__(self, request):
-        # Start every request from "no context", whatever the thread carried before.
-        token = _current.set(None)
-        try:
+        with request_scope():  # every request starts from "no context", whatever the thread carried before
             try:
                 context = self.resolve(request)
             except StoreUnavailable:  # before any view runs, so rendered here in the API's error shape
                 error = ServiceUnavailable("dynamodb", "The data store is unavailable; try again shortly.")
                 return JsonResponse(error.as_dict(), status=error.status, headers=error.headers)
             if context is not None:
-                _current.set(context)
+                enter(context)
                 request.tenant_context = context  # for the request log line written after the reset
             return self.get_response(request)
-        finally:
-            _current.reset(token)

@@ -7,27 +7,10 @@ affects who may act where drops the resolution cache entries it makes stale in t
 
 The writes live by concern: ``onboarding`` (registration, silo provisioning), ``members`` (the
 tenant in context and its members, the active tenant), ``platform`` (status and tier, for operators),
-on the shared ``records``. Their failure kinds are in ``tenants.errors``. Import from here.
+on the shared ``records``. Import them from here; their failure kinds from ``tenants.errors``.
 """
 from __future__ import annotations
 
-from ..errors import (
-    AlreadyMember,
-    CannotRaiseOwnRole,
-    ConcurrentChange,
-    IdentityProviderUnavailable,
-    InvalidInput,
-    InvalidTransition,
-    LastAdmin,
-    NotAllowed,
-    NotAMember,
-    ProvisioningFailed,
-    ProvisioningInProgress,
-    TenancyError,
-    TenantInactive,
-    TierChangeNotSupported,
-)
-from ..models import TIERS
 from .invitations import (
     accept_invitation,
     decline_invitation,
@@ -60,9 +43,7 @@ from .platform import change_tenant_tier, set_tenant_status
 from .records import membership_ops, new_tenant_id, silo_table_name
 
 __all__ = [
-    "TIERS", "TenancyError", "NotAMember", "TenantInactive", "NotAllowed", "CannotRaiseOwnRole", "AlreadyMember",
-    "LastAdmin", "ConcurrentChange", "InvalidTransition", "TierChangeNotSupported", "ProvisioningFailed",
-    "ProvisioningInProgress", "IdentityProviderUnavailable", "InvalidInput", "request_tenant", "register_tenant",
+    "request_tenant", "register_tenant",
     "create_pooled_tenant", "start_silo_tenant", "provisioning_is_stuck", "provision_silo_tenant", "membership_ops",
     "new_tenant_id", "silo_table_name", "update_current_tenant",
     "invite_member", "change_member_role", "remove_member", "switch_active_tenant", "set_tenant_status",

@@ -30,12 +30,12 @@ from saas import limits
 from saas.errors import NotFound
 from saas.idempotency import Claim
 from saas.tenancy import get_context, system_context, tenant_context
+from saas.tenancy.context import ROLES
 from saas.tenancy.store import DoesNotExist, TransactionCancelled, UnitOfWork
 
 from .. import active_tenant, notifications
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
 from ..models import (
-    ROLES,
     TENANT_DIRECTORY,
     Invitation,
     InvitationInbox,
@@ -44,11 +44,11 @@ from ..models import (
     Tenant,
     UserMembership,
 )
-from .members import _other_admin_guard, _require_admin
+from .members import other_admin_guard, require_admin
 from .records import (
-    _inbox_partition,
-    _removal_ops,
     commit_change,
+    inbox_partition,
+    invitation_removal_ops,
     membership_item_ops,
     normalise_email,
     revoke_ops_of_writer,
@@ -74,7 +74,7 @@ def invite_member(*, email: str, role: str, idempotency: Claim | None = None) ->
     inviting again replaces the pending invitation (new role, new expiry). Refused for someone who is
     already a member (409 ``already_member``) and for the plan's member limit; never says whether the
     email has an account. ``idempotency``: the key's record joins the transaction (``saas.idempotency``)."""
-    _require_admin()
+    require_admin()
     ctx = get_context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -101,7 +101,7 @@ def invite_member(*, email: str, role: str, idempotency: Claim | None = None) ->
     tenant_name = _tenant_name(ctx.tenant_id)
     with system_context(reason=f"invitation to {ctx.tenant_id}"):
         inbox_op, _ = InvitationInbox.objects.replace_op(
-            _inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", tenant_id=ctx.tenant_id,
+            inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", tenant_id=ctx.tenant_id,
             tenant_name=tenant_name, invitation_id=invitation_id, role=role, expires_at=expires_at)
     entry = Entry(action="member.invited", target_type="invitation", target_id=invitation_id,
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
@@ -128,7 +128,7 @@ def _tenant_name(tenant_id: str) -> str:
 def list_invitations(*, cursor: str | None = None, limit: int = 50) -> tuple[list[InvitationRecord], str | None]:
     """One page of the tenant's pending invitations (admins) and the cursor of the next page (None
     at the end). Expired ones are left out, so a page may hold fewer than ``limit``."""
-    _require_admin()
+    require_admin()
     now = time.time()
     page = Invitation.objects.query(cursor=cursor, limit=limit)
     invitations = (InvitationRecord.from_item(item) for item in page.items)
@@ -136,7 +136,7 @@ def list_invitations(*, cursor: str | None = None, limit: int = 50) -> tuple[lis
 
 
 def revoke_invitation(*, invitation_id: str) -> None:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     invitation = Invitation.objects.get(invitation_id, consistent=True)  # another tenant's: 404
     _delete_invitation(ctx.tenant_id, invitation, action="member.invitation_revoked")
@@ -148,7 +148,7 @@ def my_invitations(*, email: str) -> list[dict]:
         return []
     now = time.time()
     with system_context(reason="list my invitations"):
-        items = InvitationInbox.objects.query(_inbox_partition(email), limit=100).items
+        items = InvitationInbox.objects.query(inbox_partition(email), limit=100).items
     return [{"id": i["id"], "tenant": {"id": i["tenant_id"], "name": i.get("tenant_name", "")}, "role": i["role"],
              "expires_at": i["expires_at"]} for i in items if i["expires_at"] > now]
 
@@ -159,7 +159,7 @@ def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
         raise NotFound("No such invitation.")
     with system_context(reason="answer an invitation"):
         try:
-            inbox = InvitationInbox.objects.get(_inbox_partition(email), inbox_id, consistent=True)
+            inbox = InvitationInbox.objects.get(inbox_partition(email), inbox_id, consistent=True)
         except DoesNotExist:
             raise NotFound("No such invitation.") from None
     with tenant_context(inbox["tenant_id"]):
@@ -175,7 +175,7 @@ def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
 def _delete_invitation(tenant_id: str, invitation: dict, *, action: str) -> None:
     entry = Entry(action=action, target_type="invitation", target_id=invitation["id"], tenant_id=tenant_id,
                   changes={"email": [invitation["email"], None]})
-    commit_change(_removal_ops(tenant_id, invitation), entry, reason=f"{action} in {tenant_id}")
+    commit_change(invitation_removal_ops(tenant_id, invitation), entry, reason=f"{action} in {tenant_id}")
 
 
 def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
@@ -195,7 +195,7 @@ def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
     tx = UnitOfWork()
     tx.put("membership", user_op)
     tx.put("member", member_op)
-    tx.extend("invitation", _removal_ops(tenant_id, invitation))
+    tx.extend("invitation", invitation_removal_ops(tenant_id, invitation))
     tx.condition("open", open_check)
     with tenant_context(tenant_id, tier=tier):
         if inviter:  # the writer's authority must still hold: an admin of this tenant
@@ -240,7 +240,7 @@ def leave_tenant(*, user_id: str, tenant_id: str) -> None:
         member = Member.objects.get(user_id, consistent=True)
         ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]
         if member["role"] == "admin":
-            ops.append(_other_admin_guard(leaving=user_id))
+            ops.append(other_admin_guard(leaving=user_id))
         with system_context(reason=f"{user_id} leaves {tenant_id}"):
             ops.append(UserMembership.objects.delete_op(user_id, tenant_id))
         revoke, revoked = revoke_ops_of_writer(tenant_id, user_id)

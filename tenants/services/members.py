@@ -8,6 +8,7 @@ from boto3.dynamodb.conditions import Attr
 from audit import Entry
 from saas import limits
 from saas.tenancy import get_context, system_context
+from saas.tenancy.context import ROLE_RANK, ROLES
 from saas.tenancy.store import (
     DoesNotExist,
 )
@@ -20,7 +21,7 @@ from ..errors import (
     NotAMember,
     TenantInactive,
 )
-from ..models import ROLE_RANK, ROLES, TENANT_DIRECTORY, Member, Tenant, UserMembership
+from ..models import TENANT_DIRECTORY, Member, Tenant, UserMembership
 from .records import commit_change, get_tenant, replace_tenant, revoke_ops_of_writer, tenant_audit
 
 logger = logging.getLogger("tenants")
@@ -40,13 +41,13 @@ def update_current_tenant(*, name: str) -> dict:
 
 
 # --- memberships (the tenant in context) ----------------------------------------------------------
-def _require_admin() -> None:
+def require_admin() -> None:
     ctx = get_context()
     if not ctx.at_least("admin"):
         raise NotAllowed("Only admins manage members.")
 
 
-def _other_admin_guard(*, leaving: str) -> dict:
+def other_admin_guard(*, leaving: str) -> dict:
     """A transaction check that some admin other than ``leaving`` still is one.
 
     The role index is read to find a candidate (it may lag); the ConditionCheck inside the
@@ -60,7 +61,7 @@ def _other_admin_guard(*, leaving: str) -> dict:
 
 
 def change_member_role(*, user_id: str, role: str) -> dict:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -78,7 +79,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
     ops = [member_op, mirror_op]
     revoked = []
     if member["role"] == "admin":
-        ops.append(_other_admin_guard(leaving=user_id))
+        ops.append(other_admin_guard(leaving=user_id))
         # An admin no more: the invitations he wrote lose their authority (and go, in this transaction).
         revoke, revoked = revoke_ops_of_writer(ctx.tenant_id, user_id)
         ops += revoke
@@ -92,14 +93,14 @@ def change_member_role(*, user_id: str, role: str) -> dict:
 
 
 def remove_member(*, user_id: str) -> None:
-    _require_admin()
+    require_admin()
     ctx = get_context()
     member = Member.objects.get(user_id, consistent=True)
     ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]
     with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
         ops.append(UserMembership.objects.delete_op(user_id, ctx.tenant_id))
     if member["role"] == "admin":
-        ops.append(_other_admin_guard(leaving=user_id))
+        ops.append(other_admin_guard(leaving=user_id))
     # Removal is final: the invitations this member wrote go with him, in the same transaction.
     revoke, revoked = revoke_ops_of_writer(ctx.tenant_id, user_id)
     entry = Entry(action="member.removed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,

@@ -12,10 +12,11 @@ import audit as audit_trail
 from audit import Entry
 from saas import limits
 from saas.tenancy import system_context, tenant_context
+from saas.tenancy.context import ROLES
 from saas.tenancy.store import Op, TransactionCancelled, UnitOfWork, VersionConflict
 
 from ..errors import ConcurrentChange
-from ..models import ROLES, TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
+from ..models import TENANT_DIRECTORY, Invitation, InvitationInbox, Member, Tenant, UserMembership
 
 
 def new_tenant_id() -> str:
@@ -112,15 +113,15 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _inbox_partition(email: str) -> str:
+def inbox_partition(email: str) -> str:
     return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:40]
 
 
-def _removal_ops(tenant_id: str, invitation: dict) -> list[Op]:
+def invitation_removal_ops(tenant_id: str, invitation: dict) -> list[Op]:
     with tenant_context(tenant_id):
         ops = [Invitation.objects.delete_op(invitation["id"], expected_version=invitation["version"])]
     with system_context(reason="remove invitation"):
-        inbox = InvitationInbox.objects.delete_op(_inbox_partition(invitation["email"]),
+        inbox = InvitationInbox.objects.delete_op(inbox_partition(invitation["email"]),
                                                   f"{tenant_id}.{invitation['id']}",
                                                   missing_ok=True)  # the inbox copy may already be gone
     return [*ops, inbox]
@@ -139,6 +140,6 @@ def revoke_ops_of_writer(tenant_id: str, user_id: str) -> tuple[list[Op], list[s
     for item in Invitation.objects.every(filter=Attr("invited_by").eq(user_id)):
         if len(ids) == REVOKED_WITH_WRITER:
             break
-        ops += _removal_ops(tenant_id, item)
+        ops += invitation_removal_ops(tenant_id, item)
         ids.append(item["id"])
     return ops, ids

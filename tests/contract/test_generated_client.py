@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unique
+from tests.factories import unique
 
 GENERATOR_CONFIG = "package_name_override: contract_client\nproject_name_override: contract-client\npost_hooks: []\n"
 

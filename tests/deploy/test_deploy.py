@@ -27,7 +27,7 @@ import pytest
 
 from devstack import cfn, deploy, iam
 
-from .conftest import ACCOUNT, REGION, Front, lambda_environment, unpack
+from .harness import ACCOUNT, REGION, Front, lambda_environment, unpack
 
 
 def moto_template(account):
@@ -67,7 +67,7 @@ class LateFront:
         late = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 late.ready().serve(self)
 
             def log_message(self, *args):
@@ -181,7 +181,7 @@ def assert_api_gateway_may_invoke_exactly(iam_client, role_name: str, function_a
 def test_a_smoke_check_that_does_not_get_200_fails_the_deploy(account):
     """Zappa's own check accepts any status below 500 (a 400 from a wrong ALLOWED_HOSTS passes it)."""
     class BadRequest(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(400)
             self.send_header("Content-Type", "text/html")
             self.end_headers()

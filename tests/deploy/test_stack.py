@@ -29,7 +29,7 @@ import pytest
 from devstack import cfn, lambda_package
 from saas import files
 
-from .conftest import ACCOUNT, REGION, api_gateway_event, lambda_environment, unpack
+from .harness import ACCOUNT, REGION, api_gateway_event, lambda_environment, unpack
 
 APP_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
 APP_HOST = "abc123.execute-api.us-east-1.amazonaws.com"

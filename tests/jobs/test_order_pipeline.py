@@ -6,12 +6,13 @@ import time
 
 from orders.models import IdempotencyRecord, Order
 from orders.services import _idempotency_record_id
-from orders.tasks import confirm_order, fulfil_order, sweep_tenant
+from orders.tasks import confirm_order, fulfil_order
 from saas.celery import broker
 from saas.outbox import OutboxEvent
+from saas.tasks import sweep_tenant
 from saas.tenancy import tenant_context
 from tests.jobs.harness import Worker, wait_until
-from tests.orders.conftest import all_orders, make_product, order_events, place, stock_of
+from tests.orders.factories import all_orders, make_product, order_events, place, stock_of
 
 
 def status_of(tenant_id: str, order_id: str) -> str:

@@ -9,14 +9,15 @@ import time
 from celery.contrib.testing.worker import start_worker
 
 from orders.models import Order, new_order_id
-from orders.tasks import confirm_order, sweep, sweep_tenant
+from orders.tasks import confirm_order
 from saas.celery import app
 from saas.outbox import OutboxEvent, event_op
+from saas.tasks import sweep, sweep_tenant
 from saas.tenancy import current_context, system_context, tenant_context
 from saas.tenancy.store import transact_write
 from tenants.services import membership_ops, set_tenant_status
 from tests.jobs.harness import WORKER_ENV, wait_until
-from tests.orders.conftest import make_product, order_events, place
+from tests.orders.factories import make_product, order_events, place
 
 seen_contexts: list = []
 

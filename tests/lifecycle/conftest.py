@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 import audit
-from saas.tenancy import system_context, tenant_context
 
 
 @pytest.fixture(autouse=True)
@@ -12,19 +11,3 @@ def _fresh_audit_heads():
     audit.heads.forget()
     yield
     audit.heads.forget()
-
-
-def trail(tenant_id: str | None) -> list[dict]:
-    """Every record of a trail, oldest first, read straight from the store."""
-    records, cursor = [], None
-    scope = tenant_context(tenant_id) if tenant_id else system_context(reason="test: read platform trail")
-    with scope:
-        while True:
-            if tenant_id:
-                page = audit.AuditRecord.objects.query(cursor=cursor, limit=100)
-            else:
-                page = audit.PlatformAuditRecord.objects.query(audit.PLATFORM, cursor=cursor, limit=100)
-            records += page.items
-            cursor = page.next_cursor
-            if not cursor:
-                return records

@@ -12,10 +12,10 @@ from products import services as product_services
 from saas import aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import router, serialize
-from tests.conftest import invite_and_accept
-from tests.products.conftest import create_product, product_payload
+from tests.factories import invite_and_accept
+from tests.products.factories import create_product, product_payload
 
-from .conftest import trail
+from .factories import trail
 
 
 def _raw_key(tenant_id: str, seq: int) -> dict:
@@ -276,7 +276,7 @@ def test_webhook_changes_are_audited_without_secrets(tenant_a):
     assert records[0]["changes"]["url"][1].endswith("/hook?[redacted]")
 
 
-# --- F5: a keyed chain, a signed head, and digests outside DynamoDB ----------------------------------
+# --- a keyed chain, a signed head, and digests outside DynamoDB ---------------------------------------
 def _head_key(tenant_id: str) -> dict:
     return serialize({"PK": f"TENANT#{tenant_id}#AUDITHEAD", "SK": audit.HEAD_ID})
 

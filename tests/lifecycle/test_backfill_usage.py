@@ -10,9 +10,9 @@ from django.core.management import call_command
 
 from saas import aws, files, usage
 from saas.tenancy.store import serialize
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 from .test_product_images import png, start, upload
 
 

@@ -15,9 +15,9 @@ from saas.export import exportable_models
 from saas.tenancy import tenant_context
 from saas.worker import handle_schedule
 from tests.jobs.harness import wait_until
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,9 @@ from saas.tenancy import system_context
 from tenants import offboarding
 from tenants.models import TENANT_DIRECTORY, Tenant
 from tests.jobs.harness import wait_until
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from products import services as product_services
 from saas import limits, usage
 from saas.tenancy import tenant_context
 from saas.usage import UsageDay
-from tests.conftest import invite_and_accept
-from tests.products.conftest import create_product, product_payload
+from tests.factories import invite_and_accept
+from tests.products.factories import create_product, product_payload
 
 
 @pytest.fixture

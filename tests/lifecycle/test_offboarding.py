@@ -14,12 +14,12 @@ from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding
 from tenants.models import TENANT_DIRECTORY, Tenant, UserMembership
-from tenants.services.invitations import _inbox_partition
+from tenants.services.records import inbox_partition
 from tenants.tasks import enqueue_offboarding
 from tests.jobs.harness import wait_until
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 from .test_product_images import png, start, upload
 
 
@@ -154,7 +154,7 @@ def test_offboarding_deletes_every_item_resumes_after_a_kill_and_spares_the_neig
     assert receipt_invitations(tenant_a.id) == 1
     invitee_inbox = aws.client("dynamodb").query(
         TableName=django_settings.DYNAMODB_TABLE, KeyConditionExpression="PK = :pk",
-        ExpressionAttributeValues=serialize({":pk": f"INVITE#{_inbox_partition('pending.person@example.test')}"}))
+        ExpressionAttributeValues=serialize({":pk": f"INVITE#{inbox_partition('pending.person@example.test')}"}))
     assert [i for i in invitee_inbox["Items"] if i["SK"]["S"].startswith(tenant_a.id)] == []
     assert platform_item(router.ROUTING_PK, tenant_a.id) is None
     assert files.count_prefix(tenant_a.id) == 0

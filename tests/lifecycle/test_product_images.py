@@ -18,9 +18,9 @@ import requests
 from saas import files
 from saas.tenancy import tenant_context
 from saas.tenancy.store import DoesNotExist
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 
-from .conftest import trail
+from .factories import trail
 
 
 def png(width: int = 1, height: int = 1) -> bytes:
@@ -160,7 +160,7 @@ def test_viewers_cannot_upload(viewer, manager):
     assert viewer.client().post(f"/api/v1/products/{product['id']}/image/upload").status_code == 403
 
 
-# --- F12: an upload form is good for one attach; unattached uploads are counted and expire ---------------
+# --- an upload form is good for one attach; unattached uploads are counted and expire -----------------
 def _attach(client, product_id: str, upload_id: str):
     return client.put(f"/api/v1/products/{product_id}/image", {"upload_id": upload_id}, format="json")
 

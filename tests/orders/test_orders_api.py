@@ -8,7 +8,7 @@ import pytest
 from orders import services
 from saas.tenancy import tenant_context
 
-from .conftest import all_orders, make_product, order_events, place, stock_of
+from .factories import all_orders, make_product, order_events, place, stock_of
 
 
 # --- placing ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from orders import services
 from orders.models import IdempotencyRecord
 from saas.tenancy import tenant_context
 
-from .conftest import all_orders, make_product, order_events, place, stock_of
+from .factories import all_orders, make_product, order_events, place, stock_of
 
 
 def test_same_key_and_body_returns_the_same_order_and_reserves_once(tenant_a, member):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from orders.services import recover_stuck_orders
 from saas.tenancy import tenant_context
-from tests.orders.conftest import make_product
+from tests.orders.factories import make_product
 
 
 def test_a_backed_up_queue_gets_a_few_copies_of_a_job_not_one_per_sweep(redis_broker, tenant_a, member):

@@ -8,7 +8,7 @@ from products.models import Product, ProductSku
 from saas.tenancy import tenant_context
 from saas.tenancy.store import DoesNotExist
 
-from .conftest import create_product, outbox_events, product_payload
+from .factories import create_product, outbox_events, product_payload
 
 CONTRACT_FIELDS = {"id", "sku", "name", "description", "price", "currency", "stock", "category", "image_url",
                    "created_at", "updated_at", "version"}

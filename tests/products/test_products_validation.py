@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from .conftest import create_product, outbox_events, product_payload
+from .factories import create_product, outbox_events, product_payload
 
 BAD_VALUES = [
     # sku: uppercase letters/digits/._- , 1-64, starting with a letter or digit, a JSON string

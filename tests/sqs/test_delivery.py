@@ -12,7 +12,7 @@ from saas.hooks import hooks
 from saas.outbox import OutboxEvent, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.store import transact_write
-from tests.orders.conftest import make_product, order_events, place, stock_of
+from tests.orders.factories import make_product, order_events, place, stock_of
 from tests.sqs.harness import MAX_RECEIVE_COUNT, kombu_body, kombu_message, wait_until
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 
 from devstack.services import REPO_ROOT, popen_child, stop_process
-from tests.orders.conftest import make_product, place
+from tests.orders.factories import make_product, place
 from tests.sqs.harness import wait_until
 from tests.sqs.test_pipeline import status_of
 

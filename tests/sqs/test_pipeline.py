@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orders.models import Order
 from saas.tenancy import tenant_context
-from tests.orders.conftest import make_product, order_events, place
+from tests.orders.factories import make_product, order_events, place
 from tests.sqs.harness import kombu_message, wait_until
 
 

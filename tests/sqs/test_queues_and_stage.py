@@ -13,7 +13,7 @@ from django.test import override_settings
 from devstack import deploy, lambda_local
 from saas import aws, queues
 from saas.tenancy import tenant_context
-from tests.orders.conftest import make_product, place
+from tests.orders.factories import make_product, place
 from tests.sqs.harness import kombu_body, kombu_message, wait_until
 
 ZAPPA = json.loads((lambda_local.ROOT / "zappa_settings.json").read_text())

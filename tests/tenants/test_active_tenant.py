@@ -12,7 +12,7 @@ from saas.tenancy.middleware import TenantContextMiddleware
 from saas.tenancy.store import transact_write
 from tenants import active_tenant, services
 from tenants.models import Member, UserMembership
-from tests.conftest import Clock, invite_and_accept
+from tests.factories import Clock, invite_and_accept
 
 
 @pytest.fixture

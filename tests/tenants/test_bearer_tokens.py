@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from tenants.identity import jwks
 
-from .conftest import b64, claims_of, fresh, unsigned
+from .factories import b64, claims_of, fresh, unsigned
 
 
 def call_me(token: str | None = None, header: str | None = None):

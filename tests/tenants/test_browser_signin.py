@@ -155,7 +155,7 @@ def test_a_callback_with_a_forged_state_signs_nobody_in(live_server, browser_set
 
 def test_seeded_demo_user_signs_in_through_the_browser_as_their_cognito_self(
         live_server, browser_settings, oidc_provider):
-    result = demo.seed_demo(provider_url=oidc_provider.endpoint, seed_products=False)
+    result = demo.seed_demo(provider_url=oidc_provider.endpoint, app_data=False)
     assert result.provider_registered
     alice = next(u for u in result.users if u.email == "alice@demo.test")
     acme = next(t for t in result.tenants if t["name"] == "Acme Outfitters")

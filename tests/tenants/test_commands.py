@@ -32,6 +32,7 @@ def test_seed_demo_is_idempotent_and_prints_how_to_sign_in(browser_settings, oid
     for user in data["users"]:
         assert user["email"] in first
     assert "How to sign in" in first and "demo_token" in first and oidc_provider.endpoint in first
+    assert "Demo products: seeded for each demo tenant." in first  # products registered its demo seeder
     assert "(standard, exists)" in second and "(premium, exists)" in second
 
     def tenant_lines(text):
@@ -52,7 +53,7 @@ def test_seed_demo_is_idempotent_and_prints_how_to_sign_in(browser_settings, oid
 
 
 def test_demo_token_comes_from_the_emulator_not_from_a_key_we_hold():
-    demo.seed_demo(provider_url="", seed_products=False)
+    demo.seed_demo(provider_url="", app_data=False)
     id_token = run("demo_token", "alice@demo.test").strip()
     access_token = run("demo_token", "alice@demo.test", "--access").strip()
     keys = jwt.PyJWKSet.from_dict(requests.get(settings.COGNITO_JWKS_URL, timeout=5).json())

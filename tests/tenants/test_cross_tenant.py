@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import invite_and_accept
+from tests.factories import invite_and_accept
 
 
 @pytest.fixture

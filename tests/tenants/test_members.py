@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 
 from saas import aws
 from tenants import cognito
-from tests.conftest import invite_and_accept
+from tests.factories import invite_and_accept
 
 MEMBERS = "/api/v1/tenants/current/members"
 
@@ -113,11 +113,12 @@ def test_non_admins_change_no_roles_not_even_their_own(tenant_a, make_user, role
 def test_nobody_raises_their_own_role_even_through_the_service(tenant_a, make_user):
     from saas.tenancy import tenant_context
     from tenants import services
+    from tenants.errors import CannotRaiseOwnRole
 
     manager = tenant_a.add(make_user, "manager")
     # even with an (erroneously) admin-looking context, a person cannot raise their own role
     with tenant_context(tenant_a.id, user_id=manager.sub, roles={"admin"}):
-        with pytest.raises(services.CannotRaiseOwnRole):
+        with pytest.raises(CannotRaiseOwnRole):
             services.change_member_role(user_id=manager.sub, role="admin")
     assert roles_of(tenant_a.admin.client())[manager.sub] == "manager"
 

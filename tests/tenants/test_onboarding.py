@@ -13,15 +13,16 @@ import pytest
 import redis as redis_py
 from botocore.exceptions import ClientError
 
-from orders.tasks import sweep
 from saas import aws
+from saas.tasks import sweep
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.context import TENANT_ID_PATTERN
 from saas.tenancy.store import router, serialize
 from tenants import services
+from tenants.errors import InvalidTransition, ProvisioningFailed
 from tenants.models import TENANT_DIRECTORY, Member, Tenant, TenantRegistration, UserMembership
 from tenants.tasks import provision_silo
-from tests.conftest import unique
+from tests.factories import unique
 from tests.jobs.harness import use_broker, wait_until
 
 
@@ -234,7 +235,7 @@ def test_failed_provisioning_shows_failed_with_a_reason_and_leaves_nothing_half_
 
     # Nothing reruns a failed tenant.
     assert provision_silo(tenant_id) == "skipped"
-    with pytest.raises(services.InvalidTransition):
+    with pytest.raises(InvalidTransition):
         services.provision_silo_tenant(tenant_id=tenant_id)
 
 
@@ -355,7 +356,7 @@ def test_failure_inside_the_activation_transaction_also_cleans_up(newcomer, silo
     aws.client("dynamodb").put_item(TableName=tenant["table"], Item=serialize({
         "PK": f"TENANT#{tenant['id']}#MEMBER", "SK": newcomer.sub, "tenant_id": tenant["id"], "id": newcomer.sub,
         "role": "viewer", "version": 1}))
-    with pytest.raises(services.ProvisioningFailed) as info:
+    with pytest.raises(ProvisioningFailed) as info:
         services.provision_silo_tenant(tenant_id=tenant["id"])
     assert "ConditionalCheckFailed" in info.value.reason
     with system_context(reason="test: read back"):

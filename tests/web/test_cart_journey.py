@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from products import services as product_services
 from saas.tenancy import tenant_context
 
-from .conftest import register
+from .harness import register
 from .test_journeys import add_to_cart, htmx_idle, htmx_ready, nav
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from products import selectors as product_selectors
 from saas.tenancy import tenant_context
 
-from .conftest import register
+from .harness import register
 from .test_journeys import nav
 
 pytestmark = pytest.mark.slow

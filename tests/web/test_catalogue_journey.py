@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from products import services
 from saas.tenancy import tenant_context
 
-from .conftest import register
+from .harness import register
 from .test_journeys import nav
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.mailbox import mail_worker, wait_for_email
 
-from .conftest import register
+from .harness import register
 from .test_journeys import nav
 
 pytestmark = pytest.mark.slow

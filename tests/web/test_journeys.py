@@ -15,7 +15,7 @@ from devstack.webhook_receiver import Receiver
 from products.services import seed_demo_products
 from tenants import services as tenant_services
 
-from .conftest import register
+from .harness import register
 
 pytestmark = pytest.mark.slow
 

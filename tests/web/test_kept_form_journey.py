@@ -13,7 +13,7 @@ from saas.kept_forms import KeptForm
 from saas.sessions import SESSION_ITEM, WebSession
 from saas.tenancy import system_context, tenant_context
 
-from .conftest import register
+from .harness import register
 from .test_journeys import nav
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from products.services import seed_demo_products
 from tests.lifecycle.test_product_images import png
 from tests.mailbox import wait_for_email
 
-from .conftest import journeys, register
+from .harness import journeys, register
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import register
+from .harness import register
 
 pytestmark = pytest.mark.slow
 

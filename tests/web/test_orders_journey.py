@@ -15,7 +15,7 @@ from orders import services as order_services
 from products.services import seed_demo_products
 from saas.tenancy import tenant_context
 
-from .conftest import register
+from .harness import register
 from .test_journeys import nav
 
 pytestmark = pytest.mark.slow

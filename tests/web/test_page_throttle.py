@@ -1,4 +1,4 @@
-"""F6: web pages spend the tenant's request budget like the API does (one budget per tenant, all of
+"""Web pages spend the tenant's request budget like the API does (one budget per tenant, all of
 its users and both doors together), and a throttled page says so in the page shell."""
 from __future__ import annotations
 

@@ -10,11 +10,11 @@ import pytest
 
 from saas.sessions import SESSION_ITEM, WebSession
 from saas.tenancy import system_context
-from saas.tenancy.store import DoesNotExist, transact_write
+from saas.tenancy.store import DoesNotExist, StoreUnavailable, transact_write
 from tenants.models import Member, UserMembership
 from tests.tenants.test_browser_signin import csrf, new_session, sign_in
 
-from .conftest import register
+from .harness import register
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +136,28 @@ def test_error_pages_are_styled_with_a_way_back_and_the_api_keeps_json(live_serv
     assert api.json()["code"] == "not_found"
     api_405 = browser.delete(f"{live_server.url}/api/v1/me", headers={"X-CSRFToken": csrf(browser)})
     assert api_405.status_code == 405 and api_405.headers["Content-Type"].startswith("application/json")
+
+
+def test_a_form_action_that_fails_says_why_on_the_page_it_returns_to(live_server, browser_settings, oidc_provider,
+                                                                      tenant_a, make_user, monkeypatch):
+    """``web_page(back=...)``: whatever application error the action meets (an invitation that is not
+    there, 404; the data store down, 503) is a message on the page the action returns to, the same
+    page a success returns to: not an error page, not a form error, nothing half done."""
+    member = tenant_a.add(make_user, "member")
+    browser = signed_in(live_server, oidc_provider, member)
+    gone = browser.post(f"{live_server.url}/invitations/no-such-invitation/accept",
+                        data={"csrfmiddlewaretoken": csrf(browser)})
+    assert gone.status_code == 200 and urlsplit(gone.url).path == "/" and "No such invitation." in gone.text
+
+    def store_down(**_):
+        raise StoreUnavailable("test: DynamoDB does not answer")
+
+    monkeypatch.setattr("tenants.services.leave_tenant", store_down)
+    outage = browser.post(f"{live_server.url}/memberships/{tenant_a.id}/leave",
+                          data={"csrfmiddlewaretoken": csrf(browser)})
+    assert outage.status_code == 200 and urlsplit(outage.url).path == "/"
+    assert "dynamodb is unavailable; try again shortly." in outage.text and "You left the tenant" not in outage.text
+    assert browser.get(f"{live_server.url}/catalogue/").status_code == 200  # still a member
 
 
 def test_the_server_error_page_needs_nothing_that_may_be_down(rf):

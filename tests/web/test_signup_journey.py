@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import unique
+from tests.factories import unique
 from tests.mailbox import wait_for_email
 
 pytestmark = pytest.mark.slow

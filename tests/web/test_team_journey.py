@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.mailbox import mail_worker, wait_for_email
 
-from .conftest import register
+from .harness import register
 from .test_journeys import htmx_ready, nav
 
 pytestmark = pytest.mark.slow
@@ -65,7 +65,7 @@ def test_an_admin_resends_and_revokes_invitations_and_is_told_someone_is_already
 def test_usage_counts_the_members_the_team_page_lists(journey, oidc_provider, make_tenant, make_user):
     """The owner, two people added directly (as demo data is) and one who accepted an invitation:
     Settings -> Usage and the Team page say the same number."""
-    from tests.conftest import invite_and_accept
+    from tests.factories import invite_and_accept
 
     shop = make_tenant(name="Counting Co")
     shop.add(make_user, "member")

@@ -11,13 +11,13 @@ from playwright.sync_api import expect
 
 from devstack.webhook_receiver import EndpointReceiver
 from saas.tenancy import tenant_context
-from tests.conftest import Clock
-from tests.webhooks.conftest import deliver_pending, sweep, verify
+from tests.factories import Clock
+from tests.webhooks.factories import deliver_pending, sweep, verify
 from webhooks import clock as delivery_clock
 from webhooks.services import run_recovery
 from webhooks.services.delivery import SCHEDULE
 
-from .conftest import register
+from .harness import register
 from .test_journeys import htmx_idle, htmx_ready, nav
 
 pytestmark = pytest.mark.slow

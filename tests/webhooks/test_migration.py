@@ -5,7 +5,7 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from .conftest import ENDPOINTS, deliver_pending, tenant_topic_names, verify
+from .factories import ENDPOINTS, deliver_pending, tenant_topic_names, verify
 
 SUBSCRIPTIONS = "/api/v1/webhooks/subscriptions"
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from saas.events import EVENT_TYPES, ORDER_CREATED, ORDER_FULFILLED, PRODUCT_CREATED, WEBHOOK_TEST
 from saas.tenancy import tenant_context
 from saas.tenancy.store import DoesNotExist
-from webhooks.events import EVENT_TYPES, ORDER_CREATED, ORDER_FULFILLED, PRODUCT_CREATED, WEBHOOK_TEST
 from webhooks.models import PENDING_CONFIRMATION, WebhookSubscription, WebhookTopic
 from webhooks.services import publish_event
 
-from .conftest import make_event, tenant_topic_names, topic_name
+from .factories import make_event, tenant_topic_names, topic_name
 
 SUBSCRIPTIONS = "/api/v1/webhooks/subscriptions"
 

@@ -7,12 +7,12 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from saas.events import EVENT_TYPES
 from saas.tenancy import tenant_context
-from tests.conftest import unique
-from webhooks.events import EVENT_TYPES
+from tests.factories import unique
 from webhooks.services import publish_event
 
-from .conftest import make_event, tenant_topic_names, topic_name
+from .factories import make_event, tenant_topic_names, topic_name
 
 SUBSCRIPTIONS = "/api/v1/webhooks/subscriptions"
 SEED = 20260301

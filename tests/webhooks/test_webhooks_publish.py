@@ -6,16 +6,17 @@ import threading
 
 import pytest
 
+from devstack.webhook_receiver import Receiver
+from saas.events import ORDER_CANCELLED, ORDER_CREATED, PRODUCT_UPDATED
 from saas.tenancy import NoTenantContext, system_context, tenant_context
 from saas.tenancy.store import DoesNotExist
-from tests.conftest import unique
+from tests.factories import unique
 from webhooks import services
-from webhooks.events import ORDER_CANCELLED, ORDER_CREATED, PRODUCT_UPDATED
 from webhooks.models import WebhookSubscription, WebhookTopic
 from webhooks.services import EventTenantMismatch, publish_event, subscribe, topics, unsubscribe
 from webhooks.sns import SNSUnavailable
 
-from .conftest import Receiver, make_event, tenant_topic_names, topic_name
+from .factories import make_event, tenant_topic_names, topic_name
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_racing_first_subscriptions_share_one_topic_and_record(tenant_id, receiv
             barrier.wait(timeout=10)
             try:
                 results[path] = subscribe(event_type=ORDER_CREATED, url=receiver.url(path))
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:  # reported below
                 errors.append(exc)
 
     threads = [threading.Thread(target=racer, args=(p,)) for p in paths]
@@ -184,7 +185,7 @@ def test_subscribe_racing_the_last_unsubscribe_never_loses_its_topic(tenant_id, 
                 barrier.wait(timeout=10)
                 try:
                     unsubscribe(subscription_id=leaving["id"])
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     errors.append(exc)
 
         def join():
@@ -192,7 +193,7 @@ def test_subscribe_racing_the_last_unsubscribe_never_loses_its_topic(tenant_id, 
                 barrier.wait(timeout=10)
                 try:
                     subscribe(event_type=ORDER_CANCELLED, url=receiver.url(f"/joining{round_}"))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     errors.append(exc)
 
         threads = [threading.Thread(target=leave), threading.Thread(target=join)]

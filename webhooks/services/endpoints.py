@@ -20,6 +20,7 @@ from audit import Entry
 from saas import idempotency as idempotency_records
 from saas import limits
 from saas.errors import InvalidInput
+from saas.events import EVENT_TYPES
 from saas.idempotency import Claim
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
@@ -32,7 +33,6 @@ from saas.tenancy.store import (
 )
 
 from .. import clock, queue, signing, sns
-from ..events import EVENT_TYPES
 from ..models import ALL_EVENTS, TOPIC_ACTIVE, WebhookEndpoint, WebhookSecret, WebhookTopic
 from ..url_validation import InvalidSubscriberURL, validate_for_settings
 from . import topics

@@ -6,11 +6,11 @@ import logging
 from collections import Counter
 from decimal import Decimal
 
+from saas.events import EVENT_TYPES
 from saas.outbox import envelope
 from saas.tenancy import current_tenant_id
 
 from .. import sns
-from ..events import EVENT_TYPES
 from . import topics
 
 logger = logging.getLogger("webhooks")

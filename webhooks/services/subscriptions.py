@@ -13,6 +13,7 @@ import audit
 from audit import Entry
 from saas import limits
 from saas.errors import Conflict, InvalidInput
+from saas.events import EVENT_TYPES, WEBHOOK_TEST
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
     DoesNotExist,
@@ -23,7 +24,6 @@ from saas.tenancy.store import (
 )
 
 from .. import sns
-from ..events import EVENT_TYPES, WEBHOOK_TEST
 from ..models import (
     ACTIVE,
     EXPIRED,

@@ -4,7 +4,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from .items import call, error_code, serialize
+from . import items as wire
+from .items import error_code, serialize
 
 THROTTLE_ENTITY = "THROTTLE"
 
@@ -17,7 +18,7 @@ def lease_budget(bucket: str, window: int, *, amount: int, limit: int, expires_a
         raise ValueError("a lease takes at least one request")
     bucket = bucket.replace("#", "_")  # the key delimiter never comes from a caller's text
     try:
-        call("update_item", TableName=settings.DYNAMODB_TABLE,
+        wire.call("update_item", TableName=settings.DYNAMODB_TABLE,
              Key=serialize({"PK": f"{THROTTLE_ENTITY}#{bucket}", "SK": str(int(window))}),
              UpdateExpression="ADD #used :amount SET #expires = :expires",
              ConditionExpression="attribute_not_exists(#used) OR #used <= :room",

@@ -13,7 +13,8 @@ from django.conf import settings
 from saas.cache import TTLCache
 
 from ..context import validate_tenant_id
-from .items import Op, call, deserialize, now_iso, serialize
+from . import items as wire
+from .items import Op, deserialize, now_iso, serialize
 
 
 class TableRouter:
@@ -40,7 +41,7 @@ class TableRouter:
         return self._cache.get_or_load(tenant_id, lambda: self._load(tenant_id))
 
     def _load(self, tenant_id: str) -> str:
-        raw = call("get_item", TableName=self.pooled_table,
+        raw = wire.call("get_item", TableName=self.pooled_table,
                    Key=serialize({"PK": self.ROUTING_PK, "SK": tenant_id})).get("Item")
         return str(deserialize(raw)["table"]) if raw else self.pooled_table
 
@@ -53,7 +54,7 @@ class TableRouter:
 
     def stored_table(self, tenant_id: str) -> str | None:
         """The silo route recorded for the tenant, read now (no cache); None when it has none."""
-        raw = call("get_item", TableName=self.pooled_table, ConsistentRead=True,
+        raw = wire.call("get_item", TableName=self.pooled_table, ConsistentRead=True,
                    Key=serialize({"PK": self.ROUTING_PK, "SK": tenant_id})).get("Item")
         return str(deserialize(raw)["table"]) if raw else None
 

@@ -13,6 +13,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from ..context import get_context
+from . import items as wire
 from .cursors import MAX_INDEX_PAGE, MAX_PAGE, Page, decode_cursor, encode_cursor
 from .errors import AlreadyExists, DoesNotExist, TenantMismatch, VersionConflict
 from .items import (
@@ -21,7 +22,6 @@ from .items import (
     Op,
     apply_filter,
     build,
-    call,
     deserialize,
     deserialize_value,
     filter_expression,
@@ -88,7 +88,7 @@ class TenantManager:
     # reads ----------------------------------------------------------------------------------
     def get(self, item_id: str, *, consistent: bool = False) -> Item:
         tenant_id, table = self._scope()
-        raw = call("get_item", TableName=table, Key=serialize(self._key(tenant_id, item_id)),
+        raw = wire.call("get_item", TableName=table, Key=serialize(self._key(tenant_id, item_id)),
                     ConsistentRead=consistent).get("Item")
         return self._check(raw, tenant_id)
 
@@ -100,7 +100,7 @@ class TenantManager:
             keys = [serialize(self._key(tenant_id, i)) for i in ids[start:start + 100]]
             request: dict[str, Any] | None = {table: {"Keys": keys, "ConsistentRead": True}}
             while request:
-                response = call("batch_get_item", RequestItems=request)
+                response = wire.call("batch_get_item", RequestItems=request)
                 for raw in response["Responses"].get(table, []):
                     item = self._check(raw, tenant_id)
                     found[item["id"]] = item
@@ -153,7 +153,7 @@ class TenantManager:
             kwargs["ExclusiveStartKey"] = serialize(decode_cursor(cursor, tenant=tenant_id, query_id=query_id))
         if consistent and index is None:
             kwargs["ConsistentRead"] = True
-        response = call("query", TableName=table, KeyConditionExpression=condition["expression"],
+        response = wire.call("query", TableName=table, KeyConditionExpression=condition["expression"],
                          ExpressionAttributeNames=names, ExpressionAttributeValues=values, Limit=limit,
                          ScanIndexForward=ascending, **kwargs)
         items = [self._check(raw, tenant_id) for raw in response.get("Items", [])]
@@ -176,7 +176,7 @@ class TenantManager:
         condition = build(key_condition, is_key=True)
         total = 0
         while True:
-            response = call("query", TableName=table, KeyConditionExpression=condition["expression"],
+            response = wire.call("query", TableName=table, KeyConditionExpression=condition["expression"],
                              ExpressionAttributeNames=condition["names"],
                              ExpressionAttributeValues=condition["values"], Select="COUNT", **kwargs)
             total += int(response["Count"])
@@ -336,7 +336,7 @@ class TenantManager:
     def create(self, **fields: Any) -> Item:
         op, item = self.create_op(**fields)
         try:
-            call("put_item", **op["Put"])
+            wire.call("put_item", **op["Put"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise AlreadyExists(f"{self.model.entity} already exists") from exc
@@ -347,7 +347,7 @@ class TenantManager:
                **changes: Any) -> Item:
         op, _ = self.update_op(item_id, expected_version=expected_version, current=current, **changes)
         try:
-            raw = call("update_item", **op["Update"], ReturnValues="ALL_NEW",
+            raw = wire.call("update_item", **op["Update"], ReturnValues="ALL_NEW",
                         ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
         except ClientError as exc:
             self._raise_write_failure(exc)
@@ -356,7 +356,7 @@ class TenantManager:
     def delete(self, item_id: str, *, expected_version: int) -> None:
         op = self.delete_op(item_id, expected_version=expected_version)
         try:
-            call("delete_item", **op["Delete"], ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            wire.call("delete_item", **op["Delete"], ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as exc:
             self._raise_write_failure(exc)
 

@@ -10,9 +10,10 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 
 from ..context import SystemContext, current_context
+from . import items as wire
 from .cursors import MAX_PAGE, Page, decode_cursor, encode_cursor
 from .errors import AlreadyExists, DoesNotExist, ScopeError, VersionConflict
-from .items import Op, apply_filter, build, call, deserialize, now_iso, serialize, serialize_value, set_and_add_clauses
+from .items import Op, apply_filter, build, deserialize, now_iso, serialize, serialize_value, set_and_add_clauses
 from .managers import Item, TenantModel
 
 #: A platform item's address: (model, partition, id).
@@ -40,7 +41,7 @@ class PlatformManager:
         return {"PK": f"{self.model.entity}#{partition}", "SK": item_id}
 
     def get(self, partition: str, item_id: str, *, consistent: bool = False) -> Item:
-        raw = call("get_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)),
+        raw = wire.call("get_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)),
                     ConsistentRead=consistent).get("Item")
         if not raw:
             raise DoesNotExist(f"{self.model.entity} not found")
@@ -63,7 +64,7 @@ class PlatformManager:
         query_id = f"{self.model.entity}|{partition}|{ascending}|" + hashlib.sha256(filter_id.encode()).hexdigest()[:16]
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(decode_cursor(cursor, tenant="*platform*", query_id=query_id))
-        response = call("query", TableName=table, KeyConditionExpression=condition["expression"],
+        response = wire.call("query", TableName=table, KeyConditionExpression=condition["expression"],
                          ExpressionAttributeNames=names, ExpressionAttributeValues=values, Limit=limit,
                          ScanIndexForward=ascending, **kwargs)
         last = response.get("LastEvaluatedKey")
@@ -141,7 +142,7 @@ class PlatformManager:
             **fields: Any) -> Item:
         op, item = self.put_op(partition, item_id, expected_version=expected_version, must_exist=must_exist, **fields)
         try:
-            call("put_item", **op["Put"])
+            wire.call("put_item", **op["Put"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 if must_exist:
@@ -153,12 +154,12 @@ class PlatformManager:
     def replace(self, partition: str, item_id: str, **fields: Any) -> Item:
         """Write a platform item unconditionally (see ``replace_op``)."""
         op, item = self.replace_op(partition, item_id, **fields)
-        call("put_item", **op["Put"])
+        wire.call("put_item", **op["Put"])
         return item
 
     def delete(self, partition: str, item_id: str) -> None:
         """Delete if present (idempotent)."""
-        call("delete_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)))
+        wire.call("delete_item", TableName=self._table(), Key=serialize(self._key(partition, item_id)))
 
 
 def get_platform_items(keys: Iterable[PlatformKey]) -> dict[PlatformKey, Item]:
@@ -176,7 +177,7 @@ def get_platform_items(keys: Iterable[PlatformKey]) -> dict[PlatformKey, Item]:
         request: dict[str, Any] | None = {table: {"Keys": [serialize(model.objects._key(p, i)) for model, p, i in chunk],
                            "ConsistentRead": True}}
         while request:
-            response = call("batch_get_item", RequestItems=request)
+            response = wire.call("batch_get_item", RequestItems=request)
             for raw in response["Responses"].get(table, []):
                 item = deserialize(raw)
                 found[by_key[(item["PK"], item["SK"])]] = TenantModel.public(item)

@@ -23,8 +23,9 @@ from typing import Iterable, Mapping, Protocol
 from botocore.exceptions import ClientError
 
 from ..context import SystemContext, TenantContext, current_context, get_context
+from . import items as wire
 from .errors import CancellationReason, TransactionCancelled
-from .items import Op, call, error_code
+from .items import Op, error_code
 
 
 class Contributor(Protocol):
@@ -148,7 +149,7 @@ def _write(labelled: list[tuple[str, Op]], *, token: str | None = None) -> None:
         get_context()  # raises NoTenantContext
     kwargs = {"ClientRequestToken": token} if token else {}
     try:
-        call("transact_write_items", TransactItems=[op for _, op in labelled], **kwargs)
+        wire.call("transact_write_items", TransactItems=[op for _, op in labelled], **kwargs)
     except ClientError as exc:
         if error_code(exc) == "TransactionCanceledException":
             raw = exc.response.get("CancellationReasons") or []

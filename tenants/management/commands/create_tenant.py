@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants import cognito, services
+from tenants.errors import ProvisioningFailed
 from tenants.models import TIERS
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
             cognito.set_password(user.username, password)
         try:
             tenant = services.register_tenant(name=name.strip(), tier=tier, owner_id=user.sub, owner_email=email)
-        except services.ProvisioningFailed as exc:
+        except ProvisioningFailed as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{tenant['id']}\t{tenant['name']}\t{tenant['tier']}\t{tenant['status']}\t"
                           f"admin {email} ({user.sub})")

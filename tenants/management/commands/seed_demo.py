@@ -6,19 +6,19 @@ from tenants import demo
 
 class Command(BaseCommand):
     help = ("Idempotently create the demo users (local Cognito pool + local OIDC provider, same sub), "
-            "the demo tenants with their memberships, and demo products; print how to sign in.")
+            "the demo tenants with their memberships, and the apps' demo data (products); print how to sign in.")
 
     def add_arguments(self, parser):
         parser.add_argument("--file", help="demo users file (default tenants/demo_users.json)")
         parser.add_argument("--provider-url", help="local OIDC provider (default OIDC_LOCAL_PROVIDER_URL); '' to skip")
         parser.add_argument("--web-url", default="http://127.0.0.1:8000")
-        parser.add_argument("--no-products", action="store_true")
+        parser.add_argument("--no-products", action="store_true", help="no demo data of the apps (products)")
 
     def handle(self, *args, file=None, provider_url=None, web_url="http://127.0.0.1:8000", no_products=False,
                **options):
         if not settings.LOCAL_STACK:  # demo users have passwords in the repository
             raise CommandError("seed_demo only runs against the local stack (SAAS_LOCAL_STACK=1); refusing here.")
-        result = demo.seed_demo(path=file, provider_url=provider_url, seed_products=not no_products)
+        result = demo.seed_demo(path=file, provider_url=provider_url, app_data=not no_products)
         out = self.stdout.write
         out("Demo users (Cognito sub = the id to type at the local sign-in provider):")
         for user in result.users:
@@ -29,8 +29,8 @@ class Command(BaseCommand):
             state = "created" if tenant["created"] else "exists"
             members = ", ".join(f"{e}={r}" for e, r in tenant["members"].items())
             out(f"  {tenant['id']}  {tenant['name']} ({tenant['tier']}, {state}): {members}")
-        if result.products_seeded:
-            out("Demo products: seeded for each demo tenant.")
+        for name in result.seeded:
+            out(f"Demo {name}: seeded for each demo tenant.")
         out("")
         out("How to sign in:")
         if result.provider_registered:

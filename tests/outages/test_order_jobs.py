@@ -1,16 +1,16 @@
-"""Findings 9, 10 and 11 on a real worker and a Redis broker of our own.
+"""Order jobs when the broker fails, on a real worker and a Redis broker of our own:
 
-9: a keyed retry that replays an order did not restart its processing: the replayed order sat
-   ``pending`` 61-70 s until the sweep.
-10: the broker probe kept answering "up" for 1.5 s after Redis died and was not reset when a publish
-    failed, so orders kept being accepted without a job.
-11: ``confirm_order`` enqueued the fulfil job without guarding a broker error."""
+* a keyed retry that replays an order restarts its processing (it does not sit ``pending`` until the
+  sweep, 61-70 s);
+* a failed publish resets the broker probe at once (it does not keep answering "up" for 1.5 s after
+  Redis died, accepting orders without a job);
+* ``confirm_order`` survives a broker error when it enqueues the fulfil job."""
 from __future__ import annotations
 
 from orders.models import Order
 from saas.tenancy import tenant_context
 from tests.jobs.harness import wait_until
-from tests.orders.conftest import all_orders, make_product
+from tests.orders.factories import all_orders, make_product
 
 
 def status_of(tenant_id: str, order_id: str) -> str:

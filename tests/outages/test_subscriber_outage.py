@@ -13,8 +13,8 @@ from standardwebhooks import Webhook
 
 from devstack.webhook_receiver import EndpointReceiver
 from saas.tenancy import tenant_context
-from tests.faults.proxy import FaultProxy
-from tests.webhooks.conftest import ENDPOINTS, deliver_pending, sweep
+from tests.outages.proxy import FaultProxy
+from tests.webhooks.factories import ENDPOINTS, deliver_pending, sweep
 from webhooks.models import WebhookDelivery
 
 HOUR, DAY = 3600, 86400
@@ -32,7 +32,7 @@ def endpoint():
 def clock(monkeypatch):
     import time
 
-    from tests.conftest import Clock
+    from tests.factories import Clock
     from webhooks import clock as delivery_clock
 
     c = Clock(time.time())

@@ -1,6 +1,6 @@
 """Connection flapping on DynamoDB during orders, with and without Idempotency-Key: 0 duplicates.
 
-In an earlier fault run an unkeyed client that retried a 503 got a duplicate order (155
+The failure guarded against: an unkeyed client that retries a 503 gets a duplicate order (155
 orders for 154 purchases). Here a flapper switches the proxy between passing, resetting every
 connection and losing the answers of transactions while clients buy; every purchase must end as
 exactly one order and stock must be conserved."""
@@ -10,7 +10,7 @@ import random
 import threading
 import uuid
 
-from tests.orders.conftest import all_orders, make_product, stock_of
+from tests.orders.factories import all_orders, make_product, stock_of
 
 PURCHASES = 25  # per client kind
 

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from saas import aws
-from tests.faults.proxy import FaultProxy
-from tests.orders.conftest import all_orders, make_product
+from tests.orders.factories import all_orders, make_product
+from tests.outages.proxy import FaultProxy
 from tests.sqs.harness import make_queues, use_sqs_broker
 
 LIMIT_SECONDS = 10.0

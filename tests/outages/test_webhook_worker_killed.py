@@ -10,7 +10,7 @@ import pytest
 from devstack.webhook_receiver import EndpointReceiver
 from saas import aws, outbox
 from saas.tenancy import tenant_context
-from tests.webhooks.conftest import ENDPOINTS, sweep
+from tests.webhooks.factories import ENDPOINTS, sweep
 from webhooks import queue, transport
 from webhooks.services import delivery
 from webhooks.worker import drain
@@ -24,7 +24,7 @@ class Killed(BaseException):
 def delivery_clock(monkeypatch):
     import time
 
-    from tests.conftest import Clock
+    from tests.factories import Clock
     from webhooks import clock
 
     c = Clock(time.time())

@@ -8,8 +8,8 @@ email change the new address is *unverified* (``email_verified = false``) until 
 the code sent to it. The product trusts an email only while it is verified, and looks people up in
 the pool by the username from their verified token, never by email.
 
-F1: accepting or declining someone else's invitation. F2: platform powers by the operator's email.
-F3: audit records naming the borrowed email.
+Attempts: accepting or declining someone else's invitation; platform powers by the operator's email;
+audit records naming the borrowed email.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tenants import demo
-from tests.tenants.conftest import claims_of
+from tests.tenants.factories import claims_of
 
 MEMBERS = "/api/v1/tenants/current/members"
 
@@ -65,10 +65,10 @@ def test_a_self_service_email_change_leaves_the_address_unverified_as_in_cognito
     assert pool_attributes(cognito, admin_changed.email)["email_verified"] == "true"
 
 
-# --- F1: someone else's invitation ---------------------------------------------------------------
+# --- someone else's invitation ------------------------------------------------------------------------
 @pytest.mark.parametrize("token_kind", ["id", "access"])
 def test_a_borrowed_email_neither_sees_nor_answers_the_owners_invitation(cognito, tenant_a, make_user, token_kind):
-    """F1. The admin invites the victim; the attacker takes the victim's address (unverified, per
+    """The admin invites the victim; the attacker takes the victim's address (unverified, per
     Cognito's rule) and tries to list, accept and decline the invitation with either token kind."""
     victim, attacker = make_user(), make_user()
     assert tenant_a.admin.client().post(MEMBERS, {"email": victim.email, "role": "admin"},
@@ -105,7 +105,7 @@ def test_an_owner_confirming_her_new_address_can_answer_again(cognito, tenant_a,
     assert [i["tenant"]["id"] for i in listed] == [tenant_a.id]
 
 
-# --- F2: platform powers through the operator's email --------------------------------------------
+# --- platform powers through the operator's email -----------------------------------------------------
 def _new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
@@ -124,7 +124,7 @@ def _browser_sign_in(session: requests.Session, live_url: str, sub: str) -> requ
 @pytest.mark.slow
 def test_the_operators_email_gives_no_platform_powers(cognito, live_server, browser_settings, oidc_provider,
                                                       platform_admin, tenant_b, make_user):
-    """F2. A user with no tenant and no group takes the operator's address, signs in in the browser
+    """A user with no tenant and no group takes the operator's address, signs in in the browser
     with her own account (the hosted UI issues her pool record: the new, unverified address) and opens
     the platform pages and the admin API, and tries to deactivate a tenant."""
     attacker = make_user()
@@ -153,7 +153,7 @@ def test_the_operators_email_gives_no_platform_powers(cognito, live_server, brow
 @pytest.mark.slow
 def test_a_browser_session_with_a_borrowed_email_cannot_accept_the_owners_invitation(
         cognito, live_server, browser_settings, oidc_provider, tenant_a, make_user):
-    """F1 in the browser: the session keeps only a verified email."""
+    """Someone else's invitation in the browser: the session keeps only a verified email."""
     victim, attacker = make_user(), make_user()
     tenant_a.admin.client().post(MEMBERS, {"email": victim.email, "role": "admin"}, format="json")
     invitation = victim.client().get("/api/v1/me/invitations").json()["results"][0]
@@ -166,9 +166,9 @@ def test_a_browser_session_with_a_borrowed_email_cannot_accept_the_owners_invita
     assert accepted.status_code == 404, f"accept answered {accepted.status_code}"
 
 
-# --- F3: who did it --------------------------------------------------------------------------------
+# --- who did it ---------------------------------------------------------------------------------------
 def test_audit_records_name_the_verified_identity_not_a_borrowed_email(cognito, tenant_a, make_user):
-    """F3. A tenant admin takes her co-admin's address and renames the tenant: the record, the
+    """A tenant admin takes her co-admin's address and renames the tenant: the record, the
     members list and the export-visible trail must not name the co-admin."""
     co_admin = tenant_a.admin
     attacker = tenant_a.add(make_user, "admin")

@@ -1,7 +1,7 @@
 """A frozen Redis (SIGSTOP: the port still accepts connections, nothing answers): no order request
 hangs more than 2 s; each answers 201 (committed, job left to the sweep) or 503 ``broker``.
 
-The review saw order requests hang 20 s and 45 s (the broker transport had a connect timeout but no
+Without socket timeouts order requests hung 20 s and 45 s (the broker transport had a connect timeout but no
 socket timeout) and 12 orders accepted without a job while the probe still said "up"."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.jobs.harness import own_redis_broker
-from tests.orders.conftest import all_orders, make_product
+from tests.orders.factories import all_orders, make_product
 
 LIMIT_SECONDS = 2.0  # the target: no request hangs longer than this
 

@@ -70,7 +70,7 @@ def test_bad_tokens_are_throttled_per_address(rates, tenant_a):
 
 
 def test_valid_tokens_behind_an_address_that_sends_bad_ones_keep_working(rates, tenant_a, tenant_b):
-    """F8. Many callers share one address (an office NAT, a proxy): one of them sending bad tokens
+    """Many callers share one address (an office NAT, a proxy): one of them sending bad tokens
     must not lock the others out. Bad tokens stay refused (429) once over budget."""
     forged = tenant_a.admin.id_token[:-10] + "AAAAAAAAAA"
     attacker = APIClient()

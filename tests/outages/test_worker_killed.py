@@ -1,6 +1,6 @@
 """A worker SIGKILLed mid-job: the order is finished <= 30 s later, exactly once.
 
-The review saw ~70 s: the killed job sat in Redis' unacked set for the 3600 s visibility timeout and
+Without the fix it took ~70 s: the killed job sat in Redis' unacked set for the 3600 s visibility timeout and
 only the sweep (60 s threshold + 15 s cadence) finished the order. Here the worker runs the real beat
 schedule (sweep every 10 s, an order is stuck after 15 s); the supervisor's restart is a new worker."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from orders.models import Order
 from saas.tenancy import tenant_context
 from tests.jobs.harness import Worker, wait_until
-from tests.orders.conftest import make_product, order_events
+from tests.orders.factories import make_product, order_events
 
 FINISHED_WITHIN_SECONDS = 30.0
 # The production schedule (settings defaults), only the fulfilment made long enough to kill it mid-job.

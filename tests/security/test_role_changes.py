@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenants import resolution
+from tenants import active_tenant
 
 
 @pytest.fixture
@@ -19,10 +19,10 @@ def second_admin(tenant_a, make_user):
 def _stale_after(user, change):
     """Warm ``user``'s entry, run ``change``, then put the stale entry back (another container)."""
     assert user.client().get("/api/v1/tenants/current/members").status_code == 200
-    stale = resolution.cache.get(user.sub)
+    stale = active_tenant.cache.get(user.sub)
     assert stale is not None and "admin" in stale.context.roles
     change()
-    resolution.cache.put(user.sub, stale)
+    active_tenant.cache.put(user.sub, stale)
 
 
 def test_a_demoted_admin_cannot_act_as_admin_anywhere(tenant_a, second_admin):
@@ -54,8 +54,8 @@ def test_a_promotion_also_takes_effect_at_once(tenant_a, make_user):
     manager = tenant_a.add(make_user, "manager")
     api = manager.client()
     assert api.get("/api/v1/products").status_code == 200  # warm: manager
-    stale = resolution.cache.get(manager.sub)
+    stale = active_tenant.cache.get(manager.sub)
     assert tenant_a.admin.client().patch(f"/api/v1/tenants/current/members/{manager.sub}", {"role": "admin"},
                                          format="json").status_code == 200
-    resolution.cache.put(manager.sub, stale)
+    active_tenant.cache.put(manager.sub, stale)
     assert api.patch("/api/v1/tenants/current", {"name": "Renamed by new admin"}, format="json").status_code == 200

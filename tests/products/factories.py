@@ -1,9 +1,10 @@
-"""Fixtures for the catalogue tests: a tenant with a user per role, and product helpers."""
+"""Catalogue test helpers: a valid product body, creating a product through the API, and a tenant's
+outbox events."""
 from __future__ import annotations
 
 from saas.outbox import OutboxEvent
 from saas.tenancy import tenant_context
-from tests.conftest import unique
+from tests.factories import unique
 
 
 def product_payload(**overrides) -> dict:

@@ -1,6 +1,6 @@
-"""The local stack could not host fault tests: ``devstack up`` tore everything down when
-any process exited, and DynamoDB Local ran in memory, so a restart lost all data. Now DynamoDB Local
-can keep its data on disk (``--persist``) and the stack's supervisor restarts a crashed worker."""
+"""The local stack survives its own processes failing: DynamoDB Local can keep its data on disk
+(``--persist``), so a restart loses nothing, and the stack's supervisor restarts a crashed worker
+instead of tearing everything down."""
 from __future__ import annotations
 
 import os

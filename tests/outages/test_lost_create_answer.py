@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import unique
+from tests.factories import unique
 
 TRANSACT = b"DynamoDB_20120810.TransactWriteItems"
 

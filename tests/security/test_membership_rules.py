@@ -1,10 +1,10 @@
 """Membership rules an attacker tried to get around:
 
-F4: removal is final: invitations a member wrote do not outlive his removal (a removed admin used an
-    invitation he had written for himself to come back and demote the owner); and the invitation
-    list pages (a backdoor hid behind 100 decoys).
-F9: nobody joins a closed tenant: deactivated by the platform, or in its deletion grace period.
-F11: one cap on the tenants a user creates, whatever tier she asks for.
+* removal is final: invitations a member wrote do not outlive his removal (a removed admin used an
+  invitation he had written for himself to come back and demote the owner); and the invitation
+  list pages (a backdoor hid behind 100 decoys);
+* nobody joins a closed tenant: deactivated by the platform, or in its deletion grace period;
+* one cap on the tenants a user creates, whatever tier she asks for.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def roles_in(admin) -> dict:
     return {m["user_id"]: m["role"] for m in admin.client().get(MEMBERS).json()["results"]}
 
 
-# --- F4 ------------------------------------------------------------------------------------------------
+# --- removal is final ---------------------------------------------------------------------------------
 def test_a_removed_admin_cannot_come_back_through_his_own_invitation(tenant_a, make_user):
     owner = tenant_a.admin
     insider = tenant_a.add(make_user, "admin")
@@ -77,7 +77,7 @@ def test_the_invitation_list_pages_past_one_hundred(tenant_a, settings):
     assert len(seen) == len(set(seen))
 
 
-# --- F9 ------------------------------------------------------------------------------------------------
+# --- closed tenants -----------------------------------------------------------------------------------
 def test_nobody_joins_a_deactivated_tenant(tenant_a, make_user, platform_admin):
     person = make_user()
     invite(tenant_a.admin, person.email)
@@ -102,7 +102,7 @@ def test_nobody_joins_a_tenant_in_its_deletion_grace_period(tenant_a, make_user)
     assert [m["tenant"]["id"] for m in person.client().get("/api/v1/me").json()["memberships"]] == []
 
 
-# --- F11 -----------------------------------------------------------------------------------------------
+# --- one cap on tenants created -----------------------------------------------------------------------
 def test_one_cap_on_tenants_per_user_whatever_the_tier_requested(make_user):
     creator = make_user()
     cap = settings.TENANTS_PER_USER

@@ -1,12 +1,12 @@
-"""The fault suite: the reliability experiments of the hardening review, in bounded form, against
-the real local servers with faults injected by ``tests.faults.proxy.FaultProxy`` (refuse / reset /
+"""Outages of the servers the app depends on (DynamoDB, Redis, SQS, a webhook subscriber, the
+worker), in bounded form, against the real local servers with faults injected by ``tests.outages.proxy.FaultProxy`` (refuse / reset /
 stall / lose answers), SIGSTOP / SIGKILL by PID. Each experiment runs in well under a minute."""
 from __future__ import annotations
 
 import pytest
 
 from saas import aws
-from tests.faults.proxy import FaultProxy
+from tests.outages.proxy import FaultProxy
 
 
 @pytest.fixture

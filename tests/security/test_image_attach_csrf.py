@@ -1,4 +1,4 @@
-"""F10: no state change on GET. S3 sends the browser back to ``/catalogue/<id>/image/attached?upload=``
+"""No state change on GET. S3 sends the browser back to ``/catalogue/<id>/image/attached?upload=``
 after a browser upload; that address used to attach (or, for a bad file, delete) the upload at once,
 so any site could make a signed-in manager's browser attach an upload, and the audit trail named the
 manager. Now the GET shows a confirming page; only its POST form (with the CSRF token) attaches."""
@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.lifecycle.test_product_images import png, start, upload
-from tests.products.conftest import create_product
+from tests.products.factories import create_product
 from tests.web.test_sessions_and_errors import signed_in
 
 pytestmark = pytest.mark.slow

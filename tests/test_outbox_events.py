@@ -1,9 +1,9 @@
-"""Findings 7 and 12 — the outbox.
+"""The outbox's events: retention and order.
 
-7: sent outbox events never expired, so storage grew without bound per tenant.
-12: a subscriber saw order.confirmed/fulfilled before order.created under faults, and the envelope
-    gave no way to put them back in order: every envelope now carries ``aggregate_id`` and a
-    per-aggregate ``sequence``."""
+* Sent events expire (TTL), pending ones do not, so storage per tenant stays bounded.
+* A subscriber may see order.confirmed/fulfilled before order.created (deliveries retry under
+  faults): every envelope carries ``aggregate_id`` and a per-aggregate ``sequence`` to put them back
+  in order."""
 from __future__ import annotations
 
 import time

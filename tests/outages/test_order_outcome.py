@@ -1,17 +1,16 @@
-"""Findings 8, 9, 10 — what an order request tells the client when a dependency fails.
+"""What an order request tells the client when a dependency fails:
 
-8: with DynamoDB connections reset mid-request, orders were committed ~90 ms before the client got
-   503 ``dynamodb``; an unkeyed client that retried got a duplicate order.
-9: a keyed retry that replayed an order did not restart its processing (``pending`` until the sweep).
-10: the broker probe kept answering "up" after Redis died and was not reset by a failed publish."""
+* DynamoDB connections reset mid-request (the order may be committed ~90 ms before the client sees a
+  503 ``dynamodb``): a retry, even an unkeyed one, does not make a duplicate order;
+* when the outcome cannot be known, the 503 says so and how to check."""
 from __future__ import annotations
 
 import pytest
 from rest_framework.test import APIClient
 
 from saas import aws
-from tests.faults.proxy import FaultProxy
-from tests.orders.conftest import all_orders, make_product, stock_of
+from tests.orders.factories import all_orders, make_product, stock_of
+from tests.outages.proxy import FaultProxy
 
 TRANSACT = b"DynamoDB_20120810.TransactWriteItems"
 ORDER_ITEM = b'#ORDER"'  # a request naming an order item (its key), e.g. the GetItem that checks it

@@ -1,1 +1,0 @@
-"""Fixtures for the red-team and fault findings of issue 11 (one test module per finding)."""
