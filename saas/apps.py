@@ -23,9 +23,8 @@ class SaasConfig(AppConfig):
 
 
 def forget_tenant(tenant_id: str, users) -> None:
-    """The audit trail's cached chain head and the usage counts not flushed yet (which must not
-    recreate the tenant's items). Imported on use: start-up needs neither module."""
-    from saas import audit, usage
+    """The usage counts not flushed yet (which must not recreate the tenant's items). Imported on
+    use: start-up does not need the module."""
+    from saas import usage
 
-    audit.heads.forget(tenant_id)
     usage.counter.discard(tenant_id)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -46,7 +47,7 @@ def storage():
     return storages["default"]
 
 
-def s3_client():
+def s3_client() -> Any:
     return storage().connection.meta.client
 
 

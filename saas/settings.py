@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "saas",
+    "audit",
     "tenants",
     "products",
     "orders",
@@ -85,7 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "saas.audit.AuditRequestMiddleware",
+    "audit.actors.AuditRequestMiddleware",
     "saas.tenancy.middleware.TenantContextMiddleware",
     "saas.usage.UsageMiddleware",
     "saas.throttling.CallerThrottleMiddleware",  # inside the tenant middleware: sees identity + context
@@ -424,7 +425,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "offboarding-sweep": {"task": "offboarding.sweep", "schedule": float(env("OFFBOARDING_SWEEP_SECONDS", "60"))},
     # Exports whose job was lost (enqueue lost after the commit, worker killed) are re-enqueued.
     "exports-sweep": {"task": "exports.sweep", "schedule": float(env("EXPORT_SWEEP_SECONDS", "60"))},
-    # The audit trails' anchor outside DynamoDB (saas.audit.write_digest).
+    # The audit trails' anchor outside DynamoDB (audit.write_digest).
     "audit-digest": {"task": "audit.digest", "schedule": float(env("AUDIT_DIGEST_SECONDS", "3600"))},
 }
 # A fair share of the workers per tenant (saas.fairness): on the Redis broker at most this many bulk
@@ -510,7 +511,7 @@ AUDIT_CHECKPOINT_EVERY = int(env("AUDIT_CHECKPOINT_EVERY", "1"))
 # the functions (never an environment value: whoever reads the function's configuration must not get
 # it). `manage.py ensure_tables` creates it on local stacks; in AWS it is infrastructure.
 AUDIT_CHAIN_KEY_SECRET = env("AUDIT_CHAIN_KEY_SECRET", f"{CONFIG_SECRET_PREFIX}audit-chain-key")
-# Digests (saas.audit.write_digest): every trail's tip, written to the files bucket under this prefix
+# Digests (audit.write_digest): every trail's tip, written to the files bucket under this prefix
 # every AUDIT_DIGEST_SECONDS (hourly, like CloudTrail's digest files). The functions may only add
 # objects there (deploy/iam: PutObject + GetObject, no DeleteObject; the bucket policy requires
 # If-None-Match) - see docs/ARCHITECTURE.md.

@@ -7,7 +7,8 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas import audit, export, files, idempotency, limits, usage
+import audit
+from saas import export, files, idempotency, limits, usage
 from saas.celery import broker
 from saas.errors import NotFound, ServiceUnavailable
 from saas.serializers import IDEMPOTENCY_KEY

@@ -18,7 +18,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from saas import audit, export, files, limits, usage, web
+import audit
+from saas import export, files, limits, usage, web
 from saas.errors import InvalidInput
 from saas.sessions import end_user_sessions
 from saas.tenancy import system_context

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 
+import audit
 from devstack.webhook_receiver import Receiver
 from products.services import create_product as create_product_service
-from saas import audit, aws, export, files, usage
+from saas import aws, export, files, usage
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding

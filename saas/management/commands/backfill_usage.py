@@ -5,8 +5,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from audit import acting_for
 from saas import usage
-from saas.audit import acting_for
 from saas.hooks import hooks
 from saas.tenancy import system_context, tenant_context, validate_tenant_id
 
