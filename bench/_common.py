@@ -34,7 +34,7 @@ def setup_django() -> None:
     from saas.tenancy import tables
 
     tables.ensure_all()  # a fresh stack has no tables yet
-    from saas import audit
+    import audit
 
     audit.ensure_chain_key()  # the audit chain's key (a secret in AWS; created on the local stack)
 

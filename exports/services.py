@@ -34,9 +34,9 @@ from typing import Any, Callable
 
 from django.conf import settings
 
+import audit
 import files
-from saas import audit
-from saas.audit import Entry
+from audit import Entry
 from saas.idempotency import Claim
 from saas.idempotency import op as idempotency_ops
 from saas.tenancy.context import get_context, system_context, tenant_context
@@ -72,9 +72,8 @@ def _marker_id(tenant_id: str, export_id: str) -> str:
 
 def _marker_removal_op(tenant_id: str, export_id: str) -> dict:
     with system_context(reason=f"export {export_id} of {tenant_id} ends"):
-        op = OpenExport.objects.delete_op(OPEN, _marker_id(tenant_id, export_id))
-    del op["Delete"]["ConditionExpression"]  # gone either way (exports older than the markers have none)
-    return op
+        # gone either way (exports older than the markers have none)
+        return OpenExport.objects.delete_op(OPEN, _marker_id(tenant_id, export_id), missing_ok=True)
 
 
 def request_export(*, final: bool = False, reason: str = "", idempotency: Claim | None = None) -> dict:
@@ -93,8 +92,8 @@ def request_export(*, final: bool = False, reason: str = "", idempotency: Claim 
                                                   export_id=export_id, tier=ctx.tier)
         ops.append(marker)
     ops += idempotency_ops(idempotency, job)
-    transact_write(ops, audit=Entry(action="export.requested", target_type="export", target_id=export_id,
-                                    changes={"final": [None, final]} if final else None))
+    transact_write(ops, join=audit.records(Entry(action="export.requested", target_type="export", target_id=export_id,
+                                    changes={"final": [None, final]} if final else None)))
     return job
 
 
@@ -180,11 +179,10 @@ def _write_and_complete(job: dict, key: str, attempt: int, checkpoint: Callable[
     op, completed = ExportJob.objects.update_op(
         export_id, expected_version=int(job["version"]), current=job, status=COMPLETED, size=size,
         counts=counts, completed_at=now_iso(), archive_key=key)
-    assert completed is not None  # update_op(current=...) returns the merged item
     try:
-        transact_write([op, _marker_removal_op(tenant_id, export_id)], audit=Entry(
+        transact_write([op, _marker_removal_op(tenant_id, export_id)], join=audit.records(Entry(
             action="export.completed", target_type="export", target_id=export_id,
-            changes={"items": [None, sum(counts.values())], "size": [None, size]}))
+            changes={"items": [None, sum(counts.values())], "size": [None, size]})))
     except TransactionCancelled:
         raise Superseded() from None
     return completed
@@ -205,10 +203,9 @@ def _fail(job: dict, error: str, *, attempt: int | None = None) -> dict:
         return job
     op, failed = ExportJob.objects.update_op(job["id"], expected_version=int(job["version"]), current=job,
                                              status=FAILED, error=error)
-    assert failed is not None  # update_op(current=...) returns the merged item
-    transact_write([op, _marker_removal_op(get_context().tenant_id, job["id"])], audit=Entry(
+    transact_write([op, _marker_removal_op(get_context().tenant_id, job["id"])], join=audit.records(Entry(
         action="export.failed", target_type="export", target_id=job["id"], changes={"status": [job["status"], FAILED]},
-        detail={"error": error}))
+        detail={"error": error})))
     return failed
 
 

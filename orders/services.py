@@ -36,14 +36,15 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 from django.conf import settings
 
+import audit as audit_trail
+from audit import Entry
 from products.models import Product, ProductRecord, format_price
-from saas.audit import Entry
 from saas.celery import broker, enqueue_after_commit
 from saas.errors import Conflict, InvalidInput, ServiceUnavailable
 from saas.events import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_CREATED, ORDER_FULFILLED
 from saas.outbox import dispatch, event_op
 from saas.tenancy import get_context
-from saas.tenancy.store import DoesNotExist, StoreUnavailable, TransactionCancelled, now_iso, transact_write
+from saas.tenancy.store import DoesNotExist, StoreUnavailable, TransactionCancelled, UnitOfWork, now_iso, transact_write
 from usage import services as usage
 
 from . import selectors
@@ -123,19 +124,22 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
         order_put, order = Order.objects.create_op(
             id=new_order_id(), user_id=ctx.user_id, status=PENDING, currency=currency, total=total, lines=priced)
         event_put, event = event_op(ORDER_CREATED, public_order(order))
-        operations = [_reserve_op(line, products[line["product_id"]]) for line in lines]
-        operations += [order_put, event_put]
+        tx = UnitOfWork()
+        for line in lines:
+            tx.update(f"stock:{line['product_id']}", _reserve_op(line, products[line["product_id"]]))
+        tx.put("order", order_put)
+        tx.put("event", event_put)
         if record_id is not None:
-            operations.append(_record_op(record_id, expired_record, request_hash=request_hash,
-                                         order_id=order["id"], user_id=ctx.user_id))
-        audit = Entry(
+            tx.add("idempotency", _record_op(record_id, expired_record, request_hash=request_hash,
+                                             order_id=order["id"], user_id=ctx.user_id))
+        tx.join(audit_trail.records(Entry(
             action="order.placed", target_type="order", target_id=order["id"],
             changes={"status": [None, PENDING], "total": [None, total], "currency": [None, currency],
-                     "lines": [None, [{"product_id": line["product_id"], "quantity": line["quantity"]} for line in priced]]})
+                     "lines": [None, [{"product_id": line["product_id"], "quantity": line["quantity"]} for line in priced]]})))
         try:
-            _commit_order(operations, audit=audit, order_id=order["id"], order_index=len(lines))
+            _commit_order(tx, order_id=order["id"])
         except TransactionCancelled as exc:
-            if record_id is not None and exc.reasons[-1] == "ConditionalCheckFailed":
+            if record_id is not None and exc.failed("idempotency"):
                 # A concurrent request with the same key committed first: answer as it did.
                 record = _find_record(record_id)
                 if record is not None and _is_live(record):
@@ -154,8 +158,8 @@ def place_order(*, lines: list[dict], idempotency_key: str | None = None) -> Pla
     return PlacedOrder(order=order, replayed=False)
 
 
-def _commit_order(operations: list[dict], *, audit: Entry, order_id: str, order_index: int) -> None:
-    """Commit the order's transaction; a transient DynamoDB failure cannot create a second order.
+def _commit_order(tx: UnitOfWork, *, order_id: str) -> None:
+    """Commit the order's unit of work; a transient DynamoDB failure cannot create a second order.
 
     The operations are built once and retried in process (``ORDERS_COMMIT_ATTEMPTS``): the first
     attempt carries a ClientRequestToken (botocore's own retries of it are idempotent), and every
@@ -167,14 +171,14 @@ def _commit_order(operations: list[dict], *, audit: Entry, order_id: str, order_
     started = time.monotonic()
     for attempt in range(settings.ORDERS_COMMIT_ATTEMPTS):
         try:
-            transact_write(operations, audit=audit, token=order_id if attempt == 0 else None)
+            tx.commit(token=order_id if attempt == 0 else None)
             return
         except StoreUnavailable as exc:
             maybe_reached = maybe_reached or not isinstance(exc.__cause__, (EndpointConnectionError,
                                                                           ConnectTimeoutError))
             logger.warning("order %s: commit attempt %d failed (%s)", order_id, attempt + 1, exc)
         except TransactionCancelled as exc:
-            if attempt and exc.reasons[order_index] == "ConditionalCheckFailed" and _order_exists(order_id):
+            if attempt and exc.failed("order") and _order_exists(order_id):
                 return  # an earlier attempt committed; its answer was lost
             raise
         if time.monotonic() - started >= settings.ORDERS_COMMIT_DEADLINE_SECONDS:
@@ -315,14 +319,18 @@ def cancel_order(*, order_id: str) -> dict:
         order_update, cancelled = Order.objects.update_op(
             order_id, expected_version=order["version"], current=order, status=CANCELLED, cancelled_at=now_iso(),
             cancelled_by=ctx.user_id)
-        assert cancelled is not None  # update_op(current=...) returns the merged item
-        releases = [Product.objects.increment_op(line["product_id"], deltas={"stock": line["quantity"]})
-                    for line in order["lines"] if line["product_id"] in listed]
+        releases = {line["product_id"]: Product.objects.increment_op(line["product_id"], deltas={"stock": line["quantity"]})
+                    for line in order["lines"] if line["product_id"] in listed}
         event_put, event = event_op(ORDER_CANCELLED, public_order(cancelled))
+        tx = UnitOfWork()
+        tx.update("order", order_update)
+        for product_id, release in releases.items():
+            tx.update(f"stock:{product_id}", release)
+        tx.put("event", event_put)
+        tx.join(audit_trail.records(Entry(action="order.cancelled", target_type="order", target_id=order_id,
+                                          changes={"status": [order["status"], CANCELLED]})))
         try:
-            transact_write([order_update, *releases, event_put], audit=Entry(
-                action="order.cancelled", target_type="order", target_id=order_id,
-                changes={"status": [order["status"], CANCELLED]}))
+            tx.commit()
         except TransactionCancelled:
             _pause(attempt)  # the pipeline moved it, or a product changed: look again
             continue
@@ -367,12 +375,14 @@ def _advance(order_id: str, from_status: str, to_status: str, event_type: str, s
             return order  # already done, or cancelled meanwhile: nothing to do
         update, advanced = Order.objects.update_op(order_id, expected_version=order["version"], current=order,
                                                    status=to_status, **{stamp: now_iso()})
-        assert advanced is not None  # update_op(current=...) returns the merged item
         event_put, event = event_op(event_type, public_order(advanced))
+        tx = UnitOfWork()
+        tx.update("order", update)
+        tx.put("event", event_put)
+        tx.join(audit_trail.records(Entry(action=f"order.{to_status}", target_type="order", target_id=order_id,
+                                          changes={"status": [from_status, to_status]})))
         try:
-            transact_write([update, event_put], audit=Entry(
-                action=f"order.{to_status}", target_type="order", target_id=order_id,
-                changes={"status": [from_status, to_status]}))
+            tx.commit()
         except TransactionCancelled:
             _pause(attempt)
             continue

@@ -16,23 +16,32 @@ import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils.http import parse_etags
 
+import audit as audit_trail
 import files
+from audit import Entry, diff
 from saas import buckets, limits
-from saas.audit import Entry, diff
+from saas import idempotency as idempotency_records
 from saas.errors import Conflict, InvalidInput, PreconditionFailed
 from saas.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 from saas.idempotency import Claim
-from saas.idempotency import op as idempotency_ops
 from saas.outbox import dispatch, event_op
 from saas.tenancy import tenant_context
 from saas.tenancy.keys import UPLOADS_ROOT, storage_key
-from saas.tenancy.store import DoesNotExist, TransactionCancelled, VersionConflict, new_id, transact_write
+from saas.tenancy.store import (
+    DoesNotExist,
+    Op,
+    TransactionCancelled,
+    UnitOfWork,
+    VersionConflict,
+    new_id,
+    transact_write,
+)
 from usage import services as usage
 
 from .models import (
@@ -74,21 +83,23 @@ def _stored(fields: Mapping[str, Any]) -> dict:
     return out
 
 
-def _commit(operations: list[tuple[str, dict]], *, sku: str = "", audit: Entry | None = None) -> None:
-    """Run labelled operations in one transaction and translate a cancellation.
+def _commit(tx: UnitOfWork, *, sku: str | None = None, audit: Entry | None = None) -> None:
+    """Commit a product's unit of work (with its audit record) and translate a cancellation.
 
-    Labels: "product", "new_sku", "old_sku", "event", "quota". A failed quota is the plan's product
-    limit; a failed new-SKU condition is a duplicate SKU; any other failure (version guard, a concurrent transaction) means someone else changed it.
+    Labels: "product", "new_sku", "old_sku", "event", "quota", "upload", "word:<n>", "counter:<n>".
+    A failed quota is the plan's product limit; a failed new-SKU condition is a duplicate SKU; any
+    other failure (version guard, a concurrent transaction) means someone else changed it.
     """
+    if audit is not None:
+        tx.join(audit_trail.records(audit))
     try:
-        transact_write([op for _, op in operations], audit=audit)
+        tx.commit()
     except TransactionCancelled as exc:
-        failed = {label for (label, _), reason in zip(operations, exc.reasons, strict=False) if reason == "ConditionalCheckFailed"}
-        if "quota" in failed:
+        if exc.failed("quota"):
             raise limits.exceeded("products") from exc
-        if "new_sku" in failed:
-            raise DuplicateSku(sku) from exc
-        if "upload" in failed:
+        if exc.failed("new_sku"):
+            raise DuplicateSku(sku or "") from exc
+        if exc.failed("upload"):
             raise InvalidUpload("This upload was already attached; start a new upload to change the image.") from exc
         raise VersionConflict("product was changed by someone else") from exc
 
@@ -177,13 +188,16 @@ def create_product(*, sku: str, name: str, price: Decimal | str, currency: str, 
     sku_op, _ = ProductSku.objects.create_op(id=sku, product_id=product_id)
     product_op, product = Product.objects.create_op(id=product_id, **fields, words_version=1, words_format=WORDS_FORMAT)
     event_put, event = event_op(PRODUCT_CREATED, public_product(product))
-    _commit([("new_sku", sku_op), ("product", product_op), ("event", event_put), ("quota", limits.reserve_op("products")),
-             *(("word", op) for op in _word_puts(product, 1)),
-             *(("counter", op) for op in _counter_ops(_counted(product, +1))),
-             *(("idempotency", op) for op in idempotency_ops(idempotency, product))],
-            sku=sku,
-            audit=Entry(action="product.created", target_type="product", target_id=product_id,
-                        changes=diff({}, fields)))
+    tx = UnitOfWork()
+    tx.put("new_sku", sku_op)
+    tx.put("product", product_op)
+    tx.put("event", event_put)
+    tx.update("quota", limits.reserve_op("products"))
+    tx.extend("word", _word_puts(product, 1))
+    tx.extend("counter", _counter_ops(_counted(product, +1)))
+    idempotency_records.join(tx, idempotency, product)
+    _commit(tx, sku=sku, audit=Entry(action="product.created", target_type="product", target_id=product_id,
+                                     changes=diff({}, fields)))
     dispatch([event])
     return product
 
@@ -203,7 +217,7 @@ def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
     created: list[dict] = []
     pending = [dict(fields) for fields in products]
     while pending:
-        operations: list[tuple[str, dict]] = []
+        tx = UnitOfWork()
         events: list[dict] = []
         made: list[dict] = []
         counters: dict[str, dict[str, int]] = {}
@@ -212,7 +226,7 @@ def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
             stored = _stored({"description": "", "category": None, "stock": 0, **pending[0]})
             words = len(name_words(stored["name"]))
             counted = _merged(counters, _counted({**stored, "id": product_id}, +1))
-            if made and len(operations) + 3 + words + len(counted) > MAX_BATCH_ITEMS:
+            if made and len(tx) + 3 + words + len(counted) > MAX_BATCH_ITEMS:
                 break
             pending.pop(0)
             counters = counted
@@ -220,22 +234,23 @@ def create_products(*, products: list[Mapping[str, Any]]) -> list[dict]:
             product_op, product = Product.objects.create_op(id=product_id, **stored, words_version=1,
                                                             words_format=WORDS_FORMAT)
             event_put, event = event_op(PRODUCT_CREATED, public_product(product))
-            operations += [(f"new_sku:{stored['sku']}", sku_op), ("product", product_op), ("event", event_put),
-                           *(("word", op) for op in _word_puts(product, 1))]
+            tx.put(f"new_sku:{stored['sku']}", sku_op)
+            tx.put(f"product:{product_id}", product_op)
+            tx.put(f"event:{product_id}", event_put)
+            tx.extend(f"word:{product_id}", _word_puts(product, 1))
             events.append(event)
             made.append(product)
-        operations += [("counter", op) for op in _counter_ops(counters)]
-        operations.append(("quota", limits.reserve_op("products", count=len(made))))
+        tx.extend("counter", _counter_ops(counters))
+        tx.update("quota", limits.reserve_op("products", count=len(made)))
+        tx.join(audit_trail.records(Entry(
+            action="product.imported", target_type="product", target_id=made[0]["id"],
+            changes={"count": [None, len(made)], "skus": [None, f"{made[0]['sku']} … {made[-1]['sku']}"]})))
         try:
-            transact_write([op for _, op in operations], audit=Entry(
-                action="product.imported", target_type="product", target_id=made[0]["id"],
-                changes={"count": [None, len(made)], "skus": [None, f"{made[0]['sku']} … {made[-1]['sku']}"]}))
+            tx.commit()
         except TransactionCancelled as exc:
-            failed = [label for (label, _), reason in zip(operations, exc.reasons, strict=False)
-                      if reason == "ConditionalCheckFailed"]
-            if "quota" in failed:
+            if exc.failed("quota"):
                 raise limits.exceeded("products") from exc
-            duplicate = next((label.split(":", 1)[1] for label in failed if label.startswith("new_sku:")), None)
+            duplicate = next((label.split(":", 1)[1] for label in exc.failed_labels("new_sku:")), None)
             if duplicate:
                 raise DuplicateSku(duplicate) from exc
             raise
@@ -269,17 +284,17 @@ def update_product(*, product_id: str, changes: Mapping[str, Any], if_match: str
                if set(WORD_FIELDS) & set(changed) else {})
     update_op, product = Product.objects.update_op(product_id, expected_version=version, current=current,
                                                    **changed, **reindex)
-    assert product is not None  # update_op(current=...) returns the merged item
-    operations = [("product", update_op)]
+    tx = UnitOfWork()
+    tx.update("product", update_op)
     if reindex:
-        operations += [("word", op) for op in reindex_ops(current, product, words_version)]
+        tx.extend("word", reindex_ops(current, product, words_version))
     if "sku" in changed:
         new_sku_op, _ = ProductSku.objects.create_op(id=changed["sku"], product_id=product_id)
-        operations += [("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
-                       ("new_sku", new_sku_op)]
+        tx.delete("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1))
+        tx.put("new_sku", new_sku_op)
     event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
-    operations.append(("event", event_put))
-    _commit(operations, sku=changed.get("sku", ""),
+    tx.put("event", event_put)
+    _commit(tx, sku=changed.get("sku"),
             audit=Entry(action="product.updated", target_type="product", target_id=product_id,
                         changes=diff(current, changed)))
     dispatch([event])
@@ -291,12 +306,14 @@ def delete_product(*, product_id: str, if_match: str | None = None, expected_ver
     current = get_product(product_id, consistent=True)
     version = _guard_version(current, if_match=if_match, expected_version=expected_version)
     event_put, event = event_op(PRODUCT_DELETED, public_product(current), sequence=current["version"] + 1)
-    _commit([("product", Product.objects.delete_op(product_id, expected_version=version)),
-             ("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1)),
-             ("event", event_put), ("quota", limits.release_op("products")),
-             *(("word", op) for op in _word_deletes(current)),
-             *(("counter", op) for op in _counter_ops(_counted(current, -1)))],
-            audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
+    tx = UnitOfWork()
+    tx.delete("product", Product.objects.delete_op(product_id, expected_version=version))
+    tx.delete("old_sku", ProductSku.objects.delete_op(current["sku"], expected_version=1))
+    tx.put("event", event_put)
+    tx.update("quota", limits.release_op("products"))
+    tx.extend("word", _word_deletes(current))
+    tx.extend("counter", _counter_ops(_counted(current, -1)))
+    _commit(tx, audit=Entry(action="product.deleted", target_type="product", target_id=product_id,
                         changes=diff(current, {}, fields=WRITABLE_FIELDS)))
     dispatch([event])
     if current.get("image_key"):
@@ -369,7 +386,7 @@ def attach_image(*, product_id: str, upload_id: str, if_match: str | None = None
     try:
         product = _change_image(current, version, "product.image_attached",
                                 {"image_key": key, "image_type": content_type, "image_size": stored.size},
-                                extra=[("upload", used_op)])
+                                extra={"upload": used_op})
     except Exception:
         _discard_image(key)  # our copy; the product keeps its image
         raise
@@ -400,14 +417,17 @@ def remove_image(*, product_id: str, if_match: str | None = None) -> dict:
 
 
 def _change_image(current: dict, version: int, action: str, changes: dict,
-                  extra: Sequence[tuple[str, dict]] = ()) -> dict:
+                  extra: Mapping[str, Op] | None = None) -> dict:
     """Write the product's image fields with its ``product.updated`` event and audit record."""
     update_op, product = Product.objects.update_op(current["id"], expected_version=version, current=current,
                                                    **changes)
-    assert product is not None  # update_op(current=...) returns the merged item
     event_put, event = event_op(PRODUCT_UPDATED, public_product(product))
-    _commit([("product", update_op), ("event", event_put), *extra],
-            audit=Entry(action=action, target_type="product", target_id=current["id"], changes=diff(current, changes)))
+    tx = UnitOfWork()
+    tx.update("product", update_op)
+    tx.put("event", event_put)
+    for label, op in (extra or {}).items():
+        tx.add(label, op)
+    _commit(tx, audit=Entry(action=action, target_type="product", target_id=current["id"], changes=diff(current, changes)))
     dispatch([event])
     return product
 

@@ -9,10 +9,6 @@ class SaasConfig(AppConfig):
 
     def ready(self) -> None:
         from saas import checks  # registers the configuration checks
-        from saas.hooks import TenantTeardown, hooks
-
-        # A tenant that leaves (tenants.offboarding): the core's own in-process state of it goes.
-        hooks.tenant_teardowns.append(TenantTeardown("saas", forget=forget_tenant))
 
         # No `manage.py check` runs on Lambda: refuse to start instead of failing every request.
         if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
@@ -21,9 +17,3 @@ class SaasConfig(AppConfig):
                 raise ImproperlyConfigured("configuration errors:\n" + "\n".join(
                     f"{e.id}: {e.msg} {e.hint}" for e in problems))
 
-
-def forget_tenant(tenant_id: str, users) -> None:
-    """The audit trail's cached chain head. Imported on use: start-up does not need the module."""
-    from saas import audit
-
-    audit.heads.forget(tenant_id)

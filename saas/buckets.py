@@ -4,6 +4,8 @@ and the lifecycle rule it must carry. ``manage.py ensure_tables`` creates it on 
 What goes into it, under which tenant's prefix, is the ``files`` feature's business."""
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.storage import storages
@@ -15,7 +17,7 @@ def storage():
     return storages["default"]
 
 
-def s3_client():
+def s3_client() -> Any:
     return storage().connection.meta.client
 
 

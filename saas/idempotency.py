@@ -28,9 +28,9 @@ Usage, in a view (the DRF glue stays in the view; this module imports no DRF)::
         render=lambda product: (201, present(product), {"ETag": product_etag(product)}))
     return Response(outcome.body, status=outcome.status, headers=outcome.headers)
 
-and in the service, one more item in the create's transaction::
+and in the service, one more labelled operation in the create's unit of work::
 
-    operations.append(idempotency.op(claim, product))   # nothing when claim is None
+    idempotency.join(tx, claim, product)   # tx.put("idempotency", ...); nothing when claim is None
 
 ``render`` turns what the service created into the response; the service passes the object it is
 about to return, and the response is stored before the transaction commits.
@@ -49,7 +49,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from saas.errors import AppError, Conflict, InvalidInput
 from saas.tenancy import get_context, system_context
-from saas.tenancy.store import DoesNotExist, PlatformModel, TenantModel, TransactionCancelled
+from saas.tenancy.store import DoesNotExist, Op, PlatformModel, TenantModel, TransactionCancelled, UnitOfWork
 
 TTL_SECONDS = 24 * 3600
 HEADER = "Idempotency-Key"
@@ -90,7 +90,7 @@ class Outcome:
 
 @dataclass
 class Claim:
-    """A key no live record holds yet: the service adds ``op(claim, created)`` to its transaction."""
+    """A key no live record holds yet: the service joins it to its unit of work (``join``)."""
     record_id: str
     fingerprint: str
     user_id: str | None  # set: user-scoped (platform record)
@@ -147,7 +147,14 @@ def run(key: str | None, *, operation: str, payload: Any, create: Callable[[Clai
     raise AssertionError("unreachable")
 
 
-def op(claim: Claim | None, created: Any) -> list[dict]:
+def join(tx: UnitOfWork, claim: Claim | None, created: Any) -> None:
+    """Add the key's record to the create's unit of work as ``"idempotency"`` (nothing without a
+    key). Call it with the object the service returns: its rendered response is what a replay answers."""
+    for record_op in op(claim, created):
+        tx.put("idempotency", record_op)
+
+
+def op(claim: Claim | None, created: Any) -> list[Op]:
     """The record's conditional put for the create's transaction (``[]`` without a key). Call it
     with the object the service returns: its rendered response is what a replay answers."""
     if claim is None:

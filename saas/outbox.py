@@ -1,7 +1,7 @@
 """Transactional outbox: events are written in the same DynamoDB transaction as the change.
 
-A service that changes state adds ``event_op(...)`` to its ``transact_write`` list, so the event
-exists if and only if the change does. After commit it calls ``dispatch(events)`` to ask the relay
+A service that changes state adds ``event_op(...)`` to its unit of work (``tx.put("event", op)``,
+``saas.tenancy.store.UnitOfWork``), so the event exists if and only if the change does. After commit it calls ``dispatch(events)`` to ask the relay
 to publish at once; if that enqueue fails the event simply stays pending and the periodic sweep
 publishes it. Events are published at least once; their ``id`` is stable across retries so
 subscribers can de-duplicate.
@@ -150,7 +150,7 @@ def _claim(events: list[dict], now: float) -> dict[str, dict | None]:
     return {event_id: (None if event_id in taken else claimed) for event_id, (_, claimed) in claims.items()}
 
 
-def _commit_each_possible(ops: dict[str, tuple[dict, dict | None]]) -> set[str]:
+def _commit_each_possible(ops: dict[str, tuple[dict, dict]]) -> set[str]:
     """Commit the version-guarded updates in one transaction, dropping those whose guard fails
     (retried without them, a few times; then one by one). Returns the ids that were not written."""
     pending = dict(ops)
@@ -159,10 +159,10 @@ def _commit_each_possible(ops: dict[str, tuple[dict, dict | None]]) -> set[str]:
         if not pending:
             return failed
         try:
-            transact_write([op for op, _ in pending.values()])
+            transact_write({event_id: op for event_id, (op, _) in pending.items()})  # labelled by event id
             return failed
         except TransactionCancelled as exc:
-            lost = {event_id for event_id, reason in zip(pending, exc.reasons, strict=False) if reason == "ConditionalCheckFailed"}
+            lost = set(exc.failed_labels())
             if not lost:
                 break  # a concurrent transaction, not a guard: fall back to one write per event
             failed |= lost
@@ -197,7 +197,7 @@ def _publish_and_mark(batch: list[dict], now: float, *, unclaimed: bool = False)
         results = publish_batch(batch)
     except Exception as exc:  # the whole batch failed (SNS down): every event is retried
         results = [exc] * len(batch)
-    marks: dict[str, tuple[dict, dict | None]] = {}
+    marks: dict[str, tuple[dict, dict]] = {}
     for stored, result in zip(batch, results, strict=True):
         attempt = _next_attempt(stored, now) if unclaimed else {}
         event = {**stored, **attempt}

@@ -69,15 +69,6 @@ def sweep_tenant() -> None:
         logger.info("sweep: events %s, recovered %s", outcomes, recovered)
 
 
-@shared_task(name="audit.digest", tenant_scoped=False)
-def audit_digest() -> str:
-    """Anchor every audit trail outside DynamoDB (saas.audit.write_digest). Platform job."""
-    from saas import audit
-
-    with system_context(reason="audit digest: anchor every trail"):
-        return audit.write_digest()
-
-
 @shared_task(name="mail.send", tenant_scoped=False, acks_late=True, autoretry_for=(Exception,), retry_backoff=5,
              retry_backoff_max=300, max_retries=6)
 def send_mail(tenant_id: str, to: list[str], subject: str, body: str) -> None:

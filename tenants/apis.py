@@ -7,10 +7,11 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import audit
 import files
 from exports import selectors as export_selectors
 from exports import services as export_services
-from saas import audit, idempotency, limits
+from saas import idempotency, limits
 from saas.celery import broker
 from saas.errors import NotFound, ServiceUnavailable
 from saas.serializers import IDEMPOTENCY_KEY

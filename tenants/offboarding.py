@@ -28,10 +28,11 @@ import logging
 import time
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
+import audit
 import files
-from saas import audit
 from saas.hooks import hooks
 from saas.tenancy import system_context, tables, tenant_context
 from saas.tenancy.directory import tenant_directory
@@ -40,11 +41,9 @@ from saas.tenancy.store import (
     DoesNotExist,
     PlatformModel,
     TransactionCancelled,
-    _call,
-    _transact,
+    UnitOfWork,
     now_iso,
     router,
-    serialize,
     transact_write,
 )
 
@@ -120,10 +119,14 @@ def schedule_offboarding(*, tenant_id: str, actor_id: str, confirm_name: str | N
                    audit.tenant_entry_for(tenant_id, "tenant.offboarding_scheduled", "tenant", tenant_id,
                                           tier=tenant.get("tier"), changes={"status": [tenant.get("status"), "deactivated"]},
                                           detail=detail)]
+        tx = UnitOfWork()
+        tx.put("tenant", tenant_op)
+        tx.put("offboarding", record_op)
+        tx.join(audit.records(entries))
         try:
-            transact_write([tenant_op, record_op], audit=entries)
+            tx.commit()
         except TransactionCancelled as exc:
-            if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
+            if exc.failed("offboarding"):
                 raise OffboardingError("This tenant is already being offboarded.", "already_offboarding") from exc
             raise OffboardingError("The tenant was changed meanwhile; try again.", "concurrent_change") from exc
     _forget_caches(tenant_id, users=())
@@ -157,21 +160,21 @@ def cancel_offboarding(*, tenant_id: str, actor_id: str, as_owner: bool = False)
             TENANT_DIRECTORY, tenant_id, expected_version=int(tenant["version"]),
             **{**restored, "status": record.get("previous_status") or "active", "status_changed_at": now_iso(),
                "status_changed_by": actor_id})
-        record_op = Offboarding.objects.delete_op(OFFBOARDINGS, tenant_id)
-        record_op["Delete"].update(
-            ConditionExpression="attribute_exists(PK) AND #status IN (:scheduled, :exporting, :waiting) "
-                                "AND delete_after > :now",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=serialize({":scheduled": SCHEDULED, ":exporting": EXPORTING,
-                                                 ":waiting": WAITING, ":now": now}))
+        record_op = Offboarding.objects.delete_op(
+            OFFBOARDINGS, tenant_id,
+            condition=Attr("status").is_in([SCHEDULED, EXPORTING, WAITING]) & Attr("delete_after").gt(now))
         detail = {"by_owner": as_owner}
         changes = {"status": ["deactivated", record.get("previous_status") or "active"]}
         entries = [audit.platform_entry("tenant.offboarding_cancelled", "tenant", tenant_id, tenant_id=tenant_id,
                                         changes=changes, detail=detail),
                    audit.tenant_entry_for(tenant_id, "tenant.offboarding_cancelled", "tenant", tenant_id,
                                           tier=tenant.get("tier"), changes=changes, detail=detail)]
+        tx = UnitOfWork()
+        tx.put("tenant", tenant_op)
+        tx.delete("offboarding", record_op)
+        tx.join(audit.records(entries))
         try:
-            transact_write([tenant_op, record_op], audit=entries)
+            tx.commit()
         except TransactionCancelled as exc:
             raise OffboardingError("Deletion started meanwhile; it can no longer be cancelled.",
                                    "offboarding_started") from exc
@@ -244,15 +247,15 @@ def _delete_everything(record: dict, *, interrupt_after_pages: int | None) -> No
         _delete_partition(tenant_id, entity, tick)
     removed = files.delete_prefix(tenant_id)
     if removed:
-        _transact([_count_op(tenant_id, {"s3_objects": removed})])
+        transact_write([_count_op(tenant_id, {"s3_objects": removed})])
     if record.get("deployment") == "silo" and record.get("table"):
         tables.delete_table(record["table"])
-        _transact([_count_op(tenant_id, {"silo_tables": 1})])
+        transact_write([_count_op(tenant_id, {"silo_tables": 1})])
     _delete_open_exports(tenant_id)
-    _delete_platform_item(router.ROUTING_PK, tenant_id, "routing_entries", tenant_id)
+    if router.stored_table(tenant_id) is not None:
+        transact_write([router.unroute_op(tenant_id), _count_op(tenant_id, {"routing_entries": 1})])
     if record.get("owner_id"):
-        _delete_platform_item(f"{TenantRegistration.entity}#{record['owner_id']}", tenant_id, "registrations",
-                              tenant_id)
+        _delete_platform_item(TenantRegistration, record["owner_id"], tenant_id, "registrations", tenant_id)
     _forget_caches(tenant_id, users=users)
 
 
@@ -261,18 +264,18 @@ def _delete_app_data(tenant_id: str) -> None:
     for teardown in hooks.tenant_teardowns:
         counts = teardown.delete(tenant_id) if teardown.delete else {}
         if any(counts.values()):
-            _transact([_count_op(tenant_id, counts)])
+            transact_write([_count_op(tenant_id, counts)])
 
 
 def _delete_invitations(tenant_id: str, tick) -> None:
     """Pending invitations: the tenant's item and the invitee's inbox copy (a platform item), counted."""
     from .models import Invitation
-    from .services.invitations import _removal_ops
+    from .services.records import invitation_removal_ops
 
     with tenant_context(tenant_id):
         pending = list(Invitation.objects.every())
     for invitation in pending:
-        _transact([*_removal_ops(tenant_id, invitation), _count_op(tenant_id, {"invitations": 1})])
+        transact_write([*invitation_removal_ops(tenant_id, invitation), _count_op(tenant_id, {"invitations": 1})])
         tick()
 
 
@@ -301,7 +304,7 @@ def _delete_memberships(tenant_id: str, tick) -> list[str]:
                                                **{**profile, "active_tenant_id": None})
             ops.append(op)
         ops.append(_count_op(tenant_id, {"memberships": 1}))
-        _transact(ops)
+        transact_write(ops)
         tick()
     return users
 
@@ -317,7 +320,7 @@ def _delete_partition(tenant_id: str, entity: str, tick) -> None:
             ops = [model.objects.delete_op(item["id"], expected_version=int(item["version"])) for item in page.items]
         ops.append(_count_op(tenant_id, {entity.lower(): len(page.items)}))
         try:
-            _transact(ops)
+            transact_write(ops)
         except TransactionCancelled:
             continue  # an item changed under us (a relay marked an event sent): read the page again
         tick()
@@ -333,19 +336,19 @@ def _delete_open_exports(tenant_id: str) -> None:
     while True:
         page = OpenExport.objects.query(OPEN, cursor=cursor, limit=100, filter=Attr("tenant_id").eq(tenant_id))
         for marker in page.items:
-            _delete_platform_item(f"{OpenExport.entity}#{OPEN}", marker["id"], "open_exports", tenant_id)
+            _delete_platform_item(OpenExport, OPEN, marker["id"], "open_exports", tenant_id)
         cursor = page.next_cursor
         if not cursor:
             return
 
 
-def _delete_platform_item(pk: str, sk: str, counter: str, tenant_id: str) -> None:
-    key = serialize({"PK": pk, "SK": sk})
-    table = settings.DYNAMODB_TABLE
-    if not _call("get_item", TableName=table, Key=key, ConsistentRead=True).get("Item"):
+def _delete_platform_item(model: type[PlatformModel], partition: str, item_id: str, counter: str,
+                          tenant_id: str) -> None:
+    try:
+        model.objects.get(partition, item_id, consistent=True)
+    except DoesNotExist:
         return
-    _transact([{"Delete": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(PK)"}},
-               _count_op(tenant_id, {counter: 1})])
+    transact_write([model.objects.delete_op(partition, item_id), _count_op(tenant_id, {counter: 1})])
 
 
 def _forget_caches(tenant_id: str, *, users) -> None:
@@ -395,8 +398,11 @@ def _complete_once(tenant_id: str) -> dict:
     receipt = {"counts": counts, "started_at": record.get("deletion_started_at"), "ended_at": ended,
                "tenant_name": record.get("tenant_name"), "final_export_id": record.get("final_export_id"),
                "creation_quota_released": bool(released)}
-    transact_write(ops, audit=audit.platform_entry("tenant.deleted", "tenant", tenant_id, tenant_id=tenant_id,
-                                                   detail=receipt))
+    tx = UnitOfWork()
+    tx.extend("deletion", ops)
+    tx.join(audit.records(audit.platform_entry("tenant.deleted", "tenant", tenant_id, tenant_id=tenant_id,
+                                               detail=receipt)))
+    tx.commit()
     tenant_directory.forget()
     logger.info("tenant %s deleted: %s", tenant_id, counts)
     return completed

@@ -18,10 +18,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+import audit
 import files
 from exports import selectors as export_selectors
 from exports import services as export_services
-from saas import audit, limits, web
+from saas import limits, web
 from saas.errors import InvalidInput
 from saas.tenancy import system_context
 from saas.tenancy.context import ROLES, InvalidTenantId, current_context, validate_tenant_id

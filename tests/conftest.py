@@ -67,8 +67,8 @@ def _servers():
     aws_operations.install(aws.botocore_session())
     aws.reset_clients()
     tables.ensure_all()
-    from saas import audit, buckets
-
+    import audit
+    from saas import buckets
     with aws_operations.scaffolding("the local stack's bucket, lifecycle rule and chain key (infrastructure in AWS)"):
         buckets.ensure_bucket()
         audit.ensure_chain_key()

@@ -12,7 +12,8 @@ from django.test import RequestFactory
 from rest_framework.views import APIView
 
 from saas.exceptions import exception_handler
-from saas.tenancy.store import InvalidCursor, _decode_cursor, _encode_cursor
+from saas.tenancy.store import InvalidCursor
+from saas.tenancy.store.cursors import decode_cursor, encode_cursor
 
 pytestmark = pytest.mark.pure  # no server: runs with -m "not integration"
 
@@ -21,22 +22,22 @@ QUERY = "5f0c2a9d41b7e3c8"  # a query id: a hash of table, entity, index, order 
 
 
 def issued(key: dict = LAST_KEY, *, tenant: str = "acme-shop", query_id: str = QUERY) -> str:
-    return _encode_cursor(key, tenant=tenant, query_id=query_id)
+    return encode_cursor(key, tenant=tenant, query_id=query_id)
 
 
 def test_a_cursor_brings_back_the_key_it_was_issued_for():
-    assert _decode_cursor(issued(), tenant="acme-shop", query_id=QUERY) == LAST_KEY
+    assert decode_cursor(issued(), tenant="acme-shop", query_id=QUERY) == LAST_KEY
 
 
 def test_a_cursor_issued_to_one_tenant_is_refused_in_another():
     with pytest.raises(InvalidCursor):
-        _decode_cursor(issued(), tenant="rival-shop", query_id=QUERY)
+        decode_cursor(issued(), tenant="rival-shop", query_id=QUERY)
 
 
 def test_a_cursor_of_one_query_is_refused_by_another():
     """E.g. a member's "my orders" cursor presented to the list of everyone's orders."""
     with pytest.raises(InvalidCursor):
-        _decode_cursor(issued(), tenant="acme-shop", query_id="0000000000000000")
+        decode_cursor(issued(), tenant="acme-shop", query_id="0000000000000000")
 
 
 def forged(cursor: str, **changes) -> str:
@@ -51,7 +52,7 @@ def forged(cursor: str, **changes) -> str:
 def test_an_unedited_cursor_passes_through_the_forger():
     """The control for the test below: re-encoding without a change keeps a cursor valid, so what is
     refused there is the edit."""
-    assert _decode_cursor(forged(issued()), tenant="acme-shop", query_id=QUERY) == LAST_KEY
+    assert decode_cursor(forged(issued()), tenant="acme-shop", query_id=QUERY) == LAST_KEY
 
 
 @pytest.mark.parametrize("changes", [
@@ -64,7 +65,7 @@ def test_an_edited_cursor_is_refused(changes):
     tenant = changes.get("t", "acme-shop")
     query_id = changes.get("q", QUERY)
     with pytest.raises(InvalidCursor):
-        _decode_cursor(forged(issued(), **changes), tenant=tenant, query_id=query_id)
+        decode_cursor(forged(issued(), **changes), tenant=tenant, query_id=query_id)
 
 
 def test_a_cursor_signed_by_another_deployment_is_refused(settings):
@@ -72,7 +73,7 @@ def test_a_cursor_signed_by_another_deployment_is_refused(settings):
     foreign = issued()
     settings.SECRET_KEY = "this-deployment-" + "y" * 40
     with pytest.raises(InvalidCursor):
-        _decode_cursor(foreign, tenant="acme-shop", query_id=QUERY)
+        decode_cursor(foreign, tenant="acme-shop", query_id=QUERY)
 
 
 @pytest.mark.parametrize("make", [
@@ -83,12 +84,12 @@ def test_a_cursor_signed_by_another_deployment_is_refused(settings):
 ], ids=["empty", "word", "two-words", "colon", "long", "truncated", "extended", "unsigned"])
 def test_garbage_is_refused_as_an_invalid_cursor(make):
     with pytest.raises(InvalidCursor):
-        _decode_cursor(make(), tenant="acme-shop", query_id=QUERY)
+        decode_cursor(make(), tenant="acme-shop", query_id=QUERY)
 
 
 def test_a_refused_cursor_is_a_400_naming_the_cursor_field():
     with pytest.raises(InvalidCursor) as refused:
-        _decode_cursor(forged(issued(), t="rival-shop"), tenant="rival-shop", query_id=QUERY)
+        decode_cursor(forged(issued(), t="rival-shop"), tenant="rival-shop", query_id=QUERY)
     request = APIView().initialize_request(RequestFactory().get("/api/v1/orders", {"cursor": "..."}))
     response = exception_handler(refused.value, {"request": request, "view": APIView()})
     assert response.status_code == 400

@@ -21,7 +21,7 @@ def _no_dynamodb(monkeypatch):
     def refuse(operation, **kwargs):
         raise AssertionError(f"DynamoDB {operation} called")
 
-    monkeypatch.setattr(store, "_call", refuse)
+    monkeypatch.setattr(store.items, "call", refuse)  # every DynamoDB round trip goes through it
 
 
 @pytest.mark.parametrize("attempt", [

@@ -16,6 +16,7 @@ from saas.tenancy.store import (
     TenantMismatch,
     TenantModel,
     TransactionCancelled,
+    UnitOfWork,
     VersionConflict,
     router,
     serialize,
@@ -199,7 +200,7 @@ def test_failing_transaction_writes_nothing(tenants):
         stale_check = Widget.objects.condition_op(existing["id"], Attr("version").eq(99))
         with pytest.raises(TransactionCancelled) as info:
             transact_write([fresh_op, update_op, stale_check])
-        assert "ConditionalCheckFailed" in info.value.reasons
+        assert set(info.value.reasons) == {"#2"} and info.value.failed("#2")  # unlabelled: by position
         with pytest.raises(DoesNotExist):
             Widget.objects.get(fresh["id"])
         assert Widget.objects.get(existing["id"])["name"] == "exists"
@@ -248,3 +249,106 @@ def test_cache_throttle_and_storage_keys_carry_the_tenant_and_fail_closed(tenant
         assert storage_key("images", "../../x.png") == f"tenants/{a}/images/_/_/x.png"
     with tenant_context(b):
         assert tenant_key("throttle", "a:b") != f"tenant:{a}:throttle:a_b"
+
+
+# --- units of work: cancellations named by label ---------------------------------------------------
+def test_a_cancelled_unit_of_work_names_the_second_of_two_short_skus_by_label(tenants):
+    """Insufficient stock on the second line: the cancellation names that line's label (and only
+    it), whatever the order the operations were added in, and nothing is written."""
+    a, _ = tenants
+    with tenant_context(a):
+        plenty = Widget.objects.create(name="plenty", colour="red", stock=5)
+        scarce = Widget.objects.create(name="scarce", colour="red", stock=1)
+        tx = UnitOfWork()
+        for sku, item, quantity in (("SKU-1", plenty, 2), ("SKU-2", scarce, 3)):
+            tx.update(f"stock:{sku}", Widget.objects.increment_op(item["id"], deltas={"stock": -quantity},
+                                                                  condition=Attr("stock").gte(quantity)))
+        order_op, order = Widget.objects.create_op(name="order", colour="blue")
+        tx.put("order", order_op)
+        with pytest.raises(TransactionCancelled) as info:
+            tx.commit()
+        reason = info.value.reasons["stock:SKU-2"]
+        assert (reason.code, reason.condition_failed) == ("ConditionalCheckFailed", True)
+        assert set(info.value.reasons) == {"stock:SKU-2"} and not info.value.failed("stock:SKU-1")
+        assert info.value.failed_labels("stock:") == ["stock:SKU-2"]
+        assert Widget.objects.get(plenty["id"])["stock"] == 5 and Widget.objects.get(scarce["id"])["stock"] == 1
+        with pytest.raises(DoesNotExist):
+            Widget.objects.get(order["id"])
+
+
+def test_a_stale_version_is_reported_on_the_record_it_guards(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        kept = Widget.objects.create(name="kept", colour="red")
+        changed = Widget.objects.create(name="changed", colour="red")
+        Widget.objects.update(changed["id"], expected_version=1, name="by someone else")
+        tx = UnitOfWork()
+        tx.put("fresh", Widget.objects.create_op(name="fresh", colour="blue")[0])
+        tx.update(f"widget:{kept['id']}", Widget.objects.update_op(kept["id"], expected_version=1, name="mine")[0])
+        tx.update(f"widget:{changed['id']}",
+                  Widget.objects.update_op(changed["id"], expected_version=1, name="mine")[0])
+        with pytest.raises(TransactionCancelled) as info:
+            tx.commit()
+        assert info.value.failed_labels() == [f"widget:{changed['id']}"]
+        assert Widget.objects.get(kept["id"])["name"] == "kept"
+
+
+def test_a_unit_of_work_refuses_a_label_twice_and_an_operation_of_the_wrong_kind(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        op, _ = Widget.objects.create_op(name="x", colour="red")
+        tx = UnitOfWork()
+        tx.put("widget", op)
+        with pytest.raises(ValueError):
+            tx.put("widget", op)
+        with pytest.raises(ValueError):
+            tx.update("other", op)  # a Put is not an update
+        assert tx.labels == ["widget"]
+
+
+class _Contributor:
+    """Joins with one operation per attempt: first one whose condition fails (a chain head another
+    writer moved), then a good one; records what the unit of work told it."""
+
+    def __init__(self, bad_first: bool = True):
+        self.attempts, self.retries, self.outcome, self.bad_first = 0, [], None, bad_first
+
+    def operations(self):
+        self.attempts += 1
+        check = Attr("colour").eq("nope") if self.bad_first and self.attempts == 1 else Attr("colour").eq("red")
+        return [("contributor:check", Widget.objects.condition_op(self.anchor, check))]
+
+    def retry(self, failed, attempt):
+        self.retries.append((sorted(failed), attempt))
+        return True
+
+    def finished(self, committed):
+        self.outcome = committed
+
+
+def test_a_contributor_whose_own_operation_failed_gets_another_attempt_with_the_callers_operations_unchanged(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        contributor = _Contributor()
+        contributor.anchor = Widget.objects.create(name="anchor", colour="red")["id"]
+        tx = UnitOfWork()
+        op, made = Widget.objects.create_op(name="mine", colour="blue")
+        tx.put("mine", op)
+        tx.join(contributor)
+        tx.commit()
+        assert contributor.retries == [(["contributor:check"], 0)] and contributor.outcome is True
+        assert Widget.objects.get(made["id"])["name"] == "mine"
+
+
+def test_when_the_callers_operation_fails_the_contributor_is_not_retried_and_not_named(tenants):
+    a, _ = tenants
+    with tenant_context(a):
+        contributor = _Contributor(bad_first=False)
+        contributor.anchor = Widget.objects.create(name="anchor", colour="red")["id"]
+        tx = UnitOfWork()
+        tx.put("duplicate", Widget.objects.create_op(id=contributor.anchor, name="again", colour="red")[0])
+        tx.join(contributor)
+        with pytest.raises(TransactionCancelled) as info:
+            tx.commit()
+        assert set(info.value.reasons) == {"duplicate"}
+        assert contributor.retries == [] and contributor.outcome is False

@@ -26,7 +26,6 @@ from saas.tenancy.store import (
     TENANT_MODELS,
     DoesNotExist,
     TransactionCancelled,
-    _transact,
     now_iso,
     transact_write,
 )
@@ -80,7 +79,7 @@ class UsageCounter:
                 continue
             try:
                 with tenant_context(tenant_id):
-                    _transact([UsageDay.objects.add_op(day, deltas=deltas)])
+                    transact_write([UsageDay.objects.add_op(day, deltas=deltas)])
                 written += 1
             except Exception:
                 logger.warning("usage flush failed for %s %s; kept for the next flush", tenant_id, day, exc_info=True)
@@ -114,7 +113,7 @@ def backfill(*, days: int = 30, today_: str | None = None) -> dict:
     day = today_ or today()
     products = _count("PRODUCT")
     stored = files.prefix_bytes(get_context().tenant_id)
-    _transact([UsageDay.objects.add_op(day, deltas={"stored_bytes": 0}, products_baseline=products,
+    transact_write([UsageDay.objects.add_op(day, deltas={"stored_bytes": 0}, products_baseline=products,
                                        stored_bytes_baseline=stored, baseline_at=now_iso())])
     quotas = {name: _reconcile_quota(limits.Quota, name, entity)
               for name, entity in (("products", "PRODUCT"), ("members", "MEMBER"))}
@@ -129,7 +128,7 @@ def _count(entity: str) -> int:
 def _reconcile_quota(quota_model, name: str, entity: str, attempts: int = 5) -> dict:
     """Set the ``name`` quota counter to the number of ``entity`` items, unless it moved meanwhile
     (audit-logged as ``limits.reconciled``: it changes what the plan allows)."""
-    from saas import audit
+    import audit
     for _ in range(attempts):
         try:
             seen, exists = quota_model.objects.get(name, consistent=True).get("used", 0), True
@@ -141,8 +140,8 @@ def _reconcile_quota(quota_model, name: str, entity: str, attempts: int = 5) -> 
         unchanged = Attr("used").eq(seen) if exists else Attr("used").not_exists()
         try:
             transact_write([quota_model.objects.add_op(name, deltas={"used": actual - seen}, condition=unchanged)],
-                           audit=audit.Entry(action="limits.reconciled", target_type="quota", target_id=name,
-                                             changes={"used": [seen, actual]}))
+                           join=audit.records(audit.Entry(action="limits.reconciled", target_type="quota",
+                                                          target_id=name, changes={"used": [seen, actual]})))
             return {"was": seen, "now": actual}
         except TransactionCancelled:
             continue  # a product/member was added or removed while we counted
@@ -159,5 +158,5 @@ def _backfill_orders(*, days: int, today_: str) -> dict[str, int]:
         if oldest <= placed < cutoff:
             per_day[placed] += 1
     for placed, n in sorted(per_day.items()):
-        _transact([UsageDay.objects.add_op(placed, deltas={"api_requests": 0}, orders_placed=n, backfilled=True)])
+        transact_write([UsageDay.objects.add_op(placed, deltas={"api_requests": 0}, orders_placed=n, backfilled=True)])
     return dict(sorted(per_day.items()))

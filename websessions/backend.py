@@ -106,7 +106,7 @@ class SessionStore(SessionBase):
                     raise UpdateError from exc
             if user_id:
                 # The user's list of sessions (rewritten with the new expiry; only its own key).
-                UserWebSession.objects.put(user_id, key, overwrite=True, expires_at=expires_at)
+                UserWebSession.objects.replace(user_id, key, expires_at=expires_at)
         self._user_id = user_id
 
     def delete(self, session_key: str | None = None) -> None:

@@ -21,7 +21,7 @@ AUDIT_CHECKPOINT_EVERY = int(env("AUDIT_CHECKPOINT_EVERY", "1"))
 # the functions (never an environment value: whoever reads the function's configuration must not get
 # it). `manage.py ensure_tables` creates it on local stacks; in AWS it is infrastructure.
 AUDIT_CHAIN_KEY_SECRET = env("AUDIT_CHAIN_KEY_SECRET", f"{CONFIG_SECRET_PREFIX}audit-chain-key")
-# Digests (saas.audit.write_digest): every trail's tip, written to the files bucket under this prefix
+# Digests (audit.write_digest): every trail's tip, written to the files bucket under this prefix
 # every AUDIT_DIGEST_SECONDS (hourly, like CloudTrail's digest files). The functions may only add
 # objects there (deploy/iam: PutObject + GetObject, no DeleteObject; the bucket policy requires
 # If-None-Match) - see docs/ARCHITECTURE.md.

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "saas",
     # Feature homes around the kernel (they import no app; apps may use them). `files` is a plain
     # package: it has no items, pages or jobs.
+    "audit",
     "usage",
     "exports",
     "websessions",
@@ -51,7 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "saas.audit.AuditRequestMiddleware",
+    "audit.actors.AuditRequestMiddleware",
     "saas.tenancy.middleware.TenantContextMiddleware",
     "usage.middleware.UsageMiddleware",
     "saas.throttling.CallerThrottleMiddleware",  # inside the tenant middleware: sees identity + context

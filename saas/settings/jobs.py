@@ -65,7 +65,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "offboarding-sweep": {"task": "offboarding.sweep", "schedule": float(env("OFFBOARDING_SWEEP_SECONDS", "60"))},
     # Exports whose job was lost (enqueue lost after the commit, worker killed) are re-enqueued.
     "exports-sweep": {"task": "exports.sweep", "schedule": float(env("EXPORT_SWEEP_SECONDS", "60"))},
-    # The audit trails' anchor outside DynamoDB (saas.audit.write_digest).
+    # The audit trails' anchor outside DynamoDB (audit.write_digest).
     "audit-digest": {"task": "audit.digest", "schedule": float(env("AUDIT_DIGEST_SECONDS", "3600"))},
 }
 # A fair share of the workers per tenant (saas.fairness): on the Redis broker at most this many bulk

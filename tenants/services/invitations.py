@@ -23,14 +23,15 @@ import time
 from boto3.dynamodb.conditions import Attr
 from django.conf import settings
 
+import audit as audit_trail
+from audit import Entry
+from saas import idempotency as idempotency_records
 from saas import limits
-from saas.audit import Entry
 from saas.errors import NotFound
 from saas.idempotency import Claim
-from saas.idempotency import op as idempotency_ops
 from saas.tenancy import get_context, system_context, tenant_context
 from saas.tenancy.context import ROLES
-from saas.tenancy.store import DoesNotExist, TransactionCancelled, transact_write
+from saas.tenancy.store import DoesNotExist, TransactionCancelled, UnitOfWork
 
 from .. import active_tenant, notifications
 from ..errors import AlreadyMember, ConcurrentChange, NotAMember, TenantInactive
@@ -43,11 +44,11 @@ from ..models import (
     Tenant,
     UserMembership,
 )
-from .members import _other_admin_guard, require_admin
+from .members import other_admin_guard, require_admin
 from .records import (
-    _removal_ops,
     commit_change,
     inbox_partition,
+    invitation_removal_ops,
     membership_item_ops,
     normalise_email,
     revoke_ops_of_writer,
@@ -97,18 +98,20 @@ def invite_member(*, email: str, role: str, idempotency: Claim | None = None) ->
         invitation_op, renewed = Invitation.objects.update_op(
             invitation_id, expected_version=current["version"], current=current, role=role, invited_by=ctx.user_id,
             expires_at=expires_at)
-        assert renewed is not None  # update_op(current=...) returns the merged item
         invitation = renewed
     tenant_name = _tenant_name(ctx.tenant_id)
     with system_context(reason=f"invitation to {ctx.tenant_id}"):
-        inbox_op, _ = InvitationInbox.objects.put_op(
-            inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", overwrite=True, tenant_id=ctx.tenant_id,
+        inbox_op, _ = InvitationInbox.objects.replace_op(
+            inbox_partition(email), f"{ctx.tenant_id}.{invitation_id}", tenant_id=ctx.tenant_id,
             tenant_name=tenant_name, invitation_id=invitation_id, role=role, expires_at=expires_at)
     entry = Entry(action="member.invited", target_type="invitation", target_id=invitation_id,
                   tenant_id=ctx.tenant_id, tier=ctx.tier, changes={"role": [None, role], "email": [None, email]})
     invited = InvitationRecord.from_item(invitation)
-    commit_change([invitation_op, inbox_op, *idempotency_ops(idempotency, invited)], entry,
-                  reason=f"invite {email} to {ctx.tenant_id}")
+    tx = UnitOfWork()
+    tx.add("invitation", invitation_op)
+    tx.put("inbox", inbox_op)
+    idempotency_records.join(tx, idempotency, invited)
+    commit_change(tx, entry, reason=f"invite {email} to {ctx.tenant_id}")
     logger.info("invitation %s to %s as %s by %s", invitation_id, ctx.tenant_id, role, ctx.user_id)
     notifications.notify_invited(tenant_id=ctx.tenant_id, tenant_name=tenant_name, email=email, role=role,
                                  inbox_id=f"{ctx.tenant_id}.{invitation_id}")
@@ -173,7 +176,7 @@ def _find(email: str, inbox_id: str) -> tuple[dict, dict]:
 def _delete_invitation(tenant_id: str, invitation: dict, *, action: str) -> None:
     entry = Entry(action=action, target_type="invitation", target_id=invitation["id"], tenant_id=tenant_id,
                   changes={"email": [invitation["email"], None]})
-    commit_change(_removal_ops(tenant_id, invitation), entry, reason=f"{action} in {tenant_id}")
+    commit_change(invitation_removal_ops(tenant_id, invitation), entry, reason=f"{action} in {tenant_id}")
 
 
 def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
@@ -188,30 +191,31 @@ def accept_invitation(*, user_id: str, email: str, invitation_id: str) -> dict:
         open_check = Tenant.objects.condition_op(TENANT_DIRECTORY, tenant_id, Attr("status").eq("active"))
     tier = tenant.get("tier", "basic")
     inviter = invitation.get("invited_by")
-    ops = membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=normalise_email(email),
-                              role=invitation["role"], invited_by=inviter)
-    ops += _removal_ops(tenant_id, invitation)
-    checks = {len(ops): "closed"}
-    ops.append(open_check)
+    user_op, member_op = membership_item_ops(tenant_id=tenant_id, user_id=user_id, email=normalise_email(email),
+                                             role=invitation["role"], invited_by=inviter)
+    tx = UnitOfWork()
+    tx.put("membership", user_op)
+    tx.put("member", member_op)
+    tx.extend("invitation", invitation_removal_ops(tenant_id, invitation))
+    tx.condition("open", open_check)
     with tenant_context(tenant_id, tier=tier):
         if inviter:  # the writer's authority must still hold: an admin of this tenant
-            checks[len(ops)] = "inviter"
-            ops.append(Member.objects.condition_op(inviter, Attr("role").eq("admin")))
-        ops.append(limits.reserve_op("members"))  # last: a failed condition here is the plan's limit
-        entry = Entry(action="member.joined", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
-                      changes={"role": [None, invitation["role"]], "email": [None, normalise_email(email)]})
+            tx.condition("inviter", Member.objects.condition_op(inviter, Attr("role").eq("admin")))
+        tx.update("quota", limits.reserve_op("members"))  # a failed condition here is the plan's limit
+        tx.join(audit_trail.records(Entry(
+            action="member.joined", target_type="member", target_id=user_id, tenant_id=tenant_id, tier=tier,
+            changes={"role": [None, invitation["role"]], "email": [None, normalise_email(email)]})))
         try:
             with system_context(reason=f"{user_id} accepts an invitation to {tenant_id}"):
-                transact_write(ops, audit=entry)
+                tx.commit()
         except TransactionCancelled as exc:
-            failed = {checks.get(i) for i, reason in enumerate(exc.reasons) if reason == "ConditionalCheckFailed"}
-            if "closed" in failed:
+            if exc.failed("open"):
                 raise TenantInactive("That tenant is closed, so it takes no new members.") from None
-            if "inviter" in failed:  # its writer is no longer an admin there: the invitation is void
+            if exc.failed("inviter"):  # its writer is no longer an admin there: the invitation is void
                 raise NotFound("No such invitation.") from None
-            if exc.reasons[-1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in exc.reasons[:-1]:
+            if exc.failed_labels() == ["quota"]:
                 raise limits.exceeded("members") from None
-            if exc.reasons[0] == "ConditionalCheckFailed":
+            if exc.failed("membership"):
                 raise AlreadyMember("You are already a member of this tenant.") from None
             raise ConcurrentChange() from exc
     active_tenant.cache.invalidate_user(user_id)
@@ -237,7 +241,7 @@ def leave_tenant(*, user_id: str, tenant_id: str) -> None:
         member = Member.objects.get(user_id, consistent=True)
         ops = [Member.objects.delete_op(user_id, expected_version=member["version"]), limits.release_op("members")]
         if member["role"] == "admin":
-            ops.append(_other_admin_guard(leaving=user_id))
+            ops.append(other_admin_guard(leaving=user_id))
         with system_context(reason=f"{user_id} leaves {tenant_id}"):
             ops.append(UserMembership.objects.delete_op(user_id, tenant_id))
         revoke, revoked = revoke_ops_of_writer(tenant_id, user_id)

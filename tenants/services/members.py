@@ -5,8 +5,8 @@ import logging
 
 from boto3.dynamodb.conditions import Attr
 
+from audit import Entry
 from saas import limits
-from saas.audit import Entry
 from saas.tenancy import get_context, system_context
 from saas.tenancy.context import ROLE_RANK, ROLES
 from saas.tenancy.store import (
@@ -47,7 +47,7 @@ def require_admin() -> None:
         raise NotAllowed("Only admins manage members.")
 
 
-def _other_admin_guard(*, leaving: str) -> dict:
+def other_admin_guard(*, leaving: str) -> dict:
     """A transaction check that some admin other than ``leaving`` still is one.
 
     The role index is read to find a candidate (it may lag); the ConditionCheck inside the
@@ -79,7 +79,7 @@ def change_member_role(*, user_id: str, role: str) -> dict:
     ops = [member_op, mirror_op]
     revoked: list[str] = []
     if member["role"] == "admin":
-        ops.append(_other_admin_guard(leaving=user_id))
+        ops.append(other_admin_guard(leaving=user_id))
         # An admin no more: the invitations he wrote lose their authority (and go, in this transaction).
         revoke, revoked = revoke_ops_of_writer(ctx.tenant_id, user_id)
         ops += revoke
@@ -100,7 +100,7 @@ def remove_member(*, user_id: str) -> None:
     with system_context(reason=f"remove {user_id} from {ctx.tenant_id}"):
         ops.append(UserMembership.objects.delete_op(user_id, ctx.tenant_id))
     if member["role"] == "admin":
-        ops.append(_other_admin_guard(leaving=user_id))
+        ops.append(other_admin_guard(leaving=user_id))
     # Removal is final: the invitations this member wrote go with him, in the same transaction.
     revoke, revoked = revoke_ops_of_writer(ctx.tenant_id, user_id)
     entry = Entry(action="member.removed", target_type="member", target_id=user_id, tenant_id=ctx.tenant_id,

@@ -9,21 +9,21 @@ from typing import Sequence
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from saas import audit as audit_trail
+import audit as audit_trail
+from saas import idempotency as idempotency_records
 from saas import limits
 from saas.celery import broker, enqueue_after_commit
 from saas.errors import ServiceUnavailable
 from saas.idempotency import Claim
-from saas.idempotency import op as idempotency_ops
 from saas.tenancy import system_context, tables
 from saas.tenancy.store import (
     DoesNotExist,
     StoreError,
     TransactionCancelled,
+    UnitOfWork,
     VersionConflict,
     now_iso,
     router,
-    transact_write,
 )
 
 from .. import active_tenant, notifications
@@ -181,12 +181,16 @@ def create_pooled_tenant(*, name: str, tier: str, owner_id: str, owner_email: st
             TENANT_DIRECTORY, tenant_id, name=name, tier=tier, status="active", deployment="pooled",
             created_by=owner_id, owner_email=owner_email, **({"creation_quota": True} if creation_quota else {}))
     # the owner takes the first member slot (counted by membership_ops)
-    ops = [tenant_op, *membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin")]
-    ops += [*extra_ops, *idempotency_ops(idempotency, tenant)]
-    entries = tenant_audit(tenant, "tenant.created", changes={"name": [None, name], "tier": [None, tier]})
+    tx = UnitOfWork()
+    tx.put("tenant", tenant_op)
+    tx.extend("membership", membership_ops(tenant_id=tenant_id, user_id=owner_id, email=owner_email, role="admin"))
+    tx.extend("extra", extra_ops)
+    idempotency_records.join(tx, idempotency, tenant)
+    tx.join(audit_trail.records(
+        tenant_audit(tenant, "tenant.created", changes={"name": [None, name], "tier": [None, tier]})))
     with system_context(reason=f"create tenant {tenant_id}"):
         try:
-            transact_write(ops, audit=entries)
+            tx.commit()
         except TransactionCancelled as exc:
             raise ConcurrentChange("Another registration of yours was saved at the same time; try again.") from exc
     active_tenant.cache.invalidate_user(owner_id)
@@ -209,8 +213,15 @@ def start_silo_tenant(*, name: str, tier: str = "platinum", owner_id: str, owner
             **({"creation_quota": True} if creation_quota else {}))
         registration_op, _ = TenantRegistration.objects.put_op(
             owner_id, tenant_id, expires_at=int(time.time()) + REGISTRATION_RETENTION_SECONDS)
-        transact_write([tenant_op, registration_op, *extra_ops, *idempotency_ops(idempotency, tenant)], audit=audit_trail.platform_entry(
-            "tenant.registered", "tenant", tenant_id, tenant_id=tenant_id, changes={"name": [None, name], "tier": [None, tier]}))
+        tx = UnitOfWork()
+        tx.put("tenant", tenant_op)
+        tx.put("registration", registration_op)
+        tx.extend("extra", extra_ops)
+        idempotency_records.join(tx, idempotency, tenant)
+        tx.join(audit_trail.records(audit_trail.platform_entry(
+            "tenant.registered", "tenant", tenant_id, tenant_id=tenant_id,
+            changes={"name": [None, name], "tier": [None, tier]})))
+        tx.commit()
     logger.info("silo tenant %s: provisioning table %s", tenant_id, tenant["table"])
     return tenant
 
@@ -262,13 +273,16 @@ def provision_silo_tenant(*, tenant_id: str, continuing: int | None = None) -> d
         with system_context(reason=f"activate silo tenant {tenant_id}"):
             activate_op, _ = Tenant.objects.put_op(TENANT_DIRECTORY, tenant_id, expected_version=tenant["version"],
                                                    **{**tenant, "status": "active"})
-            registration_done = TenantRegistration.objects.delete_op(tenant["created_by"], tenant_id)
-            del registration_done["Delete"]["ConditionExpression"]  # gone either way
-            ops = [activate_op, registration_done, router.route_op(tenant_id, table),
-                   *membership_item_ops(tenant_id=tenant_id, user_id=tenant["created_by"], email=tenant["owner_email"],
-                                    role="admin", member_table=table)]
-            transact_write(ops, audit=audit_trail.platform_entry("tenant.provisioned", "tenant", tenant_id,
-                                                                 tenant_id=tenant_id, detail={"table": table}))
+            tx = UnitOfWork()
+            tx.put("tenant", activate_op)
+            tx.delete("registration", TenantRegistration.objects.delete_op(tenant["created_by"], tenant_id,
+                                                                           missing_ok=True))  # gone either way
+            tx.put("route", router.route_op(tenant_id, table))
+            tx.extend("membership", membership_item_ops(tenant_id=tenant_id, user_id=tenant["created_by"],
+                                                        email=tenant["owner_email"], role="admin", member_table=table))
+            tx.join(audit_trail.records(audit_trail.platform_entry("tenant.provisioned", "tenant", tenant_id,
+                                                                   tenant_id=tenant_id, detail={"table": table})))
+            tx.commit()
     except Exception as exc:  # a cleanup boundary: whatever failed, leave nothing half-made
         router.forget(tenant_id)
         if _attempt_outcome(tenant) == "committed":  # the commit happened but its answer was lost
@@ -352,7 +366,7 @@ def _failure_reason(exc: Exception) -> str:
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".strip()[:500]
     if isinstance(exc, TransactionCancelled):
-        return f"transaction cancelled: {exc.reasons}"[:500]
+        return str(exc)[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from saas import audit
+import audit
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Tenant-lifecycle test helpers: an audit trail read straight from the store."""
 from __future__ import annotations
 
-from saas import audit
+import audit
 from saas.tenancy import system_context, tenant_context
 
 

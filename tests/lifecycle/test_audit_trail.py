@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+import audit
 from products import services as product_services
-from saas import audit, aws
+from saas import aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import router, serialize
 from tests.factories import invite_and_accept
@@ -221,7 +222,7 @@ def test_secrets_are_never_recorded():
 
 
 def test_members_tenant_settings_and_platform_actions_are_audited(tenant_a, make_user, settings):
-    from saas.audit import PLATFORM  # noqa: F401  (the platform trail)
+    from audit import PLATFORM  # noqa: F401  (the platform trail)
 
     platform_admin = make_user(groups=("system_admin",))
     admin = tenant_a.admin.client()
@@ -285,7 +286,7 @@ def _unkeyed_hash(record: dict) -> str:
     import hashlib
     import json
 
-    body = audit._canonical({name: record.get(name) for name in audit.HASHED_FIELDS})
+    body = audit.chain._canonical({name: record.get(name) for name in audit.HASHED_FIELDS})
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
 
@@ -375,13 +376,13 @@ def test_digests_are_chained_signed_and_never_overwritten(tenant_a, manager, dig
         first = audit.write_digest(now=1_800_000_000.0)
         second = audit.write_digest(now=1_800_003_600.0)
         assert audit.verify_chain(tenant_id=tenant_a.id).ok
-    body = audit._read_digest(second)
+    body = audit.verification._read_digest(second)
     assert body["previous_key"] == first and body["trails"][tenant_a.id]["seq"] == len(trail(tenant_a.id))
     s3, bucket = buckets.s3_client(), buckets.bucket_name()
     with pytest.raises(ClientError) as refused:  # If-None-Match: the digest cannot be replaced
         s3.put_object(Bucket=bucket, Key=first, Body=b"{}", IfNoneMatch="*")
     assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
-    forged = {**audit._read_digest(first), "trails": {}}
+    forged = {**audit.verification._read_digest(first), "trails": {}}
     s3.put_object(Bucket=bucket, Key=f"{digest_prefix}20270101T000000000000Z-forged.json",
                   Body=__import__("json").dumps(forged).encode())
     with system_context(reason="test"):

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 
+import audit
 import files
 from devstack.webhook_receiver import Receiver
 from exports import selectors as export_selectors
 from products.services import create_product as create_product_service
-from saas import audit, aws
+from saas import aws
 from saas.tenancy import system_context, tenant_context
 from saas.tenancy.store import TENANT_MODELS, router, serialize
 from tenants import offboarding

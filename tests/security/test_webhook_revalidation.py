@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+import audit
 from devstack.webhook_receiver import Receiver
-from saas import audit
 from saas.tenancy import tenant_context
 
 ZONE: dict[str, list[str]] = {}

@@ -15,17 +15,19 @@ import logging
 
 from django.conf import settings
 
-from saas import audit, limits
-from saas.audit import Entry
+import audit
+from audit import Entry
+from saas import idempotency as idempotency_records
+from saas import limits
 from saas.errors import InvalidInput
 from saas.events import EVENT_TYPES
 from saas.idempotency import Claim
-from saas.idempotency import op as idempotency_ops
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
     AlreadyExists,
     DoesNotExist,
     TransactionCancelled,
+    UnitOfWork,
     VersionConflict,
     transact_write,
 )
@@ -120,14 +122,18 @@ def create_endpoint(*, url: str, event_types: list[str], description: str = "",
         url=fields["url"], event_types=fields["event_types"], description=fields.get("description", ""),
         enabled=True)
     secret_op, _ = WebhookSecret.objects.create_op(id=endpoint["id"], secrets=[{"secret": secret, "expires_at": None}])
+    tx = UnitOfWork()
+    tx.put("endpoint", create)
+    tx.put("secret", secret_op)
+    tx.update("quota", limits.reserve_op("webhook_endpoints"))
+    idempotency_records.join(tx, idempotency, endpoint)
+    tx.join(audit.records(Entry(action="webhook.endpoint_created", target_type="webhook_endpoint",
+                                target_id=endpoint["id"],
+                                changes={"url": [None, endpoint["url"]], "event_types": [None, endpoint["event_types"]]})))
     try:
-        transact_write([create, secret_op, limits.reserve_op("webhook_endpoints"), *idempotency_ops(idempotency, endpoint)],
-                       audit=Entry(action="webhook.endpoint_created", target_type="webhook_endpoint",
-                                   target_id=endpoint["id"],
-                                   changes={"url": [None, endpoint["url"]],
-                                            "event_types": [None, endpoint["event_types"]]}))
+        tx.commit()
     except TransactionCancelled as exc:
-        if exc.reasons[2] == topics.CONDITION_FAILED:
+        if exc.failed("quota"):
             raise limits.exceeded("webhook_endpoints") from exc
         raise
     return endpoint, secret
@@ -147,10 +153,9 @@ def update_endpoint(*, endpoint_id: str, **changes) -> dict:
     before = {k: endpoint.get(k) for k in fields}
     op, updated = WebhookEndpoint.objects.update_op(endpoint_id, expected_version=endpoint["version"],
                                                     current=endpoint, **fields)
-    assert updated is not None  # update_op(current=...) returns the merged item
-    transact_write([op], audit=Entry(action="webhook.endpoint_updated", target_type="webhook_endpoint",
+    transact_write([op], join=audit.records(Entry(action="webhook.endpoint_updated", target_type="webhook_endpoint",
                                      target_id=endpoint_id,
-                                     changes={k: [before[k], fields[k]] for k in fields if before[k] != fields[k]}))
+                                     changes={k: [before[k], fields[k]] for k in fields if before[k] != fields[k]})))
     return updated
 
 
@@ -163,8 +168,8 @@ def delete_endpoint(*, endpoint_id: str) -> None:
         ops.append(WebhookSecret.objects.delete_op(endpoint_id, expected_version=secret["version"]))
     except DoesNotExist:
         pass
-    transact_write(ops, audit=Entry(action="webhook.endpoint_deleted", target_type="webhook_endpoint",
-                                    target_id=endpoint_id, changes={"url": [endpoint["url"], None]}))
+    transact_write(ops, join=audit.records(Entry(action="webhook.endpoint_deleted", target_type="webhook_endpoint",
+                                    target_id=endpoint_id, changes={"url": [endpoint["url"], None]})))
 
 
 def disable_endpoint(endpoint: dict, *, reason: str) -> dict | None:
@@ -172,9 +177,9 @@ def disable_endpoint(endpoint: dict, *, reason: str) -> dict | None:
     try:
         op, updated = WebhookEndpoint.objects.update_op(endpoint["id"], expected_version=endpoint["version"],
                                                         current=endpoint, enabled=False, disabled_reason=reason)
-        transact_write([op], audit=Entry(action="webhook.endpoint_disabled", target_type="webhook_endpoint",
+        transact_write([op], join=audit.records(Entry(action="webhook.endpoint_disabled", target_type="webhook_endpoint",
                                          target_id=endpoint["id"], changes={"enabled": [True, False]},
-                                         detail={"reason": reason}))
+                                         detail={"reason": reason})))
     except (TransactionCancelled, VersionConflict, DoesNotExist):
         return None
     return updated
@@ -205,6 +210,6 @@ def rotate_secret(*, endpoint_id: str) -> tuple[str, float]:
     op, _ = WebhookSecret.objects.update_op(endpoint_id, expected_version=item["version"], current=item,
                                             secrets=[{"secret": secret, "expires_at": None},
                                                      {"secret": current, "expires_at": int(previous_until)}])
-    transact_write([op], audit=Entry(action="webhook.secret_rotated", target_type="webhook_endpoint",
-                                     target_id=endpoint_id, detail={"previous_valid_until": int(previous_until)}))
+    transact_write([op], join=audit.records(Entry(action="webhook.secret_rotated", target_type="webhook_endpoint",
+                                     target_id=endpoint_id, detail={"previous_valid_until": int(previous_until)})))
     return secret, previous_until

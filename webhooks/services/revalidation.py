@@ -13,7 +13,8 @@ import logging
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from saas.audit import Entry
+import audit
+from audit import Entry
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import DoesNotExist, VersionConflict, now_iso, transact_write
 
@@ -53,12 +54,11 @@ def suspend(subscription: dict, *, reason: str) -> dict:
     op, suspended = WebhookSubscription.objects.update_op(
         subscription["id"], expected_version=subscription["version"], current=subscription, status=SUSPENDED,
         suspended_reason=reason[:500], suspended_at=now_iso())
-    assert suspended is not None  # update_op(current=...) returns the merged item
     try:
-        transact_write([op], audit=Entry(action="webhook.suspended", target_type="webhook_subscription",
+        transact_write([op], join=audit.records(Entry(action="webhook.suspended", target_type="webhook_subscription",
                                          target_id=subscription["id"], detail={"url": subscription["url"],
                                                                                "reason": reason[:500]},
-                                         changes={"status": [subscription.get("status"), SUSPENDED]}))
+                                         changes={"status": [subscription.get("status"), SUSPENDED]})))
     except Exception:
         try:  # changed meanwhile: record the suspension on what is there now
             current = WebhookSubscription.objects.get(subscription["id"], consistent=True)

@@ -9,17 +9,18 @@ import uuid
 
 from boto3.dynamodb.conditions import Attr
 
-from saas import audit, limits
-from saas.audit import Entry
+import audit
+from audit import Entry
+from saas import limits
 from saas.errors import Conflict, InvalidInput
 from saas.events import EVENT_TYPES, WEBHOOK_TEST
 from saas.tenancy import current_tenant_id
 from saas.tenancy.store import (
     DoesNotExist,
     TransactionCancelled,
+    UnitOfWork,
     VersionConflict,
     now_iso,
-    transact_write,
 )
 
 from .. import sns
@@ -38,7 +39,6 @@ from ..url_validation import InvalidSubscriberURL, validate_for_settings
 from . import topics
 from .publishing import message_json
 from .topics import (
-    CONDITION_FAILED,
     active_topic,
     concurrent_change,
     counts_change_op,
@@ -109,17 +109,21 @@ def subscribe(*, event_type: str, url: str) -> dict:  # noqa: C901 - one optimis
                 subscription_arn=subscription_arn, topic_arn=topic["topic_arn"])
             topic_still_active = WebhookTopic.objects.condition_op(
                 event_type, Attr("version").eq(topic["version"]) & Attr("state").eq(TOPIC_ACTIVE))
+            tx = UnitOfWork()
+            tx.put("subscription", create)
+            tx.add("counts", counts_change_op(counts, event_type, +1))  # a Put for the first subscription
+            tx.condition("topic", topic_still_active)
+            tx.join(audit.records(Entry(action="webhook.subscribed", target_type="webhook_subscription",
+                                        target_id=subscription_id,
+                                        changes={"event_type": [None, event_type], "url": [None, url]})))
             try:
-                transact_write([create, counts_change_op(counts, event_type, +1), topic_still_active],
-                               audit=Entry(action="webhook.subscribed", target_type="webhook_subscription",
-                                           target_id=subscription_id,
-                                           changes={"event_type": [None, event_type], "url": [None, url]}))
+                tx.commit()
             except TransactionCancelled as exc:
-                if exc.reasons[0] == CONDITION_FAILED:
+                if exc.failed("subscription"):
                     # A twin request won. SNS keeps one subscription per endpoint and topic, so the
                     # ARN we got is the winner's: leave it alone.
                     raise _already_subscribed() from exc
-                if exc.reasons[2] == CONDITION_FAILED:
+                if exc.failed("topic"):
                     sns.unsubscribe(subscription_arn)  # our topic is being deleted: start over
                     subscribed_to = None
                 continue
@@ -143,8 +147,10 @@ def unsubscribe(*, subscription_id: str) -> None:
         if attempt:
             _back_off(attempt)
         counts = current_counts()
-        ops = [WebhookSubscription.objects.delete_op(subscription_id, expected_version=subscription["version"]),
-               counts_change_op(counts, event_type, -1)]
+        tx = UnitOfWork()
+        tx.delete("subscription", WebhookSubscription.objects.delete_op(subscription_id,
+                                                                        expected_version=subscription["version"]))
+        tx.add("counts", counts_change_op(counts, event_type, -1))
         retiring = None
         if counts.count_of(event_type) <= 1:
             with contextlib.suppress(DoesNotExist):
@@ -152,13 +158,14 @@ def unsubscribe(*, subscription_id: str) -> None:
                 if topic["state"] == TOPIC_ACTIVE:
                     retire, retiring = WebhookTopic.objects.update_op(
                         event_type, expected_version=topic["version"], current=topic, state=TOPIC_DELETING)
-                    ops.append(retire)
+                    tx.update("topic", retire)
+        tx.join(audit.records(Entry(action="webhook.unsubscribed", target_type="webhook_subscription",
+                                    target_id=subscription_id,
+                                    changes={"event_type": [event_type, None], "url": [subscription["url"], None]})))
         try:
-            transact_write(ops, audit=Entry(action="webhook.unsubscribed", target_type="webhook_subscription",
-                                            target_id=subscription_id,
-                                            changes={"event_type": [event_type, None], "url": [subscription["url"], None]}))
+            tx.commit()
         except TransactionCancelled as exc:
-            if exc.reasons[0] == CONDITION_FAILED:  # changed or deleted meanwhile (gone: 404)
+            if exc.failed("subscription"):  # changed or deleted meanwhile (gone: 404)
                 subscription = WebhookSubscription.objects.get(subscription_id, consistent=True)
             continue
         topics.topic_cache.invalidate(current_tenant_id(), event_type)

@@ -154,7 +154,6 @@ def retire_topic_if_unused(event_type: str) -> None:
         return
     retire, retiring = WebhookTopic.objects.update_op(event_type, expected_version=topic["version"],
                                                       current=topic, state=TOPIC_DELETING)
-    assert retiring is not None  # update_op(current=...) returns the merged item
     try:
         transact_write([retire, counts_unchanged_op(counts)])
     except TransactionCancelled:

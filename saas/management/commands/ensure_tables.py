@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -14,7 +15,8 @@ class Command(BaseCommand):
             from saas import buckets
 
             self.stdout.write(buckets.ensure_bucket())
-        if settings.LOCAL_STACK:
-            from saas import audit
-
-            self.stdout.write(audit.ensure_chain_key())
+        if settings.LOCAL_STACK:  # each installed app's local resources (audit: the chain key secret)
+            for config in apps.get_app_configs():
+                ensure = getattr(config, "ensure_local_resources", None)
+                if ensure is not None:
+                    self.stdout.write(ensure())

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from saas.audit import acting_for
+from audit import acting_for
 from saas.hooks import hooks
 from saas.tenancy import system_context, tenant_context, validate_tenant_id
 from usage import services as usage
