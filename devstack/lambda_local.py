@@ -329,7 +329,7 @@ def publish_stage_configuration(stage: str, *, ssm, secretsmanager, env: Mapping
             secretsmanager.create_secret(Name=secret_id, SecretString=text)
         except secretsmanager.exceptions.ResourceExistsException:
             secretsmanager.put_secret_value(SecretId=secret_id, SecretString=text)
-    # The audit chain key (saas.audit) is read by name at run time: the stage's functions append to
+    # The audit chain key (audit.chain) is read by name at run time: the stage's functions append to
     # the same trails as the local stack's processes, so they get the same key.
     local_key = f"{env.get('CONFIG_SECRET_PREFIX', 'saas-commerce/local/')}audit-chain-key"
     stage_key = f"{stage_environment_variables(stage).get('CONFIG_SECRET_PREFIX', '')}audit-chain-key"

@@ -198,7 +198,7 @@ def web_page(*, role: str | None = "viewer", tenant: bool = True, platform_admin
                                            "It is not saved yet: check it and save.")
             if platform_admin and not identity.is_system_admin:
                 return web.error_page(request, 403, "Only platform administrators can open this page.")
-            request.acting_as_operator = platform_admin  # tenants' trails name "platform operator" (saas.audit)
+            request.acting_as_operator = platform_admin  # tenants' trails name "platform operator" (audit.actors)
             if tenant:
                 ctx = current_context()
                 if not isinstance(ctx, TenantContext):

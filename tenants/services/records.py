@@ -36,7 +36,7 @@ def get_tenant(tenant_id: str) -> dict:
 def replace_tenant(tenant: dict, *, reason: str, audit: Entry | list[Entry] | None = None,
                    extra_ops: Sequence[Op] = (), **changes) -> dict:
     """Version-guarded replace of a tenant directory item (VersionConflict on a concurrent change).
-    ``audit``: entries (``saas.audit``) and ``extra_ops`` written in the same unit of work."""
+    ``audit``: entries (``audit.Entry``) and ``extra_ops`` written in the same unit of work."""
     with system_context(reason=reason):
         if audit is None and not extra_ops:
             return Tenant.objects.put(TENANT_DIRECTORY, tenant["id"], expected_version=tenant["version"],
