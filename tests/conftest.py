@@ -132,6 +132,19 @@ def own_table(settings):
         tables.delete_table(name)
 
 
+@pytest.fixture
+def delivery_clock(monkeypatch):
+    """The webhook delivery clock, from now, moved by the test (``delivery_clock.now += 3600``)."""
+    import time
+
+    from tests.factories import Clock
+    from webhooks import clock
+
+    moved = Clock(time.time())
+    monkeypatch.setattr(clock, "now", moved)
+    return moved
+
+
 @pytest.fixture(scope="session")
 def cognito():
     from saas import aws

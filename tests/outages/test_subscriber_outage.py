@@ -28,18 +28,6 @@ def endpoint():
     receiver.stop()
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    import time
-
-    from tests.factories import Clock
-    from webhooks import clock as delivery_clock
-
-    c = Clock(time.time())
-    monkeypatch.setattr(delivery_clock, "now", c)
-    return c
-
-
 def signed_by(secret: str, headers: dict, body: bytes) -> bool:
     """Signature check with the standardwebhooks library at the delivery's own timestamp (the
     deliveries of a simulated outage carry simulated times, which its replay window would refuse)."""
@@ -69,7 +57,7 @@ def run_until(clock, tenant_id: str, until: float, step: float = 60) -> None:
         sweep(tenant_id)
 
 
-def test_an_endpoint_down_for_two_hours_gets_every_event_afterwards_once_with_its_id(tenant_a, endpoint, clock):
+def test_an_endpoint_down_for_two_hours_gets_every_event_afterwards_once_with_its_id(tenant_a, endpoint, delivery_clock):
     receiver, proxy = endpoint
     api = tenant_a.admin.client()
     created = api.post(ENDPOINTS, {"url": proxy.url(path="/hook"), "event_types": ["product.created"]}, format="json")
@@ -77,13 +65,13 @@ def test_an_endpoint_down_for_two_hours_gets_every_event_afterwards_once_with_it
     secret = created.json()["secret"]
 
     proxy.set("refuse")
-    start = clock.now
+    start = delivery_clock.now
     ids = publish(api, tenant_a.id, 12, "OUT")
     assert len(ids) == 12 and receiver.received("/hook") == []
-    run_until(clock, tenant_a.id, start + 2 * HOUR)
+    run_until(delivery_clock, tenant_a.id, start + 2 * HOUR)
     assert receiver.received("/hook") == []  # retried at 5 s, 5 min, 30 min: all refused
     proxy.set("pass")  # back after two hours: the next retry (2 h after the third) delivers
-    run_until(clock, tenant_a.id, start + 3 * HOUR)
+    run_until(delivery_clock, tenant_a.id, start + 3 * HOUR)
     received = receiver.received("/hook")
     assert sorted(h["webhook-id"] for h, _ in received) == ids  # every event once, under its own id
     assert all(signed_by(secret, h, b) for h, b in received)
@@ -92,7 +80,7 @@ def test_an_endpoint_down_for_two_hours_gets_every_event_afterwards_once_with_it
 
 
 def test_an_endpoint_down_for_six_days_is_disabled_and_recover_since_brings_everything_back(
-        tenant_a, endpoint, clock, monkeypatch):
+        tenant_a, endpoint, delivery_clock, monkeypatch):
     receiver, proxy = endpoint
     told = []
     monkeypatch.setattr("tenants.notifications.notify_endpoint_disabled", lambda **kw: told.append(kw) or True)
@@ -100,12 +88,12 @@ def test_an_endpoint_down_for_six_days_is_disabled_and_recover_since_brings_ever
     created = api.post(ENDPOINTS, {"url": proxy.url(path="/hook"), "event_types": ["*"]}, format="json").json()
 
     proxy.set("refuse")
-    start = clock.now
+    start = delivery_clock.now
     ids: list[str] = []
     for day in range(6):  # an event a day while the endpoint is down
-        run_until(clock, tenant_a.id, start + day * DAY, step=HOUR)
+        run_until(delivery_clock, tenant_a.id, start + day * DAY, step=HOUR)
         ids += publish(api, tenant_a.id, 1, f"DAY{day}")
-    run_until(clock, tenant_a.id, start + 6 * DAY, step=HOUR)
+    run_until(delivery_clock, tenant_a.id, start + 6 * DAY, step=HOUR)
     shown = api.get(f"{ENDPOINTS}/{created['id']}").json()
     assert shown["enabled"] is False and "5 days" in shown["disabled_reason"]
     assert [t["endpoint_id"] for t in told] == [created["id"]]  # the tenant's admins were told, once
@@ -114,11 +102,11 @@ def test_an_endpoint_down_for_six_days_is_disabled_and_recover_since_brings_ever
 
     proxy.set("pass")  # up again, but disabled: nothing is sent any more
     ids += publish(api, tenant_a.id, 1, "AFTER")
-    run_until(clock, tenant_a.id, start + 7 * DAY, step=HOUR)
+    run_until(delivery_clock, tenant_a.id, start + 7 * DAY, step=HOUR)
     assert receiver.received("/hook") == []
 
     assert api.patch(f"{ENDPOINTS}/{created['id']}", {"enabled": True}, format="json").status_code == 200
-    too_early = datetime.fromtimestamp(clock.now - 31 * DAY, tz=timezone.utc).isoformat()
+    too_early = datetime.fromtimestamp(delivery_clock.now - 31 * DAY, tz=timezone.utc).isoformat()
     assert api.post(f"{ENDPOINTS}/{created['id']}/recover", {"since": too_early}, format="json").status_code == 400
     since = datetime.fromtimestamp(start - 60, tz=timezone.utc).isoformat()
     job = api.post(f"{ENDPOINTS}/{created['id']}/recover", {"since": since}, format="json")

@@ -21,18 +21,6 @@ class Killed(BaseException):
 
 
 @pytest.fixture
-def delivery_clock(monkeypatch):
-    import time
-
-    from tests.factories import Clock
-    from webhooks import clock
-
-    c = Clock(time.time())
-    monkeypatch.setattr(clock, "now", c)
-    return c
-
-
-@pytest.fixture
 def receiver():
     r = EndpointReceiver()
     yield r

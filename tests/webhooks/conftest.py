@@ -36,16 +36,3 @@ def endpoint_receiver():
     r = EndpointReceiver()
     yield r
     r.stop()
-
-
-@pytest.fixture
-def delivery_clock(monkeypatch):
-    """The delivery clock, from now, moved by the test (``clock.now += 3600``)."""
-    import time
-
-    from tests.factories import Clock
-    from webhooks import clock as delivery_clock_module
-
-    clock = Clock(time.time())
-    monkeypatch.setattr(delivery_clock_module, "now", clock)
-    return clock
