@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from saas import limits
-from saas.errors import AppError
+from saas.errors import AppError, NotFound
 from saas.tenancy import tenant_context
 from saas.tenancy.context import current_context
 from saas.tenancy.store import VersionConflict
@@ -259,6 +259,25 @@ def catalogue_import(request):
 BULK_ACTIONS = {"delete": "Delete", "price": "Set the price to", "stock": "Set the stock to"}
 
 
+def _apply_bulk(action: str, chosen: list[dict], changes: dict, posted) -> dict[str, list[str]]:
+    """Each chosen product deleted or changed on its own; returns why -> the products it stopped."""
+    failed: dict[str, list[str]] = {}
+    for product in chosen:
+        try:
+            if action == "delete":
+                services.delete_product(product_id=product["id"], expected_version=int(posted.get(
+                    f"version-{product['id']}", product["version"])))
+            else:
+                services.update_product(product_id=product["id"], changes=changes)
+        except VersionConflict:
+            failed.setdefault("changed by someone else meanwhile", []).append(product["name"])
+        except NotFound:
+            failed.setdefault("deleted meanwhile", []).append(product["name"])
+        except AppError as exc:  # a dependency down, a limit: the service's own words
+            failed.setdefault(exc.message.rstrip("."), []).append(product["name"])
+    return failed
+
+
 @web_page(role="manager", methods=("POST",))
 def catalogue_bulk(request):
     """Delete, or set the price or stock of, the selected products. Delete asks for confirmation;
@@ -271,6 +290,7 @@ def catalogue_bulk(request):
     found = selectors.get_products(ids)
     chosen = [found[pid] for pid in ids if pid in found]
     value = request.POST.get("value", "").strip()
+    changes: dict[str, Any] = {}
     if action in ("price", "stock"):
         data = {"price": value} if action == "price" else {"stock": int(value) if value.isdigit() else value}
         serializer = ProductSerializer(data=data, partial=True)
@@ -281,20 +301,13 @@ def catalogue_bulk(request):
         changes = {action: serializer.validated_data[action]}
     elif request.POST.get("confirmed") != "yes":
         return render(request, "products/bulk_delete.html", {"products": [public_product(p) for p in chosen]})
-    failed = []
-    for product in chosen:
-        try:
-            if action == "delete":
-                services.delete_product(product_id=product["id"], expected_version=int(request.POST.get(
-                    f"version-{product['id']}", product["version"])))
-            else:
-                services.update_product(product_id=product["id"], changes=changes)
-        except (VersionConflict, AppError):
-            failed.append(product["name"])
-    done = len(chosen) - len(failed)
+    failed = _apply_bulk(action, chosen, changes, request.POST)
+    done = len(chosen) - sum(len(names) for names in failed.values())
     verb = "deleted" if action == "delete" else "changed"
     if done:
         messages.success(request, f"{done} product{'s' if done != 1 else ''} {verb}.")
-    if failed:
-        messages.error(request, f"Not {verb} (changed by someone else meanwhile): {', '.join(failed)}.")
+    for why, names in failed.items():
+        messages.error(request, f"Not {verb} ({why}): {', '.join(names)}.")
+    if gone := len(ids) - len(chosen):
+        messages.error(request, f"{gone} selected product{' was' if gone == 1 else 's were'} deleted meanwhile.")
     return redirect(request, reverse("catalogue"))

@@ -27,25 +27,35 @@ def _event_types() -> list[dict]:
             for t in selectors.event_types()]
 
 
-def _endpoint_form(request) -> tuple[dict, dict, tuple[dict, str] | None]:
-    """The endpoint creation form: (form, errors, (endpoint, secret) when created)."""
+def _refused(request, exc: AppError) -> tuple[dict, int]:
+    """(field errors, status) of a form the service refused. An error about a field shows at that
+    field; any other (a plan limit, a dependency down) is a message above the form, whose values
+    are kept for another try."""
+    if exc.fields:
+        return {k: web.flatten(v) for k, v in exc.fields.items()}, exc.status
+    messages.error(request, f"Nothing was saved: {exc.message}")
+    return {}, exc.status
+
+
+def _endpoint_form(request) -> tuple[dict, dict, int, tuple[dict, str] | None]:
+    """The endpoint creation form: (form, errors, status, (endpoint, secret) when created)."""
     form = {"url": request.POST.get("url", ""), "description": request.POST.get("description", ""),
             "event_types": request.POST.getlist("event_types")}
     serializer = EndpointCreateSerializer(data=form)
     if not serializer.is_valid():
-        return form, {name: web.flatten(errs) for name, errs in serializer.errors.items()}, None
+        return form, {name: web.flatten(errs) for name, errs in serializer.errors.items()}, 400, None
     try:
-        return form, {}, services.create_endpoint(**serializer.validated_data)
+        return form, {}, 200, services.create_endpoint(**serializer.validated_data)
     except AppError as exc:
-        return form, ({k: web.flatten(v) for k, v in exc.fields.items()} if exc.fields else {"url": [exc.message]}), None
+        return form, *_refused(request, exc), None
 
 
 @web_page(role="admin", methods=("GET", "POST"))
 def webhooks(request):
-    form, errors = {"event_type": "", "url": ""}, {}
+    form, errors, status = {"event_type": "", "url": ""}, {}, 200
     endpoint_form, endpoint_errors, created = {"url": "", "description": "", "event_types": []}, {}, None
     if request.method == "POST" and request.POST.get("form") == "endpoint":
-        endpoint_form, endpoint_errors, created = _endpoint_form(request)
+        endpoint_form, endpoint_errors, status, created = _endpoint_form(request)
         if created:  # the form starts empty again; the secret is shown below, once
             endpoint_form = {"url": "", "description": "", "event_types": []}
             messages.success(request, f"{created[0]['url']} now receives {', '.join(created[0]['event_types'])} events.")
@@ -56,12 +66,12 @@ def webhooks(request):
             try:
                 subscription = services.subscribe(**serializer.validated_data)
             except AppError as exc:
-                errors = {k: web.flatten(v) for k, v in exc.fields.items()} if exc.fields else {"url": [exc.message]}
+                errors, status = _refused(request, exc)
             else:
                 messages.success(request, f"{subscription['url']} now receives {subscription['event_type']} events.")
                 return redirect(request, reverse("webhooks"))
         else:
-            errors = {name: [str(e) for e in errs] for name, errs in serializer.errors.items()}
+            errors, status = {name: [str(e) for e in errs] for name, errs in serializer.errors.items()}, 400
     page = selectors.subscription_page(cursor=cursor_of(request), limit=20)
     endpoints = list(selectors.endpoint_page(limit=100).items)
     return render(request, "webhooks/webhooks.html", {
@@ -70,7 +80,7 @@ def webhooks(request):
         "endpoints": endpoints, "disabled": [e for e in endpoints if not e.get("enabled")],
         "endpoint_form": endpoint_form, "endpoint_errors": endpoint_errors,
         "created": created[0] if created else None, "new_secret": created[1] if created else None,
-    }, status=400 if endpoint_errors else 200)
+    }, status=status)
 
 
 @web_page(role="admin", methods=("POST",))

@@ -8,10 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from products import services as products_services
+from saas.errors import ServiceUnavailable
 from saas.tenancy import system_context
-from saas.tenancy.store import DoesNotExist, StoreUnavailable, transact_write
+from saas.tenancy.store import DoesNotExist, StoreUnavailable, VersionConflict, transact_write
 from tenants.models import Member, UserMembership
 from tests.tenants.test_browser_signin import csrf, new_session, sign_in
+from tests.webhooks.factories import ENDPOINTS
 from websessions.backend import SESSION_ITEM, WebSession
 
 from .harness import register
@@ -158,6 +161,59 @@ def test_a_form_action_that_fails_says_why_on_the_page_it_returns_to(live_server
     assert outage.status_code == 200 and urlsplit(outage.url).path == "/"
     assert "dynamodb is unavailable; try again shortly." in outage.text and "You left the tenant" not in outage.text
     assert browser.get(f"{live_server.url}/catalogue/").status_code == 200  # still a member
+
+
+def test_a_bulk_change_says_for_each_product_why_it_was_not_changed(live_server, browser_settings, oidc_provider,
+                                                                    tenant_a, monkeypatch):
+    """The catalogue's bulk change tries each product on its own; the page names the ones it did not
+    change with the reason of each (a concurrent change, the data store down, deleted meanwhile),
+    never one blanket reason, and changes the rest."""
+    api = tenant_a.admin.client()
+    ids = {}
+    for sku in ("BULK-OK", "BULK-RACED", "BULK-DOWN"):
+        created = api.post("/api/v1/products", {"sku": sku, "name": sku.title(), "price": "1.00", "currency": "USD",
+                                                "stock": 1}, format="json")
+        ids[sku] = created.json()["id"]
+    real_update = products_services.update_product
+
+    def update(*, product_id, changes, **kwargs):
+        if product_id == ids["BULK-RACED"]:
+            raise VersionConflict("product was changed by someone else")
+        if product_id == ids["BULK-DOWN"]:
+            raise StoreUnavailable("test: DynamoDB does not answer")
+        return real_update(product_id=product_id, changes=changes, **kwargs)
+
+    monkeypatch.setattr(products_services, "update_product", update)
+    browser = signed_in(live_server, oidc_provider, tenant_a.admin)
+    page = browser.post(f"{live_server.url}/catalogue/bulk", data={
+        "selected": [*ids.values(), "no-such-product"], "action": "price", "value": "9.50",
+        "csrfmiddlewaretoken": csrf(browser)})
+    assert page.status_code == 200 and urlsplit(page.url).path == "/catalogue/"
+    assert "1 product changed." in page.text
+    assert "Not changed (changed by someone else meanwhile): Bulk-Raced." in page.text
+    assert "Not changed (dynamodb is unavailable; try again shortly): Bulk-Down." in page.text
+    assert "1 selected product was deleted meanwhile." in page.text
+    prices = {sku: api.get(f"/api/v1/products/{pid}").json()["price"] for sku, pid in ids.items()}
+    assert prices == {"BULK-OK": "9.50", "BULK-RACED": "1.00", "BULK-DOWN": "1.00"}
+
+
+def test_a_webhook_form_refused_for_a_reason_not_about_a_field_says_so_above_the_form(
+        live_server, browser_settings, oidc_provider, tenant_a, monkeypatch):
+    """SNS down while an endpoint is created: a 503 page whose message says nothing was saved, the
+    form keeps what was typed, and the URL field is not marked wrong (it is not)."""
+    def sns_down(name):
+        raise ServiceUnavailable("sns")
+
+    monkeypatch.setattr("webhooks.sns.create_topic", sns_down)
+    browser = signed_in(live_server, oidc_provider, tenant_a.admin)
+    url = "http://127.0.0.1:9/warehouse"
+    page = browser.post(f"{live_server.url}/webhooks/", data={
+        "form": "endpoint", "url": url, "description": "Warehouse", "event_types": ["product.created"],
+        "csrfmiddlewaretoken": csrf(browser)})
+    assert page.status_code == 503
+    assert "Nothing was saved: sns is unavailable; try again shortly." in page.text
+    assert f'value="{url}"' in page.text and 'id="endpoint-url-errors"' not in page.text
+    assert tenant_a.admin.client().get(ENDPOINTS).json()["results"] == []
 
 
 def test_the_server_error_page_needs_nothing_that_may_be_down(rf):
