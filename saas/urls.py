@@ -1,7 +1,21 @@
-from django.urls import include, path, re_path
+from django.urls import URLResolver, include, path, re_path
+from django.urls.resolvers import RoutePattern
 
-from saas.exceptions import api_not_found
 from saas.health import health
+
+
+def path_on_use(route: str, urlconf: str) -> URLResolver:
+    """``path(route, include(urlconf))``, except that ``urlconf`` is imported when a request's path
+    first reaches it, not with this module: Django's URLResolver imports a URLconf given by name on
+    first use, as it does ROOT_URLCONF. A cold start then pays only for the URLconfs its first
+    request walks through; the first ``reverse()`` (every page's links) still imports them all."""
+    return URLResolver(RoutePattern(route, is_endpoint=False), urlconf)
+
+
+def api_not_found(request, *args, **kwargs):
+    from saas.exceptions import api_not_found as view  # DRF's view stack, only when an API path is unknown
+
+    return view(request, *args, **kwargs)
 
 
 def schema_view(request, *args, **kwargs):
@@ -26,10 +40,10 @@ def api_docs_view(request, *args, **kwargs):
 
 
 api_v1 = [
-    path("", include("tenants.urls")),
-    path("products", include("products.urls")),
-    path("orders", include("orders.urls")),
-    path("webhooks/", include("webhooks.urls")),
+    path_on_use("", "tenants.urls"),
+    path_on_use("products", "products.urls"),
+    path_on_use("orders", "orders.urls"),
+    path_on_use("webhooks/", "webhooks.urls"),
 ]
 
 urlpatterns = [
@@ -39,10 +53,10 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),  # unknown API paths: JSON 404, not Django's HTML page
     # The web app: each app's pages (views.py + web_urls.py + templates).
-    path("catalogue/", include("products.web_urls")),
-    path("orders/", include("orders.web_urls")),
-    path("webhooks/", include("webhooks.web_urls")),
-    path("", include("tenants.web_urls")),
+    path_on_use("catalogue/", "products.web_urls"),
+    path_on_use("orders/", "orders.web_urls"),
+    path_on_use("webhooks/", "webhooks.web_urls"),
+    path_on_use("", "tenants.web_urls"),
 ]
 
 handler400 = "saas.web.bad_request"

@@ -60,3 +60,26 @@ def test_the_deferred_libraries_load_when_their_work_comes(task_roots):
     assert outcome["results"][0]["response"]["statusCode"] == 200, outcome["stderr"][-3000:]
     modules = imported_modules(outcome["stderr"])
     assert loaded(modules, ["drf_spectacular.openapi"]) and loaded(modules, ["yaml"]) and loaded(modules, ["uritemplate"])
+
+
+# Every API and page module of the apps, and DRF's view stack.
+APP_REQUEST_MODULES = ("tenants.apis", "tenants.views", "products.apis", "products.views", "orders.apis", "orders.views",
+                       "orders.services", "webhooks.apis", "webhooks.views", "webhooks.services", "rest_framework.views")
+
+
+def test_a_cold_container_imports_only_the_urlconfs_its_first_request_walks_through(task_roots, make_user):
+    """The root URLconf names each app's URLconf instead of importing it (``saas.urls.path_on_use``)
+    and the apps' hooks load their services when first called: a cold ``/health`` imports no app
+    module at all, and a cold API read of the tenants app imports that app's API but no other app's
+    API, page or service module (the first page's links, which need ``reverse()``, import the rest)."""
+    stage_table("dev")
+    publish_stage_configuration("dev")
+    user = make_user()
+    for first_request, needed in ((lambda_local.api_gateway_event("/health"), ()),
+                                  (lambda_local.api_gateway_event("/api/v1/me", headers={
+                                      "Authorization": f"Bearer {user.id_token}"}), ("tenants.apis", "rest_framework.views"))):
+        outcome = lambda_local.invoke_many([first_request], task_root=task_roots["dev"], env=local_endpoints(),
+                                           handler=lambda_local.configured_handler("dev"),
+                                           python_args=("-X", "importtime"))
+        assert outcome["results"][0]["response"]["statusCode"] == 200, outcome["stderr"][-3000:]
+        assert loaded(imported_modules(outcome["stderr"]), APP_REQUEST_MODULES) == sorted(needed), first_request["path"]
